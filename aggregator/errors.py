@@ -1,0 +1,84 @@
+"""The one exception tree of PLN Digest (STYLE.md §4).
+
+Foreign exceptions are translated once, at the edge (`connectors/_http.py`,
+`storage.py`, `digests/deliver.py`), with `raise ... from exc`. Every message
+is one line a teacher or an admin can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class PLNError(Exception):
+    """Base of every error PLN Digest raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the configuration, with where it is."""
+
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.key}: {self.message}"
+
+
+class ConfigError(PLNError):
+    """The configuration is invalid; `problems` lists every issue at once."""
+
+    def __init__(self, problems: list[Problem], path: str = "") -> None:
+        self.problems = problems
+        self.path = path
+        where = f"{path}: " if path else ""
+        summary = "; ".join(str(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(f"{where}{summary}{more}")
+
+
+class StorageError(PLNError):
+    """The database could not be opened, migrated or written."""
+
+
+class SourceError(PLNError):
+    """Fetching one source failed; it affects that source alone.
+
+    `retry_after` is the earliest time the network allows another attempt
+    (rate limit, Retry-After), or None to use the normal back-off.
+    """
+
+    def __init__(
+        self, source_key: str, message: str, retry_after: datetime | None = None
+    ) -> None:
+        self.source_key = source_key
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{source_key}: {message}")
+
+
+class AuthError(SourceError):
+    """A token is missing, expired or refused: retrying will not help."""
+
+
+class RateLimited(SourceError):
+    """The network asked us to wait (HTTP 429, 503 with Retry-After, quota)."""
+
+
+class FetchError(SourceError):
+    """DNS, TLS, timeout, refused address, 5xx, 404, body too large."""
+
+
+class SourceGone(FetchError):
+    """The source answered 410 Gone: it is deactivated until the admin acts."""
+
+
+class ParseError(SourceError):
+    """The body is not what the network promised (not a feed, bad JSON)."""
+
+
+class DeliveryError(PLNError):
+    """The mail server refused or could not be reached."""
