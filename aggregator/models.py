@@ -176,7 +176,11 @@ class FetchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    """A source's fetch state as stored, for `pln status` and scheduling."""
+    """A source's fetch state as stored, for `pln status` and scheduling.
+
+    `wait_until` is set when the network itself asked us to wait (rate limit,
+    Retry-After): until then even `pln fetch` skips the source.
+    """
 
     key: str
     kind: str
@@ -187,6 +191,7 @@ class SourceStatus:
     last_error: str | None = None
     consecutive_failures: int = 0
     next_attempt_at: datetime | None = None
+    wait_until: datetime | None = None
     state: FetchState = field(default_factory=FetchState)
 
 
