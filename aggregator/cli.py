@@ -1,0 +1,143 @@
+"""The `pln` command line: thin commands over the library (SPEC.md "Command line").
+
+Each command parses its options, calls one library function and prints.
+Errors a user can cause (`PLNError`) print as one line and exit 1; anything
+else prints one line pointing to the log file, which holds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aggregator import cli_output as console
+from aggregator.config import load_config
+from aggregator.errors import ConfigError, PLNError
+from aggregator.wiring import App, build_app
+
+log = logging.getLogger(__name__)
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", default="config.toml", envvar="PLN_CONFIG",
+    show_default=True, type=click.Path(dir_okay=False),
+    help="Configuration file (or set PLN_CONFIG).",
+)
+
+
+class Group(click.Group):
+    """Turns every error into one line and an exit code (STYLE.md §8)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for line in console.config_problem_lines(exc):
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(1)
+        except PLNError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            log.exception("unexpected error")
+            click.echo(f"error: unexpected {exc.__class__.__name__}: {exc} "
+                       f"(details in {console.log_path()})", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Group)
+@click.option("--verbose", "-v", is_flag=True, help="Also print the log to stderr.")
+@click.version_option(package_name="pln-digest")
+def main(verbose: bool) -> None:
+    """PLN Digest: a teacher's professional learning network as one short morning read."""
+    console.setup_logging(verbose)
+
+
+@contextmanager
+def _app(config_path: str) -> Iterator[App]:
+    with build_app(load_config(config_path)) as app:
+        yield app
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the database and the digest (default: a new temporary folder).")
+def demo(out: Path | None) -> None:
+    """Run the whole pipeline offline on shipped sample feeds and write a digest."""
+    from aggregator.demo_run import run_demo
+
+    report = run_demo(out)
+    click.echo(f"HTML digest: {report.html_path}")
+    click.echo(f"Text digest: {report.text_path}")
+    click.echo(report.summary)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--online", is_flag=True, help="Also try each source's credentials and URL.")
+def check(config_path: str, online: bool) -> None:
+    """Validate the configuration (and, with --online, every source)."""
+    config = load_config(config_path)
+    click.echo(f"{config.path}: OK — {len(config.sources)} sources, "
+               f"{len(config.recipients)} recipients")
+    if online:
+        from aggregator.checks import check_sources
+
+        with build_app(config) as app:
+            problems = check_sources(app)
+        console.print_check(problems)
+        if any(problems.values()):
+            sys.exit(1)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--source", "sources", multiple=True, metavar="KEY",
+              help="Fetch only this source (repeatable).")
+def fetch(config_path: str, sources: Sequence[str]) -> None:
+    """Fetch every active source now (or those named), whether due or not."""
+    from aggregator.ingest import fetch_sources
+
+    with _app(config_path) as app:
+        total = len(sources) or len(app.config.sources)
+        with console.fetch_progress(total) as progress:
+            outcomes = fetch_sources(app, sources, progress=progress)
+    console.print_fetch_summary(outcomes)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--recipient", "email", required=True, help="The recipient's email address.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
+              help="Build the digest as it is sent on this local day (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["html", "text"]), default="text",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None) -> None:
+    """Build (without sending) one recipient's digest."""
+    from digests.build import render_digest_for
+
+    with _app(config_path) as app:
+        body = render_digest_for(app, email, fmt, day=day.date() if day else None)
+    if out is None:
+        click.echo(body)
+    else:
+        out.write_text(body, encoding="utf-8")
+        click.echo(f"Wrote {out}")
+
+
+@main.command()
+@CONFIG_OPTION
+def status(config_path: str) -> None:
+    """Show each source's fetch health and each recipient's last digest."""
+    with _app(config_path) as app:
+        console.print_status(app.repo.source_statuses(), app.repo.last_digests(), app.clock())
+

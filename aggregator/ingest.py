@@ -1,0 +1,175 @@
+"""Fetching sources and storing what they bring: the ingest orchestrator.
+
+Each source is one small, idempotent unit of work ("fetch source K"): its
+connector runs in a bounded thread pool, and its batch of posts is written
+together with its new cursor in one transaction as soon as it arrives, so
+memory holds one batch at a time and a crash loses at most the batch in
+flight. A failure is data: it is recorded on its source and the run goes on
+(SPEC.md "Bad input").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta
+
+from aggregator.errors import PLNError, RateLimited, SourceError, SourceGone
+from aggregator.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
+from aggregator.wiring import App
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[FetchOutcome], None]
+
+# How often a healthy source is fetched when neither the kind nor the source
+# says otherwise; feeds rarely change faster, and networks bill for reads.
+DEFAULT_INTERVAL = timedelta(minutes=60)
+# A failing source backs off exponentially but is still tried at least daily.
+MAX_BACKOFF = timedelta(hours=24)
+
+
+def next_attempt_at(
+    now: datetime,
+    failures: int,
+    retry_after: datetime | None = None,
+    interval: timedelta = DEFAULT_INTERVAL,
+    jitter: float = 0.0,
+) -> datetime:
+    """When a source should be fetched next.
+
+    `failures` is the count of consecutive failures including this one (0
+    after a success). Back-off doubles from 5 minutes up to a day; a network's
+    own `retry_after` wins when it is later. `jitter` (0..1) spreads sources
+    that share an interval so they do not all fire in the same minute.
+    """
+    if failures <= 0:
+        delay = interval * (1 + jitter * 0.1)
+    else:
+        delay = min(timedelta(minutes=5) * 2 ** (failures - 1), MAX_BACKOFF)
+    planned = now + delay
+    if retry_after is not None and retry_after > planned:
+        return retry_after
+    return planned
+
+
+def fetch_sources(
+    app: App, keys: Sequence[str] | None = None, progress: Progress | None = None
+) -> list[FetchOutcome]:
+    """Fetch every active source now (or only `keys`), whether due or not.
+
+    A source whose network asked us to wait (rate limit, Retry-After) is
+    skipped with that reason. Raises PLNError for a key that is not in the
+    configuration; every source failure is returned as data.
+    """
+    statuses = _statuses_to_fetch(app, keys)
+    return _run(app, statuses, progress)
+
+
+def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchOutcome]:
+    """Fetch only the sources whose next attempt time has come (the scheduler's job)."""
+    due = set(app.repo.due_source_keys(app.clock()))
+    statuses = [s for s in app.repo.source_statuses(include_inactive=False) if s.key in due]
+    return _run(app, statuses, progress)
+
+
+def _statuses_to_fetch(app: App, keys: Sequence[str] | None) -> list[SourceStatus]:
+    if keys:
+        unknown = [k for k in keys if app.config.source(k) is None]
+        if unknown:
+            raise PLNError(f"no source with key {', '.join(unknown)} in {app.config.path}")
+    return app.repo.source_statuses(keys or None, include_inactive=bool(keys))
+
+
+def _run(app: App, statuses: Sequence[SourceStatus], progress: Progress | None) -> list[FetchOutcome]:
+    outcomes: list[FetchOutcome] = []
+    for outcome in _fetch_all(app, statuses):
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    return outcomes
+
+
+def _fetch_all(app: App, statuses: Sequence[SourceStatus]) -> Iterator[FetchOutcome]:
+    now = app.clock()
+    runnable: list[SourceStatus] = []
+    for status in statuses:
+        reason = _skip_reason(status, now)
+        if reason:
+            yield FetchOutcome(status.key, skipped=reason)
+        else:
+            runnable.append(status)
+    if not runnable:
+        return
+    workers = max(1, min(app.config.fetch.workers, len(runnable)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        futures = {pool.submit(_fetch_one, app, status): status for status in runnable}
+        # Each batch is stored on this thread as soon as it arrives: one
+        # writer (SQLite allows no other) and one batch held at a time.
+        for future in as_completed(futures):
+            yield _store(app, futures[future], future)
+
+
+def _skip_reason(status: SourceStatus, now: datetime) -> str | None:
+    if not status.is_active:
+        return f"inactive: {status.last_error or 'no longer in the configuration'}"
+    if status.wait_until is not None and status.wait_until > now:
+        return f"the network asked us to wait until {status.wait_until:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def _fetch_one(app: App, status: SourceStatus) -> FetchResult:
+    source = app.config.source(status.key)
+    if source is None:  # deactivated by sync_sources; kept for its history
+        raise SourceError(status.key, "no longer in the configuration")
+    connector = app.connectors.get(source.kind)
+    if connector is None:
+        raise SourceError(source.key, f"kind '{source.kind}' is not supported by this version")
+    try:
+        return connector.fetch(source, status.state)
+    except SourceError:
+        raise
+    except Exception as exc:  # a connector bug must not stop the other sources
+        log.exception("%s: unexpected error in %s connector", source.key, source.kind)
+        raise SourceError(source.key, f"unexpected error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _store(app: App, status: SourceStatus, future: Future[FetchResult]) -> FetchOutcome:
+    now = app.clock()
+    source = app.config.source(status.key)
+    interval = _interval(source)
+    try:
+        result = future.result()
+    except SourceError as exc:
+        return _record_failure(app, status, exc, now, interval)
+    new, updated = app.repo.save_fetch(
+        status.key, result, now, next_attempt_at(now, 0, interval=interval, jitter=random.random())
+    )
+    log.info("%s: %d new, %d updated%s", status.key, new, updated,
+             " (not modified)" if result.not_modified else "")
+    return FetchOutcome(status.key, new_posts=new, updated_posts=updated,
+                        not_modified=result.not_modified)
+
+
+def _record_failure(
+    app: App, status: SourceStatus, exc: SourceError, now: datetime, interval: timedelta
+) -> FetchOutcome:
+    failures = status.consecutive_failures + 1
+    retry_at = next_attempt_at(now, failures, exc.retry_after, interval)
+    wait_until = exc.retry_after if isinstance(exc, RateLimited) else None
+    app.repo.save_failure(
+        status.key, exc.message, now, retry_at,
+        deactivate=isinstance(exc, SourceGone), wait_until=wait_until,
+    )
+    log.warning("%s: %s (failure %d, next try %s)", status.key, exc.message, failures,
+                f"{retry_at:%Y-%m-%d %H:%M} UTC")
+    return FetchOutcome(status.key, error=exc.message)
+
+
+def _interval(source: SourceConfig | None) -> timedelta:
+    if source is not None and source.interval_minutes:
+        return timedelta(minutes=source.interval_minutes)
+    return DEFAULT_INTERVAL
+

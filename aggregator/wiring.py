@@ -1,0 +1,90 @@
+"""The one place concrete classes are chosen: configuration in, a ready `App` out."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+
+from aggregator.config import Config
+from aggregator.models import Clock, utc_now
+from aggregator.storage import Repository
+from connectors._http import make_session
+from connectors.base import Connector
+from connectors.rss import RssConnector
+
+
+@dataclass
+class App:
+    """Everything a command needs, built once per run and closed after it."""
+
+    config: Config
+    repo: Repository
+    connectors: Mapping[str, Connector]
+    clock: Clock = utc_now
+    session: requests.Session | None = None
+    pools: list[Executor] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Release the database, the HTTP session and any worker processes."""
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self.session is not None:
+            self.session.close()
+        self.repo.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def build_app(
+    config: Config,
+    clock: Clock = utc_now,
+    connectors: Mapping[str, Connector] | None = None,
+) -> App:
+    """Open the database (migrating it), reconcile the configuration into it,
+    and build the connectors.
+
+    `connectors` replaces the real ones (tests pass fakes). Raises
+    StorageError when the database cannot be opened.
+    """
+    repo = Repository.open(config.database.url)
+    try:
+        repo.sync_sources(config.sources, clock())
+        repo.sync_recipients(config.recipients)
+    except BaseException:
+        repo.close()
+        raise
+    if connectors is not None:
+        return App(config, repo, connectors, clock)
+    session = make_session(config.fetch.user_agent)
+    pools: list[Executor] = []
+    parse_pool = _parse_pool(config, pools)
+    real: dict[str, Connector] = {
+        RssConnector.kind: RssConnector(session, config.fetch, clock, parse_pool),
+    }
+    return App(config, repo, real, clock, session, pools)
+
+
+def _parse_pool(config: Config, pools: list[Executor]) -> Executor | None:
+    """Worker processes for parsing feeds, so parsing uses every core.
+
+    Parsing is pure-Python (feedparser) and holds the GIL; with one source
+    there is nothing to parallelise and a process would only cost start-up.
+    """
+    feeds = sum(1 for s in config.sources if s.kind == RssConnector.kind)
+    cores = os.cpu_count() or 1
+    if feeds < 4 or cores < 2:
+        return None
+    # forkserver: fork is unsafe once fetch threads run, spawn is slower.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context(method))
+    pools.append(pool)
+    return pool
