@@ -1,0 +1,67 @@
+"""`pln demo`: the real pipeline, offline, on sample feeds shipped in the package.
+
+A loopback server serves the sample feeds, a configuration that allows
+exactly that host:port is written next to a fresh SQLite database, and the
+same code as the service fetches, stores and builds the digest.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from aggregator.config import load_config
+from aggregator.ingest import fetch_sources
+from aggregator.models import Clock, utc_now
+from aggregator.demo.server import FeedServer, demo_feeds
+from aggregator.wiring import build_app
+from digests.build import build_digest
+from digests.render import render_html, render_text
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    """Where the demo wrote its digest, and a one-line summary."""
+
+    html_path: Path
+    text_path: Path
+    summary: str
+
+
+def run_demo(out: Path | None = None, clock: Clock = utc_now) -> DemoReport:
+    """Fetch the sample feeds into a new database in `out` and write a digest there.
+
+    `out` defaults to a new temporary folder; it must not already hold a demo
+    database (the demo always starts fresh).
+    """
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="pln-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pln.db").unlink(missing_ok=True)
+    now = clock()
+    with FeedServer(demo_feeds(now)) as server:
+        config_path = folder / "config.toml"
+        template = resources.files("aggregator.demo").joinpath("demo.toml").read_text("utf-8")
+        config_path.write_text(
+            template.format(port=server.port, db_url=f"sqlite:///{(folder / 'pln.db').as_posix()}"),
+            encoding="utf-8",
+        )
+        with build_app(load_config(config_path), clock=clock) as app:
+            outcomes = fetch_sources(app)
+            recipient = app.config.recipients[0]
+            digest = build_digest(app, recipient, clock())
+    html_path, text_path = folder / "digest.html", folder / "digest.txt"
+    html_path.write_text(render_html(digest), encoding="utf-8")
+    text_path.write_text(render_text(digest), encoding="utf-8")
+    stored = sum(o.new_posts for o in outcomes)
+    failed = [o.source_key for o in outcomes if o.error]
+    summary = (
+        f"Fetched {stored} posts from {len(outcomes) - len(failed)} of {len(outcomes)} feeds; "
+        f"{recipient.name or recipient.email}'s digest has {len(digest.entries)} stories "
+        f"and {len(digest.also)} headlines, about {max(1, round(digest.reading_seconds / 60))} "
+        f"min to read."
+    )
+    if failed:
+        summary += f" Failed: {', '.join(failed)}."
+    return DemoReport(html_path, text_path, summary)

@@ -1,0 +1,55 @@
+"""Building one recipient's digest from the database: the digest orchestrator.
+
+The pure work (window, selection, budget) lives in `digests.digest`; this
+module only reads what it needs from the repository and renders.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aggregator.errors import PLNError
+from aggregator.models import RecipientConfig
+from aggregator.wiring import App
+from digests.digest import Digest, build_digest_from_posts, digest_window
+from digests.render import render_html, render_text
+
+log = logging.getLogger(__name__)
+
+
+def build_digest(app: App, recipient: RecipientConfig, now: datetime) -> Digest:
+    """The digest `recipient` gets at `now`: what the sources they follow
+    shared since their last digest (at most `[digest] max_window_hours` back)."""
+    max_window = timedelta(hours=app.config.digest.max_window_hours)
+    window = digest_window(now, app.repo.last_digest_at(recipient.email), max_window)
+    posts = app.repo.posts_for_digest(recipient.follow, *window)
+    titles = {s.key: s.title for s in app.config.sources}
+    digest = build_digest_from_posts(
+        posts, recipient, titles, now, window, app.config.digest.words_per_minute
+    )
+    log.info("%s: digest of %d entries from %d candidates", recipient.email,
+             len(digest.entries), digest.candidate_count)
+    return digest
+
+
+def send_time_on(recipient: RecipientConfig, day: date) -> datetime:
+    """The UTC instant of `recipient`'s `send_at` on their local `day`."""
+    hour, minute = (int(part) for part in recipient.send_at.split(":"))
+    local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(recipient.timezone))
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+def render_digest_for(app: App, email: str, fmt: str, day: date | None = None) -> str:
+    """`pln digest`: the rendered digest (`fmt` "html" or "text") for one recipient,
+    now or as built at their send time on the local `day`.
+
+    Raises PLNError when no recipient has that address.
+    """
+    recipient = app.config.recipient(email)
+    if recipient is None:
+        raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
+    now = app.clock() if day is None else send_time_on(recipient, day)
+    digest = build_digest(app, recipient, now)
+    return render_html(digest) if fmt == "html" else render_text(digest)
