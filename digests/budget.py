@@ -1,0 +1,120 @@
+"""Keeping a digest to the recipient's reading time.
+
+Reading time is words at `words_per_minute` (238, the average adult silent
+reading speed for non-fiction: Brysbaert 2019) plus a few seconds to scan
+each entry's title and byline. Long posts are shown as an excerpt with a
+link, so one long blog post never eats the whole budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aggregator.models import Post
+
+WORDS_PER_MINUTE = 238
+# Seconds to take in an entry's title, source, author and time before reading.
+SCAN_SECONDS_PER_ENTRY = 5
+# Seconds to read one "also worth a look" headline.
+HEADLINE_SECONDS = 4
+# A post longer than FULL_TEXT_MAX_WORDS is cut to EXCERPT_WORDS: the slack
+# between the two keeps a post from being cut by a mere handful of words.
+EXCERPT_WORDS = 70
+FULL_TEXT_MAX_WORDS = 90
+# Text with few spaces (long URLs, scripts without spaces) is cut by length.
+EXCERPT_MAX_CHARS = 600
+ELLIPSIS = "\u2026"
+
+_WORD = re.compile(r"\S+")
+# Punctuation that reads badly right before an ellipsis.
+_DANGLING = " \t\n,;:-\u2013\u2014"
+
+
+@dataclass(frozen=True, slots=True)
+class ShownPost:
+    """How much of a post a digest shows, and what that costs in reading time.
+
+    `excerpt` is the plain text shown (empty for a headline); `is_excerpt`
+    says it was cut, so the reader needs the link for the rest;
+    `reading_seconds` is the estimated time to take in what is shown.
+    """
+
+    post: Post
+    excerpt: str
+    reading_seconds: int
+    is_excerpt: bool
+
+
+def reading_seconds(text: str, words_per_minute: int = WORDS_PER_MINUTE) -> int:
+    """Seconds to read `text` at `words_per_minute`, rounded up (0 for no words).
+
+    Raises ValueError if `words_per_minute` is not positive.
+    """
+    if words_per_minute <= 0:
+        raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
+    words = len(text.split())
+    return math.ceil(words * 60 / words_per_minute)
+
+
+def make_excerpt(text: str, max_words: int = EXCERPT_WORDS) -> tuple[str, bool]:
+    """The text to show for a post, and whether it was cut.
+
+    Text up to FULL_TEXT_MAX_WORDS words (and EXCERPT_MAX_CHARS characters)
+    is shown whole. Longer text keeps its first `max_words` words, cut at a
+    word boundary, with an ellipsis.
+    """
+    text = text.strip()
+    words = list(_WORD.finditer(text))
+    if len(words) <= max(FULL_TEXT_MAX_WORDS, max_words) and len(text) <= EXCERPT_MAX_CHARS:
+        return text, False
+    end = words[min(max_words, len(words)) - 1].end()
+    cut = text[:end]
+    if len(cut) > EXCERPT_MAX_CHARS:
+        space = cut.rfind(" ", 0, EXCERPT_MAX_CHARS)
+        cut = cut[: space if space > 0 else EXCERPT_MAX_CHARS]
+    return cut.rstrip(_DANGLING) + ELLIPSIS, True
+
+
+def _as_entry(post: Post, words_per_minute: int, scan_seconds: int) -> ShownPost:
+    """The post as a full entry: title and excerpt read, plus the scan time."""
+    excerpt, is_excerpt = make_excerpt(post.text)
+    words = f"{post.title or ''} {excerpt}"
+    seconds = scan_seconds + reading_seconds(words, words_per_minute)
+    return ShownPost(post, excerpt, seconds, is_excerpt)
+
+
+def fit_budget(
+    ranked: Sequence[Post],
+    reading_minutes: int,
+    words_per_minute: int = WORDS_PER_MINUTE,
+    scan_seconds_per_entry: int = SCAN_SECONDS_PER_ENTRY,
+    headline_seconds: int = HEADLINE_SECONDS,
+) -> tuple[list[ShownPost], list[ShownPost]]:
+    """Split ranked posts into full entries and "also worth a look" headlines.
+
+    Entries are taken in rank order while they fit in `reading_minutes`;
+    the posts after them become headlines (`headline_seconds` each) while
+    those fit. So every entry outranks every headline, the total of
+    `reading_seconds` over both lists never exceeds the budget, and what is
+    left unfilled is less than one headline unless the posts ran out.
+    Raises ValueError if `words_per_minute` is not positive.
+    """
+    budget = reading_minutes * 60
+    used = 0
+    entries: list[ShownPost] = []
+    for post in ranked:
+        entry = _as_entry(post, words_per_minute, scan_seconds_per_entry)
+        if used + entry.reading_seconds > budget:
+            break
+        entries.append(entry)
+        used += entry.reading_seconds
+    also: list[ShownPost] = []
+    for post in ranked[len(entries) :]:
+        if used + headline_seconds > budget:
+            break
+        also.append(ShownPost(post, "", headline_seconds, is_excerpt=False))
+        used += headline_seconds
+    return entries, also
