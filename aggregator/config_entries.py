@@ -1,0 +1,295 @@
+"""The `[[sources]]` and `[[recipients]]` entries of the configuration.
+
+Each kind of source takes its own options (`SOURCE_OPTIONS`); they are kept
+in `SourceConfig.options` as sorted `(name, text)` pairs: numbers as digits,
+booleans as `true`/`false`, `*_env` options as the variable's *name* (the
+secret itself is resolved by `aggregator.config` into `Config.secrets`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import time
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from aggregator.config_read import (
+    KeyPath,
+    Table,
+    did_you_mean,
+    format_path,
+    is_address,
+    is_hostname,
+)
+from aggregator.models import RecipientConfig, SourceConfig, SourceKind
+
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")
+RECIPIENT_KEYS = (
+    "email", "name", "timezone", "send_at", "reading_minutes", "follow", "mute", "boost"
+)
+
+_SOURCE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_RECIPIENT_DEFAULTS = RecipientConfig(email="")
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        is_web = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        is_web = is_web and parts.port != 0
+    except ValueError as exc:  # a port that is not a number, a broken IPv6 literal
+        raise ValueError("not an http(s) URL") from exc
+    if not is_web:
+        raise ValueError("not an http(s) URL")
+    if parts.password is not None:
+        raise ValueError("secrets are never written in the file: take the password out of the URL")
+    return value
+
+
+def _instance(value: str) -> str:
+    """`mastodon.social` or `https://mastodon.social/` -> `https://mastodon.social`."""
+    message = "must be a host name like mastodon.social, or an https:// URL"
+    host = value.rstrip("/")
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme.lower() != "https" or parts.path.strip("/") or parts.query:
+            raise ValueError(message)
+        host = parts.netloc
+    name, _, port = host.partition(":")
+    if not is_hostname(name) or (port and not port.isdigit()):
+        raise ValueError(message)
+    return f"https://{host.lower()}"
+
+
+def _hashtag(value: str) -> str:
+    tag = value.removeprefix("#")
+    if not re.fullmatch(r"\w+", tag):
+        raise ValueError("must be one hashtag, like edchat (letters, digits and _)")
+    return tag
+
+
+def _twitter_username(value: str) -> str:
+    name = value.removeprefix("@")
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", name):
+        raise ValueError("must be an X user name, like edutopia (at most 15 letters, digits, _)")
+    return name
+
+
+def _numeric_id(value: str) -> str:
+    if not value.isdigit():
+        raise ValueError('must be a numeric id in quotes, like "123456789"')
+    return value
+
+
+def _page_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.]+", value):
+        raise ValueError("must be the page's numeric id or user name")
+    return value
+
+
+def _host(value: str) -> str:
+    if not is_hostname(value):
+        raise ValueError("not a host name, like imap.school.org")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One kind-specific `[[sources]]` option.
+
+    `normalize` checks a text value and returns it in canonical form, or
+    raises ValueError with the message shown to the admin.
+    """
+
+    type: Literal["text", "port", "bool", "env"] = "text"
+    required: bool = False
+    default: str | None = None
+    normalize: Callable[[str], str] | None = None
+
+
+SOURCE_OPTIONS: Mapping[str, Mapping[str, Option]] = {
+    "rss": {"url": Option(required=True, normalize=_http_url)},
+    "twitter_search": {"query": Option(required=True)},
+    "twitter_user": {"username": Option(required=True, normalize=_twitter_username)},
+    "twitter_list": {"list_id": Option(required=True, normalize=_numeric_id)},
+    "facebook_group": {"group_id": Option(required=True, normalize=_numeric_id)},
+    "facebook_page": {"page_id": Option(required=True, normalize=_page_id)},
+    "mastodon_tag": {
+        "instance": Option(required=True, normalize=_instance),
+        "tag": Option(required=True, normalize=_hashtag),
+        "token_env": Option("env"),
+    },
+    "bluesky_search": {
+        "query": Option(required=True),
+        "handle_env": Option("env", required=True),
+        "app_password_env": Option("env", required=True),
+    },
+    "email_inbox": {
+        "host": Option(required=True, normalize=_host),
+        "port": Option("port", default="993"),
+        "username": Option(required=True),
+        "password_env": Option("env", required=True),
+        "mailbox": Option(default="INBOX"),
+        "mark_read": Option("bool", default="false"),
+    },
+}
+"""Per source kind: its options (STYLE.md §3: a new network adds a block here)."""
+_ALL_OPTIONS = sorted({name for spec in SOURCE_OPTIONS.values() for name in spec})
+
+
+@dataclass(frozen=True, slots=True)
+class EnvNeed:
+    """A source's `*_env` option: the variable must be set, the source uses it."""
+
+    path: KeyPath
+    env_name: str
+
+
+def read_sources(tables: list[Table]) -> tuple[tuple[SourceConfig, ...], tuple[EnvNeed, ...]]:
+    """Every `[[sources]]` entry, and the environment variables they need.
+
+    Keys must be unique; every problem goes to the tables' report.
+    """
+    sources: list[SourceConfig] = []
+    needs: list[EnvNeed] = []
+    first_index: dict[str, int] = {}
+    for index, table in enumerate(tables):
+        source = _read_source(table, needs)
+        if source.key in first_index:
+            other = format_path(("sources", first_index[source.key]))
+            table.problem("key", f"duplicate key {source.key!r} (also {other})")
+        elif source.key:
+            first_index[source.key] = index
+        sources.append(source)
+    return tuple(sources), tuple(needs)
+
+
+def _read_source(table: Table, needs: list[EnvNeed]) -> SourceConfig:
+    key = table.text("key", required="(a short id like edchat)")
+    if key and not _SOURCE_KEY.match(key):
+        table.problem("key", "must be lower-case letters, digits, - and _ (like cult-of-pedagogy)")
+    kind = table.text("kind", required=f"(one of: {', '.join(SOURCE_KINDS)})")
+    interval = None
+    if "interval_minutes" in table.data:
+        interval = table.whole("interval_minutes", 0, 5) or None
+    options: tuple[tuple[str, str], ...] = ()
+    if kind in SOURCE_OPTIONS:
+        spec = SOURCE_OPTIONS[kind]
+        table.check_keys([*SOURCE_KEYS, *spec], where=f" for a {kind} source")
+        options = _read_options(table, kind, spec, needs)
+    elif kind:
+        table.problem(
+            "kind",
+            f"unknown kind {kind!r}{did_you_mean(kind, SOURCE_KINDS)}; "
+            f"valid kinds: {', '.join(SOURCE_KINDS)}",
+        )
+    else:
+        table.check_keys([*SOURCE_KEYS, *_ALL_OPTIONS])
+    name = table.text("name")
+    return SourceConfig(key=key, kind=kind, name=name, options=options, interval_minutes=interval)
+
+
+def _read_options(
+    table: Table, kind: str, spec: Mapping[str, Option], needs: list[EnvNeed]
+) -> tuple[tuple[str, str], ...]:
+    values: list[tuple[str, str]] = []
+    for name, option in spec.items():
+        value = _read_option(table, kind, name, option)
+        if value is None:
+            continue
+        if option.type == "env":
+            needs.append(EnvNeed(table.path + (name,), value))
+        values.append((name, value))
+    return tuple(sorted(values))
+
+
+def _read_option(table: Table, kind: str, name: str, option: Option) -> str | None:
+    """The option as text, its default when absent, None when absent or wrong."""
+    if name not in table.data:
+        if option.required:
+            table.problem(name, f"is required for a {kind} source")
+        return option.default
+    if option.type == "port":
+        return str(table.whole(name, int(option.default or 0), 1, 65535))
+    if option.type == "bool":
+        return "true" if table.flag(name, option.default == "true") else "false"
+    if option.type == "env":
+        return table.env_name(name)
+    text = table.text(name, required=f"for a {kind} source")
+    if not text or option.normalize is None:
+        return text or None
+    try:
+        return option.normalize(text)
+    except ValueError as exc:
+        table.problem(name, str(exc))
+        return None
+
+
+def read_recipients(
+    tables: list[Table], source_keys: Collection[str]
+) -> tuple[RecipientConfig, ...]:
+    """Every `[[recipients]]` entry; addresses are unique case-insensitively."""
+    recipients: list[RecipientConfig] = []
+    first_index: dict[str, int] = {}
+    for index, table in enumerate(tables):
+        recipient = _read_recipient(table, source_keys)
+        address = recipient.email.lower()
+        if address in first_index:
+            other = format_path(("recipients", first_index[address]))
+            table.problem("email", f"duplicate recipient {recipient.email!r} (also {other})")
+        elif address:
+            first_index[address] = index
+        recipients.append(recipient)
+    return tuple(recipients)
+
+
+def _read_recipient(table: Table, source_keys: Collection[str]) -> RecipientConfig:
+    table.check_keys(RECIPIENT_KEYS)
+    email = table.text("email", required="(the address the digest goes to)")
+    if email and not is_address(email):
+        table.problem("email", "not an email address, like ana@school.org")
+    follow = table.texts("follow")
+    for key in follow:
+        if key not in source_keys:
+            table.problem("follow", f"unknown source {key!r}{did_you_mean(key, source_keys)}")
+    return RecipientConfig(
+        email=email,
+        name=table.text("name"),
+        timezone=_read_timezone(table),
+        send_at=_read_send_at(table),
+        reading_minutes=table.whole("reading_minutes", _RECIPIENT_DEFAULTS.reading_minutes, 1, 60),
+        follow=follow,
+        mute=table.texts("mute"),
+        boost=table.texts("boost"),
+    )
+
+
+def _read_timezone(table: Table) -> str:
+    name = table.text("timezone", _RECIPIENT_DEFAULTS.timezone)
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like "America"
+        hint = did_you_mean(name, available_timezones())
+        table.problem(
+            "timezone", f"unknown time zone {name!r}{hint}; use an IANA name like America/Chicago"
+        )
+        return _RECIPIENT_DEFAULTS.timezone
+
+
+def _read_send_at(table: Table) -> str:
+    value = table.data.get("send_at")
+    # An unquoted `send_at = 06:30` is a TOML local time: accept it.
+    if isinstance(value, time) and not (value.second or value.microsecond):
+        return f"{value.hour:02d}:{value.minute:02d}"
+    text = table.text("send_at", _RECIPIENT_DEFAULTS.send_at)
+    match = _SEND_AT.match(text)
+    if not match:
+        table.problem("send_at", 'must be a 24-hour time "HH:MM", like "06:30"')
+        return _RECIPIENT_DEFAULTS.send_at
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
