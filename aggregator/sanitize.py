@@ -1,0 +1,144 @@
+"""The one HTML sanitiser of PLN Digest: an nh3 (ammonia) allow-list.
+
+Every piece of HTML from any network goes through `sanitize_html` once, at
+ingest, before it is stored (SPEC "Bad input": "HTML from any source is
+sanitised before it reaches a digest"). Titles and author names are plain text
+everywhere: `plain_text` strips whatever markup they carry, and templates
+escape them.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+import nh3
+
+__all__ = ["html_to_text", "plain_text", "sanitize_html"]
+
+_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del",
+        "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+        "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+        "small", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th",
+        "thead", "tr", "u", "ul",
+    }
+)  # fmt: skip
+
+# No style, class, id or on* attribute anywhere: only these survive.
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+
+# Tags whose *content* goes too, not just the tag: code, or text no reader sees.
+_DROP_CONTENT = frozenset(
+    {"script", "style", "template", "noscript", "title", "textarea", "select", "svg", "math"}
+)
+
+_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_WEB_SCHEMES = ("http", "https")
+
+# nh3 serialises every attribute as name="value" with `"`, `<`, `>` and `&`
+# escaped, so a tag of its output can be matched safely with a regex.
+_IMG_TAG = re.compile(r'<img(?:\s+[a-z-]+="[^"]*")*\s*/?>')
+_ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|br|li|h[1-6]|blockquote|pre|tr|td|th|caption|figcaption|dd|dt|hr|"
+    r"ul|ol|dl|table|figure|img)\b[^>]*>"
+)
+_ANY_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def sanitize_html(html: str, base_url: str | None = None) -> str:
+    """Reduce untrusted HTML to a safe allow-list of formatting tags.
+
+    Keeps paragraphs, links, emphasis, lists, quotes, code, headings, images,
+    figures and simple tables. Removes scripts, styles, frames, objects,
+    forms, comments, event handlers and `style` attributes. Link and image
+    URLs must be http(s) (links may also be mailto:); relative ones are
+    resolved against `base_url` when it is an http(s) URL, dropped
+    otherwise. Links get `rel="noopener noreferrer"`. Images that are not
+    http(s) or are tracking pixels (width or height 0 or 1) are removed.
+    """
+    if not html:
+        return ""
+    cleaned = nh3.clean(
+        html,
+        tags=set(_TAGS),
+        clean_content_tags=set(_DROP_CONTENT),
+        attributes={tag: set(attrs) for tag, attrs in _ATTRIBUTES.items()},
+        url_schemes=set(_URL_SCHEMES),
+        url_relative=_relative_policy(base_url),
+        link_rel="noopener noreferrer",
+    )
+    if "<img" in cleaned:
+        cleaned = _IMG_TAG.sub(_keep_image, cleaned)
+    return cleaned
+
+
+def _relative_policy(
+    base_url: str | None,
+) -> Literal["deny"] | tuple[Literal["rewrite_with_base"], str]:
+    """Resolve relative URLs against a usable web base, else drop them."""
+    if base_url and _is_web_url(base_url):
+        return ("rewrite_with_base", base_url)
+    return "deny"
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in _WEB_SCHEMES and bool(parts.netloc)
+
+
+def _keep_image(match: re.Match[str]) -> str:
+    """Return the <img> tag unchanged, or "" for non-web and 1x1 images."""
+    attrs = dict(_ATTR.findall(match.group(0)))
+    if not _is_web_url(_html.unescape(attrs.get("src", ""))):
+        return ""
+    for size in (attrs.get("width"), attrs.get("height")):
+        if size is not None and size.strip().removesuffix("px") in ("0", "1"):
+            return ""
+    return match.group(0)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded,
+    runs of whitespace collapsed to one space (block ends count as spaces).
+
+    Used for reading time and the text digest; scripts and styles contribute
+    no text.
+    """
+    if not html:
+        return ""
+    # A first pass through nh3 turns any input into well-formed markup
+    # without script/style content, so the regexes below only see tags.
+    cleaned = nh3.clean(html, tags=set(_TAGS), attributes={}, clean_content_tags=set(_DROP_CONTENT))
+    spaced = _BLOCK_TAG.sub(" ", cleaned)
+    return _collapse(_html.unescape(_ANY_TAG.sub("", spaced)))
+
+
+def plain_text(s: str) -> str:
+    """A title or author name as plain text: markup stripped, entities
+    decoded, whitespace collapsed (`"x <b>y</b> &amp; z"` -> `"x y & z"`)."""
+    if not s:
+        return ""
+    if "<" not in s and "&" not in s:
+        return _collapse(s)
+    cleaned = nh3.clean(s, tags=set(), clean_content_tags=set(_DROP_CONTENT))
+    return _collapse(_html.unescape(cleaned))
+
+
+def _collapse(s: str) -> str:
+    return _SPACE.sub(" ", s).strip()

@@ -1,0 +1,133 @@
+"""One feed item, whatever its format, turned into a `Post`.
+
+The RSS/Atom reader (`feedparse.py`) and the JSON Feed reader
+(`jsonfeed.py`) each fill a `RawItem` with what the document says, untouched;
+`to_post` is the one place where it is cleaned (STYLE.md §2): identity,
+dates, URLs, sanitised HTML, media.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as _html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from aggregator.models import Post
+from aggregator.sanitize import html_to_text, plain_text, sanitize_html
+
+__all__ = ["RawItem", "to_post", "web_url"]
+
+_HREF = re.compile(r'<a\s[^>]*?href="([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """An item as the document gave it (strings not yet cleaned).
+
+    `content` is HTML unless `content_is_text`; `base` is the URL its
+    relative links are relative to (xml:base or the document URL);
+    `published_at`/`updated_at` are aware UTC when the document had a
+    readable date. `fingerprint` holds the raw fields that define the item,
+    hashed into `Post.content_hash`.
+    """
+
+    id: str
+    title: str
+    link: str
+    content: str
+    content_is_text: bool
+    base: str
+    author: str
+    published_at: datetime | None
+    updated_at: datetime | None
+    enclosures: tuple[tuple[str, str], ...]
+    images: tuple[str, ...]
+    tags: tuple[str, ...]
+    language: str | None
+    fingerprint: tuple[str, ...]
+
+
+def web_url(url: str, base: str) -> str:
+    """`url` made absolute against `base` if it is then http(s), else ""."""
+    url = url.strip()
+    if not url:
+        return ""
+    try:
+        absolute = urljoin(base, url) if base else url
+        parts = urlsplit(absolute)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return absolute
+
+
+def _digest(parts: tuple[str, ...]) -> str:
+    joined = "\x1f".join(parts)  # unit separator: field boundaries stay visible
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def to_post(raw: RawItem, source_key: str, feed_url: str, now: datetime) -> Post:
+    """Clean a `RawItem` into a `Post` (network "rss").
+
+    Identity: the item's id, else its link, else a hash of title and
+    content, so an item with neither keeps the same id on every fetch.
+    Date: published, else updated, else `now` (first seen); never later
+    than `now`. URLs are absolute http(s) or dropped.
+    """
+    base = web_url(raw.base, feed_url) or feed_url
+    link = web_url(raw.link, base)
+    external_id = raw.id.strip() or link or "sha256:" + _digest((raw.title, raw.content))
+    body = _html.escape(raw.content) if raw.content_is_text else raw.content
+    html = sanitize_html(body, base_url=base)
+    when = raw.published_at or raw.updated_at or now
+    media_url, media_type, image_url = _media(raw, base)
+    return Post(
+        source_key=source_key,
+        external_id=external_id,
+        network="rss",
+        url=link,
+        author=plain_text(raw.author),
+        title=plain_text(raw.title) or None,
+        text=html_to_text(html),
+        html=html,
+        published_at=min(when, now),
+        media_url=media_url,
+        media_type=media_type,
+        image_url=image_url,
+        hashtags=_hashtags(raw.tags),
+        language=raw.language or None,
+        links=_links(html),
+        content_hash=_digest(raw.fingerprint),
+    )
+
+
+def _media(raw: RawItem, base: str) -> tuple[str | None, str | None, str | None]:
+    """(media_url, media_type, image_url): the first http(s) audio/video
+    enclosure, and the first http(s) image (thumbnail or image enclosure)."""
+    media_url = media_type = None
+    images = [web_url(href, base) for href in raw.images]
+    for href, mime in raw.enclosures:
+        url = web_url(href, base)
+        if not url:
+            continue
+        if mime.startswith("image/"):
+            images.append(url)
+        elif media_url is None:
+            media_url, media_type = url, (mime or None)
+    image_url = next((url for url in images if url), None)
+    return media_url, media_type, image_url
+
+
+def _hashtags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = (plain_text(tag).lstrip("#").lower() for tag in tags)
+    return tuple(dict.fromkeys(tag for tag in cleaned if tag))
+
+
+def _links(html: str) -> tuple[str, ...]:
+    """Distinct http(s) link targets in sanitised HTML, in order."""
+    found = (_html.unescape(href) for href in _HREF.findall(html))
+    return tuple(dict.fromkeys(url for url in found if url.startswith(("http://", "https://"))))
