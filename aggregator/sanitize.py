@@ -113,18 +113,21 @@ def _keep_image(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, *, is_sanitized: bool = False) -> str:
     """Plain text of an HTML fragment: tags removed, entities decoded,
     runs of whitespace collapsed to one space (block ends count as spaces).
 
     Used for reading time and the text digest; scripts and styles contribute
-    no text.
+    no text. Pass `is_sanitized=True` for output of `sanitize_html` to skip
+    a second nh3 pass (about half the cost).
     """
     if not html:
         return ""
-    # A first pass through nh3 turns any input into well-formed markup
-    # without script/style content, so the regexes below only see tags.
-    cleaned = nh3.clean(html, tags=set(_TAGS), attributes={}, clean_content_tags=set(_DROP_CONTENT))
+    # nh3 turns any input into well-formed markup without script/style
+    # content, so the regexes below only ever see tags.
+    cleaned = html if is_sanitized else nh3.clean(
+        html, tags=set(_TAGS), attributes={}, clean_content_tags=set(_DROP_CONTENT)
+    )
     spaced = _BLOCK_TAG.sub(" ", cleaned)
     return _collapse(_html.unescape(_ANY_TAG.sub("", spaced)))
 

@@ -92,7 +92,7 @@ def to_post(raw: RawItem, source_key: str, feed_url: str, now: datetime) -> Post
         url=link,
         author=plain_text(raw.author),
         title=plain_text(raw.title) or None,
-        text=html_to_text(html),
+        text=html_to_text(html, is_sanitized=True),
         html=html,
         published_at=min(when, now),
         media_url=media_url,

@@ -84,6 +84,7 @@ def test_tables_headings_and_quotes_survive() -> None:
 def test_html_to_text_collapses_whitespace_and_decodes_entities() -> None:
     html = "<p>One&nbsp;two &amp; three</p>\n\n<p>four&lt;five</p><ul><li>six</li><li>seven</li></ul><script>no</script>"
     assert html_to_text(html) == "One two & three four<five six seven"
+    assert html_to_text(sanitize_html(html), is_sanitized=True) == "One two & three four<five six seven"
 
 
 def test_plain_text_strips_markup_from_titles() -> None:
