@@ -59,6 +59,11 @@ class SourceError(PLNError):
         self.retry_after = retry_after
         super().__init__(f"{source_key}: {message}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str, datetime | None]]:
+        # Errors cross process boundaries (feed parsing runs in worker
+        # processes); the default reduce would call __init__ with one argument.
+        return (type(self), (self.source_key, self.message, self.retry_after))
+
 
 class AuthError(SourceError):
     """A token is missing, expired or refused: retrying will not help."""
