@@ -1,0 +1,420 @@
+"""The database side of storage: engine settings, typed ORM models, row mapping.
+
+Only `aggregator/storage.py` and the Alembic environment import this module;
+no row object leaves `storage.py` (STYLE.md §5). The tables here must match
+what `aggregator/migrations/versions/` builds: a test compares the two, so a
+change here comes with a new, append-only revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import StaticPool
+
+from aggregator.models import (
+    Engagement,
+    FetchState,
+    Post,
+    RecipientConfig,
+    SourceConfig,
+    SourceStatus,
+)
+
+# Why a source is inactive when the admin removed it from the file; any other
+# reason (410 Gone...) keeps it inactive until the admin edits its options.
+REMOVED_FROM_CONFIG = "removed from the configuration"
+# Execution option of write transactions: they take SQLite's write lock at BEGIN.
+WRITE_OPTION = "pln_write"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",  # wait up to 5 s for another writer's lock
+    "PRAGMA journal_mode=WAL",  # readers never block the writer
+    "PRAGMA foreign_keys=ON",  # off by default in SQLite
+    "PRAGMA synchronous=NORMAL",  # durable enough with WAL, much faster than FULL
+)
+
+# Named constraints let later revisions alter them, SQLite batch mode included.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL (a district stores many posts); SQLite's INTEGER
+# PRIMARY KEY is already 64-bit and must be spelled INTEGER to autoincrement.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite keeps none, so values
+    are stored as naive UTC and given `timezone.utc` back when read.
+    Raises `ValueError` for a naive datetime: its zone would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to storage")
+        utc = value.astimezone(timezone.utc)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# -- engine ------------------------------------------------------------------
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for `url`: SQLite (PRAGMAs, real transactions) or PostgreSQL.
+
+    Raises `ArgumentError` for a malformed URL or another database, and
+    `ImportError` when the driver is not installed.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    if backend != "sqlite":
+        raise ArgumentError(
+            f"unsupported database {backend!r}; use sqlite:///FILE or postgresql+psycopg://..."
+        )
+    if parsed.database in (None, "", ":memory:"):
+        # One shared connection, or each thread would see its own empty database.
+        engine = create_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(parsed)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # sqlite3 skips BEGIN before SELECT and DDL; we emit it ourselves so
+    # reads are consistent and a migration is all or nothing.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    # A writer takes the lock at BEGIN, so busy_timeout waits for it; a
+    # deferred BEGIN would fail at its first write if another writer got in.
+    is_write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+
+# -- schema ------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class SourceRow(Base):
+    """A configured source and what ingest remembers about fetching it."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    deactivated_reason: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    moved_url: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_post_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    wait_until: Mapped[datetime | None]
+
+
+class PostRow(Base):
+    """One stored post; `(source_key, external_id)` identifies it."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("source_key", "external_id"),
+        Index("ix_posts_source_key_published_at", "source_key", "published_at"),
+        Index("ix_posts_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(200), ForeignKey("sources.key"))
+    external_id: Mapped[str] = mapped_column(Text)
+    network: Mapped[str] = mapped_column(String(50))
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    likes: Mapped[int] = mapped_column(default=0)
+    reposts: Mapped[int] = mapped_column(default=0)
+    replies: Mapped[int] = mapped_column(default=0)
+    quotes: Mapped[int] = mapped_column(default=0)
+    media_url: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text)
+
+
+class PostLinkRow(Base):
+    """A link a post shares, in the order the post gives them."""
+
+    __tablename__ = "post_links"
+
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+
+
+class RecipientRow(Base):
+    """A configured recipient; `unsubscribed_at` outlives config syncs."""
+
+    __tablename__ = "recipients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(100))
+    send_at: Mapped[str] = mapped_column(String(5))
+    reading_minutes: Mapped[int]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class RecipientFollowRow(Base):
+    """A source key a recipient follows (a key, so it survives source edits)."""
+
+    __tablename__ = "recipient_follows"
+
+    recipient_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class DigestRow(Base):
+    """A digest built for one recipient's local day (YYYY-MM-DD)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("recipient_email", "local_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    local_day: Mapped[str] = mapped_column(String(10))
+    built_at: Mapped[datetime]
+    post_count: Mapped[int] = mapped_column(default=0)
+
+
+class DeliveryRow(Base):
+    """The claim to send a digest, made before SMTP so it is never sent twice."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("digests.id", ondelete="CASCADE"), unique=True
+    )
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)
+
+# -- mapping between models and rows -------------------------------------------
+
+
+def content_hash_of(post: Post) -> str:
+    """The post's `content_hash`, or a SHA-256 of what a reader sees when unset.
+
+    A change of this value is what makes storage rewrite a stored post.
+    """
+    if post.content_hash:
+        return post.content_hash
+    seen = [
+        post.network, post.url, post.canonical_url, post.author, post.title,
+        post.text, post.html, post.published_at.isoformat(),
+        [post.engagement.likes, post.engagement.reposts, post.engagement.replies,
+         post.engagement.quotes],
+        post.media_url, post.media_type, post.image_url, list(post.hashtags),
+        post.language, list(post.links),
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+
+
+def post_values(post: Post) -> dict[str, Any]:
+    """The `posts` columns for `post` (all but id, fetched_at, updated_at)."""
+    return {
+        "source_key": post.source_key,
+        "external_id": post.external_id,
+        "network": post.network,
+        "url": post.url,
+        "canonical_url": post.canonical_url,
+        "author": post.author,
+        "title": post.title,
+        "text": post.text,
+        "html": post.html,
+        "published_at": post.published_at,
+        "likes": post.engagement.likes,
+        "reposts": post.engagement.reposts,
+        "replies": post.engagement.replies,
+        "quotes": post.engagement.quotes,
+        "media_url": post.media_url,
+        "media_type": post.media_type,
+        "image_url": post.image_url,
+        "hashtags": list(post.hashtags),
+        "language": post.language,
+        "content_hash": content_hash_of(post),
+    }
+
+
+def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
+    """The `Post` a stored row holds, with the links stored for it."""
+    return Post(
+        source_key=row.source_key,
+        external_id=row.external_id,
+        network=row.network,
+        url=row.url,
+        author=row.author,
+        title=row.title,
+        text=row.text,
+        html=row.html,
+        published_at=row.published_at,
+        engagement=Engagement(
+            likes=row.likes, reposts=row.reposts, replies=row.replies, quotes=row.quotes
+        ),
+        media_url=row.media_url,
+        media_type=row.media_type,
+        image_url=row.image_url,
+        canonical_url=row.canonical_url,
+        hashtags=tuple(row.hashtags),
+        language=row.language,
+        links=links,
+        content_hash=row.content_hash,
+    )
+
+
+
+def new_source_row(config: SourceConfig, now: datetime) -> SourceRow:
+    """A stored source for a new `[[sources]]` entry: active and due at `now`."""
+    return SourceRow(
+        key=config.key,
+        kind=config.kind,
+        name=config.name,
+        options=dict(config.options),
+        is_active=True,
+        consecutive_failures=0,
+        next_attempt_at=now,
+    )
+
+
+def reconcile_source(row: SourceRow, config: SourceConfig, now: datetime) -> None:
+    """Apply an edited `[[sources]]` entry to its stored row (see `Repository.sync_sources`)."""
+    options = dict(config.options)
+    row.name = config.name
+    if row.kind != config.kind or row.options != options:
+        # A new target: what the old one told us (ETag, redirect, errors) no longer applies.
+        row.kind, row.options = config.kind, options
+        row.cursor = row.etag = row.last_modified = row.moved_url = None
+        row.last_error, row.consecutive_failures = None, 0
+        row.next_attempt_at = now
+        row.is_active, row.deactivated_reason = True, None
+    elif not row.is_active and row.deactivated_reason in (None, REMOVED_FROM_CONFIG):
+        row.is_active, row.deactivated_reason = True, None
+
+
+def apply_recipient(row: RecipientRow, config: RecipientConfig) -> None:
+    """Copy a `[[recipients]]` entry onto its row; an unsubscribe outlasts it."""
+    row.name = config.name
+    row.timezone = config.timezone
+    row.send_at = config.send_at
+    row.reading_minutes = config.reading_minutes
+    row.is_active = row.unsubscribed_at is None
+
+
+def fetch_state_of(row: SourceRow) -> FetchState:
+    """What a connector is handed: cursor, validators, moved URL."""
+    return FetchState(
+        cursor=row.cursor, etag=row.etag, last_modified=row.last_modified, url=row.moved_url
+    )
+
+
+def status_of(row: SourceRow, posts_stored: int) -> SourceStatus:
+    """The `SourceStatus` of a stored source."""
+    return SourceStatus(
+        key=row.key,
+        kind=row.kind,
+        is_active=row.is_active,
+        posts_stored=posts_stored,
+        last_attempt_at=row.last_attempt_at,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        next_attempt_at=row.next_attempt_at,
+        wait_until=row.wait_until,
+        state=fetch_state_of(row),
+    )
