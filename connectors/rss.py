@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
+from typing import ClassVar
 
 import requests
 
@@ -36,7 +37,7 @@ class RssConnector:
     the parsing (CPU-bound) so fetch threads are not serialised on the GIL.
     """
 
-    kind = "rss"
+    kind: ClassVar[str] = "rss"
 
     def __init__(
         self,
