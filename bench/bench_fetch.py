@@ -116,6 +116,9 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         for system, r in results[phase].items():
             for error in r["errors"][:3]:
                 print(f"  {PHASE_TITLES[phase]} {system} error: {error}")
+    bare = results["all304"]["bare"]
+    print(f"\nbare requests, unconditional download of every feed: {bare['download_s']:.2f}s "
+          "(the network floor of a first fetch)")
     if "project" in results["first"]:
         _print_targets(results)
 
