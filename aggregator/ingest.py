@@ -10,10 +10,11 @@ flight. A failure is data: it is recorded on its source and the run goes on
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from aggregator.errors import PLNError, RateLimited, SourceError, SourceGone
@@ -105,11 +106,28 @@ def _fetch_all(app: App, statuses: Sequence[SourceStatus]) -> Iterator[FetchOutc
         return
     workers = max(1, min(app.config.fetch.workers, len(runnable)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        futures = {pool.submit(_fetch_one, app, status): status for status in runnable}
-        # Each batch is stored on this thread as soon as it arrives: one
-        # writer (SQLite allows no other) and one batch held at a time.
-        for future in as_completed(futures):
-            yield _store(app, futures[future], future)
+        yield from _as_stored(app, pool, runnable, in_flight=workers * 2)
+
+
+def _as_stored(
+    app: App, pool: ThreadPoolExecutor, statuses: Sequence[SourceStatus], in_flight: int
+) -> Iterator[FetchOutcome]:
+    """Fetch on the pool, store on this thread, as each source finishes.
+
+    One writer (SQLite allows no other), and at most `in_flight` results
+    waiting to be written, so memory is bounded by batches, not by how many
+    sources there are.
+    """
+    waiting = iter(statuses)
+    running: dict[Future[FetchResult], SourceStatus] = {}
+    for status in itertools.islice(waiting, in_flight):
+        running[pool.submit(_fetch_one, app, status)] = status
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield _store(app, running.pop(future), future)
+            for status in itertools.islice(waiting, 1):
+                running[pool.submit(_fetch_one, app, status)] = status
 
 
 def _skip_reason(status: SourceStatus, now: datetime) -> str | None:

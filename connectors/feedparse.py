@@ -24,7 +24,7 @@ from aggregator.models import Post
 from connectors.feeditem import RawItem, to_post, web_url
 from connectors.jsonfeed import parse_json_feed
 
-__all__ = ["parse_feed", "parse_feed_or_message"]
+__all__ = ["parse_feed"]
 
 _BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
 # A DOCTYPE with an internal subset; quoted values may contain "]" or ">".
@@ -69,19 +69,6 @@ def parse_feed(
     if not parsed.entries and not parsed.get("version"):
         raise ParseError(source_key, _not_a_feed(body, url))
     return tuple(to_post(item, source_key, url, now) for item in _raw_items(parsed))
-
-
-def parse_feed_or_message(
-    source_key: str, body: bytes, content_type: str, url: str, now: datetime
-) -> tuple[Post, ...] | str:
-    """`parse_feed`, with a ParseError returned as its message.
-
-    For process pools: `SourceError`s do not survive pickling, strings do.
-    """
-    try:
-        return parse_feed(source_key, body, content_type, url, now)
-    except ParseError as exc:
-        return exc.message
 
 
 def _without_entities(source_key: str, body: bytes) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
+from datetime import datetime
 from typing import ClassVar
 
 import requests
@@ -17,7 +18,8 @@ from aggregator.config import FetchConfig
 from aggregator.errors import FetchError, ParseError, SourceError
 from aggregator.models import Clock, FetchResult, FetchState, Post, SourceConfig
 from connectors._http import HttpResponse, fetch_url, raise_for_status
-from connectors.feedparse import parse_feed, parse_feed_or_message
+from connectors.feeddelta import known_items, trim_known
+from connectors.feedparse import parse_feed
 
 __all__ = ["RssConnector"]
 
@@ -70,9 +72,10 @@ class RssConnector:
         if response.status == 304:
             return FetchResult(not_modified=True, moved_to=response.permanent_redirect_to)
         raise_for_status(source.key, response, self._clock())
-        posts = self._parse(source.key, response)
+        posts, cursor = self._parse(source.key, response, state.cursor)
         return FetchResult(
             posts=posts,
+            cursor=cursor,
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
             moved_to=response.permanent_redirect_to,
@@ -102,19 +105,32 @@ class RssConnector:
             source_key=source_key,
         )
 
-    def _parse(self, source_key: str, response: HttpResponse) -> tuple[Post, ...]:
+    def _parse(
+        self, source_key: str, response: HttpResponse, cursor: str | None
+    ) -> tuple[tuple[Post, ...], str | None]:
         """Parse here or in the pool; unexpected parser crashes become ParseError."""
         args = (source_key, response.body, response.headers.get("content-type", ""),
-                response.url, self._clock())  # fmt: skip
+                response.url, self._clock(), cursor)  # fmt: skip
         try:
             if self._pool is None:
-                return parse_feed(*args)
-            outcome = self._pool.submit(parse_feed_or_message, *args).result()
+                return parse_new_items(*args)
+            return self._pool.submit(parse_new_items, *args).result()
         except SourceError:
             raise
         except Exception as exc:  # a parser bug must not take the whole fetch run down
             log.exception("%s: unexpected error while parsing the feed", source_key)
             raise ParseError(source_key, f"unexpected error while parsing: {type(exc).__name__}") from exc
-        if isinstance(outcome, str):
-            raise ParseError(source_key, outcome)
-        return outcome
+
+
+def parse_new_items(
+    source_key: str, body: bytes, content_type: str, url: str, now: datetime, cursor: str | None
+) -> tuple[tuple[Post, ...], str | None]:
+    """Parse only the items not seen at the last fetch (see `connectors.feeddelta`).
+
+    Module-level so a process pool can run it. Returns the posts and the new
+    cursor; raises ParseError like `parse_feed`.
+    """
+    delta = trim_known(body, known_items(cursor))
+    if delta.document is None:
+        return (), delta.cursor
+    return parse_feed(source_key, delta.document, content_type, url, now), delta.cursor
