@@ -1,14 +1,15 @@
 """The `pln` command line: thin commands over the library (SPEC.md "Command line").
 
 Each command parses its options, calls one library function and prints.
-Errors a user can cause (`PLNError`) print as one line and exit 1; anything
-else prints one line pointing to the log file, which holds the traceback.
+Errors a user can cause (`PLNError`, a file that cannot be written) print as
+one line and exit 1; anything else prints one line pointing to the log file,
+which holds the traceback. No traceback ever reaches the terminal unless
+`--verbose` asks for the log there.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,15 +42,28 @@ class Group(click.Group):
                 click.echo(f"error: {line}", err=True)
             ctx.exit(1)
         except PLNError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_first_line(exc)}", err=True)
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:
+            # A file the user named (--out, a log folder) cannot be written: their
+            # fix, not a bug, but the traceback is kept in case it is one.
+            log.exception("file system error")
+            click.echo(f"error: {exc.strerror or _first_line(exc)}"
+                       + (f": {exc.filename}" if exc.filename else ""), err=True)
+            ctx.exit(1)
         except Exception as exc:
             log.exception("unexpected error")
-            click.echo(f"error: unexpected {exc.__class__.__name__}: {exc} "
-                       f"(details in {console.log_path()})", err=True)
+            click.echo(f"error: unexpected {exc.__class__.__name__}: {_first_line(exc)} "
+                       f"({console.log_hint()})", err=True)
             ctx.exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's message on one line (SPEC: a one-line error on bad input)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
 
 
 @click.group(cls=Group)
@@ -85,8 +99,8 @@ def demo(out: Path | None) -> None:
 def check(config_path: str, online: bool) -> None:
     """Validate the configuration (and, with --online, every source)."""
     config = load_config(config_path)
-    click.echo(f"{config.path}: OK — {len(config.sources)} sources, "
-               f"{len(config.recipients)} recipients")
+    click.echo(f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
+               f"{console.counted(len(config.recipients), 'recipient')}")
     if online:
         from aggregator.checks import check_sources
 
@@ -94,7 +108,7 @@ def check(config_path: str, online: bool) -> None:
             problems = check_sources(app)
         console.print_check(problems)
         if any(problems.values()):
-            sys.exit(1)
+            raise SystemExit(1)
 
 
 @main.command()

@@ -5,21 +5,45 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from aggregator.config import format_problems
 from aggregator.errors import ConfigError
 from aggregator.ingest import Progress as ProgressCallback
 from aggregator.models import FetchOutcome, SourceStatus
 
-_out = Console(highlight=False, soft_wrap=True)
+log = logging.getLogger(__name__)
+
+# Handlers `setup_logging` installs carry this name, so a second call (a test
+# runner invoking `main` again) replaces them instead of adding duplicates.
+_HANDLER_NAME = "pln-digest"
+# Width of tables written to a file or a pipe: wide enough that no message is
+# wrapped or cut, so `pln status | grep` and cron mail see whole lines.
+_PIPE_WIDTH = 10_000
+
+
+def _stdout() -> Console:
+    """A console on the current stdout: fitted to the window on a terminal."""
+    width = None if sys.stdout.isatty() else _PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=True, width=width)
+
+
+def _plain(value: str) -> Text:
+    """A table cell shown as is: messages from feeds may contain `[...]`, never markup."""
+    return Text(value)
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 source`, `3 sources`: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def log_path() -> Path:
@@ -32,23 +56,67 @@ def log_path() -> Path:
 
 
 def setup_logging(verbose: bool) -> None:
-    """One line per event to the log file; also to stderr with --verbose."""
+    """One line per event to the log file; also to stderr with --verbose.
+
+    When the log file cannot be written, warnings go to stderr instead,
+    without tracebacks (SPEC: no traceback on the terminal). Idempotent: the
+    handlers of an earlier call are closed and replaced.
+    """
+    close_logging()
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = []
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     path = log_path()
+    file: logging.Handler | None = None
+    problem = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, encoding="utf-8"))
-    except OSError:
-        # A read-only home must not stop the service; errors still reach stderr.
-        handlers.append(logging.StreamHandler(sys.stderr))
+        file = logging.FileHandler(path, encoding="utf-8")
+        _install(file, logging.Formatter(fmt))
+    except OSError as exc:
+        # A read-only home must not stop the service.
+        problem = exc.strerror or str(exc)
     if verbose:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
+        _install(logging.StreamHandler(sys.stderr), logging.Formatter(fmt))
+    elif file is None:
+        _install(logging.StreamHandler(sys.stderr), _NoTraceback(fmt), logging.WARNING)
+    if file is None:
+        log.warning("cannot write the log file %s (%s): warnings go to stderr", path, problem)
+
+
+def _install(handler: logging.Handler, fmt: logging.Formatter, level: int = logging.NOTSET) -> None:
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(fmt)
+    handler.setLevel(level)
+    logging.getLogger().addHandler(handler)
+
+
+class _NoTraceback(logging.Formatter):
+    """The record's line alone: its traceback belongs in the log file, not on a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def log_hint() -> str:
+    """Where to read an unexpected error's traceback, for its one-line message."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and handler.get_name() == _HANDLER_NAME:
+            return f"details in {handler.baseFilename}"
+    return "run again with --verbose for details"
+
+
+def close_logging() -> None:
+    """Remove and close the handlers `setup_logging` installed (if any)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def config_problem_lines(error: ConfigError) -> list[str]:
@@ -71,20 +139,29 @@ def fetch_progress(total: int) -> Iterator[ProgressCallback]:
 
 def print_fetch_summary(outcomes: Sequence[FetchOutcome]) -> None:
     """The summary table of `pln fetch`: source, new posts, status, error."""
-    table = Table("source", "new", "updated", "status", "error / note")
+    table = Table(_key_column(o.source_key for o in outcomes), "new", "updated", "status",
+                  "error / note")
     for o in sorted(outcomes, key=lambda o: o.source_key):
-        table.add_row(o.source_key, str(o.new_posts), str(o.updated_posts), o.status,
-                      o.error or o.skipped or "")
-    _out.print(table)
+        table.add_row(_plain(o.source_key), str(o.new_posts), str(o.updated_posts), o.status,
+                      _plain(o.error or o.skipped or ""))
+    out = _stdout()
+    out.print(table)
     failed = sum(1 for o in outcomes if o.error)
     total_new = sum(o.new_posts for o in outcomes)
-    _out.print(f"{len(outcomes)} sources, {total_new} new posts, {failed} failed")
+    out.print(f"{counted(len(outcomes), 'source')}, {counted(total_new, 'new post')}, "
+              f"{failed} failed", markup=False)
+
+
+def _key_column(keys: Iterable[str]) -> Column:
+    """The source column: keys are what users type back (`--source KEY`), never cut."""
+    return Column("source", no_wrap=True, min_width=max((len(k) for k in keys), default=6))
 
 
 def print_check(problems: dict[str, list[str]]) -> None:
     """`pln check --online`: one line per source, OK or its problems."""
+    out = _stdout()
     for key, found in sorted(problems.items()):
-        _out.print(f"{key}: " + ("OK" if not found else "; ".join(found)))
+        out.print(f"{key}: " + ("OK" if not found else "; ".join(found)), markup=False)
 
 
 def _when(at: datetime | None, now: datetime) -> str:
@@ -109,14 +186,15 @@ def print_status(
     now: datetime,
 ) -> None:
     """`pln status`: per source health and per recipient last digest."""
-    table = Table("source", "kind", "active", "posts", "last fetch", "next run",
-                  "failures", "last error")
+    table = Table(_key_column(s.key for s in sources), "kind", "active",
+                  "posts", "last fetch", "next run", "failures", "last error")
     for s in sources:
-        table.add_row(s.key, s.kind, "yes" if s.is_active else "no", str(s.posts_stored),
+        table.add_row(_plain(s.key), s.kind, "yes" if s.is_active else "no", str(s.posts_stored),
                       _when(s.last_attempt_at, now), _when(s.next_attempt_at, now),
-                      str(s.consecutive_failures), s.last_error or "")
-    _out.print(table)
-    people = Table("recipient", "last digest sent")
+                      str(s.consecutive_failures), _plain(s.last_error or ""))
+    out = _stdout()
+    out.print(table)
+    people = Table(Column("recipient", no_wrap=True), "last digest sent")
     for email, sent_at in recipients:
-        people.add_row(email, _when(sent_at, now))
-    _out.print(people)
+        people.add_row(_plain(email), _when(sent_at, now))
+    out.print(people)
