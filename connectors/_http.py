@@ -341,6 +341,10 @@ def _describe(exc: BaseException, timeout_s: float | None) -> str:
     if any(isinstance(e, (requests.exceptions.SSLError, u3exc.SSLError)) for e in chain):
         reason = next((e for e in reversed(chain) if not isinstance(e, requests.RequestException)), exc)
         return f"TLS error: {_first_line(reason)}"
+    # Before the timeouts: urllib3's NewConnectionError subclasses its
+    # ConnectTimeoutError, so a refused connection looks like a timeout.
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused: is the server down?"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connection timed out{after}"
     if any(isinstance(e, (requests.exceptions.Timeout, u3exc.TimeoutError, TimeoutError)) for e in chain):
@@ -350,8 +354,6 @@ def _describe(exc: BaseException, timeout_s: float | None) -> str:
         return "invalid URL"
     if any(isinstance(e, (requests.exceptions.ContentDecodingError, u3exc.DecodeError)) for e in chain):
         return "cannot decode the response body (bad compression)"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection refused"
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, u3exc.ProtocolError)):
         return "the connection broke while reading the response"
     if isinstance(exc, requests.exceptions.ConnectionError):

@@ -178,7 +178,7 @@ def test_gzip_bodies_are_decoded() -> None:
         (requests.exceptions.SSLError("certificate verify failed: unable to get local issuer certificate"),
          "TLS error: certificate verify failed: unable to get local issuer certificate"),
         (requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
-         "connection refused"),
+         "connection refused: is the server down?"),
         (requests.exceptions.ChunkedEncodingError("broken"), "the connection broke while reading the response"),
     ],
 )  # fmt: skip
@@ -340,3 +340,12 @@ def test_a_server_dripping_bytes_is_cut_off(server: Any) -> None:
     with pytest.raises(FetchError, match=r"timed out after 0\.9 s \(the server sends too slowly\)"):
         get(f"http://127.0.0.1:{port}/feed", allow_private=["127.0.0.1"], timeout_s=0.3)
     assert time.monotonic() - started < 3
+
+
+def test_a_server_that_is_down_is_reported_as_refused_not_as_a_timeout() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FetchError) as excinfo:
+        get(f"http://127.0.0.1:{port}/feed", allow_private=[f"127.0.0.1:{port}"])
+    assert message(excinfo) == "connection refused: is the server down?"
