@@ -35,6 +35,7 @@ from aggregator.models import (
 )
 from aggregator.tables import (
     REMOVED_FROM_CONFIG,
+    Base,
     WRITE_OPTION,
     DeliveryRow,
     DigestRow,
@@ -529,8 +530,11 @@ def _insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[st
     if not posts:
         return {}
     rows = [post_values(post) | {"fetched_at": now, "updated_at": now} for post in posts]
-    stmt = insert(PostRow).returning(PostRow.external_id, PostRow.id)
-    return dict(session.execute(stmt, rows).all())
+    # Core, not ORM, inserts here and for links: the ORM's per-row
+    # bookkeeping was a third of the cost of storing a feed.
+    posts_table = Base.metadata.tables["posts"]
+    stmt = insert(posts_table).returning(posts_table.c.external_id, posts_table.c.id)
+    return {str(ext): int(pid) for ext, pid in session.connection().execute(stmt, rows)}
 
 
 def _update_posts(session: Session, changed: list[tuple[int, Post]], now: datetime) -> None:
@@ -556,7 +560,7 @@ def _replace_links(
         for position, url in enumerate(post.links)
     ]
     if rows:
-        session.execute(insert(PostLinkRow), rows)
+        session.connection().execute(insert(Base.metadata.tables["post_links"]), rows)
 
 
 def _success_values(
