@@ -72,7 +72,7 @@ def fetch_sources(
 def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchOutcome]:
     """Fetch only the sources whose next attempt time has come (the scheduler's job)."""
     due = set(app.repo.due_source_keys(app.clock()))
-    statuses = [s for s in app.repo.source_statuses(include_inactive=False) if s.key in due]
+    statuses = app.repo.source_statuses(sorted(due), include_inactive=False, with_post_counts=False)
     return _run(app, statuses, progress)
 
 
@@ -81,7 +81,7 @@ def _statuses_to_fetch(app: App, keys: Sequence[str] | None) -> list[SourceStatu
         unknown = [k for k in keys if app.config.source(k) is None]
         if unknown:
             raise PLNError(f"no source with key {', '.join(unknown)} in {app.config.path}")
-    return app.repo.source_statuses(keys or None, include_inactive=bool(keys))
+    return app.repo.source_statuses(keys or None, include_inactive=bool(keys), with_post_counts=False)
 
 
 def _run(app: App, statuses: Sequence[SourceStatus], progress: Progress | None) -> list[FetchOutcome]:

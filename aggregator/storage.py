@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from alembic.util import CommandError
-from sqlalchemy import Engine, delete, func, insert, make_url, nulls_first, or_, select, update
+from sqlalchemy import ColumnElement, Engine, delete, func, insert, make_url, nulls_first, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -177,30 +177,39 @@ class Repository:
     # -- sources --------------------------------------------------------------
 
     def source_statuses(
-        self, keys: Sequence[str] | None = None, include_inactive: bool = True
+        self,
+        keys: Sequence[str] | None = None,
+        include_inactive: bool = True,
+        with_post_counts: bool = True,
     ) -> list[SourceStatus]:
         """Stored state of the sources in `keys` (all when None), ordered by key.
 
-        `posts_stored` comes from one grouped count. Raises `StorageError`.
+        `posts_stored` comes from one grouped count, skipped (left 0) when
+        `with_post_counts` is False: the scheduler asks every minute and a
+        count reads every post. Raises `StorageError`.
         """
-        counts = select(PostRow.source_key, func.count().label("n")).group_by(
-            PostRow.source_key
-        )
+        chosen: list[ColumnElement[bool]] = []
+        if keys is not None:
+            chosen.append(SourceRow.key.in_(keys))
+        if not include_inactive:
+            chosen.append(SourceRow.is_active.is_(True))
+
+        counts = select(PostRow.source_key, func.count().label("n")).group_by(PostRow.source_key)
         if keys is not None:
             counts = counts.where(PostRow.source_key.in_(keys))
         count_table = counts.subquery()
-        stmt = (
+        counted = (
             select(SourceRow, func.coalesce(count_table.c.n, 0))
             .outerjoin(count_table, count_table.c.source_key == SourceRow.key)
+            .where(*chosen)
             .order_by(SourceRow.key)
         )
-        if keys is not None:
-            stmt = stmt.where(SourceRow.key.in_(keys))
-        if not include_inactive:
-            stmt = stmt.where(SourceRow.is_active)
+        plain = select(SourceRow).where(*chosen).order_by(SourceRow.key)
 
         def work(session: Session) -> list[SourceStatus]:
-            return [status_of(row, n) for row, n in session.execute(stmt)]
+            if with_post_counts:
+                return [status_of(row, n) for row, n in session.execute(counted)]
+            return [status_of(row, 0) for row in session.scalars(plain)]
 
         return self._run("reading source status", work)
 

@@ -445,3 +445,12 @@ def test_sync_recipients_replaces_follows_and_deactivates(repo: Repository, db_u
     ]
     repo.sync_recipients([replace(ana, follow=("edchat",)), ben])
     assert [active for _, active, _ in recipient_rows(db_url)] == [True, True]
+
+
+def test_statuses_without_counts_skip_only_the_count(repo: Repository) -> None:
+    repo.save_fetch("blog", FetchResult((make_post(1), make_post(2)), etag='"e"'), NOW, LATER)
+    counted = {s.key: s for s in repo.source_statuses()}
+    light = {s.key: s for s in repo.source_statuses(with_post_counts=False)}
+    assert counted["blog"].posts_stored == 2 and light["blog"].posts_stored == 0
+    assert replace(light["blog"], posts_stored=2) == counted["blog"]
+    assert [s.key for s in repo.source_statuses(["blog"], with_post_counts=False)] == ["blog"]
