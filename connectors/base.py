@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from aggregator.models import FetchResult, FetchState, SourceConfig
+import requests
+
+from aggregator.config import Config
+from aggregator.models import Clock, FetchResult, FetchState, SourceConfig
 
 
 class Connector(Protocol):
@@ -25,3 +29,19 @@ class Connector(Protocol):
     def check(self, source: SourceConfig) -> list[str]:
         """Problems found by one cheap online call (`pln check --online`)."""
         ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What wiring hands every network connector: no globals, no database.
+
+    `session` is the guarded HTTP session of `connectors._http` (timeouts and
+    address checks come with it; SDKs are made to use it so `responses`
+    replays every request in tests); `config` gives the `[fetch]` limits,
+    the network sections and, through `config.secret(name)`, the secrets
+    named by a source's `*_env` options; `clock` is "now" (aware UTC).
+    """
+
+    session: requests.Session
+    config: Config
+    clock: Clock
