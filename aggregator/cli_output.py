@@ -143,7 +143,7 @@ def print_fetch_summary(outcomes: Sequence[FetchOutcome]) -> None:
                   "error / note")
     for o in sorted(outcomes, key=lambda o: o.source_key):
         table.add_row(_plain(o.source_key), str(o.new_posts), str(o.updated_posts), o.status,
-                      _plain(o.error or o.skipped or ""))
+                      _plain(o.error or o.problem or o.skipped or ""))
     out = _stdout()
     out.print(table)
     failed = sum(1 for o in outcomes if o.error)

@@ -168,7 +168,7 @@ def _store(app: App, status: SourceStatus, future: Future[FetchResult]) -> Fetch
     log.info("%s: %d new, %d updated%s", status.key, new, updated,
              " (not modified)" if result.not_modified else "")
     return FetchOutcome(status.key, new_posts=new, updated_posts=updated,
-                        not_modified=result.not_modified)
+                        not_modified=result.not_modified, problem=result.problem)
 
 
 def _record_failure(

@@ -136,7 +136,10 @@ class FetchResult:
 
     `not_modified` means the network said nothing changed (HTTP 304): there
     are no posts and the stored state stays. `moved_to` is the new URL after
-    a permanent redirect (301/308), to be remembered.
+    a permanent redirect (301/308), to be remembered. `problem` says what
+    went wrong in a partly successful fetch (a page that failed, errors the
+    network sent beside the data): the posts are kept, and the problem is
+    recorded on the source as its last error.
     """
 
     posts: tuple[Post, ...] = ()
@@ -145,6 +148,7 @@ class FetchResult:
     last_modified: str | None = None
     not_modified: bool = False
     moved_to: str | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +156,8 @@ class FetchOutcome:
     """The result of fetching one source, as `pln fetch` reports it.
 
     A failure is data: `error` holds the one-line message recorded on the
-    source, and the other sources go on.
+    source, and the other sources go on. `problem` is set when the fetch
+    partly failed but what was valid was stored.
     """
 
     source_key: str
@@ -161,6 +166,7 @@ class FetchOutcome:
     error: str | None = None
     skipped: str | None = None
     not_modified: bool = False
+    problem: str | None = None
 
     @property
     def status(self) -> str:
@@ -169,6 +175,8 @@ class FetchOutcome:
             return "error"
         if self.skipped:
             return "skipped"
+        if self.problem:
+            return "partial"
         if self.not_modified:
             return "unchanged"
         return "ok"

@@ -579,7 +579,7 @@ def _success_values(
     values: dict[str, Any] = {
         "last_attempt_at": now,
         "last_success_at": now,
-        "last_error": None,
+        "last_error": result.problem,
         "consecutive_failures": 0,
         "next_attempt_at": next_attempt_at,
         "wait_until": None,

@@ -144,3 +144,19 @@ def test_naming_an_unknown_source_is_a_user_error(db_url: str) -> None:
 )
 def test_next_attempt_backs_off(failures, retry_after, expected) -> None:
     assert next_attempt_at(T0, failures, retry_after) == T0 + expected
+
+
+def test_a_partial_fetch_keeps_its_posts_and_records_the_problem(db_url: str) -> None:
+    partial = FetchResult(posts=(make_post("mix", 1),),
+                          problem="page 2 failed: malformed JSON; kept page 1")
+    connector = FakeConnector(script={"mix": [partial, FetchResult()]})
+    with _app(db_url, ["mix"], connector, FixedClock()) as app:
+        outcome = fetch_sources(app)[0]
+        state = _statuses(app)["mix"]
+        fetch_sources(app)
+        cleared = _statuses(app)["mix"]
+
+    assert (outcome.status, outcome.new_posts) == ("partial", 1)
+    assert state.last_error == "page 2 failed: malformed JSON; kept page 1"
+    assert state.posts_stored == 1 and state.consecutive_failures == 0
+    assert cleared.last_error is None
