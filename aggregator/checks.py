@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 
 from aggregator.errors import SourceError
-from aggregator.wiring import App
+from aggregator.models import SourceConfig
+from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 
 
-def check_sources(app: App) -> dict[str, list[str]]:
+def check_sources(
+    connectors: Mapping[str, Connector], sources: Sequence[SourceConfig]
+) -> dict[str, list[str]]:
     """Problems per source key; an empty list means the source answered as expected."""
     problems: dict[str, list[str]] = {}
-    for source in app.config.sources:
-        connector = app.connectors.get(source.kind)
+    for source in sources:
+        connector = connectors.get(source.kind)
         if connector is None:
             problems[source.key] = [f"kind '{source.kind}' is not supported by this version"]
             continue

@@ -20,7 +20,7 @@ import click
 from aggregator import cli_output as console
 from aggregator.config import load_config
 from aggregator.errors import ConfigError, PLNError
-from aggregator.wiring import App, build_app
+from aggregator.wiring import App, build_app, build_connectors
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ def check(config_path: str, online: bool) -> None:
     if online:
         from aggregator.checks import check_sources
 
-        with build_app(config) as app:
-            problems = check_sources(app)
+        # No database: checking credentials must work before it exists.
+        with build_connectors(config) as connectors:
+            problems = check_sources(connectors.by_kind, config.sources)
         console.print_check(problems)
         if any(problems.values()):
             raise SystemExit(1)

@@ -13,9 +13,32 @@ import requests
 from aggregator.config import Config
 from aggregator.models import Clock, utc_now
 from aggregator.storage import Repository
+from connectors import REGISTRY
 from connectors._http import make_session
-from connectors.base import Connector
+from connectors.base import Connector, ConnectorContext
 from connectors.rss import RssConnector
+
+
+@dataclass
+class Connectors:
+    """The connectors of the configured source kinds, with what they hold open."""
+
+    by_kind: Mapping[str, Connector]
+    session: requests.Session | None = None
+    pools: list[Executor] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop worker processes and close the HTTP session."""
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self.session is not None:
+            self.session.close()
+
+    def __enter__(self) -> Connectors:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -26,15 +49,12 @@ class App:
     repo: Repository
     connectors: Mapping[str, Connector]
     clock: Clock = utc_now
-    session: requests.Session | None = None
-    pools: list[Executor] = field(default_factory=list)
+    resources: Connectors | None = None
 
     def close(self) -> None:
         """Release the database, the HTTP session and any worker processes."""
-        for pool in self.pools:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if self.session is not None:
-            self.session.close()
+        if self.resources is not None:
+            self.resources.close()
         self.repo.close()
 
     def __enter__(self) -> App:
@@ -42,6 +62,16 @@ class App:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def build_connectors(config: Config, clock: Clock = utc_now) -> Connectors:
+    """One connector per source kind the configuration uses, sharing one
+    guarded HTTP session; no database needed (`pln check --online`)."""
+    session = make_session(config.fetch.user_agent)
+    pools: list[Executor] = []
+    context = ConnectorContext(session, config, clock, _parse_pool(config, pools))
+    kinds = {source.kind for source in config.sources} & REGISTRY.keys()
+    return Connectors({kind: REGISTRY[kind](context) for kind in kinds}, session, pools)
 
 
 def build_app(
@@ -64,19 +94,14 @@ def build_app(
         raise
     if connectors is not None:
         return App(config, repo, connectors, clock)
-    session = make_session(config.fetch.user_agent)
-    pools: list[Executor] = []
-    parse_pool = _parse_pool(config, pools)
-    real: dict[str, Connector] = {
-        RssConnector.kind: RssConnector(session, config.fetch, clock, parse_pool),
-    }
-    return App(config, repo, real, clock, session, pools)
+    resources = build_connectors(config, clock)
+    return App(config, repo, resources.by_kind, clock, resources)
 
 
 def _parse_pool(config: Config, pools: list[Executor]) -> Executor | None:
     """Worker processes for parsing feeds, so parsing uses every core.
 
-    Parsing is pure-Python (feedparser) and holds the GIL; with one source
+    Parsing is pure-Python (feedparser) and holds the GIL; with few feeds
     there is nothing to parallelise and a process would only cost start-up.
     """
     feeds = sum(1 for s in config.sources if s.kind == RssConnector.kind)

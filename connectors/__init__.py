@@ -1,17 +1,25 @@
 """Network connectors: one module per network, found by source kind.
 
-`REGISTRY` maps each SPEC source kind to the class that fetches it; wiring
-builds the instances. A kind missing here is configured but not yet fetched
-(its sources record "not supported by this version").
+`REGISTRY` maps each SPEC source kind to the factory that builds its
+connector from a `ConnectorContext`; wiring calls it. A kind missing here is
+configured but not yet fetched (its sources record "not supported by this
+version").
 """
 
 from __future__ import annotations
 
-from connectors.base import Connector
+from collections.abc import Callable
+
+from connectors.base import Connector, ConnectorContext
 from connectors.rss import RssConnector
 
-REGISTRY: dict[str, type[Connector]] = {
-    RssConnector.kind: RssConnector,
+
+def _rss(context: ConnectorContext) -> Connector:
+    return RssConnector(context.session, context.config.fetch, context.clock, context.parse_pool)
+
+
+REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
+    RssConnector.kind: _rss,
 }
 
-__all__ = ["REGISTRY", "Connector"]
+__all__ = ["REGISTRY", "Connector", "ConnectorContext"]

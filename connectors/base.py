@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -39,9 +40,11 @@ class ConnectorContext:
     address checks come with it; SDKs are made to use it so `responses`
     replays every request in tests); `config` gives the `[fetch]` limits,
     the network sections and, through `config.secret(name)`, the secrets
-    named by a source's `*_env` options; `clock` is "now" (aware UTC).
+    named by a source's `*_env` options; `clock` is "now" (aware UTC);
+    `parse_pool` runs CPU-bound parsing in worker processes when given.
     """
 
     session: requests.Session
     config: Config
     clock: Clock
+    parse_pool: Executor | None = None

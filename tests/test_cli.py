@@ -165,6 +165,7 @@ def test_check_online_says_which_source_works(tmp_path: Path, server: FeedServer
     lines = result.stdout.splitlines()
     assert "good: OK" in lines
     assert "missing: not found (404): check the URL" in lines
+    assert not (tmp_path / "pln.db").exists()  # checking needs no database
 
 
 # -- pln fetch ---------------------------------------------------------------
