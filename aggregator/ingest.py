@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from aggregator.errors import PLNError, RateLimited, SourceError, SourceGone
+from aggregator.credentials import CredentialGate
+from aggregator.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
 from aggregator.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
 from aggregator.wiring import App
 
@@ -30,6 +31,7 @@ Progress = Callable[[FetchOutcome], None]
 DEFAULT_INTERVAL = timedelta(minutes=60)
 # A failing source backs off exponentially but is still tried at least daily.
 MAX_BACKOFF = timedelta(hours=24)
+AUTH_RETRY = timedelta(hours=6)
 
 
 def next_attempt_at(
@@ -105,12 +107,17 @@ def _fetch_all(app: App, statuses: Sequence[SourceStatus]) -> Iterator[FetchOutc
     if not runnable:
         return
     workers = max(1, min(app.config.fetch.workers, len(runnable)))
+    gate = CredentialGate(app.config)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        yield from _as_stored(app, pool, runnable, in_flight=workers * 2)
+        yield from _as_stored(app, pool, runnable, gate, in_flight=workers * 2)
 
 
 def _as_stored(
-    app: App, pool: ThreadPoolExecutor, statuses: Sequence[SourceStatus], in_flight: int
+    app: App,
+    pool: ThreadPoolExecutor,
+    statuses: Sequence[SourceStatus],
+    gate: CredentialGate,
+    in_flight: int,
 ) -> Iterator[FetchOutcome]:
     """Fetch on the pool, store on this thread, as each source finishes.
 
@@ -121,13 +128,13 @@ def _as_stored(
     waiting = iter(statuses)
     running: dict[Future[FetchResult], SourceStatus] = {}
     for status in itertools.islice(waiting, in_flight):
-        running[pool.submit(_fetch_one, app, status)] = status
+        running[pool.submit(_fetch_one, app, status, gate)] = status
     while running:
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
             yield _store(app, running.pop(future), future)
             for status in itertools.islice(waiting, 1):
-                running[pool.submit(_fetch_one, app, status)] = status
+                running[pool.submit(_fetch_one, app, status, gate)] = status
 
 
 def _skip_reason(status: SourceStatus, now: datetime) -> str | None:
@@ -138,7 +145,7 @@ def _skip_reason(status: SourceStatus, now: datetime) -> str | None:
     return None
 
 
-def _fetch_one(app: App, status: SourceStatus) -> FetchResult:
+def _fetch_one(app: App, status: SourceStatus, gate: CredentialGate) -> FetchResult:
     source = app.config.source(status.key)
     if source is None:  # deactivated by sync_sources; kept for its history
         raise SourceError(status.key, "no longer in the configuration")
@@ -146,7 +153,8 @@ def _fetch_one(app: App, status: SourceStatus) -> FetchResult:
     if connector is None:
         raise SourceError(source.key, f"kind '{source.kind}' is not supported by this version")
     try:
-        return connector.fetch(source, status.state)
+        with gate.use(source):
+            return connector.fetch(source, status.state)
     except SourceError:
         raise
     except Exception as exc:  # a connector bug must not stop the other sources
@@ -175,7 +183,12 @@ def _record_failure(
     app: App, status: SourceStatus, exc: SourceError, now: datetime, interval: timedelta
 ) -> FetchOutcome:
     failures = status.consecutive_failures + 1
-    retry_at = next_attempt_at(now, failures, exc.retry_after, interval)
+    retry_after = exc.retry_after
+    if isinstance(exc, AuthError) and retry_after is None:
+        # A refused credential stays refused until the admin renews it
+        # (and `pln fetch` then tries at once): no point retrying soon.
+        retry_after = now + AUTH_RETRY
+    retry_at = next_attempt_at(now, failures, retry_after, interval)
     wait_until = exc.retry_after if isinstance(exc, RateLimited) else None
     app.repo.save_failure(
         status.key, exc.message, now, retry_at,

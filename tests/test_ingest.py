@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from aggregator.errors import FetchError, PLNError, RateLimited, SourceGone
+from aggregator.errors import AuthError, FetchError, PLNError, RateLimited, SourceGone
 from aggregator.ingest import fetch_due_sources, fetch_sources, next_attempt_at
-from aggregator.models import FetchResult
+from aggregator.models import FetchResult, SourceConfig
 from aggregator.wiring import build_app
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
@@ -160,3 +161,27 @@ def test_a_partial_fetch_keeps_its_posts_and_records_the_problem(db_url: str) ->
     assert state.last_error == "page 2 failed: malformed JSON; kept page 1"
     assert state.posts_stored == 1 and state.consecutive_failures == 0
     assert cleared.last_error is None
+
+
+def test_a_refused_credential_fails_every_source_using_it_with_one_call(db_url: str) -> None:
+    clock = FixedClock()
+
+    def bluesky(key: str, handle_env: str) -> SourceConfig:
+        options = (("app_password_env", f"{handle_env}_PW"), ("handle_env", handle_env),
+                   ("query", key))
+        return SourceConfig(key=key, kind="bluesky_search", options=options)
+
+    refused = AuthError("x", "Bluesky login refused (401): check BSKY_SCHOOL and BSKY_SCHOOL_PW")
+    connector = FakeConnector(script={"a": [refused], "b": [refused],
+                                      "other": [FetchResult(posts=(make_post("other", 1),))]})
+    config = replace(make_config(db_url, []), sources=(
+        bluesky("a", "BSKY_SCHOOL"), bluesky("b", "BSKY_SCHOOL"), bluesky("other", "BSKY_LIB")))
+    with build_app(config, clock=clock, connectors={"bluesky_search": connector}) as app:
+        outcomes = {o.source_key: o for o in fetch_sources(app)}
+        states = _statuses(app)
+
+    called = [key for key, _ in connector.calls]
+    assert sorted(called) in (["a", "other"], ["b", "other"])  # one login attempt, not two
+    assert outcomes["a"].error == outcomes["b"].error == refused.message
+    assert outcomes["other"].new_posts == 1
+    assert states["a"].next_attempt_at == states["b"].next_attempt_at == T0 + timedelta(hours=6)
