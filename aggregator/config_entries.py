@@ -103,20 +103,33 @@ class Option:
     """One kind-specific `[[sources]]` option.
 
     `normalize` checks a text value and returns it in canonical form, or
-    raises ValueError with the message shown to the admin.
+    raises ValueError with the message shown to the admin. A "count" is a
+    whole number of at least 1, kept as digits.
     """
 
-    type: Literal["text", "port", "bool", "env"] = "text"
+    type: Literal["text", "port", "count", "bool", "env"] = "text"
     required: bool = False
     default: str | None = None
     normalize: Callable[[str], str] | None = None
 
 
+# X bills every post read: each X source reads at most this many posts a UTC day.
+_X_READ_BUDGET = Option("count", default="100")
+
 SOURCE_OPTIONS: Mapping[str, Mapping[str, Option]] = {
     "rss": {"url": Option(required=True, normalize=_http_url)},
-    "twitter_search": {"query": Option(required=True)},
-    "twitter_user": {"username": Option(required=True, normalize=_twitter_username)},
-    "twitter_list": {"list_id": Option(required=True, normalize=_numeric_id)},
+    "twitter_search": {
+        "query": Option(required=True),
+        "max_posts_per_day": _X_READ_BUDGET,
+    },
+    "twitter_user": {
+        "username": Option(required=True, normalize=_twitter_username),
+        "max_posts_per_day": _X_READ_BUDGET,
+    },
+    "twitter_list": {
+        "list_id": Option(required=True, normalize=_numeric_id),
+        "max_posts_per_day": _X_READ_BUDGET,
+    },
     "facebook_group": {"group_id": Option(required=True, normalize=_numeric_id)},
     "facebook_page": {"page_id": Option(required=True, normalize=_page_id)},
     "mastodon_tag": {
@@ -216,6 +229,8 @@ def _read_option(table: Table, kind: str, name: str, option: Option) -> str | No
         return option.default
     if option.type == "port":
         return str(table.whole(name, int(option.default or 0), 1, 65535))
+    if option.type == "count":
+        return str(table.whole(name, int(option.default or 1), 1))
     if option.type == "bool":
         return "true" if table.flag(name, option.default == "true") else "false"
     if option.type == "env":

@@ -547,3 +547,35 @@ def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyP
     text = '[email]\nusername = "digest@school.org"\npassword_env = "PLN_SMTP_PASSWORD"\n'
     password = parse_config(text).email.password
     assert password is not None and password.reveal() == SECRET_VALUE
+
+
+X_USER = """
+    [twitter]
+    bearer_token_env = "TWITTER_BEARER_TOKEN"
+
+    [[sources]]
+    key = "edutopia-x"
+    kind = "twitter_user"
+    username = "@edutopia"
+"""
+
+
+def test_x_read_budget_defaults_to_100_posts_a_day() -> None:
+    config = parse_config(toml(X_USER), "", {"TWITTER_BEARER_TOKEN": SECRET_VALUE})
+    assert config.sources[0].option("max_posts_per_day") == "100"
+
+
+def test_x_read_budget_is_kept_as_written() -> None:
+    text = X_USER + "    max_posts_per_day = 250\n"
+    config = parse_config(toml(text), "", {"TWITTER_BEARER_TOKEN": SECRET_VALUE})
+    assert config.sources[0].option("max_posts_per_day") == "250"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "must be at least 1"), ('"100"', "must be a whole number"), ("2.5", "must be a whole number")],
+)
+def test_x_read_budget_must_be_a_positive_whole_number(value: str, message: str) -> None:
+    text = X_USER + f"    max_posts_per_day = {value}\n"
+    environ = {"TWITTER_BEARER_TOKEN": SECRET_VALUE}
+    assert only_problem(text, environ) == f"config.toml:8: sources[1].max_posts_per_day: {message}"
