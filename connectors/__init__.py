@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.base import Connector, ConnectorContext
+from connectors.facebook import FacebookGroupConnector, FacebookPageConnector
 from connectors.mastodon import MastodonTagConnector
 from connectors.rss import RssConnector
 
@@ -22,6 +23,8 @@ def _rss(context: ConnectorContext) -> Connector:
 REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
     RssConnector.kind: _rss,
     MastodonTagConnector.kind: MastodonTagConnector,
+    FacebookPageConnector.kind: FacebookPageConnector,
+    FacebookGroupConnector.kind: FacebookGroupConnector,
 }
 
 __all__ = ["REGISTRY", "Connector", "ConnectorContext"]
