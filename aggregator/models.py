@@ -42,7 +42,8 @@ class Post:
     `html` is sanitised at ingest and is the only HTML a template trusts;
     `text` is plain text for ranking, reading time and the text digest.
     `content_hash` fingerprints what the source sent, so an unchanged item
-    costs no write.
+    costs no write. `author` is the name a reader sees (with the handle on
+    social networks); `author_url` their profile page, where there is one.
     """
 
     source_key: str
@@ -63,6 +64,7 @@ class Post:
     language: str | None = None
     links: tuple[str, ...] = ()
     content_hash: str = ""
+    author_url: str = ""
 
 
 SourceKind = Literal[

@@ -201,6 +201,7 @@ class PostRow(Base):
     url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(Text)
+    author_url: Mapped[str] = mapped_column(Text, default="", server_default="")
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
@@ -296,7 +297,7 @@ def content_hash_of(post: Post) -> str:
     if post.content_hash:
         return post.content_hash
     seen = [
-        post.network, post.url, post.canonical_url, post.author, post.title,
+        post.network, post.url, post.canonical_url, post.author, post.author_url, post.title,
         post.text, post.html, post.published_at.isoformat(),
         [post.engagement.likes, post.engagement.reposts, post.engagement.replies,
          post.engagement.quotes],
@@ -315,6 +316,7 @@ def post_values(post: Post) -> dict[str, Any]:
         "url": post.url,
         "canonical_url": post.canonical_url,
         "author": post.author,
+        "author_url": post.author_url,
         "title": post.title,
         "text": post.text,
         "html": post.html,
@@ -340,6 +342,7 @@ def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
         network=row.network,
         url=row.url,
         author=row.author,
+        author_url=row.author_url,
         title=row.title,
         text=row.text,
         html=row.html,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.base import Connector, ConnectorContext
+from connectors.bluesky import BlueskySearchConnector
 from connectors.facebook import FacebookGroupConnector, FacebookPageConnector
 from connectors.mastodon import MastodonTagConnector
 from connectors.rss import RssConnector
@@ -25,6 +26,7 @@ REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
     MastodonTagConnector.kind: MastodonTagConnector,
     FacebookPageConnector.kind: FacebookPageConnector,
     FacebookGroupConnector.kind: FacebookGroupConnector,
+    BlueskySearchConnector.kind: BlueskySearchConnector,
 }
 
 __all__ = ["REGISTRY", "Connector", "ConnectorContext"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -24,6 +25,7 @@ from aggregator.models import (
     RecipientConfig,
     SourceConfig,
 )
+from aggregator.migrations import alembic_config, head_revision
 from aggregator.storage import Repository
 from aggregator.tables import Base, DeliveryRow, DigestRow
 
@@ -86,7 +88,7 @@ def test_first_open_creates_schema_and_second_open_changes_nothing(db_url: str) 
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
         ddl = count_statements(engine)
         with Repository.open(db_url) as again:
             assert again.count_posts() == 1
@@ -454,3 +456,22 @@ def test_statuses_without_counts_skip_only_the_count(repo: Repository) -> None:
     assert counted["blog"].posts_stored == 2 and light["blog"].posts_stored == 0
     assert replace(light["blog"], posts_stored=2) == counted["blog"]
     assert [s.key for s in repo.source_statuses(["blog"], with_post_counts=False)] == ["blog"]
+
+
+def test_a_database_made_by_an_older_version_is_upgraded_on_open(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        with Repository.open(db_url) as repo:
+            repo.sync_sources([BLOG], NOW)
+            post = replace(make_post(1), author_url="https://blog.example/authors/ana")
+            repo.save_fetch("blog", FetchResult((post,)), NOW, LATER)
+            stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), LATER)
+        assert [p.author_url for p in stored] == ["https://blog.example/authors/ana"]
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+    finally:
+        engine.dispose()

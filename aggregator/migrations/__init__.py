@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 _PG_MIGRATION_LOCK = 0x504C4E  # "PLN"
 
 
+def alembic_config() -> Config:
+    """Alembic's configuration for the revisions shipped in this package."""
+    config = Config()
+    location = str(Path(__file__).parent).replace("%", "%%")  # configparser syntax
+    config.set_main_option("script_location", location)
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision this code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def upgrade_to_head(conn: Connection, shown_url: str) -> None:
     """Bring the schema on `conn` to the newest revision, in one transaction.
 
@@ -30,9 +43,7 @@ def upgrade_to_head(conn: Connection, shown_url: str) -> None:
     names the database in messages. Raises `StorageError` when the database
     is newer than this code, and whatever SQLAlchemy or Alembic raise.
     """
-    config = Config()
-    location = str(Path(__file__).parent).replace("%", "%%")  # configparser syntax
-    config.set_main_option("script_location", location)
+    config = alembic_config()
     script = ScriptDirectory.from_config(config)
     head = script.get_current_head()
     with conn.begin():
