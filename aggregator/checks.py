@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from aggregator.errors import SourceError
 from aggregator.models import SourceConfig
 from connectors.base import Connector
+from connectors.twitter import monthly_read_estimate
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +29,13 @@ def check_sources(
             problems[source.key] = [exc.message]
         log.info("%s: check %s", source.key, "ok" if not problems[source.key] else "failed")
     return problems
+
+
+def billed_reads(sources: Sequence[SourceConfig]) -> dict[str, int]:
+    """Expected monthly reads per X source: X bills every post read
+    (API-NOTES §1), so admins see the cost before it is spent."""
+    return {
+        source.key: monthly_read_estimate(source)
+        for source in sources
+        if source.kind.startswith("twitter_")
+    }

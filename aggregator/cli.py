@@ -98,12 +98,15 @@ def demo(out: Path | None) -> None:
 @click.option("--online", is_flag=True, help="Also try each source's credentials and URL.")
 def check(config_path: str, online: bool) -> None:
     """Validate the configuration (and, with --online, every source)."""
+    from aggregator.checks import billed_reads, check_sources
+
     config = load_config(config_path)
     click.echo(f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
                f"{console.counted(len(config.recipients), 'recipient')}")
+    for key, reads in billed_reads(config.sources).items():
+        click.echo(f"{key}: at most {reads:,} X reads a month (max_posts_per_day x 30); "
+                   "X bills each read")
     if online:
-        from aggregator.checks import check_sources
-
         # No database: checking credentials must work before it exists.
         with build_connectors(config) as connectors:
             problems = check_sources(connectors.by_kind, config.sources)

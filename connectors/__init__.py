@@ -15,6 +15,11 @@ from connectors.bluesky import BlueskySearchConnector
 from connectors.facebook import FacebookGroupConnector, FacebookPageConnector
 from connectors.mastodon import MastodonTagConnector
 from connectors.rss import RssConnector
+from connectors.twitter import (
+    TwitterListConnector,
+    TwitterSearchConnector,
+    TwitterUserConnector,
+)
 
 
 def _rss(context: ConnectorContext) -> Connector:
@@ -27,6 +32,9 @@ REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
     FacebookPageConnector.kind: FacebookPageConnector,
     FacebookGroupConnector.kind: FacebookGroupConnector,
     BlueskySearchConnector.kind: BlueskySearchConnector,
+    TwitterSearchConnector.kind: TwitterSearchConnector,
+    TwitterUserConnector.kind: TwitterUserConnector,
+    TwitterListConnector.kind: TwitterListConnector,
 }
 
 __all__ = ["REGISTRY", "Connector", "ConnectorContext"]

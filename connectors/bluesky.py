@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aggregator.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.models import Engagement, FetchResult, FetchState, Post, SourceConfig
@@ -386,6 +386,7 @@ def to_post(raw: dict[str, Any], source_key: str, now: datetime) -> Post:
     return Post(
         source_key=source_key, external_id=uri, network="bluesky", url=url,
         author=f"{name} (@{handle})" if name else f"@{handle or _did(uri)}",
+        author_url=f"https://bsky.app/profile/{quote(handle)}" if handle else "",
         title=None, text="".join(body.text) + "".join("\n\n" + t for t, _ in body.blocks),
         html=sanitize_html(html), published_at=min(created, now),
         engagement=Engagement(_count(raw, "likeCount"), _count(raw, "repostCount"),

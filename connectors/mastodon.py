@@ -353,6 +353,7 @@ def _to_post(status: JSON, target: _Target, now: datetime) -> Post:
         network="mastodon",
         url=url,
         author=_author(status["account"], target.host),
+        author_url=web_url(str(status["account"].get("url") or ""), ""),
         title=None,
         text=text,
         html=html,

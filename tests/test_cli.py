@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import responses
 from click.testing import CliRunner, Result
 
 from aggregator import cli_output
@@ -371,12 +372,21 @@ def test_no_secret_value_in_any_output(
         file.write('\n[[sources]]\nkey = "edchat"\nkind = "twitter_search"\n'
                    'query = "#edchat -is:retweet"\n')
     outputs = []
-    for command in (["check"], ["check", "--online"], ["fetch"], ["fetch", "--source", "edchat"],
-                    ["status"], ["digest", "--recipient", RECIPIENT]):
-        result = pln("--verbose", *command, "--config", str(path))
-        assert "Traceback" not in result.output
-        outputs.append(result.output)
-    assert "edchat" in outputs[-2]  # the token's source was really there
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as x_api:
+        x_api.add_passthru(server.base_url)
+        x_api.add(responses.GET, re.compile(r"https://api\.twitter\.com/2/.*"), status=401,
+                  json={"title": "Unauthorized", "type": "about:blank", "status": 401,
+                        "detail": "Unauthorized"})
+        for command in (["check"], ["check", "--online"], ["fetch"],
+                        ["fetch", "--source", "edchat"], ["status"],
+                        ["digest", "--recipient", RECIPIENT]):
+            result = pln("--verbose", *command, "--config", str(path))
+            assert "Traceback" not in result.output
+            outputs.append(result.output)
+        sent = [call.request.headers.get("Authorization", "") for call in x_api.calls]
+    assert sent and all(header == f"Bearer {SECRET}" for header in sent)  # really used
+    assert "401" in outputs[2] and "edchat" in outputs[-2]
+    assert "edchat: at most 3,000 X reads a month" in outputs[0]  # the default 100 a day
     assert SECRET not in "\n".join(outputs)
     assert SECRET not in log_file.read_text(encoding="utf-8")
 

@@ -118,6 +118,7 @@ def test_a_post_keeps_author_permalink_counts_and_expanded_links(mock: Any) -> N
     assert thread.external_id == "at://did:plc:7nagdvjqrzaquzk7mueohne5/app.bsky.feed.post/3lpjy3eabqs2l"
     assert thread.url == "https://bsky.app/profile/mcpli.bsky.social/post/3lpjy3eabqs2l"
     assert thread.author == "Michael Li (李之樸) (@mcpli.bsky.social)"
+    assert thread.author_url == "https://bsky.app/profile/mcpli.bsky.social"
     assert thread.text.endswith("a thread 🧵\n\nFirst up, the brief of the LULAC plaintiffs:\n\n" + link)
     assert thread.links == (link,)
     assert f'<a href="{link}" rel="noopener noreferrer">{link}</a>' in thread.html

@@ -321,6 +321,7 @@ def test_a_content_warning_prefixes_the_post_and_sensitive_media_is_not_shown(mo
     assert post.text.startswith("CW: test post for mastodon.py stuff \u2014 @halcy you're a doo-doo head")
     assert post.html.startswith("<p><strong>CW: test post for mastodon.py stuff</strong></p>")
     assert post.author == "halcy\u200b :icosahedron: (@halcy@icosahedron.website)"
+    assert post.author_url == "https://icosahedron.website/@halcy"
     assert post.url == "https://icosahedron.website/@halcy/110446222386355655"
     assert post.hashtags == ("thisisahashtag",)
     assert post.media_type == "video/mp4" and post.media_url is not None
