@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -28,6 +29,7 @@ import urllib3.exceptions as u3exc
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse as Urllib3Response
 
 from aggregator.errors import AuthError, FetchError, RateLimited, SourceGone
 
@@ -119,6 +121,38 @@ class AddressPolicy:
 _POLICY: ContextVar[AddressPolicy] = ContextVar("pln_address_policy", default=AddressPolicy())
 
 
+class _Deadline:
+    """The end of a whole fetch, enforced while response headers arrive.
+
+    The read timeout bounds each `recv`, not the total: a server sending one
+    header byte per read timeout would hold a fetch for hours. At the
+    deadline the socket is shut down, which ends the blocked read.
+    """
+
+    def __init__(self, at: float) -> None:
+        self.at = at  # time.monotonic() seconds
+        self.expired = False
+
+    @contextlib.contextmanager
+    def watch(self, sock: socket.socket) -> Iterator[None]:
+        """Shut `sock` down if the block is still running at the deadline."""
+        timer = threading.Timer(max(self.at - time.monotonic(), 0.0), self._cut, (sock,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _cut(self, sock: socket.socket) -> None:
+        self.expired = True
+        with contextlib.suppress(OSError):  # already closed: nothing to cut
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+_DEADLINE: ContextVar[_Deadline | None] = ContextVar("pln_fetch_deadline", default=None)
+
+
 def _as_ip(host: str) -> IP | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -152,6 +186,14 @@ class _GuardedConnection(HTTPConnection):
                 self._dns_host = host
         assert last is not None  # getaddrinfo never returns an empty list
         raise last
+
+    def getresponse(self) -> Urllib3Response:  # type: ignore[override]  # as urllib3 does
+        """Read the status line and headers, cut off at the fetch's deadline."""
+        deadline = _DEADLINE.get()
+        if deadline is None or self.sock is None:
+            return super().getresponse()
+        with deadline.watch(self.sock):
+            return super().getresponse()
 
 
 class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
@@ -224,13 +266,19 @@ def fetch_url(
         policy = AddressPolicy.parse(allow_private)
     except ValueError as exc:
         raise FetchError(source_key, f"invalid fetch.allow_private entry: {exc}") from exc
-    deadline = time.monotonic() + _DEADLINE_FACTOR * timeout_s
-    token = _POLICY.set(policy)
+    deadline = _Deadline(time.monotonic() + _DEADLINE_FACTOR * timeout_s)
+    token, deadline_token = _POLICY.set(policy), _DEADLINE.set(deadline)
     try:
         with map_errors(source_key, timeout_s=timeout_s):
-            return _follow(session, url, dict(headers or {}), timeout_s, max_bytes,
-                           max_redirects, deadline, source_key)
+            try:
+                return _follow(session, url, dict(headers or {}), timeout_s, max_bytes,
+                               max_redirects, deadline.at, source_key)
+            except (requests.RequestException, u3exc.HTTPError, OSError) as exc:
+                if deadline.expired:  # the watchdog cut the connection
+                    raise FetchError(source_key, _too_slow(timeout_s)) from exc
+                raise
     finally:
+        _DEADLINE.reset(deadline_token)
         _POLICY.reset(token)
 
 
@@ -302,10 +350,13 @@ def _read_capped(
                 "raise the limit or ask the publisher",
             )
         if time.monotonic() > deadline:
-            raise FetchError(source_key, f"timed out after {_DEADLINE_FACTOR * timeout_s:g} s "
-                                         "(the server sends too slowly)")
+            raise FetchError(source_key, _too_slow(timeout_s))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_slow(timeout_s: float) -> str:
+    return f"timed out after {_DEADLINE_FACTOR * timeout_s:g} s (the server sends too slowly)"
 
 
 def _size(n: int) -> str:

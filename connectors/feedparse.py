@@ -35,6 +35,9 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_START = re.compile(rb"<html[\s>]|<!doctype\s+html", re.IGNORECASE)
 _LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 _TAG_ATTR = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+# Valid multi-byte UTF-8 characters needed per invalid byte sequence before
+# a document is read as UTF-8 with a few bad bytes (see `_repaired_utf8`).
+_UTF8_EVIDENCE = 20
 _FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/feed+json")
 
 
@@ -55,6 +58,8 @@ def parse_feed(
     stripped = body.lstrip(_BOM_AND_SPACE)
     if not stripped:
         raise ParseError(source_key, "empty document")
+    body, content_type = _repaired_utf8(body, content_type)
+    stripped = body.lstrip(_BOM_AND_SPACE)
     if stripped.startswith(b"{"):
         items = parse_json_feed(source_key, stripped)
         return tuple(to_post(item, source_key, url, now) for item in items)
@@ -70,6 +75,31 @@ def parse_feed(
     if not parsed.entries and not parsed.get("version"):
         raise ParseError(source_key, _not_a_feed(body, url))
     return tuple(to_post(item, source_key, url, now) for item in _raw_items(parsed))
+
+
+def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, str]:
+    """A UTF-8 document with a few invalid bytes, made valid UTF-8.
+
+    feedparser decodes a document in which one byte is not UTF-8 with
+    another encoding altogether (windows-1252), so every non-ASCII letter of
+    the feed becomes mojibake. When the non-ASCII text is overwhelmingly
+    valid UTF-8 (a document in a single-byte charset almost never is), only
+    the bad bytes become U+FFFD and the charset is declared UTF-8.
+    Returns (body, content_type), unchanged when there is nothing to repair.
+    """
+    if _looks_wide(body):
+        return body, content_type
+    try:
+        body.decode("utf-8")
+        return body, content_type
+    except UnicodeDecodeError:
+        pass
+    text = body.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if non_ascii - bad < _UTF8_EVIDENCE * bad:
+        return body, content_type
+    return text.encode("utf-8"), "application/xml; charset=utf-8"
 
 
 def _without_entities(source_key: str, body: bytes) -> bytes:
