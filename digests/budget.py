@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.models import Post
@@ -27,6 +26,15 @@ FULL_TEXT_MAX_WORDS = 90
 # Text with few spaces (long URLs, scripts without spaces) is cut by length.
 EXCERPT_MAX_CHARS = 600
 ELLIPSIS = "\u2026"
+
+# Size estimates for the HTML email, measured on the template with inlined
+# CSS (bench/screenshots.py prints the real sizes); text counts twice for
+# the escaping of quotes and ampersands and for links' href and text.
+ENTRY_BYTES = 2400
+HEADLINE_BYTES = 900
+SHARER_BYTES = 80
+# A post's own HTML is shown only up to this many characters.
+MAX_HTML_CHARS = 4000
 
 _WORD = re.compile(r"\S+")
 # Punctuation that reads badly right before an ellipsis.
@@ -78,43 +86,36 @@ def make_excerpt(text: str, max_words: int = EXCERPT_WORDS) -> tuple[str, bool]:
     return cut.rstrip(_DANGLING) + ELLIPSIS, True
 
 
-def _as_entry(post: Post, words_per_minute: int, scan_seconds: int) -> ShownPost:
-    """The post as a full entry: title and excerpt read, plus the scan time."""
+def as_entry(
+    post: Post,
+    words_per_minute: int = WORDS_PER_MINUTE,
+    scan_seconds: int = SCAN_SECONDS_PER_ENTRY,
+) -> ShownPost:
+    """The post as a full entry: its title and excerpt read, plus the scan time."""
     excerpt, is_excerpt = make_excerpt(post.text)
     words = f"{post.title or ''} {excerpt}"
     seconds = scan_seconds + reading_seconds(words, words_per_minute)
     return ShownPost(post, excerpt, seconds, is_excerpt)
 
 
-def fit_budget(
-    ranked: Sequence[Post],
-    reading_minutes: int,
-    words_per_minute: int = WORDS_PER_MINUTE,
-    scan_seconds_per_entry: int = SCAN_SECONDS_PER_ENTRY,
-    headline_seconds: int = HEADLINE_SECONDS,
-) -> tuple[list[ShownPost], list[ShownPost]]:
-    """Split ranked posts into full entries and "also worth a look" headlines.
+def as_headline(post: Post, seconds: int = HEADLINE_SECONDS) -> ShownPost:
+    """The post as an "also worth a look" headline: no excerpt, `seconds` to read."""
+    return ShownPost(post, "", seconds, is_excerpt=False)
 
-    Entries are taken in rank order while they fit in `reading_minutes`;
-    the posts after them become headlines (`headline_seconds` each) while
-    those fit. So every entry outranks every headline, the total of
-    `reading_seconds` over both lists never exceeds the budget, and what is
-    left unfilled is less than one headline unless the posts ran out.
-    Raises ValueError if `words_per_minute` is not positive.
+
+def shows_html(shown: ShownPost) -> bool:
+    """Whether the entry shows the post's own (sanitised) HTML rather than its excerpt.
+
+    Only for a post shown whole whose markup is small: a short post with a
+    huge table or inline data would break the email's size limit.
     """
-    budget = reading_minutes * 60
-    used = 0
-    entries: list[ShownPost] = []
-    for post in ranked:
-        entry = _as_entry(post, words_per_minute, scan_seconds_per_entry)
-        if used + entry.reading_seconds > budget:
-            break
-        entries.append(entry)
-        used += entry.reading_seconds
-    also: list[ShownPost] = []
-    for post in ranked[len(entries) :]:
-        if used + headline_seconds > budget:
-            break
-        also.append(ShownPost(post, "", headline_seconds, is_excerpt=False))
-        used += headline_seconds
-    return entries, also
+    return bool(shown.excerpt) and not shown.is_excerpt and 0 < len(shown.post.html) <= MAX_HTML_CHARS
+
+
+def html_bytes(shown: ShownPost, sharer_count: int = 1) -> int:
+    """An upper estimate of what the entry adds to the HTML email, in bytes."""
+    if not shown.excerpt:
+        return HEADLINE_BYTES + 2 * len((shown.post.title or "").encode())
+    body = shown.post.html if shows_html(shown) else shown.excerpt
+    text = f"{shown.post.title or ''}{body}{shown.post.url}{shown.post.image_url or ''}"
+    return ENTRY_BYTES + SHARER_BYTES * sharer_count + 2 * len(text.encode())

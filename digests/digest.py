@@ -1,9 +1,11 @@
 """The digest as data, and the one pure function that builds it from posts.
 
 `build_digest_from_posts` is what `digests/build.py` calls once it has read
-the recipient's posts from storage: select, rank, fit to the reading budget,
+the recipient's posts from storage: select (window, follows, mutes), cluster
+into stories, rank, choose within the reading time and diversity rules,
 then put times in the recipient's zone. Nothing here reads a clock or a
-database; `render.py` turns a `Digest` into HTML and text.
+database; `render.py` turns a `Digest` into HTML and text, `explain.py`
+into the reasons behind it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aggregator.models import Post, RecipientConfig
-from digests.budget import WORDS_PER_MINUTE, ShownPost, fit_budget
-from digests.select import rank, select_candidates
+from aggregator.models import Engagement, Post, RecipientConfig
+from digests.budget import WORDS_PER_MINUTE, shows_html
+from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
+from digests.cluster import Sharer, cluster_posts
+from digests.rank import rank_stories
+from digests.select import select_candidates
 
 # Untitled posts (most social posts) get a headline from their first words.
 HEADLINE_WORDS = 12
+# The "in one minute" block and the "Top stories" section hold this many.
+TOP_STORIES = 3
 _SUBJECT_TITLE_CHARS = 90
 # English names spelled out here so dates do not depend on the process locale.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -32,10 +39,13 @@ MONTHS = (
 class DigestEntry:
     """One post as the digest shows it.
 
-    `excerpt` is the plain text shown (empty for an "also" headline),
-    `is_excerpt` says it was cut short; `local_time` is the publication
-    time in the recipient's zone; `reading_seconds` is the estimated time
-    this entry costs the reader.
+    `post` is the story's lead post. `excerpt` is the plain text shown
+    (empty for an "also" headline), `is_excerpt` says it was cut short,
+    `shows_html` that the post's own sanitised HTML is shown instead;
+    `local_time` is the publication time in the recipient's zone;
+    `reading_seconds` is the estimated time this entry costs the reader.
+    `sharers` are the people who shared the story (at least the lead's
+    author) and `engagement` adds up the counts of all their posts.
     """
 
     post: Post
@@ -44,6 +54,9 @@ class DigestEntry:
     local_time: datetime
     reading_seconds: int
     is_excerpt: bool
+    sharers: tuple[Sharer, ...] = ()
+    engagement: Engagement = Engagement()
+    shows_html: bool = False
 
     @property
     def headline(self) -> str:
@@ -79,11 +92,29 @@ class Digest:
     reading_seconds: int
     subject: str
     candidate_count: int
+    decisions: tuple[Decision, ...] = ()
+    muted: tuple[tuple[Post, str], ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """Whether there is nothing to show: the network was quiet."""
         return not self.entries and not self.also
+
+    @property
+    def top(self) -> tuple[DigestEntry, ...]:
+        """The "in one minute" headlines: the first TOP_STORIES of entries, then headlines."""
+        return (*self.entries, *self.also)[:TOP_STORIES]
+
+    @property
+    def sections(self) -> tuple[tuple[str, tuple[DigestEntry, ...]], ...]:
+        """Entries as the reader scans them: "Top stories" first, then one
+        section per source (a hashtag, group or feed), best section first."""
+        rest: dict[str, list[DigestEntry]] = {}
+        for entry in self.entries[TOP_STORIES:]:
+            rest.setdefault(entry.source_title, []).append(entry)
+        sections = [("Top stories", self.entries[:TOP_STORIES])] if self.entries else []
+        sections.extend((title, tuple(items)) for title, items in rest.items())
+        return tuple(sections)
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -129,8 +160,20 @@ def make_subject(local_day: date, entries: Sequence[DigestEntry]) -> str:
     return f"Your PLN digest \u2014 {format_day(local_day)}: {top}"
 
 
-def _to_entry(shown: ShownPost, source_titles: Mapping[str, str], zone: ZoneInfo) -> DigestEntry:
-    """A budgeted post with its source's display name and its local time."""
+def _total_engagement(posts: Sequence[Post]) -> Engagement:
+    """The counts of all the story's posts added up."""
+    return Engagement(
+        likes=sum(p.engagement.likes for p in posts),
+        reposts=sum(p.engagement.reposts for p in posts),
+        replies=sum(p.engagement.replies for p in posts),
+        quotes=sum(p.engagement.quotes for p in posts),
+    )
+
+
+def _to_entry(decision: Decision, source_titles: Mapping[str, str], zone: ZoneInfo) -> DigestEntry:
+    """A chosen story with its source's display name and its local time."""
+    shown, story = decision.shown, decision.ranked.story
+    assert shown is not None  # entries and headlines always have what is shown
     post = shown.post
     return DigestEntry(
         post=post,
@@ -139,6 +182,9 @@ def _to_entry(shown: ShownPost, source_titles: Mapping[str, str], zone: ZoneInfo
         local_time=post.published_at.astimezone(zone),
         reading_seconds=shown.reading_seconds,
         is_excerpt=shown.is_excerpt,
+        sharers=story.sharers,
+        engagement=_total_engagement(story.posts),
+        shows_html=shows_html(shown),
     )
 
 
@@ -159,22 +205,26 @@ def build_digest_from_posts(
     time zone (configuration validation should have caught it).
     """
     _require_aware("now", now)
+    if words_per_minute <= 0:
+        raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
     zone = ZoneInfo(recipient.timezone)
-    window_start, window_end = window
-    candidates = select_candidates(posts, recipient, window_start, window_end)
-    ranked = rank(candidates, recipient, now)
-    shown, headlines = fit_budget(ranked, recipient.reading_minutes, words_per_minute)
-    entries = tuple(_to_entry(item, source_titles, zone) for item in shown)
-    also = tuple(_to_entry(item, source_titles, zone) for item in headlines)
+    selection = select_candidates(posts, recipient, *window)
+    ranked = rank_stories(cluster_posts(selection.kept), recipient, now)
+    limits = Limits(recipient.reading_minutes * 60, words_per_minute=words_per_minute)
+    decisions = plan_digest(ranked, limits)
+    entries = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ENTRY)
+    also = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ALSO)
     local_day = now.astimezone(zone).date()
     return Digest(
         recipient=recipient,
         local_day=local_day,
-        window_start=window_start,
-        window_end=window_end,
+        window_start=window[0],
+        window_end=window[1],
         entries=entries,
         also=also,
         reading_seconds=sum(entry.reading_seconds for entry in (*entries, *also)),
         subject=make_subject(local_day, entries or also),
-        candidate_count=len(candidates),
+        candidate_count=len(selection.kept),
+        decisions=tuple(decisions),
+        muted=selection.muted,
     )

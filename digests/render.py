@@ -5,23 +5,44 @@ package `digests.templates`. HTML is autoescaped; the only markup trusted
 as-is is `post.html`, which ingest has already sanitised (STYLE.md §2).
 Links go through `safe_href`, since escaping does not stop a
 `javascript:` URL.
+
+The HTML is written with classes and one <style> block; css-inline (a
+maintained Rust inliner) moves every rule into style="" attributes, since
+Gmail and Outlook drop or ignore <style>; only @media rules (phone width,
+dark mode) stay in <style>, as progressive enhancement. The result stays
+under MAX_HTML_BYTES whatever the day holds: `choose.py` budgets an
+estimate, and `render_html` drops the last headlines, then entries, if the
+real size is still over.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import css_inline
 import jinja2
 
+from aggregator.models import Engagement
+from digests.cluster import Sharer
 from digests.digest import WEEKDAYS, Digest, format_day
 
 _TEMPLATES_PACKAGE = "digests.templates"
 # A window this long reads as "since yesterday"; shorter ones name the last digest.
 _DAY_LIKE_WINDOW = timedelta(hours=20)
+# Gmail clips a message over 102 KB behind a "View entire message" link.
+MAX_HTML_BYTES = 100_000
+# Names listed in "shared by"; the rest are counted.
+SHARER_NAMES = 4
+NETWORK_NAMES = {
+    "rss": "Web", "twitter": "X", "mastodon": "Mastodon", "bluesky": "Bluesky",
+    "facebook": "Facebook", "email": "Email",
+}  # fmt: skip
 _NUMBER_WORDS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 )  # fmt: skip
@@ -54,23 +75,66 @@ def paragraphs(text: str) -> list[str]:
     return [part.strip() for part in text.split("\n\n") if part.strip()]
 
 
+def network_name(network: str) -> str:
+    """How a reader knows the network: "X", "Mastodon", "Web" (for feeds)."""
+    return NETWORK_NAMES.get(network, network.capitalize())
+
+
+def shared_by(sharers: Sequence[Sharer]) -> str:
+    """ "Shared by 3 people in your network: Ana (Mastodon), Ben (X) and Cy (Web)"."""
+    names = [
+        f"{s.author or 'someone'} ({network_name(s.network)})" for s in sharers[:SHARER_NAMES]
+    ]
+    others = len(sharers) - len(names)
+    if others:
+        names.append(f"{others} other{'' if others == 1 else 's'}")
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    count = len(sharers)
+    return f"Shared by {count} {'person' if count == 1 else 'people'} in your network: {listed}"
+
+
+def engagement_phrase(engagement: Engagement) -> str:
+    """ "12 likes · 3 reposts · 1 reply": the counts that are not zero, or ""."""
+    counts = (
+        (engagement.likes, "like", "likes"),
+        (engagement.reposts, "repost", "reposts"),
+        (engagement.quotes, "quote", "quotes"),
+        (engagement.replies, "reply", "replies"),
+    )
+    return " \u00b7 ".join(
+        f"{n:,} {one if n == 1 else many}" for n, one, many in counts if n > 0
+    )
+
+
 def _minutes_phrase(minutes: int) -> str:
     """ "five minutes", "one minute", "12 minutes": how the empty-day note says it."""
     number = _NUMBER_WORDS[minutes] if 0 <= minutes < len(_NUMBER_WORDS) else str(minutes)
     return f"{number} minute{'' if minutes == 1 else 's'}"
 
 
-def _context(digest: Digest) -> dict[str, Any]:
+def _preheader(digest: Digest, post_count: int, read_minutes: int) -> str:
+    """The line mail clients show after the subject."""
+    if digest.is_empty:
+        return "Your network was quiet: nothing new to read today."
+    heads = "; ".join(entry.headline for entry in digest.top)
+    return f"{post_count} stories, about {read_minutes} min: {heads}"
+
+
+def _context(digest: Digest, left_out: int = 0) -> dict[str, Any]:
     """What both templates are given: the digest plus phrases worked out once."""
     window = digest.window_end - digest.window_start
     recipient = digest.recipient
+    post_count = len(digest.entries) + len(digest.also)
+    read_minutes = max(1, math.ceil(digest.reading_seconds / 60))
     return {
+        "preheader": _preheader(digest, post_count, read_minutes),
+        "left_out": left_out,
         "digest": digest,
         "recipient": recipient,
         "long_date": format_day(digest.local_day, is_long=True),
         "greeting_name": recipient.name.strip() or "there",
-        "read_minutes": max(1, math.ceil(digest.reading_seconds / 60)),
-        "post_count": len(digest.entries) + len(digest.also),
+        "read_minutes": read_minutes,
+        "post_count": post_count,
         "quiet_since": (
             "since yesterday" if window >= _DAY_LIKE_WINDOW else "since your last digest"
         ),
@@ -97,12 +161,48 @@ def _environment() -> jinja2.Environment:
     env.filters["href"] = safe_href
     env.filters["clock"] = format_clock
     env.filters["paragraphs"] = paragraphs
+    env.filters["network"] = network_name
+    env.filters["shared_by"] = shared_by
+    env.filters["engagement"] = engagement_phrase
     return env
 
 
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    """The CSS inliner: never fetches anything, keeps @media rules in <style>."""
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def _render_inlined(digest: Digest, left_out: int) -> str:
+    html = _environment().get_template("digest.html.j2").render(_context(digest, left_out))
+    return _inliner().inline(html)
+
+
+def _shorter(digest: Digest) -> Digest:
+    """The digest with about a fifth fewer headlines, or when none are left, entries."""
+    entries, also = digest.entries, digest.also
+    if also:
+        also = also[: len(also) * 4 // 5]
+    else:
+        entries = entries[: len(entries) * 4 // 5]
+    seconds = sum(entry.reading_seconds for entry in (*entries, *also))
+    return dataclasses.replace(digest, entries=entries, also=also, reading_seconds=seconds)
+
+
 def render_html(digest: Digest) -> str:
-    """The digest as a self-contained HTML email body (no scripts, no external CSS)."""
-    return _environment().get_template("digest.html.j2").render(_context(digest))
+    """The digest as a self-contained HTML email body and web page.
+
+    Table layout 600 px wide, CSS inlined, no scripts, no external CSS or
+    fonts, no tracking; at most MAX_HTML_BYTES of UTF-8 (the last headlines,
+    then entries, are left out if needed, and the page says how many).
+    """
+    shown = digest
+    html = _render_inlined(shown, 0)
+    while len(html.encode()) > MAX_HTML_BYTES and (shown.entries or shown.also):
+        shown = _shorter(shown)
+        total = len(digest.entries) + len(digest.also)
+        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also))
+    return html
 
 
 def render_text(digest: Digest) -> str:

@@ -1,35 +1,30 @@
-"""Choosing and ordering a recipient's posts: which are candidates, in what order.
+"""Which posts may appear in a recipient's digest at all: window, follows, mutes.
 
-Pure functions: the posts, the recipient and the clock come in as arguments,
-a list of `Post` goes out (STYLE.md §6). `select_candidates` decides what may
-appear at all (window, follows, mutes, duplicates); `rank` decides the order.
-Later signals (clustering, engagement normalised per network, spam demotion)
-belong in `score_post` or between these two steps, not in the budget or the
-templates.
+Pure functions: the posts, the recipient and the window come in as
+arguments (STYLE.md §6). Grouping shares of one story is `cluster.py`'s
+job, ordering is `rank.py`'s.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.models import Post, RecipientConfig
 
-# Score weights. Recency is in (0, 1]; engagement reaches ENGAGEMENT_WEIGHT
-# at ENGAGEMENT_SATURATION interactions; a boost outweighs a day of age, so a
-# boosted post from yesterday still beats a quiet, unboosted one from just now.
-RECENCY_HALF_LIFE_HOURS = 6.0
-ENGAGEMENT_WEIGHT = 0.5
-ENGAGEMENT_SATURATION = 1000
-BOOST_BONUS = 1.0
 
-# Query parameters that only track the click: two links differing in them
-# are the same page.
-_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid")
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The candidates of a window, and the posts dropped for a mute word.
+
+    `muted` pairs each dropped post with the word or phrase it matched, as
+    the post wrote it, for `pln digest --explain`.
+    """
+
+    kept: tuple[Post, ...]
+    muted: tuple[tuple[Post, str], ...] = ()
 
 
 def phrase_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
@@ -51,58 +46,17 @@ def phrase_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
-def _mentions(pattern: re.Pattern[str] | None, post: Post) -> bool:
-    """Whether the post's title or text contains one of the pattern's terms."""
+def matched_term(pattern: re.Pattern[str] | None, post: Post) -> str | None:
+    """The first of the pattern's terms in the post's title or text, or None."""
     if pattern is None:
-        return False
-    return bool(pattern.search(post.title or "") or pattern.search(post.text))
+        return None
+    found = pattern.search(post.title or "") or pattern.search(post.text)
+    return " ".join(found.group(0).split()) if found else None
 
 
-def normalise_url(url: str) -> str:
-    """The URL as a de-duplication key: lower-case host, no fragment, no tracking, no trailing /."""
-    parts = urlsplit(url.strip())
-    query = urlencode(
-        [
-            (key, value)
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            if not key.lower().startswith(_TRACKING_PARAMS)
-        ]
-    )
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
-
-
-def _quality(post: Post) -> tuple[int, int, int, float, str, str]:
-    """Which of two posts with the same URL to keep: the larger key wins.
-
-    More engagement first (the livelier discussion), then a real title, then
-    more text, then the earlier post (the original rather than a re-share),
-    then ids so the choice never depends on input order.
-    """
-    return (
-        post.engagement.total,
-        1 if post.title else 0,
-        len(post.text),
-        -post.published_at.timestamp(),
-        post.source_key,
-        post.external_id,
-    )
-
-
-def _deduplicate(posts: Iterable[Post]) -> list[Post]:
-    """One post per normalised URL (canonical URL when known); URL-less posts all stay."""
-    best: dict[str, Post] = {}
-    unkeyed: list[Post] = []
-    for post in posts:
-        url = post.canonical_url or post.url
-        if not url.strip():
-            unkeyed.append(post)
-            continue
-        key = normalise_url(url)
-        kept = best.get(key)
-        if kept is None or _quality(post) > _quality(kept):
-            best[key] = post
-    return [*best.values(), *unkeyed]
+def mentions(pattern: re.Pattern[str] | None, post: Post) -> bool:
+    """Whether the post's title or text contains one of the pattern's terms."""
+    return matched_term(pattern, post) is not None
 
 
 def select_candidates(
@@ -110,60 +64,30 @@ def select_candidates(
     recipient: RecipientConfig,
     window_start: datetime,
     window_end: datetime,
-) -> list[Post]:
+) -> Selection:
     """The posts that may appear in the recipient's digest for this window.
 
     Keeps posts published in (window_start, window_end] — a post dated after
     window_end (a source's clock running ahead) counts as published at
-    window_end, and is returned with that date. Drops posts from sources the
-    recipient does not follow (when `follow` is set), posts mentioning any
-    mute word or phrase (case-insensitive, whole words, title or text), and
-    duplicate URLs, keeping the best copy. Order is not meaningful: see `rank`.
+    window_end, and is kept with that date. Drops posts from sources the
+    recipient does not follow (when `follow` is set) and posts mentioning
+    any mute word or phrase (case-insensitive, whole words, title or text),
+    which are listed in `muted`. Order is kept.
     """
-    muted = phrase_pattern(recipient.mute)
+    muted_pattern = phrase_pattern(recipient.mute)
     follows = set(recipient.follow)
     kept: list[Post] = []
+    muted: list[tuple[Post, str]] = []
     for post in posts:
         if follows and post.source_key not in follows:
             continue
         if post.published_at > window_end:
             post = replace(post, published_at=window_end)
-        if post.published_at <= window_start or _mentions(muted, post):
+        if post.published_at <= window_start:
             continue
-        kept.append(post)
-    return _deduplicate(kept)
-
-
-def score_post(post: Post, boost: re.Pattern[str] | None, now: datetime) -> float:
-    """A post's rank score: recency + log-scaled engagement + boost bonus.
-
-    Recency halves every RECENCY_HALF_LIFE_HOURS (a post dated after `now`
-    counts as brand new); engagement grows with log(1 + interactions) up to
-    ENGAGEMENT_WEIGHT; a post mentioning a boost term gains BOOST_BONUS.
-    """
-    age_hours = max((now - post.published_at).total_seconds(), 0.0) / 3600
-    recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
-    engagement = min(
-        math.log1p(post.engagement.total) / math.log1p(ENGAGEMENT_SATURATION), 1.0
-    )
-    bonus = BOOST_BONUS if _mentions(boost, post) else 0.0
-    return recency + ENGAGEMENT_WEIGHT * engagement + bonus
-
-
-def rank(posts: Sequence[Post], recipient: RecipientConfig, now: datetime) -> list[Post]:
-    """The posts best first, by `score_post` with the recipient's boost terms.
-
-    Deterministic: equal scores go newest first, then by external_id (and
-    source_key), so the same input always gives the same digest.
-    """
-    boost = phrase_pattern(recipient.boost)
-    scored = [(score_post(post, boost, now), post) for post in posts]
-    scored.sort(
-        key=lambda item: (
-            -item[0],
-            -item[1].published_at.timestamp(),
-            item[1].external_id,
-            item[1].source_key,
-        )
-    )
-    return [post for _, post in scored]
+        term = matched_term(muted_pattern, post)
+        if term is not None:
+            muted.append((post, term))
+        else:
+            kept.append(post)
+    return Selection(tuple(kept), tuple(muted))

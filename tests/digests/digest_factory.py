@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aggregator.models import Engagement, Post, RecipientConfig
+from digests.choose import Decision, Limits, plan_digest
+from digests.cluster import Story
+from digests.rank import RankedStory, ScoreParts
 
 # Monday 30 November 2026, 12:30 UTC = 06:30 in Chicago: a typical send time.
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)
@@ -13,31 +18,50 @@ DAY = timedelta(hours=24)
 WINDOW = (NOW - DAY, NOW)
 
 
-def words(count: int, word: str = "word") -> str:
-    """`count` words of filler text."""
-    return " ".join([word] * count)
+_VOCABULARY = (
+    "lesson students rubric feedback inquiry phenomena retrieval practice exit ticket "
+    "classroom reading writing science maths history project assessment formative "
+    "summative groups discussion homework notebook lab model evidence claim reasoning "
+    "vocabulary fluency phonics station routine seating behaviour parents report grading "
+    "standards unit plan warmup hook question answer draft revise peer review choice "
+    "voice agency podcast video slide board marker timer calendar schedule recess lunch"
+).split()
+_FILLER_SEEDS = itertools.count()
+
+
+def words(count: int, word: str | None = None) -> str:
+    """`count` words: `word` repeated, or by default varied filler that no other
+    call repeats (so that two posts never read as the same story)."""
+    if word is not None:
+        return " ".join([word] * count)
+    rng = random.Random(next(_FILLER_SEEDS))
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(count))
 
 
 def make_post(
     external_id: str = "1",
     *,
     hours_ago: float = 1.0,
-    title: str | None = "A post",
-    text: str = "Some text about teaching.",
+    title: str | None = "<auto>",
+    text: str | None = None,
     source_key: str = "blog",
     url: str | None = None,
     likes: int = 0,
     **overrides: Any,
 ) -> Post:
-    """A post published `hours_ago` before NOW; everything else has a plain default."""
+    """A post published `hours_ago` before NOW; everything else has a plain default.
+
+    Title ("<auto>") and text default to ones unique to the post, so that posts made
+    here are different stories unless a test says otherwise.
+    """
     fields: dict[str, Any] = {
         "source_key": source_key,
         "external_id": external_id,
         "network": "rss",
         "url": url if url is not None else f"https://example.org/{source_key}/{external_id}",
-        "author": "Ana Author",
-        "title": title,
-        "text": text,
+        "author": f"Author {external_id}",
+        "title": f"Post {external_id} from {source_key}" if title == "<auto>" else title,
+        "text": text if text is not None else words(12),
         "html": "",
         "published_at": NOW - timedelta(hours=hours_ago),
         "engagement": Engagement(likes=likes),
@@ -57,3 +81,20 @@ def make_recipient(**overrides: Any) -> RecipientConfig:
     }
     fields.update(overrides)
     return RecipientConfig(**fields)
+
+
+def as_ranked(posts: list[Post]) -> list[RankedStory]:
+    """Each post its own story, ranked in the order given (scores descending)."""
+    return [
+        RankedStory(Story(post, (post,)), ScoreParts(1.0 / rank, 0.0, 0.0, 0.0, 0.0), rank)
+        for rank, post in enumerate(posts, 1)
+    ]
+
+
+def plan(posts: list[Post], minutes: int, **limits: Any) -> dict[str, list[Decision]]:
+    """`plan_digest` over `posts` in the order given, decisions grouped by placement."""
+    decisions = plan_digest(as_ranked(posts), Limits(minutes * 60, **limits))
+    grouped: dict[str, list[Decision]] = {"entry": [], "also": [], "skipped": []}
+    for decision in decisions:
+        grouped[decision.placement].append(decision)
+    return grouped

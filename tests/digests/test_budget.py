@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from digest_factory import NOW, WINDOW, make_post, make_recipient, words
+from digest_factory import NOW, WINDOW, make_post, make_recipient, plan, words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +11,6 @@ from digests.budget import (
     ELLIPSIS,
     HEADLINE_SECONDS,
     SCAN_SECONDS_PER_ENTRY,
-    fit_budget,
     make_excerpt,
     reading_seconds,
 )
@@ -56,8 +55,18 @@ def test_text_without_spaces_is_cut_by_length():
     assert len(excerpt) <= 601
 
 
+# Budget alone: no author cap, no source share.
+FREE = {"max_per_author": 10_000, "max_source_share": 1.0}
+
+
+def fit_budget(posts, reading_minutes):
+    """(entries, headlines) as ShownPost lists, for posts ranked in the order given."""
+    grouped = plan(posts, reading_minutes, **FREE)
+    return [d.shown for d in grouped["entry"]], [d.shown for d in grouped["also"]]
+
+
 def test_five_minutes_of_forty_100_word_posts_is_filled_and_not_exceeded():
-    posts = [make_post(f"{i:02d}", hours_ago=i / 10, text=words(100)) for i in range(40)]
+    posts = [make_post(f"{i:02d}", hours_ago=i / 10, title="A post", text=words(100)) for i in range(40)]
     entries, also = fit_budget(posts, reading_minutes=5)
     total = sum(item.reading_seconds for item in [*entries, *also])
     assert total <= 300
@@ -90,7 +99,7 @@ def test_few_posts_all_shown_in_full():
 
 def test_headlines_take_the_room_entries_cannot():
     # One minute: two excerpts (about 24 s each) then headlines of 4 s.
-    posts = [make_post(str(i), text=words(150)) for i in range(10)]
+    posts = [make_post(str(i), title="A post", text=words(150)) for i in range(10)]
     entries, also = fit_budget(posts, reading_minutes=1)
     assert len(entries) == 2
     assert len(also) == 3  # 12 s left: three headlines
@@ -118,7 +127,11 @@ def test_budget_is_never_exceeded(lengths, minutes, title_words):
 
 
 def test_digest_reading_time_stays_within_the_recipients_minutes():
-    posts = [make_post(str(i), hours_ago=i / 4, text=words(100 + 37 * i)) for i in range(60)]
+    posts = [
+        make_post(str(i), hours_ago=i / 4, text=words(100 + 37 * i), author=f"Author {i}",
+                  source_key=("blog", "social")[i % 2])
+        for i in range(60)
+    ]
     recipient = make_recipient(reading_minutes=3)
     digest = build_digest_from_posts(posts, recipient, {}, NOW, WINDOW)
     assert digest.reading_seconds == sum(
@@ -126,3 +139,14 @@ def test_digest_reading_time_stays_within_the_recipients_minutes():
     )
     assert 180 - HEADLINE_SECONDS < digest.reading_seconds <= 180
     assert digest.candidate_count == 60
+
+
+def test_enough_content_fills_at_least_sixty_percent_of_the_budget_in_the_digest():
+    posts = [
+        make_post(str(i), hours_ago=i / 6, text=words(20 + 13 * (i % 9)), author=f"Author {i % 11}",
+                  source_key=("blog", "social")[i % 2])
+        for i in range(120)
+    ]
+    for minutes in (1, 3, 5, 10):
+        digest = build_digest_from_posts(posts, make_recipient(reading_minutes=minutes), {}, NOW, WINDOW)
+        assert 0.6 * minutes * 60 <= digest.reading_seconds <= minutes * 60

@@ -1,0 +1,186 @@
+"""Deciding what each ranked story becomes: an entry, a headline, or nothing — and why.
+
+In rank order, within the recipient's reading time and the email's size:
+1. an author's stories past MAX_PER_AUTHOR are skipped (one prolific
+   poster does not make a digest);
+2. entries are taken while they fit; the first that does not ends them;
+3. no source may hold more than MAX_SOURCE_SHARE of the entries while other
+   sources have stories left: its lowest entries are swapped for the best
+   stories of other sources, and become headlines if there is room;
+4. the rest fill the time left as "also worth a look" headlines.
+Every story gets a `Decision` with the reason, for `pln digest --explain`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from digests.budget import (
+    HEADLINE_SECONDS,
+    SCAN_SECONDS_PER_ENTRY,
+    WORDS_PER_MINUTE,
+    ShownPost,
+    as_entry,
+    as_headline,
+    html_bytes,
+)
+from digests.rank import RankedStory
+
+MAX_SOURCE_SHARE = 0.4
+MAX_PER_AUTHOR = 2
+# What entries and headlines may add to the HTML email, estimated: Gmail
+# clips messages over 102 KB, and the page itself takes about 8 KB.
+HTML_BYTES_BUDGET = 82_000
+
+ENTRY, ALSO, SKIPPED = "entry", "also", "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What became of one ranked story: `placement` is "entry", "also" or
+    "skipped"; `shown` is None when skipped; `reason` is one line for people."""
+
+    ranked: RankedStory
+    placement: str
+    reason: str
+    shown: ShownPost | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a digest may spend: seconds of reading and bytes of HTML."""
+
+    reading_seconds: int
+    html_bytes: int = HTML_BYTES_BUDGET
+    words_per_minute: int = WORDS_PER_MINUTE
+    scan_seconds: int = SCAN_SECONDS_PER_ENTRY
+    headline_seconds: int = HEADLINE_SECONDS
+    max_source_share: float = MAX_SOURCE_SHARE
+    max_per_author: int = MAX_PER_AUTHOR
+
+
+class _Spent:
+    """Seconds and bytes used so far, against the limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits, self.seconds, self.bytes = limits, 0, 0
+
+    def fits(self, shown: ShownPost, sharers: int, less: tuple[ShownPost, int] | None = None) -> bool:
+        """Whether `shown` fits, once `less` (an entry it replaces) is taken out."""
+        seconds = self.seconds + shown.reading_seconds
+        size = self.bytes + html_bytes(shown, sharers)
+        if less is not None:
+            seconds -= less[0].reading_seconds
+            size -= html_bytes(*less)
+        return seconds <= self.limits.reading_seconds and size <= self.limits.html_bytes
+
+    def add(self, shown: ShownPost, sharers: int, sign: int = 1) -> None:
+        self.seconds += sign * shown.reading_seconds
+        self.bytes += sign * html_bytes(shown, sharers)
+
+
+def _author(ranked: RankedStory) -> str:
+    """Who the cap counts: the lead's author ("" when the post names none: no cap)."""
+    return ranked.story.lead.author.strip().lower()
+
+
+def _cap_authors(
+    ranked: Sequence[RankedStory], cap: int
+) -> tuple[list[RankedStory], list[Decision]]:
+    """The stories within the per-author cap, and decisions for those past it."""
+    seen: Counter[str] = Counter()
+    kept: list[RankedStory] = []
+    skipped: list[Decision] = []
+    for item in ranked:
+        author = _author(item)
+        if author and seen[author] >= cap:
+            reason = f"author cap: {cap} stories by {item.story.lead.author} rank higher"
+            skipped.append(Decision(item, SKIPPED, reason))
+            continue
+        seen[author] += 1
+        kept.append(item)
+    return kept, skipped
+
+
+def _fill(eligible: Sequence[RankedStory], spent: _Spent) -> dict[int, ShownPost]:
+    """Entries in rank order while they fit: index in `eligible` -> what is shown."""
+    chosen: dict[int, ShownPost] = {}
+    limits = spent.limits
+    for index, item in enumerate(eligible):
+        shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
+        sharers = len(item.story.sharers)
+        if not spent.fits(shown, sharers):
+            break
+        chosen[index] = shown
+        spent.add(shown, sharers)
+    return chosen
+
+
+def _source(item: RankedStory) -> str:
+    return item.story.lead.source_key
+
+
+def _swap_in(
+    eligible: Sequence[RankedStory], chosen: dict[int, ShownPost], spent: _Spent,
+    crowded: str, limit: int, counts: Counter[str],
+) -> bool:
+    """Replace `crowded`'s lowest entry by the best other-source story that fits."""
+    victim = max(i for i in chosen if _source(eligible[i]) == crowded)
+    limits = spent.limits
+    for index, item in enumerate(eligible):
+        if index in chosen or _source(item) == crowded or counts[_source(item)] >= limit:
+            continue
+        shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
+        less = (chosen[victim], len(eligible[victim].story.sharers))
+        if spent.fits(shown, len(item.story.sharers), less=less):
+            spent.add(chosen.pop(victim), len(eligible[victim].story.sharers), sign=-1)
+            chosen[index] = shown
+            spent.add(shown, len(item.story.sharers))
+            counts[crowded] -= 1
+            counts[_source(item)] += 1
+            return True
+    return False
+
+
+def _diversify(
+    eligible: Sequence[RankedStory], chosen: dict[int, ShownPost], spent: _Spent
+) -> set[int]:
+    """Swap entries until no source is over its share or no other story fits;
+    returns the indexes swapped out."""
+    limit = max(1, math.floor(spent.limits.max_source_share * len(chosen)))
+    counts = Counter(_source(eligible[i]) for i in chosen)
+    swapped: set[int] = set()
+    for crowded in sorted(counts):
+        while counts[crowded] > limit:
+            before = set(chosen)
+            if not _swap_in(eligible, chosen, spent, crowded, limit, counts):
+                break
+            swapped |= before - set(chosen)
+    return swapped
+
+
+def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]:
+    """A decision for every ranked story, in rank order (see the module docstring)."""
+    eligible, decisions = _cap_authors(ranked, limits.max_per_author)
+    spent = _Spent(limits)
+    chosen = _fill(eligible, spent)
+    swapped = _diversify(eligible, chosen, spent)
+    crowded = f"its source is over {limits.max_source_share:.0%} of entries"
+    is_full = False
+    for index, item in enumerate(eligible):
+        if index in chosen:
+            decisions.append(Decision(item, ENTRY, "entry", chosen[index]))
+            continue
+        headline = as_headline(item.story.lead, limits.headline_seconds)
+        if not is_full and spent.fits(headline, 1):
+            spent.add(headline, 1)
+            why = f"headline: {crowded}" if index in swapped else "headline: no room for an entry"
+            decisions.append(Decision(item, ALSO, why, headline))
+            continue
+        is_full = True
+        decisions.append(Decision(item, SKIPPED, "over the reading time"))
+    decisions.sort(key=lambda decision: decision.ranked.rank)
+    return decisions

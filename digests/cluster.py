@@ -1,0 +1,235 @@
+"""One story, one entry: grouping the posts that share the same thing.
+
+Two posts are the same story when they share a canonical URL (the post's
+own, or a link it shares: an article, or the post a quote or boost points
+at) or when their text is near-identical once links, mentions and hashtags
+are set aside (one announcement cross-posted to several networks). Groups
+are the connected components of those pairs (union-find).
+
+Near-identical text is found without comparing every pair: posts are
+bucketed by locality-sensitive hashing of their word sets (MinHash, 4
+bands of 2) and only posts sharing a bucket are compared, so a day of
+thousands of posts costs milliseconds. Hashes are CRC-32, not `hash()`,
+so the grouping is the same in every process.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from urllib.parse import urlsplit
+
+from aggregator.models import Post
+from digests.canonical import canonical_url
+
+# Texts shorter than this (after clean-up) are too generic to match by text:
+# "Great post!" from two people is not one story.
+MIN_TEXT_WORDS = 6
+# Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
+# reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
+# similarity reaches LONG_TEXT_JACCARD.
+SHORT_TEXT_WORDS = 40
+SHORT_TEXT_RATIO = 0.9
+LONG_TEXT_JACCARD = 0.75
+# Cross-posts agree from their first words: longer texts are compared on
+# this many, which bounds the cost of a comparison.
+MATCH_WORDS = 300
+_BANDS, _ROWS = 4, 2
+_PRIME = (1 << 61) - 1
+_SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(_BANDS * _ROWS))
+
+_NOISE = re.compile(r"https?://\S+|(?<!\w)[@#][\w.@-]+")
+_WORD = re.compile(r"\w+")
+# Paths of pages that are not a story: a site's home, a tag or a profile.
+_NOT_A_STORY = re.compile(
+    r"^/?$|^/(hashtag|tags?|search|explore)(/|$)|^/@[^/]+$|^/profile/[^/]+$", re.IGNORECASE
+)
+# On these hosts a one-segment path is a profile, not a post.
+_PROFILE_HOSTS = frozenset({"twitter.com", "facebook.com", "instagram.com", "bsky.app"})
+
+
+@dataclass(frozen=True, slots=True)
+class Sharer:
+    """Someone in the network who shared a story, and where."""
+
+    author: str
+    network: str
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """Posts about one thing; `lead` is the one shown, `posts` all of them (lead first)."""
+
+    lead: Post
+    posts: tuple[Post, ...]
+
+    @property
+    def sharers(self) -> tuple[Sharer, ...]:
+        """Who shared it, once per person and network, in the order of `posts`."""
+        seen: dict[tuple[str, str], Sharer] = {}
+        for post in self.posts:
+            key = (post.author.strip().lower() or post.source_key, post.network)
+            seen.setdefault(key, Sharer(post.author.strip(), post.network, post.source_key))
+        return tuple(seen.values())
+
+
+def story_keys(post: Post) -> set[str]:
+    """The canonical URLs that identify what `post` is about: itself and what it links.
+
+    Links to a site's home page, a hashtag, a search or a profile are left
+    out: two posts linking #edchat are not one story.
+    """
+    keys = set()
+    for url in (post.canonical_url, post.url, *post.links):
+        key = canonical_url(url) if url else ""
+        if key and _is_story_url(key):
+            keys.add(key)
+    return keys
+
+
+def _is_story_url(key: str) -> bool:
+    """Whether a canonical URL names one thing, not a home page, tag, search or profile."""
+    parts = urlsplit(key)
+    if _NOT_A_STORY.match(parts.path):
+        return False
+    return not (parts.hostname in _PROFILE_HOSTS and parts.path.count("/") == 1)
+
+
+def text_words(post: Post) -> list[str]:
+    """The post's first MATCH_WORDS own words: lower case, no links, mentions or hashtags."""
+    text = _NOISE.sub(" ", f"{post.title or ''} {post.text}")
+    return _WORD.findall(text.lower())[:MATCH_WORDS]
+
+
+def _bands(words: Sequence[str]) -> list[tuple[int, tuple[int, ...]]]:
+    """(band, hash) buckets of the word set: similar sets very likely share one."""
+    hashes = [zlib.crc32(word.encode()) for word in set(words)]
+    mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
+    return [
+        (band, tuple(mins[band * _ROWS : (band + 1) * _ROWS])) for band in range(_BANDS)
+    ]
+
+
+def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two cleaned word lists say the same thing (see the module constants)."""
+    return _Matcher([a, b]).is_match(0, 1)
+
+
+class _Matcher:
+    """Near-identical tests over a list of cleaned texts, trigram sets computed once each."""
+
+    def __init__(self, words: Sequence[Sequence[str]]) -> None:
+        self.words = words
+        self.trigrams: dict[int, frozenset[tuple[str, ...]]] = {}
+        self.compared: set[tuple[int, int]] = set()
+
+    def _trigrams_of(self, i: int) -> frozenset[tuple[str, ...]]:
+        if i not in self.trigrams:
+            self.trigrams[i] = _trigrams(self.words[i])
+        return self.trigrams[i]
+
+    def is_match(self, i: int, j: int) -> bool:
+        """Whether texts i and j are near-identical; False when that pair was already asked."""
+        if (i, j) in self.compared:
+            return False
+        self.compared.add((i, j))
+        a, b = self.words[i], self.words[j]
+        shorter, longer = sorted((len(a), len(b)))
+        # Lengths this far apart cannot reach either threshold: skip the work.
+        if shorter < MIN_TEXT_WORDS or shorter < LONG_TEXT_JACCARD * longer:
+            return False
+        if longer <= SHORT_TEXT_WORDS:
+            matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
+            return matcher.ratio() >= SHORT_TEXT_RATIO
+        ta, tb = self._trigrams_of(i), self._trigrams_of(j)
+        return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
+
+
+class _Groups:
+    """Union-find over post indexes; the smallest index is a group's root."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]]) -> None:
+    """Union every pair of indexes that share any key."""
+    first: dict[object, int] = {}
+    for index, keys in keyed:
+        for key in keys:
+            groups.union(first.setdefault(key, index), index)
+
+
+def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
+    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
+    words = [text_words(post) for post in posts]
+    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for index, ws in enumerate(words):
+        if len(ws) >= MIN_TEXT_WORDS:
+            for bucket in _bands(ws):
+                buckets.setdefault(bucket, []).append(index)
+    matcher = _Matcher(words)
+    for members in buckets.values():
+        for pos, i in enumerate(members):
+            for j in members[pos + 1 :]:
+                # Already joined (by a link or an earlier band): no need to compare.
+                if groups.find(i) != groups.find(j) and matcher.is_match(i, j):
+                    groups.union(i, j)
+
+
+def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
+    """Which post of a story to show: the larger key wins.
+
+    A titled post first (the article itself rather than a share of it),
+    then the livelier discussion, more text, the earlier post (the original
+    rather than a re-share), then ids so input order never matters.
+    """
+    return (
+        1 if post.title else 0,
+        post.engagement.total,
+        len(post.text),
+        -post.published_at.timestamp(),
+        post.source_key,
+        post.external_id,
+    )
+
+
+def cluster_posts(posts: Sequence[Post]) -> list[Story]:
+    """The posts grouped into stories, each with its best post as lead.
+
+    A post shared twice by the same source (same external id) counts once.
+    The order of stories follows their first post in a canonical order, so
+    the result does not depend on the input order.
+    """
+    unique = {(p.source_key, p.external_id): p for p in posts}
+    ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
+    groups = _Groups(len(ordered))
+    _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
+    _join_by_text(groups, ordered)
+    members: dict[int, list[Post]] = {}
+    for index, post in enumerate(ordered):
+        members.setdefault(groups.find(index), []).append(post)
+    stories = []
+    for group in members.values():
+        lead = max(group, key=lead_quality)
+        stories.append(Story(lead, (lead, *(p for p in group if p is not lead))))
+    return stories
