@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE_DIGEST_MODULES = {"select", "rank", "budget", "render", "digest"}
+PURE_DIGEST_MODULES = {
+    "select", "rank", "budget", "render", "digest", "canonical", "cluster", "spam", "choose",
+    "explain",
+}
 
 
 def _imports(path: Path) -> set[str]:
