@@ -133,11 +133,11 @@ class EmailInboxConnector:
         run = _Run()
         limit = self._ctx.config.fetch.max_body_bytes
         sizes = box.sizes(uids)
-        small = [uid for uid in uids if sizes.get(uid, 0) <= limit]
-        for uid in uids:
-            if uid not in small:
-                run.skipped.append(f"UID {uid} is larger than fetch.max_body_bytes ({limit} bytes)")
-                run.done.append(uid)
+        too_big = {uid for uid in uids if sizes.get(uid, 0) > limit}
+        for uid in sorted(too_big):
+            run.skipped.append(f"UID {uid} is larger than fetch.max_body_bytes ({limit} bytes)")
+            run.done.append(uid)
+        small = [uid for uid in uids if uid not in too_big]
         for uid, raw in box.messages(small, limit):
             run.done.append(uid)
             if len(raw) > limit:  # the server understated RFC822.SIZE

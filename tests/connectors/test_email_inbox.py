@@ -4,9 +4,11 @@ real dovecot on loopback (tests/imap_server.py; skipped when not installed)."""
 from __future__ import annotations
 
 import dataclasses
+import email
 import socket
 import threading
 from collections.abc import Iterator
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,19 @@ def test_facebook_group_notification_is_attributed_to_its_group() -> None:
     assert "Maria Lopez" in post.text  # who posted is kept in the text
     assert "unsubscribe" not in post.text.lower() and "Meta Platforms" not in post.text
     assert "notif_id" not in post.url
+
+
+def test_facebook_notification_without_a_text_part() -> None:
+    message = email.message_from_bytes(eml("facebook_group_notification"), policy=default)
+    html_only = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    for name, value in message.items():
+        if name.lower() not in ("content-type", "mime-version"):
+            html_only[name] = value
+    post = parse("", html_only.as_bytes())
+    assert post.author == "Science Teachers Network"
+    assert post.url == "https://www.facebook.com/groups/204581930017722/posts/1187654432109876/"
+    assert post.title is not None and post.title.startswith("Does anyone have a density lab")
+    assert "Meta Platforms" not in post.text
 
 
 def test_facebook_group_name_from_other_notification_shapes() -> None:
