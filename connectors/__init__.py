@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from connectors.base import Connector, ConnectorContext
 from connectors.bluesky import BlueskySearchConnector
+from connectors.email_inbox import EmailInboxConnector
 from connectors.facebook import FacebookGroupConnector, FacebookPageConnector
 from connectors.mastodon import MastodonTagConnector
 from connectors.rss import RssConnector
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
     TwitterSearchConnector.kind: TwitterSearchConnector,
     TwitterUserConnector.kind: TwitterUserConnector,
     TwitterListConnector.kind: TwitterListConnector,
+    EmailInboxConnector.kind: EmailInboxConnector,
 }
 
 __all__ = ["REGISTRY", "Connector", "ConnectorContext"]
