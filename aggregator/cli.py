@@ -139,12 +139,20 @@ def fetch(config_path: str, sources: Sequence[str]) -> None:
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None) -> None:
+@click.option("--explain", is_flag=True,
+              help="Instead of the digest, list every candidate with its score parts and why "
+                   "it was chosen or skipped.")
+def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
+           explain: bool) -> None:
     """Build (without sending) one recipient's digest."""
-    from digests.build import render_digest_for
+    from digests.build import explain_digest_for, render_digest_for
 
+    when = day.date() if day else None
     with _app(config_path) as app:
-        body = render_digest_for(app, email, fmt, day=day.date() if day else None)
+        if explain:
+            body = "\n".join(explain_digest_for(app, email, when))
+        else:
+            body = render_digest_for(app, email, fmt, day=when)
     if out is None:
         click.echo(body)
     else:

@@ -14,6 +14,7 @@ from aggregator.errors import PLNError
 from aggregator.models import RecipientConfig
 from aggregator.wiring import App
 from digests.digest import Digest, build_digest_from_posts, digest_window
+from digests.explain import explain_lines
 from digests.render import render_html, render_text
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,30 @@ def send_time_on(recipient: RecipientConfig, day: date) -> datetime:
     return local.astimezone(ZoneInfo("UTC"))
 
 
+def _digest_for(app: App, email: str, day: date | None) -> Digest:
+    """The digest of the recipient with address `email`, now or at their send
+    time on the local `day`; raises PLNError when there is no such recipient."""
+    recipient = app.config.recipient(email)
+    if recipient is None:
+        raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
+    now = app.clock() if day is None else send_time_on(recipient, day)
+    return build_digest(app, recipient, now)
+
+
 def render_digest_for(app: App, email: str, fmt: str, day: date | None = None) -> str:
     """`pln digest`: the rendered digest (`fmt` "html" or "text") for one recipient,
     now or as built at their send time on the local `day`.
 
     Raises PLNError when no recipient has that address.
     """
-    recipient = app.config.recipient(email)
-    if recipient is None:
-        raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
-    now = app.clock() if day is None else send_time_on(recipient, day)
-    digest = build_digest(app, recipient, now)
+    digest = _digest_for(app, email, day)
     return render_html(digest) if fmt == "html" else render_text(digest)
+
+
+def explain_digest_for(app: App, email: str, day: date | None = None) -> list[str]:
+    """`pln digest --explain`: why each candidate of the recipient's digest was
+    chosen or skipped, with its score parts (see `digests.explain`).
+
+    Raises PLNError when no recipient has that address.
+    """
+    return explain_lines(_digest_for(app, email, day))

@@ -37,7 +37,7 @@ def _story_lines(decision: Decision) -> list[str]:
     s, lead = ranked.score, ranked.story.lead
     parts = (
         f"{s.total:5.2f} = recency {s.recency:.2f} + engagement {s.engagement:.2f}"
-        f" + shared {s.sharing:.2f} + boost {s.boost:.2f} - spam {-s.spam:.2f}"
+        f" + shared {s.sharing:.2f} + boost {s.boost:.2f} - spam {abs(s.spam):.2f}"
     )
     reason = decision.reason
     if s.spam_reasons:
