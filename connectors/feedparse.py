@@ -53,7 +53,8 @@ def parse_feed(
 
     Raises ParseError for an empty document, an HTML page (naming its feed
     when the page links one), a document declaring XML entities that cannot
-    be stripped safely, invalid JSON, or anything that is not a feed.
+    be stripped safely, an encoding name that cannot be looked up, invalid
+    JSON, or anything that is not a feed.
     """
     stripped = body.lstrip(_BOM_AND_SPACE)
     if not stripped:
@@ -64,14 +65,19 @@ def parse_feed(
         items = parse_json_feed(source_key, stripped)
         return tuple(to_post(item, source_key, url, now) for item in items)
     document = _without_entities(source_key, body)
-    parsed = feedparser.parse(
-        document,
-        # No content-location: feedparser would then resolve xml:base on every
-        # element (a sixth of its time); `to_post` resolves the few URLs we keep.
-        response_headers={"content-type": content_type or "application/xml"},
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            document,
+            # No content-location: feedparser would then resolve xml:base on every
+            # element (a sixth of its time); `to_post` resolves the few URLs we keep.
+            response_headers={"content-type": content_type or "application/xml"},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (ValueError, LookupError) as exc:
+        # feedparser looks the declared encoding up with `codecs`, which
+        # raises ValueError for a name holding a NUL byte (found by fuzzing).
+        raise ParseError(source_key, "not a feed (unreadable character encoding)") from exc
     if not parsed.entries and not parsed.get("version"):
         raise ParseError(source_key, _not_a_feed(body, url))
     return tuple(to_post(item, source_key, url, now) for item in _raw_items(parsed))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +34,7 @@ class HostileServer:
         owner = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 owner.requested.append(self.path)
                 handler = owner.routes.get(self.path.split("?", 1)[0], _not_found)
                 try:
@@ -164,10 +163,3 @@ def nested_gzip(data: bytes) -> bytes:
     """`data` gzipped twice (served as `Content-Encoding: gzip, gzip`)."""
     return gzip.compress(gzip.compress(data, 9), 9)
 
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    """Poll `predicate` until true or `timeout_s` passed; returns its last value."""
-    end = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < end:
-        time.sleep(0.02)
-    return predicate()

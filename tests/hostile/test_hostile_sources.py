@@ -63,7 +63,7 @@ def _refused(host: str, port: int | str, ip: str) -> str:
             + "; list it in fetch.allow_private if this is intended")  # fmt: skip
 
 
-def cases(base: str, port: int, other_port: int) -> dict[str, Case]:
+def cases(base: str, other_port: int) -> dict[str, Case]:
     """Every case by source key (also its pytest id)."""
     return {
         "good": Case(f"{base}/good.rss", None, posts=5),
@@ -289,7 +289,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         mp.setattr(socket, "getaddrinfo", _fake_dns(socket.getaddrinfo))
         other.static("/good.rss", RSS, GOOD_FEED.read_bytes())
         serve(srv, other.port, marker_file)
-        the_cases = cases(srv.base_url, srv.port, other.port)
+        the_cases = cases(srv.base_url, other.port)
         started = time.monotonic()
         with build_app(load_config(_config(tmp, srv.port, the_cases))) as app:
             outcomes = {o.source_key: o for o in fetch_sources(app)}
@@ -305,7 +305,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 # -- per case ------------------------------------------------------------------------
 
-KEYS = list(cases("http://127.0.0.1:1", 1, 2))
+KEYS = list(cases("http://127.0.0.1:1", 2))
 
 
 @pytest.mark.parametrize("key", [pytest.param(k, id=k) for k in KEYS])
