@@ -86,9 +86,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(owner.latency_s)
         path = self.path.split("?", 1)[0]
         entry = owner.entry(path)
+        # Counted before answering: a client holding its response must see it counted.
         if entry is None:
-            self._send(404, {"Content-Type": "text/plain"}, b"not found\n", send_body)
             owner.count(404)
+            self._send(404, {"Content-Type": "text/plain"}, b"not found\n", send_body)
             return
         data, etag, modified_at = entry.render()
         headers = {
@@ -99,11 +100,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         if _is_not_modified(self.headers.get("If-None-Match"),
                             self.headers.get("If-Modified-Since"), etag, modified_at):
-            self._send(304, headers, b"", False)
             owner.count(304)
+            self._send(304, headers, b"", False)
             return
-        self._send(200, headers, data, send_body)
         owner.count(200)
+        self._send(200, headers, data, send_body)
 
     def _send(self, status: int, headers: Mapping[str, str], data: bytes, send_body: bool) -> None:
         self.send_response(status)
