@@ -102,10 +102,23 @@ def _is_web_url(url: str) -> bool:
     return parts.scheme in _WEB_SCHEMES and bool(parts.netloc)
 
 
+# Open-tracking pixels of common blog, feed and mailing services: they are
+# often served without a size, so the 1x1 rule alone does not catch them.
+_TRACKERS = re.compile(
+    r"^https?://(?:[^/]*\.)?(?:pixel\.wp\.com|stats\.wordpress\.com|"
+    r"feeds\.feedburner\.com/~r/|feedproxy\.google\.com/~r/|www\.google-analytics\.com|"
+    r"ad\.doubleclick\.net|pixel\.quantserve\.com|[^/]*list-manage\.com/track/|"
+    r"[^/]*sendgrid\.net/wf/open|[^/]*mailchimp\.com/track/|[^/]*substack\.com/o/|"
+    r"[^/]*\.mjt\.lu/oo/|[^/]*hubspotlinks\.com/|track\.customer\.io/)",
+    re.IGNORECASE,
+)
+
+
 def _keep_image(match: re.Match[str]) -> str:
-    """Return the <img> tag unchanged, or "" for non-web and 1x1 images."""
+    """Return the <img> tag unchanged, or "" for non-web, 1x1 and tracker images."""
     attrs = dict(_ATTR.findall(match.group(0)))
-    if not _is_web_url(_html.unescape(attrs.get("src", ""))):
+    src = _html.unescape(attrs.get("src", ""))
+    if not _is_web_url(src) or _TRACKERS.match(src):
         return ""
     for size in (attrs.get("width"), attrs.get("height")):
         if size is not None and size.strip().removesuffix("px") in ("0", "1"):
