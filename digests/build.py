@@ -7,13 +7,13 @@ module only reads what it needs from the repository and renders.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from aggregator.errors import PLNError
 from aggregator.models import RecipientConfig
 from aggregator.wiring import App
 from digests.digest import Digest, build_digest_from_posts, digest_window
+from digests.due import send_instant
 from digests.explain import explain_lines
 from digests.render import render_html, render_text
 
@@ -35,20 +35,13 @@ def build_digest(app: App, recipient: RecipientConfig, now: datetime) -> Digest:
     return digest
 
 
-def send_time_on(recipient: RecipientConfig, day: date) -> datetime:
-    """The UTC instant of `recipient`'s `send_at` on their local `day`."""
-    hour, minute = (int(part) for part in recipient.send_at.split(":"))
-    local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(recipient.timezone))
-    return local.astimezone(ZoneInfo("UTC"))
-
-
 def _digest_for(app: App, email: str, day: date | None) -> Digest:
     """The digest of the recipient with address `email`, now or at their send
     time on the local `day`; raises PLNError when there is no such recipient."""
     recipient = app.config.recipient(email)
     if recipient is None:
         raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
-    now = app.clock() if day is None else send_time_on(recipient, day)
+    now = app.clock() if day is None else send_instant(recipient, day)
     return build_digest(app, recipient, now)
 
 

@@ -1,0 +1,75 @@
+"""Which digests are due: recipients, their local send times and the clock in,
+a list out (STYLE.md §6: pure; "the scheduler is a metronome").
+
+What is due is derived from the configuration, the deliveries already
+recorded and `now` alone, so `pln send` and `pln run` agree, and a restart
+loses nothing: a digest is due on a recipient's local day once their
+`send_at` has passed there, until one is recorded for that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from aggregator.models import RecipientConfig
+
+# After downtime, a digest less late than this still goes out; an older one
+# is skipped (and logged by the caller), never sent late and never twice.
+DEFAULT_GRACE = timedelta(hours=2)
+
+
+@dataclass(frozen=True, slots=True)
+class DueDigest:
+    """One recipient's digest for one local day, and when it was meant to go."""
+
+    recipient: RecipientConfig
+    local_day: date
+    send_at: datetime  # aware UTC
+
+
+def send_instant(recipient: RecipientConfig, day: date) -> datetime:
+    """The UTC instant of `recipient`'s `send_at` on their local `day`.
+
+    Across a daylight-saving change the wall-clock time is kept (06:30 stays
+    06:30 local); a time that does not exist that day (skipped by a spring
+    change) resolves to the same instant as the hour after, as zoneinfo does.
+    """
+    hour, minute = (int(part) for part in recipient.send_at.split(":"))
+    local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(recipient.timezone))
+    return local.astimezone(timezone.utc)
+
+
+def due_digests(
+    now: datetime,
+    recipients: Sequence[RecipientConfig],
+    recorded: Mapping[str, Collection[date]],
+    grace: timedelta = DEFAULT_GRACE,
+) -> tuple[list[DueDigest], list[DueDigest]]:
+    """(due, missed) at `now`.
+
+    `recorded` maps a recipient's email to the local days that already have
+    a delivery recorded (claimed or sent). Only the recipient's current local
+    day is considered: yesterday's digest, if it never went, is not sent
+    today. A digest whose send time passed more than `grace` ago is missed.
+    Ordered by send time, then email.
+    """
+    due: list[DueDigest] = []
+    missed: list[DueDigest] = []
+    for recipient in recipients:
+        today = now.astimezone(ZoneInfo(recipient.timezone)).date()
+        if today in recorded.get(recipient.email, ()):
+            continue
+        planned = send_instant(recipient, today)
+        if planned > now:
+            continue
+        (due if now - planned <= grace else missed).append(
+            DueDigest(recipient, today, planned)
+        )
+    return sorted(due, key=_order), sorted(missed, key=_order)
+
+
+def _order(digest: DueDigest) -> tuple[datetime, str]:
+    return digest.send_at, digest.recipient.email
