@@ -4,6 +4,7 @@ In rank order, within the recipient's reading time and the email's size:
 1. an author's stories past MAX_PER_AUTHOR are skipped (one prolific
    poster does not make a digest);
 2. entries are taken while they fit; the first that does not ends them;
+   a story that looks like spam is never an entry, at most a headline;
 3. no source may hold more than MAX_SOURCE_SHARE of the entries while other
    sources have stories left: its lowest entries are swapped for the best
    stories of other sources, and become headlines if there is room;
@@ -32,8 +33,9 @@ from digests.rank import RankedStory
 MAX_SOURCE_SHARE = 0.4
 MAX_PER_AUTHOR = 2
 # What entries and headlines may add to the HTML email, estimated: Gmail
-# clips messages over 102 KB, and the page itself takes about 8 KB.
-HTML_BYTES_BUDGET = 82_000
+# clips messages over 102 KB; the page around them takes about 6 KB, and
+# `render_html` trims if the estimate was short.
+HTML_BYTES_BUDGET = 86_000
 
 ENTRY, ALSO, SKIPPED = "entry", "also", "skipped"
 
@@ -110,6 +112,8 @@ def _fill(eligible: Sequence[RankedStory], spent: _Spent) -> dict[int, ShownPost
     chosen: dict[int, ShownPost] = {}
     limits = spent.limits
     for index, item in enumerate(eligible):
+        if item.score.spam_reasons:
+            continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
         sharers = len(item.story.sharers)
         if not spent.fits(shown, sharers):
@@ -132,6 +136,8 @@ def _swap_in(
     limits = spent.limits
     for index, item in enumerate(eligible):
         if index in chosen or _source(item) == crowded or counts[_source(item)] >= limit:
+            continue
+        if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
         less = (chosen[victim], len(eligible[victim].story.sharers))
@@ -177,7 +183,11 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
         headline = as_headline(item.story.lead, limits.headline_seconds)
         if not is_full and spent.fits(headline, 1):
             spent.add(headline, 1)
-            why = f"headline: {crowded}" if index in swapped else "headline: no room for an entry"
+            why = (
+                f"headline: {crowded}" if index in swapped
+                else "headline only: looks like spam" if item.score.spam_reasons
+                else "headline: no room for an entry"
+            )
             decisions.append(Decision(item, ALSO, why, headline))
             continue
         is_full = True

@@ -32,12 +32,16 @@ MIN_TEXT_WORDS = 6
 # reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
 # similarity reaches LONG_TEXT_JACCARD.
 SHORT_TEXT_WORDS = 40
-SHORT_TEXT_RATIO = 0.9
+SHORT_TEXT_RATIO = 0.95
 LONG_TEXT_JACCARD = 0.75
 # Cross-posts agree from their first words: longer texts are compared on
 # this many, which bounds the cost of a comparison.
 MATCH_WORDS = 300
 _BANDS, _ROWS = 4, 2
+# A bucket this full is a band of very common words, not a set of copies:
+# comparing all its pairs would cost O(n^2) for nothing. Exact copies are
+# still joined, by their cleaned text as a key.
+MAX_BUCKET = 64
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(_BANDS * _ROWS))
 
@@ -53,11 +57,10 @@ _PROFILE_HOSTS = frozenset({"twitter.com", "facebook.com", "instagram.com", "bsk
 
 @dataclass(frozen=True, slots=True)
 class Sharer:
-    """Someone in the network who shared a story, and where."""
+    """Someone in the network who shared a story, and on which networks."""
 
     author: str
-    network: str
-    source_key: str
+    networks: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,15 @@ class Story:
 
     @property
     def sharers(self) -> tuple[Sharer, ...]:
-        """Who shared it, once per person and network, in the order of `posts`."""
-        seen: dict[tuple[str, str], Sharer] = {}
+        """Who shared it, once per person (by name; an unnamed poster by source),
+        with each network they shared it on, in the order of `posts`."""
+        people: dict[str, tuple[str, list[str]]] = {}
         for post in self.posts:
-            key = (post.author.strip().lower() or post.source_key, post.network)
-            seen.setdefault(key, Sharer(post.author.strip(), post.network, post.source_key))
-        return tuple(seen.values())
+            key = post.author.strip().lower() or f"\0{post.source_key}"
+            _, networks = people.setdefault(key, (post.author.strip(), []))
+            if post.network not in networks:
+                networks.append(post.network)
+        return tuple(Sharer(name, tuple(networks)) for name, networks in people.values())
 
 
 def story_keys(post: Post) -> set[str]:
@@ -103,6 +109,12 @@ def text_words(post: Post) -> list[str]:
     """The post's first MATCH_WORDS own words: lower case, no links, mentions or hashtags."""
     text = _NOISE.sub(" ", f"{post.title or ''} {post.text}")
     return _WORD.findall(text.lower())[:MATCH_WORDS]
+
+
+def _copy_key(post: Post) -> list[tuple[str, ...]]:
+    """The cleaned text as a key, for texts long enough to be matched at all."""
+    words = tuple(text_words(post))
+    return [words] if len(words) >= MIN_TEXT_WORDS else []
 
 
 def _bands(words: Sequence[str]) -> list[tuple[int, tuple[int, ...]]]:
@@ -189,6 +201,8 @@ def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
                 buckets.setdefault(bucket, []).append(index)
     matcher = _Matcher(words)
     for members in buckets.values():
+        if len(members) > MAX_BUCKET:
+            continue
         for pos, i in enumerate(members):
             for j in members[pos + 1 :]:
                 # Already joined (by a link or an earlier band): no need to compare.
@@ -224,6 +238,7 @@ def cluster_posts(posts: Sequence[Post]) -> list[Story]:
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
+    _join_by_key(groups, enumerate(_copy_key(post) for post in ordered))
     _join_by_text(groups, ordered)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):

@@ -35,6 +35,18 @@ MONTHS = (
 )  # fmt: skip
 
 
+def first_line(words: Sequence[str]) -> str:
+    """A headline for an untitled post: its first sentence when that is short,
+    else its first HEADLINE_WORDS words and an ellipsis."""
+    for count, word in enumerate(words[: HEADLINE_WORDS + 4], 1):
+        if word.endswith((".", "?", "!")):
+            return " ".join(words[:count])
+    if len(words) <= HEADLINE_WORDS:
+        return " ".join(words)
+    # Punctuation before the ellipsis reads as a typo: "year:…".
+    return " ".join(words[:HEADLINE_WORDS]).rstrip(",;:-\u2013\u2014") + "\u2026"
+
+
 @dataclass(frozen=True, slots=True)
 class DigestEntry:
     """One post as the digest shows it.
@@ -69,8 +81,7 @@ class DigestEntry:
         words = self.post.text.split()
         if not words:
             return f"Post by {self.post.author}" if self.post.author else "Untitled post"
-        head = " ".join(words[:HEADLINE_WORDS])
-        return head + ("\u2026" if len(words) > HEADLINE_WORDS else "")
+        return first_line(words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,9 +81,10 @@ def network_name(network: str) -> str:
 
 
 def shared_by(sharers: Sequence[Sharer]) -> str:
-    """ "Shared by 3 people in your network: Ana (Mastodon), Ben (X) and Cy (Web)"."""
+    """ "Shared by 3 people in your network: Ana (Mastodon, X), Ben (X) and Cy (Web)"."""
     names = [
-        f"{s.author or 'someone'} ({network_name(s.network)})" for s in sharers[:SHARER_NAMES]
+        f"{s.author or 'someone'} ({', '.join(network_name(n) for n in s.networks)})"
+        for s in sharers[:SHARER_NAMES]
     ]
     others = len(sharers) - len(names)
     if others:

@@ -26,6 +26,9 @@ _VOCABULARY = (
     "standards unit plan warmup hook question answer draft revise peer review choice "
     "voice agency podcast video slide board marker timer calendar schedule recess lunch"
 ).split()
+# Made-up words too, so that random texts share few words, as real ones do.
+_VOCABULARY += [a + b + c for a in ("bra", "ste", "qui", "mol", "pen", "dar", "lu", "vo")
+                for b in ("ti", "ram", "nel", "co", "sa", "fu") for c in ("n", "x", "ble", "")]
 _FILLER_SEEDS = itertools.count()
 
 

@@ -64,10 +64,17 @@ def test_a_hand_built_day_groups_into_known_stories():
 def test_the_article_leads_its_story_and_sharers_are_counted_once_per_person():
     [story] = [s for s in cluster_posts(a_day()) if s.lead.external_id == "blog-1"]
     assert story.lead.title == "Retrieval practice routines"
-    assert [(s.author, s.network) for s in story.sharers] == [
-        ("Edutopia", "rss"), ("Ben Ortiz", "twitter"), ("Cy Park", "mastodon"),
-        ("Dee Lane", "twitter"),
+    assert [(s.author, s.networks) for s in story.sharers] == [
+        ("Edutopia", ("rss",)), ("Ben Ortiz", ("twitter",)), ("Cy Park", ("mastodon",)),
+        ("Dee Lane", ("twitter",)),
     ]  # the lead first, then in order of sharing; Ben's tweet seen twice counts once
+
+
+def test_one_person_cross_posting_counts_once_with_both_networks():
+    [story] = [s for s in cluster_posts(a_day()) if s.lead.external_id in ("md-2", "bs-2")]
+    assert [(s.author, sorted(s.networks)) for s in story.sharers] == [
+        ("Eve Ruiz", ["bluesky", "mastodon"])
+    ]
 
 
 def test_grouping_does_not_depend_on_input_order():

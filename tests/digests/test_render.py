@@ -145,3 +145,15 @@ def test_html_has_no_scripts_and_a_preheader_and_greeting():
     assert "Good morning, Ana" in html
     assert "display:none" in html  # the preheader
     assert "max-width: 600px" in html
+
+
+def test_an_untitled_post_is_headed_by_its_first_sentence_or_first_words():
+    short = make_post("1", title=None, text="Exit tickets save my Fridays. Here is how I use them.")
+    long = make_post("2", title=None, text="Our district science fair is open to every middle "
+                                            "school this year: registration closes Friday")
+    digest = build([short, long])
+    headlines = {entry.post.external_id: entry.headline for entry in digest.entries}
+    assert headlines == {
+        "1": "Exit tickets save my Fridays.",
+        "2": "Our district science fair is open to every middle school this year\u2026",
+    }
