@@ -33,18 +33,28 @@ from aggregator.config_read import (
     is_address,
     is_hostname,
 )
+from aggregator.config_schedule import (
+    CalendarConfig,
+    Holiday,
+    ScheduleConfig,
+    read_calendar,
+    read_schedule,
+)
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import RecipientConfig, SourceConfig
 
 __all__ = [
     "SOURCE_KINDS",
     "SOURCE_OPTIONS",
+    "CalendarConfig",
     "Config",
     "DatabaseConfig",
     "DigestConfig",
     "EmailConfig",
     "FacebookConfig",
     "FetchConfig",
+    "Holiday",
+    "ScheduleConfig",
     "Secret",
     "TwitterConfig",
     "format_problems",
@@ -146,6 +156,8 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     twitter: TwitterConfig = field(default_factory=TwitterConfig)
     facebook: FacebookConfig = field(default_factory=FacebookConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
     sources: tuple[SourceConfig, ...] = ()
     recipients: tuple[RecipientConfig, ...] = ()
     secrets: tuple[Secret, ...] = ()
@@ -165,7 +177,8 @@ class Config:
         return next((s for s in self.secrets if s.env_name == env_name), None)
 
 
-_TOP_KEYS = ("database", "email", "fetch", "digest", "twitter", "facebook", "sources", "recipients")
+_TOP_KEYS = ("database", "email", "fetch", "digest", "twitter", "facebook", "sources", "recipients",
+             "schedule", "calendar")
 _EMAIL_KEYS = ("smtp_host", "smtp_port", "security", "username", "password_env", "from")
 _SECURITY = ("starttls", "ssl", "none")
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -279,6 +292,8 @@ def _read_config(root: Table, path: str, environ: Mapping[str, str]) -> Config:
         facebook=_read_facebook(
             root.table("facebook"), environ, _first_use(root, sources, "facebook_")
         ),
+        schedule=read_schedule(root.table("schedule")),
+        calendar=read_calendar(root.table("calendar")),
         sources=sources,
         recipients=recipients,
         secrets=_resolve_needs(root.report, needs, environ),

@@ -29,8 +29,10 @@ from aggregator.models import RecipientConfig, SourceConfig, SourceKind
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")
 RECIPIENT_KEYS = (
-    "email", "name", "timezone", "send_at", "reading_minutes", "follow", "mute", "boost"
+    "email", "name", "timezone", "send_at", "reading_minutes", "follow", "mute", "boost", "days"
 )
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day names as `days` and `weekly_health_email` spell them, Monday first (date.weekday())."""
 
 _SOURCE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -281,7 +283,20 @@ def _read_recipient(table: Table, source_keys: Collection[str]) -> RecipientConf
         follow=follow,
         mute=table.texts("mute"),
         boost=table.texts("boost"),
+        days=_read_days(table),
     )
+
+
+def _read_days(table: Table) -> tuple[str, ...]:
+    """`days = ["mon", ..., "fri"]`: lower-cased, in week order, each once."""
+    days = tuple(day.lower() for day in table.texts("days"))
+    for day in days:
+        if day not in WEEKDAYS:
+            table.problem("days", f"unknown day {day!r}; use {', '.join(WEEKDAYS)}")
+            return ()
+    if "days" in table.data and not days:
+        table.problem("days", 'must name at least one day, like ["mon", "tue", "wed", "thu", "fri"]')
+    return tuple(day for day in WEEKDAYS if day in days)
 
 
 def _read_timezone(table: Table) -> str:

@@ -116,6 +116,8 @@ class RecipientConfig:
     follow: tuple[str, ...] = ()
     mute: tuple[str, ...] = ()
     boost: tuple[str, ...] = ()
+    days: tuple[str, ...] = ()
+    """Weekdays a digest goes out ("mon".."sun"); empty means every day."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -579,3 +579,62 @@ def test_x_read_budget_must_be_a_positive_whole_number(value: str, message: str)
     text = X_USER + f"    max_posts_per_day = {value}\n"
     environ = {"TWITTER_BEARER_TOKEN": SECRET_VALUE}
     assert only_problem(text, environ) == f"config.toml:8: sources[1].max_posts_per_day: {message}"
+
+
+# --- schedule, calendar and school days -------------------------------------
+
+
+def test_school_days_schedule_and_holidays_are_read() -> None:
+    text = """
+        [schedule]
+        misfire_grace_minutes = 45
+        weekly_health_email = "Fri"
+
+        [[calendar.holidays]]
+        name = "Winter break"
+        first = 2026-12-21
+        last = "2027-01-01"
+
+        [[recipients]]
+        email = "ana@school.org"
+        days = ["fri", "MON", "wed"]
+    """
+    config = parse_config(toml(text), "config.toml", {})
+    assert config.recipients[0].days == ("mon", "wed", "fri")
+    assert (config.schedule.misfire_grace_minutes, config.schedule.weekly_health_email) == (45, "fri")
+    holiday = config.calendar.holidays[0]
+    assert (holiday.name, holiday.first.isoformat(), holiday.last.isoformat()) == (
+        "Winter break", "2026-12-21", "2027-01-01")
+
+
+def test_schedule_and_calendar_problems_are_listed_with_their_lines() -> None:
+    text = """
+        [schedule]
+        misfire_grace_minutes = -5
+        weekly_health_email = "monday"
+        timezone = "Mars/Olympus"
+
+        [[calendar.holidays]]
+        name = "Backwards"
+        first = 2027-01-01
+        last = 2026-12-21
+
+        [[calendar.holidays]]
+        first = "next week"
+
+        [[recipients]]
+        email = "ana@school.org"
+        days = ["mon", "funday"]
+    """
+    assert problems(text) == [
+        "config.toml:2: schedule.misfire_grace_minutes: must be between 0 and 1440",
+        "config.toml:3: schedule.weekly_health_email: must be a day "
+        "(mon, tue, wed, thu, fri, sat, sun) or false",
+        "config.toml:4: schedule.timezone: unknown time zone 'Mars/Olympus'; "
+        "use an IANA name like Europe/London",
+        "config.toml:9: calendar.holidays[1].last: is before first (2027-01-01)",
+        "config.toml:11: calendar.holidays[2].last: is required (a date like 2026-12-21)",
+        "config.toml:12: calendar.holidays[2].first: must be a date like 2026-12-21",
+        "config.toml:16: recipients[1].days: unknown day 'funday'; "
+        "use mon, tue, wed, thu, fri, sat, sun",
+    ]
