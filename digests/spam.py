@@ -7,6 +7,7 @@ recipient's own filter (`select.py`).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from aggregator.models import Post
@@ -31,12 +32,10 @@ _COMPILED = tuple(
 _HASHTAG = re.compile(r"(?<![\w#])#\w+")
 
 
-def _is_hashtag_stuffed(post: Post) -> bool:
+def _is_hashtag_stuffed(text: str, hashtags: tuple[str, ...]) -> bool:
     """Whether hashtags outweigh the words: too many, or most of the post."""
-    words = post.text.split()
-    tags = set(tag.lower() for tag in _HASHTAG.findall(post.text)) | {
-        tag.lower() for tag in post.hashtags
-    }
+    words = text.split()
+    tags = {tag.lower() for tag in _HASHTAG.findall(text)} | {tag.lower() for tag in hashtags}
     in_text = sum(1 for word in words if word.startswith("#"))
     return len(tags) > MAX_HASHTAGS or (len(words) >= 4 and in_text / len(words) > HASHTAG_SHARE)
 
@@ -44,8 +43,15 @@ def _is_hashtag_stuffed(post: Post) -> bool:
 def spam_signals(post: Post) -> tuple[str, ...]:
     """Why `post` looks like spam: any of "giveaway", "crypto",
     "follow-for-follow", "hashtag-stuffed", in that order; () when clean."""
-    text = f"{post.title or ''}\n{post.text}"
-    found = [reason for reason, pattern in _COMPILED if pattern.search(text)]
-    if _is_hashtag_stuffed(post):
+    return _signals(post.title or "", post.text, post.hashtags)
+
+
+# Cached by content (still pure): a post is judged once, not once per
+# digest of everyone who follows its source.
+@functools.lru_cache(maxsize=50_000)
+def _signals(title: str, text: str, hashtags: tuple[str, ...]) -> tuple[str, ...]:
+    both = f"{title}\n{text}"
+    found = [reason for reason, pattern in _COMPILED if pattern.search(both)]
+    if _is_hashtag_stuffed(text, hashtags):
         found.append("hashtag-stuffed")
     return tuple(found)
