@@ -402,6 +402,14 @@ class Repository:
 
     # -- transactions -----------------------------------------------------------
 
+    def run(self, action: str, work: Callable[[Session], T], write: bool = False) -> T:
+        """Run `work(session)` in one transaction, as every method here does.
+
+        For the `storage_*.py` parts of the repository only (deliveries...):
+        they keep SQLAlchemy inside storage too. Raises `StorageError`.
+        """
+        return self._run(action, work, write)
+
     def _run(self, action: str, work: Callable[[Session], T], write: bool = False) -> T:
         """Run `work` in one transaction, retried while the database is busy.
 

@@ -285,6 +285,10 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(Text)
+    # claimed | retry | unknown | sent | failed (aggregator.storage_deliveries).
+    status: Mapped[str] = mapped_column(String(10), server_default="claimed")
+    # A claim's lease, or when a failed attempt may be retried.
+    next_attempt_at: Mapped[datetime | None]
 
 # -- mapping between models and rows -------------------------------------------
 
@@ -415,6 +419,7 @@ def status_of(row: SourceRow, posts_stored: int) -> SourceStatus:
         posts_stored=posts_stored,
         last_attempt_at=row.last_attempt_at,
         last_success_at=row.last_success_at,
+        last_new_post_at=row.last_new_post_at,
         last_error=row.last_error,
         consecutive_failures=row.consecutive_failures,
         next_attempt_at=row.next_attempt_at,

@@ -1,0 +1,328 @@
+"""The deliveries part of the repository: claims, their outcomes, unsubscribes.
+
+A digest goes out at most once per recipient and local day (STYLE.md §5,
+`claim_delivery`): a `digests` row and its `deliveries` row are inserted,
+unique, in their own transaction before any SMTP, and every later step is a
+guarded state change of that row:
+
+    claimed --(the end-of-data mark is about to be sent)--> unknown
+    unknown --(250)--> sent          unknown --(5xx)--> failed
+    claimed/unknown --(4xx, or the server was lost before the end of data)--> retry
+    claimed/retry --(its next_attempt_at has come)--> claimed again (`reclaim`)
+
+A row left `claimed` by a crash is safe to send again once its lease ends:
+the server never saw the end of the message. A row left `unknown` may have
+been accepted, so it is never sent again automatically; `pln status` shows
+it with its Message-ID to look up in the mail server's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from aggregator.errors import StorageError
+from aggregator.storage import Repository
+from aggregator.tables import DeliveryRow, DigestRow, RecipientRow
+
+__all__ = ["Claim", "Deliveries", "DeliveryState", "STATUSES"]
+
+CLAIMED, RETRY, UNKNOWN, SENT, FAILED = "claimed", "retry", "unknown", "sent", "failed"
+STATUSES = (CLAIMED, RETRY, UNKNOWN, SENT, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The right to send `email`'s digest for `local_day`, held until `lease_until`.
+
+    `attempts` counts this attempt (1 for a first claim).
+    """
+
+    delivery_id: int
+    email: str
+    local_day: date
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """A recipient's latest recorded delivery, for `pln status`."""
+
+    email: str
+    local_day: date
+    status: str  # one of STATUSES
+    attempts: int
+    claimed_at: datetime
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_id: str | None = None
+
+
+class Deliveries:
+    """Delivery records kept in a `Repository`'s database."""
+
+    def __init__(self, repo: Repository) -> None:
+        """Use `repo`'s database and transactions."""
+        self._repo = repo
+
+    def claim(self, email: str, local_day: date, now: datetime, lease: timedelta) -> Claim | None:
+        """Record, before any SMTP, that `email`'s digest for `local_day` is being sent.
+
+        Returns None when that day already has a delivery (sent, failing or
+        being sent by another process): the unique rows make this safe
+        across processes. Raises `StorageError`.
+        """
+        day = local_day.isoformat()
+
+        def work(session: Session) -> Claim | None:
+            digest_id = _insert_new(session, DigestRow, ["recipient_email", "local_day"], {
+                "recipient_email": email, "local_day": day, "built_at": now, "post_count": 0,
+            })
+            if digest_id is None:  # built before (`record_digest`) but never sent
+                digest_id = session.scalar(select(DigestRow.id).where(
+                    DigestRow.recipient_email == email, DigestRow.local_day == day))
+            delivery_id = _insert_new(session, DeliveryRow, ["digest_id"], {
+                "digest_id": digest_id, "claimed_at": now, "attempts": 1, "status": CLAIMED,
+                "next_attempt_at": now + lease,
+            })
+            if delivery_id is None:
+                return None
+            return Claim(delivery_id, email, local_day, 1, now + lease)
+
+        return self._repo.run(f"claiming the digest of {email} for {day}", work, write=True)
+
+    def due_retries(self, now: datetime) -> list[Claim]:
+        """Deliveries to try again at `now`: failed temporarily, or claimed by a
+        process that stopped before sending (its lease ended); oldest first.
+
+        The claims returned are not yet held: `reclaim` each one.
+        """
+        stmt = (
+            select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .where(DeliveryRow.status.in_((CLAIMED, RETRY)), DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at, DigestRow.recipient_email)
+        )
+
+        def work(session: Session) -> list[Claim]:
+            return [
+                Claim(row.id, email, date.fromisoformat(day), row.attempts,
+                      row.next_attempt_at or now)
+                for row, email, day in session.execute(stmt)
+            ]
+
+        return self._repo.run("listing deliveries to retry", work)
+
+    def reclaim(self, claim: Claim, now: datetime, lease: timedelta) -> Claim | None:
+        """Take a claim from `due_retries` for one more attempt; None if another
+        process took it first. Raises `StorageError`."""
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == claim.delivery_id,
+                   DeliveryRow.status.in_((CLAIMED, RETRY)),
+                   DeliveryRow.next_attempt_at <= now)
+            .values(status=CLAIMED, claimed_at=now, attempts=DeliveryRow.attempts + 1,
+                    next_attempt_at=now + lease)
+        )
+        taken = self._changed(f"reclaiming the digest of {claim.email}", stmt)
+        if not taken:
+            return None
+        return Claim(claim.delivery_id, claim.email, claim.local_day, claim.attempts + 1,
+                     now + lease)
+
+    def mark_unknown(
+        self, claim: Claim, message_id: str, built_at: datetime, post_count: int, now: datetime
+    ) -> None:
+        """Record, just before the end of the message is sent, that from now on
+        the server may have accepted it (so it is never sent again by itself).
+
+        Raises `StorageError` when the claim was lost (its lease ended and
+        another process took it): the caller must then not finish sending.
+        """
+        delivery = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == claim.delivery_id, DeliveryRow.status == CLAIMED,
+                   DeliveryRow.attempts == claim.attempts)
+            .values(status=UNKNOWN, message_id=message_id, next_attempt_at=None,
+                    last_error=f"sending since {now.isoformat(timespec='seconds')}")
+        )
+        digest = (
+            update(DigestRow)
+            .where(DigestRow.id == select(DeliveryRow.digest_id)
+                   .where(DeliveryRow.id == claim.delivery_id).scalar_subquery())
+            .values(built_at=built_at, post_count=post_count)
+        )
+
+        def work(session: Session) -> None:
+            if _rowcount(session, delivery) != 1:
+                raise StorageError(f"the digest of {claim.email} for {claim.local_day} "
+                                   "was claimed by another process; not sending it")
+            session.execute(digest)
+
+        self._repo.run(f"recording the send of {claim.email}", work, write=True)
+
+    def mark_sent(self, claim: Claim, now: datetime) -> None:
+        """Record that the server accepted the message (250). Raises `StorageError`."""
+        self._set(claim, (UNKNOWN,), status=SENT, sent_at=now, last_error=None)
+
+    def mark_retry(self, claim: Claim, error: str, retry_at: datetime) -> None:
+        """Record a temporary failure: nothing was accepted; try again at `retry_at`."""
+        self._set(claim, (CLAIMED, UNKNOWN), status=RETRY, last_error=error,
+                  next_attempt_at=retry_at)
+
+    def mark_failed(self, claim: Claim, error: str) -> None:
+        """Record a permanent failure for that day (5xx, or too many attempts)."""
+        self._set(claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error,
+                  next_attempt_at=None)
+
+    def note_unknown(self, claim: Claim, error: str) -> None:
+        """Keep the delivery `unknown` with why: the server went away after the
+        whole message was sent, so it may have been accepted."""
+        self._set(claim, (UNKNOWN,), last_error=error)
+
+    def recorded_days(self, emails: Collection[str], since: date) -> dict[str, set[date]]:
+        """The local days from `since` on that have a delivery, per email
+        (whatever its state: a day with a delivery is never claimed again)."""
+        stmt = (
+            select(DigestRow.recipient_email, DigestRow.local_day)
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .where(DigestRow.recipient_email.in_(list(emails)),
+                   DigestRow.local_day >= since.isoformat())
+        )
+
+        def work(session: Session) -> dict[str, set[date]]:
+            days: dict[str, set[date]] = {}
+            for email, day in session.execute(stmt):
+                days.setdefault(email, set()).add(date.fromisoformat(day))
+            return days
+
+        return self._repo.run("reading recorded digests", work)
+
+    def latest(self) -> list[DeliveryState]:
+        """Each recipient's latest delivery (by local day), ordered by email."""
+        latest_day = (
+            select(DigestRow.recipient_email, func.max(DigestRow.local_day).label("day"))
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .group_by(DigestRow.recipient_email)
+            .subquery()
+        )
+        stmt = (
+            select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .join(latest_day, (latest_day.c.recipient_email == DigestRow.recipient_email)
+                  & (latest_day.c.day == DigestRow.local_day))
+            .order_by(DigestRow.recipient_email)
+        )
+
+        def work(session: Session) -> list[DeliveryState]:
+            return [_state(row, email, day) for row, email, day in session.execute(stmt)]
+
+        return self._repo.run("reading deliveries", work)
+
+    # -- unsubscribes ----------------------------------------------------------
+
+    def unsubscribe(self, email: str, now: datetime) -> bool:
+        """Stop all digests to `email` (any case) from `now`; False if it already was.
+
+        Raises `StorageError` when no recipient has that address.
+        """
+
+        def work(session: Session) -> bool:
+            row = session.scalars(
+                select(RecipientRow).where(func.lower(RecipientRow.email) == email.lower())
+            ).one_or_none()
+            if row is None:
+                raise StorageError(f"no recipient {email} is stored; nothing to unsubscribe")
+            if row.unsubscribed_at is not None:
+                return False
+            row.unsubscribed_at, row.is_active = now, False
+            return True
+
+        return self._repo.run(f"unsubscribing {email}", work, write=True)
+
+    def unsubscribed(self) -> set[str]:
+        """The addresses (lower case) that unsubscribed and were not re-enabled."""
+        stmt = select(RecipientRow.email).where(RecipientRow.unsubscribed_at.is_not(None))
+        return self._repo.run(
+            "reading unsubscribes", lambda s: {e.lower() for e in s.scalars(stmt)}
+        )
+
+    def lift_unsubscribes(self, resubscribe: Mapping[str, date], configured: Collection[str]) -> list[str]:
+        """Re-enable recipients the admin listed in `[email] resubscribe`.
+
+        An unsubscribe made on or before the listed day is lifted; a later
+        one stands, so the entry can stay in the file. Recipients in
+        `configured` become active again. Returns the addresses re-enabled.
+        """
+        wanted = {email.lower(): day for email, day in resubscribe.items()}
+        active = {email.lower() for email in configured}
+        if not wanted:
+            return []
+
+        def work(session: Session) -> list[str]:
+            lifted = []
+            for row in session.scalars(
+                select(RecipientRow).where(RecipientRow.unsubscribed_at.is_not(None))
+            ):
+                day = wanted.get(row.email.lower())
+                if day is not None and row.unsubscribed_at is not None \
+                        and row.unsubscribed_at.date() <= day:
+                    row.unsubscribed_at = None
+                    row.is_active = row.email.lower() in active
+                    lifted.append(row.email)
+            return lifted
+
+        return self._repo.run("re-enabling recipients", work, write=True)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _set(self, claim: Claim, from_states: tuple[str, ...], **values: Any) -> None:
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == claim.delivery_id, DeliveryRow.status.in_(from_states))
+            .values(**values)
+        )
+        if not self._changed(f"recording the delivery to {claim.email}", stmt):
+            raise StorageError(
+                f"the delivery to {claim.email} for {claim.local_day} is no longer "
+                f"{' or '.join(from_states)}; not updated"
+            )
+
+    def _changed(self, action: str, stmt: Update) -> bool:
+        return self._repo.run(action, lambda s: _rowcount(s, stmt) == 1, write=True)
+
+
+def _insert_new(
+    session: Session, table: type[DigestRow] | type[DeliveryRow], keys: list[str],
+    values: dict[str, Any],
+) -> int | None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING: the new row's id, or None
+    when a row with those keys exists (on SQLite and PostgreSQL alike)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    stmt = insert.values(values).on_conflict_do_nothing(index_elements=keys).returning(table.id)
+    new_id = session.execute(stmt).scalar_one_or_none()
+    return None if new_id is None else int(new_id)
+
+
+def _rowcount(session: Session, stmt: Update) -> int:
+    """How many rows an UPDATE changed (the guard of every state change)."""
+    return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
+
+
+def _state(row: DeliveryRow, email: str, day: str) -> DeliveryState:
+    return DeliveryState(
+        email=email, local_day=date.fromisoformat(day), status=row.status,
+        attempts=row.attempts, claimed_at=row.claimed_at, sent_at=row.sent_at,
+        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+        message_id=row.message_id,
+    )

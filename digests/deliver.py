@@ -1,0 +1,356 @@
+"""Sending digests: the email message, and mailers that send it (SMTP or files).
+
+Messages are built with the standard library's email API (`EmailMessage`,
+`policy.SMTP`, `headerregistry.Address`), never by pasting strings, so no
+post title or recipient name can add a header: the policy refuses a header
+value with a line break, and names are quoted as display names.
+
+A `Mailer` tells the caller exactly how far a message got, since that
+decides whether it may be sent again (see `digests.send`):
+`TemporaryFailure` (not accepted; try later), `PermanentFailure` (refused,
+5xx), `UnknownOutcome` (the whole message went out but no answer came back:
+it may have been accepted, RFC 1047). `on_commit` is called just before the
+point of no return, the end-of-data mark.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import select
+import ssl
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from aggregator.config import EmailConfig
+from aggregator.errors import DeliveryError
+from aggregator.models import RecipientConfig
+
+__all__ = [
+    "FileMailer", "Mailer", "PermanentFailure", "ServerUnavailable", "SmtpMailer",
+    "TemporaryFailure", "UnknownOutcome", "build_mailer", "build_message",
+]
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_S = 30.0
+_END_OF_DATA = b".\r\n"
+# Bodies in quoted-printable or base64, never raw 8-bit: we do not ask the
+# server for 8BITMIME. Header values with a line break are refused.
+_POLICY = policy.SMTP.clone(cte_type="7bit")
+
+
+class TemporaryFailure(DeliveryError):
+    """The server did not accept the message (4xx, or lost before the end of
+    the message): sending it again later is safe."""
+
+
+class ServerUnavailable(TemporaryFailure):
+    """The server cannot be reached or refused the login: the rest of the
+    batch would fail the same way."""
+
+
+class PermanentFailure(DeliveryError):
+    """The server refused the message for good (5xx)."""
+
+
+class UnknownOutcome(DeliveryError):
+    """The whole message was sent but the server's answer was lost: it may
+    have been accepted, so it must not be sent again automatically."""
+
+
+class Mailer(Protocol):
+    """Sends one message at a time; a seam for SMTP, files and tests."""
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        """Deliver `message` to its To address.
+
+        `on_commit` runs just before the message is committed (the SMTP
+        end-of-data mark, the file's rename); if it raises, the message is
+        not committed and the exception propagates. Raises
+        TemporaryFailure, PermanentFailure or UnknownOutcome.
+        """
+
+    def close(self) -> None:
+        """Release the connection, if any."""
+
+
+def _one_line(text: str) -> str:
+    """Whitespace (line breaks included) collapsed: header values are one line."""
+    return " ".join(text.split())
+
+
+def build_message(
+    *, sender: str, recipient: RecipientConfig, subject: str, text: str, html: str,
+    now: datetime, unsubscribe_url: str | None = None, unsubscribe_mailto: str = "",
+) -> EmailMessage:
+    """The multipart/alternative (text, then HTML) digest email.
+
+    `sender` is `[email] from` ("Name <address>"); the Message-ID uses its
+    domain. With `unsubscribe_url` (https) the message carries RFC 8058
+    one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one.
+    """
+    name, address = parseaddr(sender)
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = Address(display_name=_one_line(name), addr_spec=address)
+    message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
+    message["Subject"] = _one_line(subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2])
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    links = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
+    if unsubscribe_mailto:
+        links.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
+    if links:
+        message["List-Unsubscribe"] = ", ".join(links)
+    if unsubscribe_url:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def envelope_recipient(message: EmailMessage) -> str:
+    """The address the message's To header names (the SMTP RCPT TO)."""
+    return str(message["To"].addresses[0].addr_spec)
+
+
+def build_mailer(config: EmailConfig) -> Mailer:
+    """The mailer `[email] backend` asks for: SMTP, or .eml files in `folder`."""
+    if config.backend == "file":
+        return FileMailer(Path(config.folder))
+    return SmtpMailer(config)
+
+
+class FileMailer:
+    """Writes each message to `folder` as `<Message-ID>.eml` (for trying things out)."""
+
+    def __init__(self, folder: Path) -> None:
+        """Write into `folder`, created when needed."""
+        self.folder = folder
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        """Write the message; the rename that makes the file appear is the commit."""
+        name = re.sub(r"[^A-Za-z0-9._@-]", "_", str(message["Message-ID"]).strip("<>"))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".tmp", delete=False) as tmp:
+                tmp.write(message.as_bytes())
+        except OSError as exc:
+            raise ServerUnavailable(f"cannot write to {self.folder}: {exc.strerror}") from exc
+        try:
+            on_commit()
+            os.replace(tmp.name, self.folder / f"{name}.eml")
+        finally:
+            if os.path.exists(tmp.name):
+                os.unlink(tmp.name)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> FileMailer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SmtpMailer:
+    """SMTP with STARTTLS, implicit TLS or neither, and a login from the Secret.
+
+    One connection is opened on the first message and reused for the whole
+    batch; a connection the server dropped is opened again for the next
+    message. Close it (or use `with`) at the end of the batch.
+    """
+
+    def __init__(
+        self, config: EmailConfig, timeout_s: float = SMTP_TIMEOUT_S,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`tls` replaces the default verifying context (tests trust their own CA)."""
+        self.config = config
+        self.timeout_s = timeout_s
+        self._tls = tls
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpMailer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()  # the server already went: nothing to say goodbye to
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        """Send `message` (see `Mailer.send`); raises the failures listed there."""
+        recipient = envelope_recipient(message)
+        sender = parseaddr(self.config.from_address)[1]
+        reused = self._smtp is not None
+        try:
+            smtp = self._open_transaction(sender, recipient)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if not reused:
+                raise ServerUnavailable(f"{self._where()} closed the connection") from exc
+            # An idle connection the server timed out: nothing was sent yet, so
+            # one new connection is tried.
+            try:
+                smtp = self._open_transaction(sender, recipient)
+            except smtplib.SMTPServerDisconnected as again:
+                self._drop()
+                raise ServerUnavailable(f"{self._where()} closed the connection") from again
+        self._send_data(smtp, recipient, message, on_commit)
+
+    # -- the SMTP conversation ----------------------------------------------------
+
+    def _where(self) -> str:
+        return f"SMTP server {self.config.smtp_host}:{self.config.smtp_port}"
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connected, secured and logged-in session; raises ServerUnavailable."""
+        cfg = self.config
+        context = self._tls or ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
+        try:
+            if cfg.security == "ssl":
+                smtp = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=self.timeout_s,
+                                        context=context)
+            else:
+                smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=self.timeout_s)
+            smtp.ehlo()
+            if cfg.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if cfg.username:
+                password = cfg.password.reveal() if cfg.password else ""
+                smtp.login(cfg.username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            _close_quietly(smtp)
+            hint = f"; check {cfg.password.env_name}" if cfg.password else ""
+            raise ServerUnavailable(
+                f"{self._where()} refused the login of {cfg.username} ({exc.smtp_code}){hint}"
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            _close_quietly(smtp)
+            raise ServerUnavailable(f"cannot use {self._where()}: {_reason(exc)}") from exc
+        return smtp
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        _close_quietly(smtp)
+
+    def _open_transaction(self, sender: str, recipient: str) -> smtplib.SMTP:
+        """MAIL, RCPT and DATA up to the server's 354; raises SMTPServerDisconnected
+        (for `send` to reconnect) or a failure when the server refuses."""
+        smtp = self._connection()
+        try:
+            for command, ok in ((f"MAIL FROM:<{sender}>", (250,)),
+                                (f"RCPT TO:<{recipient}>", (250, 251)), ("DATA", (354,))):
+                code, reply = smtp.docmd(command)
+                if code not in ok:
+                    self._reset(smtp)
+                    raise _refusal(recipient, code, reply)
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except OSError as exc:
+            self._drop()
+            raise TemporaryFailure(f"{recipient}: {self._where()}: {_reason(exc)}") from exc
+        return smtp
+
+    def _send_data(self, smtp: smtplib.SMTP, recipient: str, message: EmailMessage,
+                   on_commit: Callable[[], None]) -> None:
+        """The message, then (after `on_commit`) the end-of-data mark and the answer."""
+        data = re.sub(rb"(?m)^\.", b"..", message.as_bytes())  # RFC 5321 4.5.2
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            smtp.send(data)
+            on_commit()
+            # Checked after on_commit (a database write) so that a hang-up
+            # during the message has had time to arrive.
+            if _has_hung_up(smtp):
+                raise smtplib.SMTPServerDisconnected("the server hung up during the message")
+            smtp.send(_END_OF_DATA)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            # The end-of-data mark never left: the server cannot have accepted it.
+            self._drop()
+            raise TemporaryFailure(f"{recipient}: connection lost while sending "
+                                   f"({_reason(exc)})") from exc
+        except BaseException:
+            self._drop()  # the only way to abandon a DATA transaction
+            raise
+        try:
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise UnknownOutcome(f"{recipient}: the whole message was sent but "
+                                 f"{self._where()} did not answer ({_reason(exc)})") from exc
+        if code != 250:
+            raise _refusal(recipient, code, reply)
+        log.info("%s: accepted by %s: %s", recipient, self._where(), _text(reply))
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        """RSET after a refusal, so the connection serves the next recipient."""
+        try:
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+
+def _has_hung_up(smtp: smtplib.SMTP) -> bool:
+    """Whether the server closed (or spoke) during DATA, where it must stay silent:
+    checked before the end-of-data mark, so that a drop there is a safe retry."""
+    sock = smtp.sock
+    if sock is None:
+        return True
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+def _refusal(recipient: str, code: int, reply: bytes) -> DeliveryError:
+    message = f"{recipient}: refused ({code} {_text(reply)})"
+    if 400 <= code < 500:
+        return TemporaryFailure(message)
+    return PermanentFailure(message)
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return _one_line(text)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        smtp.close()

@@ -1,0 +1,235 @@
+"""Sending the digests that are due: the delivery orchestrator (`pln send`, `pln run`).
+
+What is due comes from `digests.due` over the configured, subscribed
+recipients and the days already recorded in the database, plus deliveries
+waiting for a retry. Each digest is claimed in the database before any SMTP
+and marked sent only once the server accepted it; see
+`aggregator.storage_deliveries` for the states and why a message whose fate
+is unknown is never sent twice.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from zoneinfo import ZoneInfo
+
+from aggregator.errors import PLNError
+from aggregator.models import RecipientConfig
+from aggregator.storage_deliveries import Claim, Deliveries
+from aggregator.unsubscribe import make_unsubscribe_url
+from aggregator.wiring import App
+from digests.build import build_digest
+from digests.deliver import (
+    Mailer,
+    PermanentFailure,
+    ServerUnavailable,
+    TemporaryFailure,
+    UnknownOutcome,
+    build_message,
+)
+from digests.due import due_digests
+from digests.render import render_html, render_text
+
+__all__ = ["DeliveryOutcome", "send_due_digests", "retry_delay"]
+
+log = logging.getLogger(__name__)
+
+# How long a claim is held before a crashed sender's digest may be sent by
+# another run: far longer than one SMTP transaction (SMTP_TIMEOUT_S).
+LEASE = timedelta(minutes=15)
+FIRST_RETRY = timedelta(minutes=5)
+MAX_RETRY = timedelta(hours=1)
+# Attempts before a day's digest is given up: 5, 10, 20, 40 min apart.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What happened to one recipient's digest for one local day.
+
+    `status`: "sent", "would send" (dry run), "retry" (at `retry_at`),
+    "failed", "unknown" (may have been accepted: check the mail log for
+    `message_id`), "missed" (too late after downtime: skipped).
+    """
+
+    email: str
+    local_day: date
+    status: str
+    subject: str = ""
+    post_count: int = 0
+    message_id: str = ""
+    error: str = ""
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    recipient: RecipientConfig
+    local_day: date
+    claim: Claim | None = None  # held already: a retry
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 5 min, doubling, at most 1 h."""
+    return min(FIRST_RETRY * (1 << max(attempts - 1, 0)), MAX_RETRY)
+
+
+def send_due_digests(
+    app: App, mailer: Mailer, *, dry_run: bool = False, only: str | None = None
+) -> list[DeliveryOutcome]:
+    """Build and send every digest due at `app.clock()` (or only `only`'s).
+
+    `dry_run` builds what would be sent and records nothing. One
+    recipient's failure is recorded on their delivery and the others go on;
+    once the server cannot be reached, the rest are recorded for a retry
+    without trying it again. Raises PLNError when `only` names no
+    recipient, StorageError when the database fails.
+    """
+    if only is not None and app.config.recipient(only) is None:
+        raise PLNError(f"no recipient {only} in {app.config.path}; check [[recipients]]")
+    now = app.clock()
+    deliveries = Deliveries(app.repo)
+    if not dry_run:
+        deliveries.lift_unsubscribes(dict(app.config.email.resubscribe),
+                                     [r.email for r in app.config.recipients])
+    gone = deliveries.unsubscribed()
+    recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
+    jobs, outcomes = _jobs(deliveries, recipients, now, dry_run)
+    if only is not None:
+        jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
+        outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
+    unavailable = ""
+    for job in jobs:
+        if dry_run:
+            outcomes.append(_preview(app, job, now))
+            continue
+        claim = job.claim or deliveries.claim(job.recipient.email, job.local_day, now, LEASE)
+        if claim is None:
+            continue  # another process claimed it in the meantime
+        if unavailable:
+            outcomes.append(_failed_attempt(deliveries, claim, unavailable, now))
+            continue
+        outcome = _deliver(app, deliveries, mailer, job.recipient, claim)
+        outcomes.append(outcome)
+        if outcome.status == "retry" and outcome.error.startswith(_UNAVAILABLE):
+            unavailable = outcome.error
+    return outcomes
+
+
+# The error of a failure that stops the batch (ServerUnavailable) starts so.
+_UNAVAILABLE = "server unavailable: "
+
+
+def _jobs(
+    deliveries: Deliveries, recipients: list[RecipientConfig], now: datetime, dry_run: bool,
+) -> tuple[list[_Job], list[DeliveryOutcome]]:
+    """Retries whose time has come, then digests due now; and the missed ones."""
+    by_email = {r.email: r for r in recipients}
+    recorded = deliveries.recorded_days(list(by_email), (now - timedelta(days=2)).date())
+    due, missed = due_digests(now=now, recipients=recipients, recorded=recorded)
+    outcomes = [DeliveryOutcome(d.recipient.email, d.local_day, "missed",
+                                error=f"due at {d.send_at:%H:%M} UTC, too long ago")
+                for d in missed]
+    jobs: list[_Job] = []
+    for waiting in deliveries.due_retries(now):
+        recipient = by_email.get(waiting.email)
+        if dry_run:
+            jobs.extend([_Job(recipient, waiting.local_day)] if recipient else [])
+        elif recipient is None:
+            deliveries.mark_failed(waiting, "no longer a subscribed recipient")
+        else:
+            claim = deliveries.reclaim(waiting, now, LEASE)
+            jobs.extend([_Job(recipient, waiting.local_day, claim)] if claim else [])
+    jobs.extend(_Job(d.recipient, d.local_day) for d in due)
+    return jobs, outcomes
+
+
+def _deliver(
+    app: App, deliveries: Deliveries, mailer: Mailer, recipient: RecipientConfig, claim: Claim
+) -> DeliveryOutcome:
+    """Build, render and send one claimed digest; record how it went."""
+    now = app.clock()
+    try:
+        digest = build_digest(app, recipient, now)
+        message = _message(app, recipient, digest.subject, render_text(digest),
+                           render_html(digest), now)
+    except PLNError as exc:
+        return _failed_attempt(deliveries, claim, str(exc), now)
+    message_id = str(message["Message-ID"])
+    count = len(digest.entries) + len(digest.also)
+    outcome = DeliveryOutcome(claim.email, claim.local_day, "sent", digest.subject, count,
+                              message_id)
+    try:
+        mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, count, now))
+    except ServerUnavailable as exc:
+        return _failed_attempt(deliveries, claim, _UNAVAILABLE + str(exc), now)
+    except TemporaryFailure as exc:
+        return _failed_attempt(deliveries, claim, str(exc), now)
+    except PermanentFailure as exc:
+        deliveries.mark_failed(claim, str(exc))
+        log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
+        return replace(outcome, status="failed", error=str(exc))
+    except UnknownOutcome as exc:
+        deliveries.note_unknown(claim, str(exc))
+        log.error("%s: digest for %s may have been sent (%s); not sending it again: "
+                  "check the mail log for %s", claim.email, claim.local_day, exc, message_id)
+        return replace(outcome, status="unknown", error=str(exc))
+    deliveries.mark_sent(claim, app.clock())
+    log.info("%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count,
+             message_id)
+    return outcome
+
+
+def _failed_attempt(
+    deliveries: Deliveries, claim: Claim, error: str, now: datetime
+) -> DeliveryOutcome:
+    """Record a temporary failure: a retry after back-off, or failed after the last."""
+    if claim.attempts >= MAX_ATTEMPTS:
+        error = f"gave up after {claim.attempts} attempts: {error}"
+        deliveries.mark_failed(claim, error)
+        log.error("%s: digest for %s: %s", claim.email, claim.local_day, error)
+        return DeliveryOutcome(claim.email, claim.local_day, "failed", error=error)
+    retry_at = now + retry_delay(claim.attempts)
+    deliveries.mark_retry(claim, error, retry_at)
+    log.warning("%s: digest for %s not sent (%s); retry at %s", claim.email, claim.local_day,
+                error, retry_at.isoformat(timespec="minutes"))
+    return DeliveryOutcome(claim.email, claim.local_day, "retry", error=error, retry_at=retry_at)
+
+
+def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
+    """--dry-run: what would be sent, built but not recorded."""
+    digest = build_digest(app, job.recipient, now)
+    count = len(digest.entries) + len(digest.also)
+    return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject,
+                           count)
+
+
+def _message(app: App, recipient: RecipientConfig, subject: str, text: str, body: str,
+             now: datetime) -> EmailMessage:
+    """The email of one digest, with its unsubscribe link in the headers and the body."""
+    email = app.config.email
+    url = make_unsubscribe_url(email, recipient.email)
+    if url:
+        text = f"{text.rstrip()}\n\nUnsubscribe: {url}\n"
+        body = _with_html_footer(body, url)
+    return build_message(
+        sender=email.from_address, recipient=recipient, subject=subject, text=text, html=body,
+        now=now.astimezone(ZoneInfo(recipient.timezone)), unsubscribe_url=url,
+        unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
+    )
+
+
+def _with_html_footer(body: str, url: str) -> str:
+    """The HTML with an unsubscribe line before </body>.
+
+    TODO(#5): the template's footer should carry the link itself.
+    """
+    footer = (f'<p style="text-align:center;font-size:12px;color:#4b5563">'
+              f'<a href="{html.escape(url)}" style="color:#4b5563">Unsubscribe</a></p>')
+    head, found, tail = body.rpartition("</body>")
+    return f"{head}{footer}{found}{tail}" if found else body + footer

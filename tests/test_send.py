@@ -1,0 +1,253 @@
+"""`send_due_digests` against a real SMTP server on loopback: exactly once per day."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from aggregator.config import EmailConfig, Secret
+from aggregator.models import FetchResult, RecipientConfig
+from aggregator.storage_deliveries import Deliveries
+from aggregator.unsubscribe import make_token, unsubscribe_link
+from aggregator.wiring import App, build_app
+from digests.deliver import FileMailer, SmtpMailer
+from digests.send import LEASE, MAX_ATTEMPTS, send_due_digests
+from tests.fakes import T0, FixedClock, make_config, make_post
+from tests.smtp_server import Script, free_port, smtp_server
+
+ANA = "ana@school.org"
+BEN = "ben@school.org"
+DAY = date(2026, 11, 30)
+SECRET = Secret("PLN_UNSUBSCRIBE_SECRET", "0123456789abcdef-test-secret")
+
+
+@dataclass
+class World:
+    app: App
+    clock: FixedClock
+    script: Script
+    port: int
+
+    def mailer(self) -> SmtpMailer:
+        return SmtpMailer(self.app.config.email, timeout_s=5)
+
+    def send(self, **kwargs: object) -> dict[str, str]:
+        """One `pln send`: {email: status}."""
+        with self.mailer() as mailer:
+            outcomes = send_due_digests(self.app, mailer, **kwargs)  # type: ignore[arg-type]
+        return {o.email: o.status for o in outcomes}
+
+
+def email_config(port: int, **changes: object) -> EmailConfig:
+    config = EmailConfig(smtp_host="127.0.0.1", smtp_port=port, security="none",
+                         from_address="PLN Digest <digest@school.org>", admin="it@school.org",
+                         public_url="https://school.org/pln", unsubscribe_secret=SECRET)
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def make_app(db_url: str, clock: FixedClock, email: EmailConfig,
+             ana_name: str = "Ana", title: str = "Exit tickets that work") -> App:
+    recipients = (
+        # 11:30 UTC and 06:00 in Chicago (12:00 UTC): both due at T0 = 12:00 UTC.
+        RecipientConfig(email=ANA, name=ana_name, timezone="UTC", send_at="11:30",
+                        follow=("blog",)),
+        RecipientConfig(email=BEN, name="Ben", timezone="America/Chicago", send_at="06:00",
+                        follow=("blog",)),
+    )
+    config = dataclasses.replace(make_config(db_url, ["blog"], recipients), email=email)
+    app = build_app(config, clock, connectors={})
+    posts = (make_post("blog", 1, at=T0 - timedelta(hours=3), title=title),
+             make_post("blog", 2, at=T0 - timedelta(hours=2)))
+    app.repo.save_fetch("blog", FetchResult(posts), T0, T0 + timedelta(hours=1))
+    return app
+
+
+@pytest.fixture
+def world(db_url: str) -> Iterator[World]:
+    script = Script()
+    clock = FixedClock()
+    with smtp_server(script) as port:
+        with make_app(db_url, clock, email_config(port)) as app:
+            yield World(app, clock, script, port)
+
+
+def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) -> None:
+    before = world.script.connections
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    assert world.script.connections - before == 1
+    (message,) = world.script.to(ANA)
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert text.get_content_type() == "text/plain" and "Exit tickets that work" in text.get_content()
+    assert html.get_content_type() == "text/html" and "<html" in html.get_content()
+    assert message["From"] == "PLN Digest <digest@school.org>"
+    assert message["To"].addresses[0].display_name == "Ana"
+    assert message["To"].addresses[0].addr_spec == ANA
+    assert message["Message-ID"].endswith("@school.org>")
+    assert message["Date"].datetime == T0
+    assert message["Subject"]
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://school.org/pln/unsubscribe?token=")
+    assert "<mailto:it@school.org?subject=unsubscribe>" in unsubscribe
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert make_token(world.app.config.email, ANA) in text.get_content()
+    (sent,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    assert (sent.status, sent.message_id, sent.sent_at) == ("sent", message["Message-ID"], T0)
+
+
+def test_a_second_send_the_same_day_sends_nothing(world: World) -> None:
+    world.send()
+    world.clock.advance(hours=1)
+    assert world.send() == {}
+    assert len(world.script.received) == 2
+
+
+def test_next_day_digest_starts_where_the_last_one_ended(world: World) -> None:
+    world.send()
+    world.clock.advance(days=1)
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    assert world.app.repo.last_digest_at(ANA) == T0 + timedelta(days=1)
+
+
+@pytest.mark.parametrize("name, title", [
+    pytest.param("Ana\r\nBcc: evil@x", "Exit tickets", id="recipient-name"),
+    pytest.param("Ana", "Exit tickets\r\nBcc: evil@x", id="post-title"),
+    pytest.param("Ana\nX-Evil: 1", "Exit\rBcc: evil@x", id="bare-cr-lf"),
+])
+def test_no_name_or_title_can_inject_a_header(db_url: str, name: str, title: str) -> None:
+    script, clock = Script(), FixedClock()
+    with smtp_server(script) as port, make_app(db_url, clock, email_config(port),
+                                               ana_name=name, title=title) as app:
+        with SmtpMailer(app.config.email) as mailer:
+            send_due_digests(app, mailer, only=ANA)
+    ((rcpts, message),) = script.received
+    assert rcpts == [ANA]
+    assert "Bcc" not in message and "X-Evil" not in message
+    assert sorted(message.keys()) == sorted([
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "List-Unsubscribe",
+        "List-Unsubscribe-Post", "MIME-Version", "Content-Type"])
+
+
+def test_4xx_is_retried_after_back_off_and_delivered_once(world: World) -> None:
+    world.script.rcpt[ANA] = ["451 4.3.0 try again later"]
+    assert world.send() == {ANA: "retry", BEN: "sent"}
+    assert world.script.to(ANA) == []
+    world.clock.advance(minutes=4)
+    assert world.send() == {}  # back-off: not before 5 minutes
+    world.clock.advance(minutes=1)
+    assert world.send() == {ANA: "sent"}
+    world.clock.advance(hours=2)
+    assert world.send() == {}
+    assert len(world.script.to(ANA)) == 1 and len(world.script.to(BEN)) == 1
+
+
+def test_a_drop_before_the_end_of_the_message_is_retried_once(world: World) -> None:
+    world.script.drop_mid_data[ANA] = 1
+    assert world.send() == {ANA: "retry", BEN: "sent"}  # Ben: over a new connection
+    assert world.script.to(ANA) == []
+    world.clock.advance(minutes=5)
+    assert world.send() == {ANA: "sent"}
+    world.clock.advance(hours=3)
+    assert world.send() == {}
+    assert len(world.script.to(ANA)) == 1
+
+
+def test_a_drop_after_the_whole_message_is_never_resent(world: World) -> None:
+    """The server took it but never answered: it may be delivered, so no second copy."""
+    world.script.drop_after_data[ANA] = 1
+    assert world.send() == {ANA: "unknown", BEN: "sent"}
+    for _ in range(3):
+        world.clock.advance(hours=1)
+        assert world.send() == {}
+    assert len(world.script.to(ANA)) == 1
+    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    assert state.status == "unknown"
+    assert state.message_id == world.script.to(ANA)[0]["Message-ID"]
+
+
+def test_a_crash_before_sending_is_sent_once_its_claim_expires(world: World) -> None:
+    """A claim left by a process killed before SMTP: nothing reached the server."""
+    Deliveries(world.app.repo).claim(ANA, DAY, T0, LEASE)
+    assert world.send() == {BEN: "sent"}
+    world.clock.advance(seconds=LEASE.total_seconds())
+    assert world.send() == {ANA: "sent"}
+    assert world.send() == {}
+    assert len(world.script.to(ANA)) == 1
+
+
+def test_one_recipients_5xx_does_not_stop_the_others(world: World) -> None:
+    world.script.rcpt[ANA] = ["550 5.1.1 no such mailbox"]
+    assert world.send() == {ANA: "failed", BEN: "sent"}
+    world.clock.advance(hours=1)
+    assert world.send() == {}
+    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    assert state.status == "failed" and "550" in (state.last_error or "")
+
+
+def test_a_persistent_4xx_is_given_up_after_the_last_attempt(world: World) -> None:
+    world.script.rcpt[ANA] = ["451 4.3.0 busy"] * 10
+    statuses = []
+    for _ in range(MAX_ATTEMPTS):
+        statuses.append(world.send().get(ANA))
+        world.clock.advance(hours=1)
+    assert statuses == ["retry"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    assert world.send() == {}
+
+
+def test_an_unreachable_server_is_tried_once_and_everyone_retried(db_url: str) -> None:
+    clock = FixedClock()
+    with make_app(db_url, clock, email_config(free_port())) as app:
+        with SmtpMailer(app.config.email, timeout_s=2) as mailer:
+            outcomes = send_due_digests(app, mailer)
+    assert [(o.email, o.status) for o in outcomes] == [(ANA, "retry"), (BEN, "retry")]
+    assert all("server unavailable" in o.error for o in outcomes)
+
+
+def test_dry_run_sends_and_records_nothing(world: World) -> None:
+    with world.mailer() as mailer:
+        outcomes = send_due_digests(world.app, mailer, dry_run=True)
+    assert {o.email: o.status for o in outcomes} == {ANA: "would send", BEN: "would send"}
+    assert all(o.subject and o.post_count == 2 for o in outcomes)
+    assert world.script.received == []
+    assert Deliveries(world.app.repo).latest() == []
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+
+
+def test_only_one_recipient(world: World) -> None:
+    assert world.send(only="BEN@school.org") == {BEN: "sent"}
+    assert world.send() == {ANA: "sent"}
+
+
+def test_an_unsubscribed_recipient_gets_nothing_until_re_enabled(world: World) -> None:
+    url = world.app.config.email.public_url + "/unsubscribe?token=" + make_token(
+        world.app.config.email, ANA)
+    assert unsubscribe_link(world.app, url) == (ANA, True)
+    assert unsubscribe_link(world.app, url) == (ANA, False)
+    assert world.send() == {BEN: "sent"}
+    world.clock.advance(days=1)
+    assert world.send() == {BEN: "sent"}
+    # The admin re-enables Ana with the day they did it.
+    email = dataclasses.replace(world.app.config.email, resubscribe=((ANA, DAY),))
+    world.app.config = dataclasses.replace(world.app.config, email=email)
+    world.clock.advance(days=1)
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    assert len(world.script.to(ANA)) == 1
+
+
+def test_file_backend_writes_one_eml_per_digest(db_url: str, tmp_path: Path) -> None:
+    clock = FixedClock()
+    outbox = tmp_path / "outbox"
+    with make_app(db_url, clock, email_config(1, backend="file", folder=str(outbox))) as app:
+        outcomes = send_due_digests(app, FileMailer(outbox))
+        assert send_due_digests(app, FileMailer(outbox)) == []
+    files = sorted(outbox.iterdir())
+    assert [f.suffix for f in files] == [".eml", ".eml"]
+    parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert sorted(str(m["Message-ID"]) for m in parsed) == sorted(o.message_id for o in outcomes)
+    assert {m["To"].addresses[0].addr_spec for m in parsed} == {ANA, BEN}
