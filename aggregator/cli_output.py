@@ -18,7 +18,9 @@ from rich.text import Text
 from aggregator.config import format_problems
 from aggregator.errors import ConfigError
 from aggregator.ingest import Progress as ProgressCallback
+from aggregator.health import SourceHealth
 from aggregator.models import FetchOutcome, SourceStatus
+from aggregator.logfmt import LogfmtFormatter
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def log_path() -> Path:
 
 
 def setup_logging(verbose: bool) -> None:
-    """One line per event to the log file; also to stderr with --verbose.
+    """One logfmt line per event (`aggregator.logfmt`) to the log file; also
+    to stderr with --verbose.
 
     When the log file cannot be written, warnings go to stderr instead,
     without tracebacks (SPEC: no traceback on the terminal). Idempotent: the
@@ -65,21 +68,22 @@ def setup_logging(verbose: bool) -> None:
     close_logging()
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     path = log_path()
     file: logging.Handler | None = None
     problem = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         file = logging.FileHandler(path, encoding="utf-8")
-        _install(file, logging.Formatter(fmt))
+        _install(file, LogfmtFormatter())
     except OSError as exc:
         # A read-only home must not stop the service.
         problem = exc.strerror or str(exc)
     if verbose:
-        _install(logging.StreamHandler(sys.stderr), logging.Formatter(fmt))
+        _install(logging.StreamHandler(sys.stderr), LogfmtFormatter())
     elif file is None:
-        _install(logging.StreamHandler(sys.stderr), _NoTraceback(fmt), logging.WARNING)
+        # Its traceback belongs in the log file, not on a terminal.
+        _install(logging.StreamHandler(sys.stderr), LogfmtFormatter(with_traceback=False),
+                 logging.WARNING)
     if file is None:
         log.warning("cannot write the log file %s (%s): warnings go to stderr", path, problem)
 
@@ -89,18 +93,6 @@ def _install(handler: logging.Handler, fmt: logging.Formatter, level: int = logg
     handler.setFormatter(fmt)
     handler.setLevel(level)
     logging.getLogger().addHandler(handler)
-
-
-class _NoTraceback(logging.Formatter):
-    """The record's line alone: its traceback belongs in the log file, not on a terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info, record.exc_text, record.stack_info = None, None, None
-        try:
-            return super().format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
 
 
 def log_hint() -> str:
@@ -198,3 +190,21 @@ def print_status(
     for email, sent_at in recipients:
         people.add_row(_plain(email), _when(sent_at, now))
     out.print(people)
+
+
+def print_schedule(
+    health: Sequence[SourceHealth], next_digests: Sequence[tuple[str, datetime | None]],
+    now: datetime,
+) -> None:
+    """`pln status`: failing and stale sources, and each recipient's next digest."""
+    out = _stdout()
+    problems = [h for h in health if h.summary]
+    for h in problems:
+        out.print(f"{h.key}: {h.summary}", markup=False)
+    if not problems:
+        out.print("Every active source answers and brings new items.", markup=False)
+    table = Table(Column("recipient", no_wrap=True), "next digest")
+    for email, at in next_digests:
+        table.add_row(_plain(email), "none planned" if at is None else
+                      f"{at:%Y-%m-%d %H:%M} UTC ({_when(at, now)})")
+    out.print(table)

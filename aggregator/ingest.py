@@ -29,6 +29,20 @@ Progress = Callable[[FetchOutcome], None]
 # How often a healthy source is fetched when neither the kind nor the source
 # says otherwise; feeds rarely change faster, and networks bill for reads.
 DEFAULT_INTERVAL = timedelta(minutes=60)
+# Per kind, overridden by a source's `interval_minutes`: X bills every read,
+# Facebook's Graph API limits calls per hour, a newsletter inbox is cheap to
+# poll and a hashtag on Mastodon moves faster than a blog.
+KIND_INTERVALS: dict[str, timedelta] = {
+    "rss": DEFAULT_INTERVAL,
+    "twitter_search": timedelta(minutes=240),
+    "twitter_user": timedelta(minutes=240),
+    "twitter_list": timedelta(minutes=240),
+    "facebook_group": timedelta(minutes=120),
+    "facebook_page": timedelta(minutes=120),
+    "mastodon_tag": timedelta(minutes=30),
+    "bluesky_search": timedelta(minutes=60),
+    "email_inbox": timedelta(minutes=15),
+}
 # A failing source backs off exponentially but is still tried at least daily.
 MAX_BACKOFF = timedelta(hours=24)
 AUTH_RETRY = timedelta(hours=6)
@@ -76,6 +90,24 @@ def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchO
     due = set(app.repo.due_source_keys(app.clock()))
     statuses = app.repo.source_statuses(sorted(due), include_inactive=False, with_post_counts=False)
     return _run(app, statuses, progress)
+
+
+def refresh_stale_sources(
+    app: App, keys: Sequence[str], older_than: timedelta, progress: Progress | None = None
+) -> list[FetchOutcome]:
+    """Fetch those of `keys` not fetched successfully within `older_than`, now.
+
+    Before a digest goes out its sources are refreshed this way. Only
+    healthy sources qualify: a failing one keeps its back-off (refreshing it
+    every minute before a send would hammer it), and one the network asked
+    us to wait for is skipped as in `fetch_sources`.
+    """
+    cutoff = app.clock() - older_than
+    statuses = app.repo.source_statuses(sorted(set(keys)), include_inactive=False,
+                                        with_post_counts=False)
+    stale = [s for s in statuses if s.consecutive_failures == 0
+             and (s.last_success_at is None or s.last_success_at < cutoff)]
+    return _run(app, stale, progress)
 
 
 def _statuses_to_fetch(app: App, keys: Sequence[str] | None) -> list[SourceStatus]:
@@ -200,7 +232,9 @@ def _record_failure(
 
 
 def _interval(source: SourceConfig | None) -> timedelta:
-    if source is not None and source.interval_minutes:
+    if source is None:
+        return DEFAULT_INTERVAL
+    if source.interval_minutes:
         return timedelta(minutes=source.interval_minutes)
-    return DEFAULT_INTERVAL
+    return KIND_INTERVALS.get(source.kind, DEFAULT_INTERVAL)
 

@@ -205,6 +205,8 @@ class SourceStatus:
     next_attempt_at: datetime | None = None
     wait_until: datetime | None = None
     state: FetchState = field(default_factory=FetchState)
+    last_new_post_at: datetime | None = None
+    """When a fetch last stored a post not seen before (staleness)."""
 
 
 @dataclass(frozen=True, slots=True)

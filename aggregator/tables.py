@@ -419,6 +419,7 @@ def status_of(row: SourceRow, posts_stored: int) -> SourceStatus:
         posts_stored=posts_stored,
         last_attempt_at=row.last_attempt_at,
         last_success_at=row.last_success_at,
+        last_new_post_at=row.last_new_post_at,
         last_error=row.last_error,
         consecutive_failures=row.consecutive_failures,
         next_attempt_at=row.next_attempt_at,

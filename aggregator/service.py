@@ -1,0 +1,140 @@
+"""`pln run`: the long-running service, as a library function.
+
+`run_service` builds the app, ticks a `Metronome` from APScheduler and
+handles the signals a service manager sends: SIGTERM and SIGINT stop it
+cleanly (no new work; the running send batch finishes; the fetch run ends
+after its current write), SIGHUP reloads the configuration between ticks.
+Nothing is held only in memory: a restart, even after SIGKILL, resumes from
+the database (deliveries are claimed before they are sent, fetches are
+stored one transaction per source).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from types import FrameType
+
+from aggregator.config import load_config
+from aggregator.health import health_email, health_email_day, source_health
+from aggregator.logfmt import fields
+from aggregator.models import Clock, utc_now
+from aggregator.schedule import TICK, Metronome, build_scheduler
+from aggregator.wiring import App, build_app
+from connectors.base import Connector
+from digests.deliver import Mailer, build_mailer
+from digests.send import send_due_digests
+
+log = logging.getLogger(__name__)
+
+# How long shutdown waits for a fetch run to reach a clean stop; systemd's
+# TimeoutStopSec (deploy/pln-digest.service) is longer.
+STOP_TIMEOUT_S = 45.0
+
+
+class Sender:
+    """Sends every due digest through a mailer made for the app's `[email]`,
+    opened and closed per batch (a tick), so a reload takes effect."""
+
+    def __init__(self, mailer: Mailer | None = None) -> None:
+        """Use `mailer` for every batch instead of one built from the config (tests)."""
+        self._mailer = mailer
+
+    def __call__(self, app: App) -> Sequence[object]:
+        """Build and send the digests due at the app's clock."""
+        mailer = self._mailer or build_mailer(app.config.email)
+        try:
+            return send_due_digests(app, mailer)
+        finally:
+            if self._mailer is None:
+                mailer.close()
+
+
+class HealthEmailer:
+    """The weekly health email to `[email] admin`, once on its day."""
+
+    def __init__(self, mailer: Mailer | None = None) -> None:
+        """Send through `mailer` instead of one built from the config (tests)."""
+        self._mailer = mailer
+        self._sent_day: date | None = None
+
+    def __call__(self, app: App) -> None:
+        """Send the health email if it is due now and not yet sent today."""
+        now = app.clock()
+        grace = timedelta(minutes=app.config.schedule.misfire_grace_minutes)
+        day = health_email_day(now, app.config.schedule, grace)
+        if day is None or day == self._sent_day or not app.config.email.admin:
+            return
+        stale_after = timedelta(days=app.config.schedule.stale_after_days)
+        health = source_health(app.repo.source_statuses(with_post_counts=False), now, stale_after)
+        message = health_email(health, day, app.config.email.from_address,
+                               app.config.email.admin, now)
+        mailer = self._mailer or build_mailer(app.config.email)
+        try:
+            mailer.send(message, lambda: None)
+        finally:
+            if self._mailer is None:
+                mailer.close()
+        self._sent_day = day
+        log.info("health email sent", extra=fields(
+            event="health_email", failing=sum(h.is_failing for h in health),
+            stale=sum(h.is_stale for h in health)))
+
+
+def make_metronome(
+    config_path: str,
+    clock: Clock = utc_now,
+    connectors: Mapping[str, Connector] | None = None,
+    mailer: Mailer | None = None,
+) -> Metronome:
+    """The metronome of `pln run` for the configuration at `config_path`.
+
+    `connectors` and `mailer` replace the real ones (tests). Raises
+    ConfigError or StorageError when the app cannot be built.
+    """
+
+    def rebuild() -> App:
+        return build_app(load_config(config_path), clock, connectors)
+
+    return Metronome(rebuild(), Sender(mailer), hooks=[HealthEmailer(mailer)], rebuild=rebuild)
+
+
+def run_service(
+    config_path: str,
+    clock: Clock = utc_now,
+    connectors: Mapping[str, Connector] | None = None,
+    mailer: Mailer | None = None,
+    every: timedelta = TICK,
+) -> int:
+    """Run until SIGTERM or SIGINT; returns the exit status (0: clean stop).
+
+    Must run in the main thread (signal handlers). Raises ConfigError or
+    StorageError when the service cannot start.
+    """
+    metronome = make_metronome(config_path, clock, connectors, mailer)
+    scheduler = build_scheduler(metronome, every)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name, extra=fields(event="stop"))
+        metronome.stop()
+        # Not in the handler itself: shutdown takes the scheduler's locks,
+        # which the interrupted main thread may hold.
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}).start()
+
+    def reload(signum: int, frame: FrameType | None) -> None:
+        log.info("reload requested", extra=fields(event="reload"))
+        metronome.request_reload()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
+    log.info("service started", extra=fields(event="start", config=config_path))
+    try:
+        scheduler.start()
+    finally:
+        clean = metronome.close(STOP_TIMEOUT_S)
+    log.info("service stopped", extra=fields(event="stopped", clean=clean))
+    return 0
