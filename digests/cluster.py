@@ -37,6 +37,9 @@ MIN_TEXT_WORDS = 6
 SHORT_TEXT_WORDS = 40
 SHORT_TEXT_RATIO = 0.95
 LONG_TEXT_JACCARD = 0.75
+# Near-identical texts share at least this much of their word sets (a
+# necessary condition, checked before the costlier comparisons).
+MIN_WORD_OVERLAP = 0.6
 # Cross-posts agree from their first words: longer texts are compared on
 # this many, which bounds the cost of a comparison.
 MATCH_WORDS = 300
@@ -50,6 +53,10 @@ SIGNATURE_CACHE = 50_000
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(_BANDS * _ROWS))
 
+_STOP_WORDS = frozenset(
+    "a an and are as at be but by for from has have i in is it its my of on or our so that "
+    "the their this to was we were what when with you your".split()
+)
 _NOISE = re.compile(r"https?://\S+|(?<!\w)[@#][\w.@-]+")
 _WORD = re.compile(r"\w+")
 # Paths of pages that are not a story: a site's home, a tag or a profile.
@@ -140,8 +147,12 @@ def _copy_key(post: Post) -> list[bytes]:
 
 
 def _bands(words: Sequence[str]) -> list[tuple[int, tuple[int, ...]]]:
-    """(band, hash) buckets of the word set: similar sets very likely share one."""
-    hashes = [zlib.crc32(word.encode()) for word in set(words)]
+    """(band, hash) buckets of the word set: similar sets very likely share one.
+
+    Stop words are left out: every text has them, so buckets keyed on them
+    would bring unrelated texts together for a comparison.
+    """
+    hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
     mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
     return [
         (band, tuple(mins[band * _ROWS : (band + 1) * _ROWS])) for band in range(_BANDS)
@@ -163,7 +174,13 @@ class _Matcher:
     def __init__(self, words: Sequence[Sequence[str]] | Callable[[int], Sequence[str]]) -> None:
         self.words = words if callable(words) else words.__getitem__
         self.trigrams: dict[int, frozenset[tuple[str, ...]]] = {}
+        self.word_sets: dict[int, frozenset[str]] = {}
         self.compared: set[tuple[int, int]] = set()
+
+    def _word_set(self, i: int) -> frozenset[str]:
+        if i not in self.word_sets:
+            self.word_sets[i] = frozenset(self.words(i))
+        return self.word_sets[i]
 
     def _trigrams_of(self, i: int) -> frozenset[tuple[str, ...]]:
         if i not in self.trigrams:
@@ -179,6 +196,10 @@ class _Matcher:
         shorter, longer = sorted((len(a), len(b)))
         # Lengths this far apart cannot reach either threshold: skip the work.
         if shorter < MIN_TEXT_WORDS or shorter < LONG_TEXT_JACCARD * longer:
+            return False
+        # Texts this close share most of their words: a cheap test first.
+        sa, sb = self._word_set(i), self._word_set(j)
+        if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
             return False
         if longer <= SHORT_TEXT_WORDS:
             matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
