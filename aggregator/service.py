@@ -128,6 +128,8 @@ def run_service(
         log.info("reload requested", extra=fields(event="reload"))
         metronome.request_reload()
 
+    # APScheduler logs every run of the job at INFO: one line a minute of noise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
