@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,41 @@ def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
 
 @main.command()
 @CONFIG_OPTION
+@click.option("--dry-run", is_flag=True, help="List what is due; send and record nothing.")
+@click.option("--recipient", "email", help="Only this recipient's digest (if it is due).")
+def send(config_path: str, dry_run: bool, email: str | None) -> None:
+    """Build and send every digest that is due; never twice for the same local day."""
+    from digests.deliver import build_mailer
+    from digests.send import send_due_digests
+
+    with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
+        outcomes = send_due_digests(app, mailer, dry_run=dry_run, only=email)
+    console.print_send(outcomes)
+    if any(o.status in ("failed", "unknown") for o in outcomes):
+        raise SystemExit(1)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("link")
+def unsubscribe(config_path: str, link: str) -> None:
+    """Unsubscribe the teacher an unsubscribe link (or its token) names."""
+    from aggregator.unsubscribe import unsubscribe_link
+
+    with _app(config_path) as app:
+        email, changed = unsubscribe_link(app, link)
+    click.echo(f"{email}: {'unsubscribed' if changed else 'already unsubscribed'}; no digests "
+               "until re-enabled with [email] resubscribe")
+
+
+@main.command()
+@CONFIG_OPTION
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
+    from aggregator.storage_deliveries import Deliveries
+
     with _app(config_path) as app:
-        console.print_status(app.repo.source_statuses(), app.repo.last_digests(), app.clock())
+        now = app.clock()
+        console.print_status(app.repo.source_statuses(), app.repo.last_digests(), now)
+        console.print_deliveries(Deliveries(app.repo).latest(), now)
 

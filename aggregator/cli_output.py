@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -20,6 +21,10 @@ from aggregator.errors import ConfigError
 from aggregator.ingest import Progress as ProgressCallback
 from aggregator.health import SourceHealth
 from aggregator.models import FetchOutcome, SourceStatus
+from aggregator.storage_deliveries import DeliveryState
+
+if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only
+    from digests.send import DeliveryOutcome as SendOutcome
 from aggregator.logfmt import LogfmtFormatter
 
 log = logging.getLogger(__name__)
@@ -208,3 +213,34 @@ def print_schedule(
         table.add_row(_plain(email), "none planned" if at is None else
                       f"{at:%Y-%m-%d %H:%M} UTC ({_when(at, now)})")
     out.print(table)
+
+
+def print_send(outcomes: Sequence[SendOutcome]) -> None:
+    """`pln send`: one line per digest (sent, would send, retry, failed...), then totals."""
+    out = _stdout()
+    for o in outcomes:
+        detail = o.subject if o.status in ("sent", "would send") else o.error
+        if o.status == "retry" and o.retry_at is not None:
+            detail += f" (retry at {o.retry_at:%H:%M} UTC)"
+        if o.status == "unknown":
+            detail += f"; check the mail log for {o.message_id}"
+        out.print(f"{o.email} {o.local_day}: {o.status}: {detail}", markup=False)
+    sent = sum(1 for o in outcomes if o.status in ("sent", "would send"))
+    verb = "would be sent" if any(o.status == "would send" for o in outcomes) else "sent"
+    out.print(f"{counted(sent, 'digest')} {verb}, {len(outcomes) - sent} not", markup=False)
+
+
+def print_deliveries(states: Sequence[DeliveryState], now: datetime) -> None:
+    """`pln status`: each recipient's latest delivery, with what to do if it is stuck."""
+    table = Table(Column("recipient", no_wrap=True), "day", "delivery", "attempts", "note")
+    for s in states:
+        note = s.last_error or ""
+        if s.status == "unknown":
+            note = f"unknown: check the mail log for {s.message_id} ({note})"
+        elif s.status == "retry":
+            note = f"retry {_when(s.next_attempt_at, now)}: {note}"
+        elif s.status == "sent":
+            note = f"sent {_when(s.sent_at, now)}"
+        table.add_row(_plain(s.email), s.local_day.isoformat(), s.status, str(s.attempts),
+                      _plain(note))
+    _stdout().print(table)

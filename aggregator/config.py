@@ -13,9 +13,11 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.config_entries import (
@@ -108,6 +110,16 @@ class EmailConfig:
     username: str = ""
     password: Secret | None = None
     from_address: str = "PLN Digest <digest@localhost>"
+    backend: str = "smtp"
+    """"smtp", or "file": each message is written as an .eml file to `folder`."""
+    folder: str = ""
+    admin: str = ""
+    """The admin's address: the health email, and unsubscribe requests by mail."""
+    unsubscribe_secret: Secret | None = None
+    public_url: str = ""
+    """Base URL of the unsubscribe link (https://...); "" for no link."""
+    resubscribe: tuple[tuple[str, date], ...] = ()
+    """(address, day): an unsubscribe made on or before that day is lifted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +191,13 @@ class Config:
 
 _TOP_KEYS = ("database", "email", "fetch", "digest", "twitter", "facebook", "sources", "recipients",
              "schedule", "calendar")
-_EMAIL_KEYS = ("smtp_host", "smtp_port", "security", "username", "password_env", "from")
+_EMAIL_KEYS = (
+    "smtp_host", "smtp_port", "security", "username", "password_env", "from", "backend",
+    "folder", "admin", "unsubscribe_secret_env", "public_url", "resubscribe",
+)
+_BACKENDS = ("smtp", "file")
+# An HMAC key shorter than this is guessable; token_urlsafe(32) gives 43 characters.
+_MIN_SECRET_CHARS = 16
 _SECURITY = ("starttls", "ssl", "none")
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GRAPH_VERSION = re.compile(r"^v\d+\.\d+$")
@@ -285,7 +303,7 @@ def _read_config(root: Table, path: str, environ: Mapping[str, str]) -> Config:
     return Config(
         path=path,
         database=_read_database(root.table("database"), os.path.dirname(path) or os.getcwd()),
-        email=_read_email(root.table("email"), environ),
+        email=_read_email(root.table("email"), environ, os.path.dirname(path) or os.getcwd()),
         fetch=_read_fetch(root.table("fetch")),
         digest=_read_digest(root.table("digest")),
         twitter=TwitterConfig(bearer_token=bearer),
@@ -372,7 +390,7 @@ def _resolve_sqlite(url: str, folder: str) -> str:
     return f"{scheme}:///{full}{question}{query}"
 
 
-def _read_email(table: Table, environ: Mapping[str, str]) -> EmailConfig:
+def _read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailConfig:
     default = EmailConfig()
     table.check_keys(_EMAIL_KEYS)
     host = table.text("smtp_host", default.smtp_host)
@@ -386,7 +404,7 @@ def _read_email(table: Table, environ: Mapping[str, str]) -> EmailConfig:
     sender = table.text("from", default.from_address)
     if not is_address(parseaddr(sender)[1]):
         table.problem("from", "not an email address, like PLN Digest <digest@school.org>")
-    return EmailConfig(
+    email = EmailConfig(
         smtp_host=host,
         smtp_port=table.whole("smtp_port", default.smtp_port, 1, 65535),
         security=security,
@@ -394,6 +412,61 @@ def _read_email(table: Table, environ: Mapping[str, str]) -> EmailConfig:
         password=_read_secret(table, "password_env", environ, use),
         from_address=sender,
     )
+    return replace(email, **_read_email_delivery(table, environ, folder))
+
+
+def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) -> dict[str, Any]:
+    """The `[email]` keys about where messages go, the admin and unsubscribing."""
+    backend = table.text("backend", "smtp").lower()
+    if backend not in _BACKENDS:
+        table.problem("backend", f"must be one of: {', '.join(_BACKENDS)}")
+    out = table.text("folder")
+    if backend == "file" and not out:
+        table.problem("folder", 'is required when backend = "file"')
+    admin = table.text("admin")
+    if admin and not is_address(parseaddr(admin)[1]):
+        table.problem("admin", "not an email address, like it@school.org")
+    public_url = table.text("public_url").rstrip("/")
+    parts = urlsplit(public_url)
+    if public_url and (parts.scheme != "https" or not parts.netloc or parts.query):
+        # RFC 8058: one-click unsubscribe links must be https.
+        table.problem("public_url", "must be an https:// address, like https://school.org/pln")
+    use = _Use("required when public_url is set") if public_url else None
+    secret = _read_secret(table, "unsubscribe_secret_env", environ, use)
+    if secret is not None and len(secret.reveal()) < _MIN_SECRET_CHARS:
+        table.problem("unsubscribe_secret_env",
+                      f"{secret.env_name} is too short: use {_MIN_SECRET_CHARS} or more random "
+                      "characters, e.g. from: python3 -c 'import secrets; "
+                      "print(secrets.token_urlsafe(32))'")
+    return {
+        "backend": backend, "folder": _resolve_path(out, folder) if out else "",
+        "admin": admin, "unsubscribe_secret": secret, "public_url": public_url,
+        "resubscribe": _read_resubscribe(table),
+    }
+
+
+def _resolve_path(path: str, folder: str) -> str:
+    """A path the file names, relative to the file's folder like the database."""
+    return os.path.normpath(os.path.join(folder, os.path.expanduser(path)))
+
+
+def _read_resubscribe(table: Table) -> tuple[tuple[str, date], ...]:
+    """`resubscribe = { "ana@school.org" = 2026-12-01 }`: address and day."""
+    value = table.data.get("resubscribe", {})
+    if not isinstance(value, dict):
+        table.problem("resubscribe",
+                      'must be a table of address = day, like { "ana@school.org" = 2026-12-01 }')
+        return ()
+    entries = []
+    for address, day in value.items():
+        where = table.path + ("resubscribe", address)
+        if not is_address(address):
+            table.report.add(where, "not an email address")
+        elif isinstance(day, datetime) or not isinstance(day, date):
+            table.report.add(where, "must be a day without quotes, like 2026-12-01")
+        else:
+            entries.append((address, day))
+    return tuple(entries)
 
 
 def _read_fetch(table: Table) -> FetchConfig:

@@ -7,6 +7,7 @@ import re
 import textwrap
 import tomllib
 from dataclasses import fields, is_dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -83,6 +84,7 @@ KEY_FOR_FIELD = {
     "password": "password_env",
     "bearer_token": "bearer_token_env",
     "access_token": "access_token_env",
+    "unsubscribe_secret": "unsubscribe_secret_env",
 }
 
 
@@ -638,3 +640,67 @@ def test_schedule_and_calendar_problems_are_listed_with_their_lines() -> None:
         "config.toml:16: recipients[1].days: unknown day 'funday'; "
         "use mon, tue, wed, thu, fri, sat, sun",
     ]
+
+
+# --- [email] delivery keys ----------------------------------------------------
+
+
+def test_email_delivery_keys_are_read() -> None:
+    config = parse_config(toml("""
+        [email]
+        backend = "file"
+        folder = "outbox"
+        admin = "IT <it@school.org>"
+        public_url = "https://school.org/pln/"
+        unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
+        resubscribe = { "ana@school.org" = 2026-12-01 }
+        """), "/srv/pln/config.toml", {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdefXYZ"})
+    email = config.email
+    assert (email.backend, email.folder, email.admin) == ("file", "/srv/pln/outbox",
+                                                          "IT <it@school.org>")
+    assert email.public_url == "https://school.org/pln"
+    assert email.unsubscribe_secret == Secret("PLN_UNSUBSCRIBE_SECRET", "0123456789abcdefXYZ")
+    assert email.resubscribe == (("ana@school.org", date(2026, 12, 1)),)
+
+
+def test_email_delivery_defaults() -> None:
+    email = parse_config("", "config.toml", {}).email
+    assert (email.backend, email.folder, email.admin, email.public_url) == ("smtp", "", "", "")
+    assert email.unsubscribe_secret is None and email.resubscribe == ()
+
+
+def test_email_delivery_problems_are_listed_with_their_lines() -> None:
+    text = """
+        [email]
+        backend = "pigeon"
+        admin = "the IT desk"
+        public_url = "http://school.org/pln"
+        resubscribe = { "ana" = 2026-12-01, "ben@school.org" = "yesterday" }
+        """
+    assert problems(text) == [
+        "config.toml:1: email.unsubscribe_secret_env: is required when public_url is set",
+        "config.toml:2: email.backend: must be one of: smtp, file",
+        "config.toml:3: email.admin: not an email address, like it@school.org",
+        "config.toml:4: email.public_url: must be an https:// address, like https://school.org/pln",
+        "config.toml:5: email.resubscribe.ana: not an email address",
+        "config.toml:5: email.resubscribe.ben@school.org: must be a day without quotes, "
+        "like 2026-12-01",
+    ]
+
+
+def test_file_backend_needs_a_folder() -> None:
+    assert only_problem("""
+        [email]
+        backend = "file"
+        """) == 'config.toml:1: email.folder: is required when backend = "file"'
+
+
+def test_a_short_unsubscribe_secret_is_refused_without_echoing_it() -> None:
+    found = only_problem("""
+        [email]
+        unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
+        """, {"PLN_UNSUBSCRIBE_SECRET": "hunter2"})
+    assert found.startswith("config.toml:2: email.unsubscribe_secret_env: "
+                            "PLN_UNSUBSCRIBE_SECRET is too short")
+    assert "hunter2" not in found
+
