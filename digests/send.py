@@ -99,7 +99,7 @@ def send_due_digests(
                                      [r.email for r in app.config.recipients])
     gone = deliveries.unsubscribed()
     recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
-    jobs, outcomes = _jobs(deliveries, recipients, now, dry_run)
+    jobs, outcomes = _jobs(app, deliveries, recipients, now, dry_run)
     if only is not None:
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
@@ -126,12 +126,16 @@ _UNAVAILABLE = "server unavailable: "
 
 
 def _jobs(
-    deliveries: Deliveries, recipients: list[RecipientConfig], now: datetime, dry_run: bool,
+    app: App, deliveries: Deliveries, recipients: list[RecipientConfig], now: datetime,
+    dry_run: bool,
 ) -> tuple[list[_Job], list[DeliveryOutcome]]:
-    """Retries whose time has come, then digests due now; and the missed ones."""
+    """Retries whose time has come, then digests due now (on send days, outside
+    holidays, within the misfire grace); and the missed ones."""
     by_email = {r.email: r for r in recipients}
     recorded = deliveries.recorded_days(list(by_email), (now - timedelta(days=2)).date())
-    due, missed = due_digests(now=now, recipients=recipients, recorded=recorded)
+    due, missed = due_digests(now=now, recipients=recipients, recorded=recorded,
+                              grace=app.config.schedule.misfire_grace,
+                              holidays=app.config.calendar.holidays)
     outcomes = [DeliveryOutcome(d.recipient.email, d.local_day, "missed",
                                 error=f"due at {d.send_at:%H:%M} UTC, too long ago")
                 for d in missed]

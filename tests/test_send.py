@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.config import EmailConfig, Secret
+from aggregator.config_schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.models import FetchResult, RecipientConfig
 from aggregator.storage_deliveries import Deliveries
 from aggregator.unsubscribe import make_token, unsubscribe_link
@@ -251,3 +252,15 @@ def test_file_backend_writes_one_eml_per_digest(db_url: str, tmp_path: Path) -> 
     parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
     assert sorted(str(m["Message-ID"]) for m in parsed) == sorted(o.message_id for o in outcomes)
     assert {m["To"].addresses[0].addr_spec for m in parsed} == {ANA, BEN}
+
+
+def test_the_configured_grace_and_holidays_decide_what_is_due(world: World) -> None:
+    config = world.app.config
+    world.app.config = dataclasses.replace(config, schedule=ScheduleConfig(misfire_grace_minutes=10))
+    assert world.send() == {ANA: "missed", BEN: "sent"}  # Ana's 11:30 is 30 minutes late
+    world.app.config = dataclasses.replace(config, calendar=CalendarConfig(
+        (Holiday(DAY + timedelta(days=1), DAY + timedelta(days=1), "Break"),)))
+    world.clock.advance(days=1)
+    assert world.send() == {}
+    world.clock.advance(days=1)
+    assert world.send() == {ANA: "sent", BEN: "sent"}
