@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +194,24 @@ def unsubscribe(config_path: str, link: str) -> None:
 @CONFIG_OPTION
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
+    from aggregator.health import source_health
     from aggregator.storage_deliveries import Deliveries
+    from aggregator.schedule import next_digests
 
     with _app(config_path) as app:
-        now = app.clock()
-        console.print_status(app.repo.source_statuses(), app.repo.last_digests(), now)
+        statuses, now = app.repo.source_statuses(), app.clock()
+        console.print_status(statuses, app.repo.last_digests(), now)
+        stale_after = timedelta(days=app.config.schedule.stale_after_days)
+        console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)
         console.print_deliveries(Deliveries(app.repo).latest(), now)
+
+
+@main.command()
+@CONFIG_OPTION
+def run(config_path: str) -> None:
+    """Run the service: fetch each source on its schedule and send each digest at its
+    recipient's local time. SIGTERM or Ctrl-C stops it cleanly; SIGHUP reloads the config."""
+    from aggregator.service import run_service
+
+    raise SystemExit(run_service(config_path))
 

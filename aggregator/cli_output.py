@@ -18,14 +18,14 @@ from rich.text import Text
 
 from aggregator.config import format_problems
 from aggregator.errors import ConfigError
-from aggregator.ingest import Progress as ProgressCallback
 from aggregator.health import SourceHealth
+from aggregator.ingest import Progress as ProgressCallback
+from aggregator.logfmt import LogfmtFormatter
 from aggregator.models import FetchOutcome, SourceStatus
 from aggregator.storage_deliveries import DeliveryState
 
 if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only
     from digests.send import DeliveryOutcome as SendOutcome
-from aggregator.logfmt import LogfmtFormatter
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +208,9 @@ def print_schedule(
         out.print(f"{h.key}: {h.summary}", markup=False)
     if not problems:
         out.print("Every active source answers and brings new items.", markup=False)
-    table = Table(Column("recipient", no_wrap=True), "next digest")
     for email, at in next_digests:
-        table.add_row(_plain(email), "none planned" if at is None else
-                      f"{at:%Y-%m-%d %H:%M} UTC ({_when(at, now)})")
-    out.print(table)
+        when = "none planned" if at is None else f"{at:%Y-%m-%d %H:%M} UTC ({_when(at, now)})"
+        out.print(f"next digest for {email}: {when}", markup=False)
 
 
 def print_send(outcomes: Sequence[SendOutcome]) -> None:
