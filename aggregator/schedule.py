@@ -34,6 +34,7 @@ from aggregator.storage_deliveries import Deliveries
 from aggregator.models import FetchOutcome, utc_now
 from aggregator.wiring import App
 from digests.due import next_send_at, sending_soon
+from digests.send import DeliveryOutcome
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ TICK = timedelta(minutes=1)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SendDue = Callable[[App], Sequence[object]]
+SendDue = Callable[[App], Sequence[DeliveryOutcome]]
 """Builds and sends every digest due for the app's clock; returns one outcome each."""
 Hook = Callable[[App], None]
 """Work done on the tick's thread after the sends (the weekly health email)."""
@@ -57,7 +58,7 @@ class _Stopping(Exception):
 class TickReport:
     """What one tick did: the send outcomes, and whether a fetch run started."""
 
-    sent: tuple[object, ...] = ()
+    sent: tuple[DeliveryOutcome, ...] = ()
     fetch_started: bool = False
 
 
@@ -156,11 +157,15 @@ class Metronome:
         if self._stopping.is_set():
             raise _Stopping  # its write is committed: a clean place to end
 
-    def _send_due(self) -> Sequence[object]:
-        sent = _guarded("send due digests", self._send, self.app)
-        if sent:
-            log.info("sent %d digests", len(sent), extra=fields(event="send", count=len(sent)))
-        return sent or ()
+    def _send_due(self) -> Sequence[DeliveryOutcome]:
+        outcomes = _guarded("send due digests", self._send, self.app) or ()
+        # A missed digest stays "missed" all its day: not news every minute.
+        tried = [o for o in outcomes if o.status != "missed"]
+        if tried:
+            log.info("sent %d of %d digests", sum(o.status == "sent" for o in tried), len(tried),
+                     extra=fields(event="send", sent=sum(o.status == "sent" for o in tried),
+                                  tried=len(tried)))
+        return outcomes
 
 
 def refresh_before_send(app: App, progress: Callable[[FetchOutcome], None] | None = None

@@ -26,7 +26,7 @@ from aggregator.schedule import TICK, Metronome, build_scheduler
 from aggregator.wiring import App, build_app
 from connectors.base import Connector
 from digests.deliver import Mailer, build_mailer
-from digests.send import send_due_digests
+from digests.send import DeliveryOutcome, send_due_digests
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Sender:
         """Use `mailer` for every batch instead of one built from the config (tests)."""
         self._mailer = mailer
 
-    def __call__(self, app: App) -> Sequence[object]:
+    def __call__(self, app: App) -> Sequence[DeliveryOutcome]:
         """Build and send the digests due at the app's clock."""
         mailer = self._mailer or build_mailer(app.config.email)
         try:

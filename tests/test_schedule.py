@@ -213,7 +213,7 @@ def test_after_downtime_a_late_digest_goes_within_grace_and_an_older_one_is_skip
     metronome = metronome_for(config, clock, connector, mailer)
     closing.append(metronome)
     report = tick(metronome)
-    statuses = {o.email: o.status for o in report.sent}  # type: ignore[attr-defined]
+    statuses = {o.email: o.status for o in report.sent}
     assert statuses == {ANA.email: "sent", LUIS.email: "missed"}
     for _ in range(60):  # to 09:30 UTC the next day
         clock.advance(minutes=20)
