@@ -48,7 +48,7 @@ with warnings.catch_warnings():
     # no .pyc is cached, importing it warns (and fails under -W error).
     warnings.filterwarnings("ignore", message=r"invalid escape sequence", category=SyntaxWarning)
     warnings.filterwarnings("ignore", message=r"invalid escape sequence", category=DeprecationWarning)
-    import facebook  # type: ignore[import-untyped]
+    import facebook
 
 __all__ = ["FacebookGroupConnector", "FacebookPageConnector"]
 

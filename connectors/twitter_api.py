@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
-import tweepy  # type: ignore[import-untyped]
+import tweepy
 
 from aggregator.config import Secret
 from aggregator.errors import AuthError, FetchError, ParseError, RateLimited
