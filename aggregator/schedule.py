@@ -159,12 +159,10 @@ class Metronome:
 
     def _send_due(self) -> Sequence[DeliveryOutcome]:
         outcomes = _guarded("send due digests", self._send, self.app) or ()
-        # A missed digest stays "missed" all its day: not news every minute.
-        tried = [o for o in outcomes if o.status != "missed"]
-        if tried:
-            log.info("sent %d of %d digests", sum(o.status == "sent" for o in tried), len(tried),
-                     extra=fields(event="send", sent=sum(o.status == "sent" for o in tried),
-                                  tried=len(tried)))
+        if outcomes:
+            sent = sum(o.status == "sent" for o in outcomes)
+            log.info("sent %d of %d digests", sent, len(outcomes),
+                     extra=fields(event="send", sent=sent, tried=len(outcomes)))
         return outcomes
 
 

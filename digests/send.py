@@ -32,7 +32,7 @@ from digests.deliver import (
     UnknownOutcome,
     build_message,
 )
-from digests.due import due_digests
+from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
 __all__ = ["DeliveryOutcome", "send_due_digests", "retry_delay"]
@@ -136,9 +136,7 @@ def _jobs(
     due, missed = due_digests(now=now, recipients=recipients, recorded=recorded,
                               grace=app.config.schedule.misfire_grace,
                               holidays=app.config.calendar.holidays)
-    outcomes = [DeliveryOutcome(d.recipient.email, d.local_day, "missed",
-                                error=f"due at {d.send_at:%H:%M} UTC, too long ago")
-                for d in missed]
+    outcomes = [_skip_missed(deliveries, d, now, dry_run) for d in missed]
     jobs: list[_Job] = []
     for waiting in deliveries.due_retries(now):
         recipient = by_email.get(waiting.email)
@@ -151,6 +149,19 @@ def _jobs(
             jobs.extend([_Job(recipient, waiting.local_day, claim)] if claim else [])
     jobs.extend(_Job(d.recipient, d.local_day) for d in due)
     return jobs, outcomes
+
+
+def _skip_missed(deliveries: Deliveries, due: DueDigest, now: datetime,
+                 dry_run: bool) -> DeliveryOutcome:
+    """Record a digest too late to send as failed for its day, so it is
+    reported once and never sent late (issue #5, misfire policy)."""
+    reason = f"missed: due at {due.send_at:%H:%M} UTC, too long ago (the service was down)"
+    if not dry_run:
+        claim = deliveries.claim(due.recipient.email, due.local_day, now, LEASE)
+        if claim is not None:
+            deliveries.mark_failed(claim, reason)
+            log.warning("%s: digest for %s %s", due.recipient.email, due.local_day, reason)
+    return DeliveryOutcome(due.recipient.email, due.local_day, "missed", error=reason)
 
 
 def _deliver(

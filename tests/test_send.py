@@ -258,6 +258,7 @@ def test_the_configured_grace_and_holidays_decide_what_is_due(world: World) -> N
     config = world.app.config
     world.app.config = dataclasses.replace(config, schedule=ScheduleConfig(misfire_grace_minutes=10))
     assert world.send() == {ANA: "missed", BEN: "sent"}  # Ana's 11:30 is 30 minutes late
+    assert world.send() == {}  # the missed day is recorded: reported once, never sent late
     world.app.config = dataclasses.replace(config, calendar=CalendarConfig(
         (Holiday(DAY + timedelta(days=1), DAY + timedelta(days=1), "Break"),)))
     world.clock.advance(days=1)
