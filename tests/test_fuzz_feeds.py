@@ -57,7 +57,9 @@ PAYLOADS = [
 _TAG = re.compile(r"<[^>]*>")
 _FORBIDDEN = re.compile(
     r"<(?:script|iframe|object|embed|form|input|meta|base|link|style|svg|math|noscript)\b"
-    r"|\son[a-z]+\s*=|\sstyle\s*=|(?:href|src)=\"(?!https?://|mailto:)",
+    # Attributes start after white space: "src=" inside a (safe, percent-encoded)
+    # URL value is text, not an attribute.
+    r"|\son[a-z]+\s*=|\sstyle\s*=|\s(?:href|src)=\"(?!https?://|mailto:)",
     re.IGNORECASE,
 )
 
@@ -93,7 +95,10 @@ def assert_safe(post: Post) -> None:
     assert post.published_at <= NOW and post.published_at.tzinfo is not None
 
 
+# The suite's run is the same every time (a red CI must mean a real change);
+# a longer local run (PLN_FUZZ_EXAMPLES) explores at random.
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
+          derandomize="PLN_FUZZ_EXAMPLES" not in os.environ,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 @given(
     seed=st.sampled_from(SEEDS),

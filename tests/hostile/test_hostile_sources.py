@@ -361,7 +361,7 @@ def _assert_safe(post: Post) -> None:
         assert not pattern.search(post.html), (pattern.pattern, post.html)
     for tag in re.findall(r"<a\s[^>]*>", post.html):
         assert 'rel="noopener noreferrer"' in tag, tag
-    for url in re.findall(r'(?:href|src)="([^"]*)"', post.html):
+    for url in re.findall(r'\s(?:href|src)="([^"]*)"', post.html):
         assert url.startswith(("http://", "https://", "mailto:")), url
     for img in re.findall(r"<img\s[^>]*>", post.html):
         assert not re.search(r'(?:width|height)="[01](?:px)?"', img), img
