@@ -121,7 +121,7 @@ def _preheader(digest: Digest, post_count: int, read_minutes: int) -> str:
     return f"{post_count} stories, about {read_minutes} min: {heads}"
 
 
-def _context(digest: Digest, left_out: int = 0) -> dict[str, Any]:
+def _context(digest: Digest, left_out: int = 0, unsubscribe_url: str = "") -> dict[str, Any]:
     """What both templates are given: the digest plus phrases worked out once."""
     window = digest.window_end - digest.window_start
     recipient = digest.recipient
@@ -130,6 +130,7 @@ def _context(digest: Digest, left_out: int = 0) -> dict[str, Any]:
     return {
         "preheader": _preheader(digest, post_count, read_minutes),
         "left_out": left_out,
+        "unsubscribe_url": safe_href(unsubscribe_url),
         "digest": digest,
         "recipient": recipient,
         "long_date": format_day(digest.local_day, is_long=True),
@@ -174,8 +175,9 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def _render_inlined(digest: Digest, left_out: int) -> str:
-    html = _environment().get_template("digest.html.j2").render(_context(digest, left_out))
+def _render_inlined(digest: Digest, left_out: int, unsubscribe_url: str) -> str:
+    context = _context(digest, left_out, unsubscribe_url)
+    html = _environment().get_template("digest.html.j2").render(context)
     return _inliner().inline(html)
 
 
@@ -190,22 +192,26 @@ def _shorter(digest: Digest) -> Digest:
     return dataclasses.replace(digest, entries=entries, also=also, reading_seconds=seconds)
 
 
-def render_html(digest: Digest) -> str:
-    """The digest as a self-contained HTML email body and web page.
+def render_html(digest: Digest, unsubscribe_url: str = "") -> str:
+    """The digest as a self-contained HTML email body and web page, with an
+    unsubscribe link in its footer when `unsubscribe_url` (http(s)) is given.
 
     Table layout 600 px wide, CSS inlined, no scripts, no external CSS or
     fonts, no tracking; at most MAX_HTML_BYTES of UTF-8 (the last headlines,
     then entries, are left out if needed, and the page says how many).
     """
     shown = digest
-    html = _render_inlined(shown, 0)
+    html = _render_inlined(shown, 0, unsubscribe_url)
     while len(html.encode()) > MAX_HTML_BYTES and (shown.entries or shown.also):
         shown = _shorter(shown)
         total = len(digest.entries) + len(digest.also)
-        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also))
+        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also),
+                               unsubscribe_url)
     return html
 
 
-def render_text(digest: Digest) -> str:
-    """The digest as plain text that reads well on its own, each URL on its own line."""
-    return _environment().get_template("digest.txt.j2").render(_context(digest))
+def render_text(digest: Digest, unsubscribe_url: str = "") -> str:
+    """The digest as plain text that reads well on its own, each URL on its own
+    line; the unsubscribe link last when given."""
+    context = _context(digest, unsubscribe_url=unsubscribe_url)
+    return _environment().get_template("digest.txt.j2").render(context)

@@ -10,7 +10,6 @@ is unknown is never sent twice.
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from digests.deliver import (
     UnknownOutcome,
     build_message,
 )
+from digests.digest import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
@@ -171,8 +171,7 @@ def _deliver(
     now = app.clock()
     try:
         digest = build_digest(app, recipient, now)
-        message = _message(app, recipient, digest.subject, render_text(digest),
-                           render_html(digest), now)
+        message = _message(app, recipient, digest, now)
     except PLNError as exc:
         return _failed_attempt(deliveries, claim, str(exc), now)
     message_id = str(message["Message-ID"])
@@ -224,27 +223,14 @@ def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
                            count)
 
 
-def _message(app: App, recipient: RecipientConfig, subject: str, text: str, body: str,
-             now: datetime) -> EmailMessage:
-    """The email of one digest, with its unsubscribe link in the headers and the body."""
+def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
+    """The email of one digest, with its unsubscribe link in the headers and the footer."""
     email = app.config.email
     url = make_unsubscribe_url(email, recipient.email)
-    if url:
-        text = f"{text.rstrip()}\n\nUnsubscribe: {url}\n"
-        body = _with_html_footer(body, url)
     return build_message(
-        sender=email.from_address, recipient=recipient, subject=subject, text=text, html=body,
+        sender=email.from_address, recipient=recipient, subject=digest.subject,
+        text=render_text(digest, url or ""), html=render_html(digest, url or ""),
         now=now.astimezone(ZoneInfo(recipient.timezone)), unsubscribe_url=url,
         unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
     )
 
-
-def _with_html_footer(body: str, url: str) -> str:
-    """The HTML with an unsubscribe line before </body>.
-
-    TODO(#5): the template's footer should carry the link itself.
-    """
-    footer = (f'<p style="text-align:center;font-size:12px;color:#4b5563">'
-              f'<a href="{html.escape(url)}" style="color:#4b5563">Unsubscribe</a></p>')
-    head, found, tail = body.rpartition("</body>")
-    return f"{head}{footer}{found}{tail}" if found else body + footer

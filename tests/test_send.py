@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,6 +100,9 @@ def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) ->
     assert "<mailto:it@school.org?subject=unsubscribe>" in unsubscribe
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert make_token(world.app.config.email, ANA) in text.get_content()
+    link = unsubscribe.split(">")[0].lstrip("<")
+    assert f"Unsubscribe: {link}" in text.get_content()
+    assert f'href="{html_escape(link)}"' in html.get_content()  # the footer's link
     (sent,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
     assert (sent.status, sent.message_id, sent.sent_at) == ("sent", message["Message-ID"], T0)
 
