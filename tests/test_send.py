@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape as html_escape
-
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email import message_from_bytes, policy
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
