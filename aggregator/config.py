@@ -140,6 +140,7 @@ class DigestConfig:
 
     max_window_hours: int = 24
     words_per_minute: int = 238
+    skip_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,10 +493,11 @@ def _read_fetch(table: Table) -> FetchConfig:
 
 def _read_digest(table: Table) -> DigestConfig:
     default = DigestConfig()
-    table.check_keys(("max_window_hours", "words_per_minute"))
+    table.check_keys(("max_window_hours", "words_per_minute", "skip_empty"))
     return DigestConfig(
         max_window_hours=table.whole("max_window_hours", default.max_window_hours, 1, 168),
         words_per_minute=table.whole("words_per_minute", default.words_per_minute, 50, 1000),
+        skip_empty=table.flag("skip_empty", default.skip_empty),
     )
 
 

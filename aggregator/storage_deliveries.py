@@ -35,6 +35,7 @@ from aggregator.tables import DeliveryRow, DigestRow, RecipientRow
 __all__ = ["Claim", "Deliveries", "DeliveryState", "STATUSES"]
 
 CLAIMED, RETRY, UNKNOWN, SENT, FAILED = "claimed", "retry", "unknown", "sent", "failed"
+SKIPPED = "skipped"  # nothing to send that day, and the admin asked not to send empty digests
 STATUSES = (CLAIMED, RETRY, UNKNOWN, SENT, FAILED)
 
 
@@ -182,6 +183,11 @@ class Deliveries:
     def mark_failed(self, claim: Claim, error: str) -> None:
         """Record a permanent failure for that day (5xx, or too many attempts)."""
         self._set(claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error,
+                  next_attempt_at=None)
+
+    def mark_skipped(self, claim: Claim, reason: str) -> None:
+        """Record that the day's digest was empty and deliberately not sent."""
+        self._set(claim, (CLAIMED, RETRY), status=SKIPPED, last_error=reason,
                   next_attempt_at=None)
 
     def note_unknown(self, claim: Claim, error: str) -> None:

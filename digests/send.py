@@ -54,7 +54,8 @@ class DeliveryOutcome:
 
     `status`: "sent", "would send" (dry run), "retry" (at `retry_at`),
     "failed", "unknown" (may have been accepted: check the mail log for
-    `message_id`), "missed" (too late after downtime: skipped).
+    `message_id`), "missed" (too late after downtime: skipped), "skipped"
+    (nothing new, and `[digest] skip_empty` is on).
     """
 
     email: str
@@ -171,6 +172,9 @@ def _deliver(
     now = app.clock()
     try:
         digest = build_digest(app, recipient, now)
+        if digest.is_empty and app.config.digest.skip_empty:
+            deliveries.mark_skipped(claim, "nothing new: empty digests are not sent")
+            return DeliveryOutcome(claim.email, claim.local_day, "skipped", digest.subject, 0)
         message = _message(app, recipient, digest, now)
     except PLNError as exc:
         return _failed_attempt(deliveries, claim, str(exc), now)

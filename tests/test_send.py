@@ -269,3 +269,19 @@ def test_the_configured_grace_and_holidays_decide_what_is_due(world: World) -> N
     assert world.send() == {}
     world.clock.advance(days=1)
     assert world.send() == {ANA: "sent", BEN: "sent"}
+
+
+def test_empty_days_send_a_kind_note_or_nothing_as_configured(world: World) -> None:
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    world.clock.advance(days=1)  # nothing new was stored since
+    world.app.config = dataclasses.replace(
+        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=True))
+    assert world.send() == {ANA: "skipped", BEN: "skipped"}
+    assert world.send() == {}  # the skipped day is recorded
+    assert len(world.script.to(ANA)) == 1
+    world.clock.advance(days=1)
+    world.app.config = dataclasses.replace(
+        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=False))
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    (_, quiet) = world.script.to(ANA)
+    assert "nothing new" in str(quiet["Subject"])
