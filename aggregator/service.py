@@ -15,18 +15,20 @@ import logging
 import signal
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from types import FrameType
 
 from aggregator.config import load_config
+from aggregator.errors import DeliveryError
 from aggregator.health import health_email, health_email_day, source_health
 from aggregator.logfmt import fields
 from aggregator.models import Clock, utc_now
+from aggregator.storage_deliveries import Deliveries
 from aggregator.schedule import TICK, Metronome, build_scheduler
 from aggregator.wiring import App, build_app
 from connectors.base import Connector
 from digests.deliver import Mailer, build_mailer
-from digests.send import DeliveryOutcome, send_due_digests
+from digests.send import LEASE, DeliveryOutcome, send_due_digests
 
 log = logging.getLogger(__name__)
 
@@ -59,26 +61,38 @@ class HealthEmailer:
     def __init__(self, mailer: Mailer | None = None) -> None:
         """Send through `mailer` instead of one built from the config (tests)."""
         self._mailer = mailer
-        self._sent_day: date | None = None
 
     def __call__(self, app: App) -> None:
-        """Send the health email if it is due now and not yet sent today."""
+        """Send the health email if it is due now and not yet sent that day.
+
+        It is claimed like a digest (as `health-report:<admin>`), so a
+        restart on its day never sends it twice; a failure is recorded and
+        not retried: next week's report follows.
+        """
         now = app.clock()
         grace = timedelta(minutes=app.config.schedule.misfire_grace_minutes)
         day = health_email_day(now, app.config.schedule, grace)
-        if day is None or day == self._sent_day or not app.config.email.admin:
+        if day is None or not app.config.email.admin:
+            return
+        deliveries = Deliveries(app.repo)
+        claim = deliveries.claim(f"health-report:{app.config.email.admin}", day, now, LEASE)
+        if claim is None:
             return
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         health = source_health(app.repo.source_statuses(with_post_counts=False), now, stale_after)
         message = health_email(health, day, app.config.email.from_address,
                                app.config.email.admin, now)
+        message_id = str(message["Message-ID"])
         mailer = self._mailer or build_mailer(app.config.email)
         try:
-            mailer.send(message, lambda: None)
+            mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, 0, now))
+        except DeliveryError as exc:
+            deliveries.mark_failed(claim, str(exc))
+            raise
         finally:
             if self._mailer is None:
                 mailer.close()
-        self._sent_day = day
+        deliveries.mark_sent(claim, app.clock())
         log.info("health email sent", extra=fields(
             event="health_email", failing=sum(h.is_failing for h in health),
             stale=sum(h.is_stale for h in health)))

@@ -282,6 +282,24 @@ def test_weekly_health_email_goes_once_on_its_day_with_failing_and_stale_sources
     assert mailer.messages[0]["Date"] is not None
 
 
+def test_a_restart_on_health_email_day_does_not_send_it_twice(
+        tmp_path, clock, mailer, closing) -> None:
+    config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"])
+    config = replace(config, email=replace(config.email, admin="coach@school.example"),
+                     schedule=ScheduleConfig(weekly_health_email="mon", timezone="Europe/London"))
+    connector = FakeConnector(script={"blog": [FetchResult()]})
+    clock.now = utc(2026, 11, 30, 7, 5)  # Monday, just after 07:00 in London
+    first = metronome_for(config, clock, connector, mailer)
+    closing.append(first)
+    tick(first)
+    first.close(5)
+    clock.advance(minutes=10)
+    restarted = metronome_for(config, clock, connector, mailer)
+    closing.append(restarted)
+    tick(restarted)
+    assert mailer.to() == ["coach@school.example"]
+
+
 def test_status_names_each_recipients_next_digest(tmp_path, clock, mailer, closing) -> None:
     config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"],
                          (replace(ANA, days=("mon",)), LUIS))
