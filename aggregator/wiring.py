@@ -13,7 +13,7 @@ import requests
 from aggregator.config import Config
 from aggregator.models import Clock, utc_now
 from aggregator.storage import Repository
-from connectors import REGISTRY
+from connectors import REGISTRY, connector_factory
 from connectors._http import make_session
 from connectors.base import Connector, ConnectorContext
 from connectors.rss import RssConnector
@@ -71,7 +71,7 @@ def build_connectors(config: Config, clock: Clock = utc_now) -> Connectors:
     pools: list[Executor] = []
     context = ConnectorContext(session, config, clock, _parse_pool(config, pools))
     kinds = {source.kind for source in config.sources} & REGISTRY.keys()
-    return Connectors({kind: REGISTRY[kind](context) for kind in kinds}, session, pools)
+    return Connectors({kind: connector_factory(kind)(context) for kind in kinds}, session, pools)
 
 
 def build_app(

@@ -1,42 +1,37 @@
 """Network connectors: one module per network, found by source kind.
 
-`REGISTRY` maps each SPEC source kind to the factory that builds its
-connector from a `ConnectorContext`; wiring calls it. A kind missing here is
-configured but not yet fetched (its sources record "not supported by this
-version").
+`REGISTRY` maps each SPEC source kind to where its connector class lives;
+`connector_factory(kind)` imports it when a configuration uses that kind, so
+a feed-parsing worker process (which imports `connectors.rss`) does not load
+every network's SDK. A kind missing here is configured but not fetched (its
+sources record "not supported by this version").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 
 from connectors.base import Connector, ConnectorContext
-from connectors.bluesky import BlueskySearchConnector
-from connectors.email_inbox import EmailInboxConnector
-from connectors.facebook import FacebookGroupConnector, FacebookPageConnector
-from connectors.mastodon import MastodonTagConnector
-from connectors.rss import RssConnector
-from connectors.twitter import (
-    TwitterListConnector,
-    TwitterSearchConnector,
-    TwitterUserConnector,
-)
 
-
-def _rss(context: ConnectorContext) -> Connector:
-    return RssConnector(context.session, context.config.fetch, context.clock, context.parse_pool)
-
-
-REGISTRY: dict[str, Callable[[ConnectorContext], Connector]] = {
-    RssConnector.kind: _rss,
-    MastodonTagConnector.kind: MastodonTagConnector,
-    FacebookPageConnector.kind: FacebookPageConnector,
-    FacebookGroupConnector.kind: FacebookGroupConnector,
-    BlueskySearchConnector.kind: BlueskySearchConnector,
-    TwitterSearchConnector.kind: TwitterSearchConnector,
-    TwitterUserConnector.kind: TwitterUserConnector,
-    TwitterListConnector.kind: TwitterListConnector,
-    EmailInboxConnector.kind: EmailInboxConnector,
+REGISTRY: dict[str, str] = {
+    "rss": "connectors.rss:from_context",
+    "twitter_search": "connectors.twitter:TwitterSearchConnector",
+    "twitter_user": "connectors.twitter:TwitterUserConnector",
+    "twitter_list": "connectors.twitter:TwitterListConnector",
+    "facebook_page": "connectors.facebook:FacebookPageConnector",
+    "facebook_group": "connectors.facebook:FacebookGroupConnector",
+    "mastodon_tag": "connectors.mastodon:MastodonTagConnector",
+    "bluesky_search": "connectors.bluesky:BlueskySearchConnector",
+    "email_inbox": "connectors.email_inbox:EmailInboxConnector",
 }
 
-__all__ = ["REGISTRY", "Connector", "ConnectorContext"]
+
+def connector_factory(kind: str) -> Callable[[ConnectorContext], Connector]:
+    """What builds the connector of `kind` from a context (KeyError if unknown)."""
+    module, _, name = REGISTRY[kind].partition(":")
+    factory: Callable[[ConnectorContext], Connector] = getattr(import_module(module), name)
+    return factory
+
+
+__all__ = ["REGISTRY", "Connector", "ConnectorContext", "connector_factory"]

@@ -18,6 +18,7 @@ from aggregator.config import FetchConfig
 from aggregator.errors import FetchError, ParseError, SourceError
 from aggregator.models import Clock, FetchResult, FetchState, Post, SourceConfig
 from connectors._http import HttpResponse, fetch_url, raise_for_status
+from connectors.base import ConnectorContext
 from connectors.feeddelta import known_items, trim_known
 from connectors.feedparse import parse_feed
 
@@ -134,3 +135,8 @@ def parse_new_items(
     if delta.document is None:
         return (), delta.cursor
     return parse_feed(source_key, delta.document, content_type, url, now), delta.cursor
+
+
+def from_context(context: ConnectorContext) -> RssConnector:
+    """The rss connector as wiring builds it (see `connectors.REGISTRY`)."""
+    return RssConnector(context.session, context.config.fetch, context.clock, context.parse_pool)
