@@ -9,6 +9,7 @@ escape them.
 
 from __future__ import annotations
 
+import functools
 import html as _html
 import re
 from typing import Literal
@@ -71,18 +72,24 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     """
     if not html:
         return ""
-    cleaned = nh3.clean(
-        html,
+    cleaned = _cleaner(_relative_policy(base_url)).clean(html)
+    if "<img" in cleaned:
+        cleaned = _IMG_TAG.sub(_keep_image, cleaned)
+    return cleaned
+
+
+@functools.lru_cache(maxsize=256)
+def _cleaner(relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str]) -> nh3.Cleaner:
+    """The allow-list as a reusable nh3 cleaner, one per base URL: building
+    one costs as much as cleaning a post, and a feed's posts share a base."""
+    return nh3.Cleaner(
         tags=set(_TAGS),
         clean_content_tags=set(_DROP_CONTENT),
         attributes={tag: set(attrs) for tag, attrs in _ATTRIBUTES.items()},
         url_schemes=set(_URL_SCHEMES),
-        url_relative=_relative_policy(base_url),
+        url_relative=relative,
         link_rel="noopener noreferrer",
     )
-    if "<img" in cleaned:
-        cleaned = _IMG_TAG.sub(_keep_image, cleaned)
-    return cleaned
 
 
 def _relative_policy(
@@ -126,6 +133,11 @@ def _keep_image(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+# Reusable cleaners for text extraction: tags kept bare, or no tags at all.
+_TAGS_ONLY = nh3.Cleaner(tags=set(_TAGS), attributes={}, clean_content_tags=set(_DROP_CONTENT))
+_TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=set(_DROP_CONTENT))
+
+
 def html_to_text(html: str, *, is_sanitized: bool = False) -> str:
     """Plain text of an HTML fragment: tags removed, entities decoded,
     runs of whitespace collapsed to one space (block ends count as spaces).
@@ -138,9 +150,7 @@ def html_to_text(html: str, *, is_sanitized: bool = False) -> str:
         return ""
     # nh3 turns any input into well-formed markup without script/style
     # content, so the regexes below only ever see tags.
-    cleaned = html if is_sanitized else nh3.clean(
-        html, tags=set(_TAGS), attributes={}, clean_content_tags=set(_DROP_CONTENT)
-    )
+    cleaned = html if is_sanitized else _TAGS_ONLY.clean(html)
     spaced = _BLOCK_TAG.sub(" ", cleaned)
     return _collapse(_html.unescape(_ANY_TAG.sub("", spaced)))
 
@@ -152,8 +162,7 @@ def plain_text(s: str) -> str:
         return ""
     if "<" not in s and "&" not in s:
         return _collapse(s)
-    cleaned = nh3.clean(s, tags=set(), clean_content_tags=set(_DROP_CONTENT))
-    return _collapse(_html.unescape(cleaned))
+    return _collapse(_html.unescape(_TEXT_ONLY.clean(s)))
 
 
 def _collapse(s: str) -> str:
