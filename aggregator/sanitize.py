@@ -56,7 +56,6 @@ _BLOCK_TAG = re.compile(
     r"ul|ol|dl|table|figure|img)\b[^>]*>"
 )
 _ANY_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
@@ -166,4 +165,5 @@ def plain_text(s: str) -> str:
 
 
 def _collapse(s: str) -> str:
-    return _SPACE.sub(" ", s).strip()
+    # str.split() splits on the same white space as re's \s, several times faster.
+    return " ".join(s.split())
