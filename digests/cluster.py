@@ -20,6 +20,7 @@ import functools
 import hashlib
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -242,8 +243,11 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
 def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
     """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
     buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    digests = []
     for index, post in enumerate(posts):
-        for bucket in _signature(post.title or "", post.text)[1]:
+        digest, bands = _signature(post.title or "", post.text)
+        digests.append(digest)
+        for bucket in bands:
             buckets.setdefault(bucket, []).append(index)
     matcher = _Matcher(functools.lru_cache(maxsize=None)(lambda i: text_words(posts[i])))
     for members in buckets.values():
@@ -252,8 +256,35 @@ def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
         for pos, i in enumerate(members):
             for j in members[pos + 1 :]:
                 # Already joined (by a link or an earlier band): no need to compare.
-                if groups.find(i) != groups.find(j) and matcher.is_match(i, j):
+                if groups.find(i) != groups.find(j) and _PAIRS.decide(
+                    digests[i], digests[j], lambda: matcher.is_match(i, j)
+                ):
                     groups.union(i, j)
+
+
+class _PairMemo:
+    """Near-identical verdicts by the two texts' digests, most recent kept.
+
+    The same two posts meet again in the digest of everyone who follows
+    both sources; comparing them is the costly part of clustering, and the
+    verdict depends on their texts alone, so it is remembered (still pure).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.verdicts: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
+
+    def decide(self, a: bytes, b: bytes, compare: Callable[[], bool]) -> bool:
+        key = (a, b) if a <= b else (b, a)
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            verdict = self.verdicts[key] = compare()
+            if len(self.verdicts) > self.size:
+                self.verdicts.popitem(last=False)
+        return verdict
+
+
+_PAIRS = _PairMemo(SIGNATURE_CACHE * 4)
 
 
 def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:

@@ -43,13 +43,26 @@ def phrase_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
         return None
     # Lookarounds instead of \b so that terms starting or ending with a
     # non-word character ("C++", "#edchat") still match as a whole.
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+    _NEEDLES[pattern] = tuple({term.split()[0].casefold() for term in terms if term.split()})
+    return pattern
+
+
+# Per pattern, the first word of each term, case-folded: a post containing
+# none of them cannot match, and a substring test is far cheaper than the
+# pattern's search (its lookbehind is tried at every position of the text).
+_NEEDLES: dict[re.Pattern[str], tuple[str, ...]] = {}
 
 
 def matched_term(pattern: re.Pattern[str] | None, post: Post) -> str | None:
     """The first of the pattern's terms in the post's title or text, or None."""
     if pattern is None:
         return None
+    needles = _NEEDLES.get(pattern)
+    if needles is not None:
+        lowered = f"{post.title or ''}\n{post.text}".casefold()
+        if not any(needle in lowered for needle in needles):
+            return None
     found = pattern.search(post.title or "") or pattern.search(post.text)
     return " ".join(found.group(0).split()) if found else None
 
