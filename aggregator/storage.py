@@ -11,13 +11,23 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from alembic.util import CommandError
-from sqlalchemy import ColumnElement, Engine, delete, func, insert, make_url, nulls_first, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    delete,
+    func,
+    insert,
+    make_url,
+    nulls_first,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -33,9 +43,16 @@ from aggregator.models import (
     SourceConfig,
     SourceStatus,
 )
+from aggregator.storage_posts import (
+    dedupe,
+    insert_posts,
+    replace_links,
+    split_batch,
+    success_values,
+    update_posts,
+)
 from aggregator.tables import (
     REMOVED_FROM_CONFIG,
-    Base,
     WRITE_OPTION,
     DeliveryRow,
     DigestRow,
@@ -45,12 +62,10 @@ from aggregator.tables import (
     RecipientRow,
     SourceRow,
     apply_recipient,
-    content_hash_of,
     create_engine_for,
     fetch_state_of,
     new_source_row,
     post_from_row,
-    post_values,
     reconcile_source,
     status_of,
 )
@@ -61,8 +76,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
-_CHUNK = 500
 # Attempts at a transaction that met a lock, a deadlock or a serialisation
 # failure; on SQLite each attempt has already waited busy_timeout (5 s).
 _ATTEMPTS = 3
@@ -251,15 +264,15 @@ class Repository:
         of it is stored or none. Raises `StorageError`, and `ValueError` for a
         post of another source.
         """
-        posts = _dedupe(source_key, result.posts)
+        posts = dedupe(source_key, result.posts)
 
         def work(session: Session) -> tuple[int, int]:
             source = _source_row(session, source_key, lock=True)
-            new, changed = _split_batch(session, source_key, posts)
-            ids = _insert_posts(session, new, now)
-            _update_posts(session, changed, now)
-            _replace_links(session, [(ids[p.external_id], p) for p in new], changed)
-            for column, value in _success_values(result, now, next_attempt_at, bool(new)).items():
+            new, changed = split_batch(session, source_key, posts)
+            ids = insert_posts(session, new, now)
+            update_posts(session, changed, now)
+            replace_links(session, [(ids[p.external_id], p) for p in new], changed)
+            for column, value in success_values(result, now, next_attempt_at, bool(new)).items():
                 setattr(source, column, value)
             return len(new), len(changed)
 
@@ -498,108 +511,3 @@ def _source_row(session: Session, key: str, lock: bool = False) -> SourceRow:
     if row is None:
         raise StorageError(f"unknown source {key!r}; sync the configuration first")
     return row
-
-
-# -- post batches -----------------------------------------------------------------
-
-
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _dedupe(source_key: str, posts: Sequence[Post]) -> dict[str, Post]:
-    """The batch by external id, the last occurrence winning."""
-    batch: dict[str, Post] = {}
-    for post in posts:
-        if post.source_key != source_key:
-            raise ValueError(
-                f"post {post.external_id!r} of {post.source_key!r} saved as {source_key!r}"
-            )
-        batch.pop(post.external_id, None)
-        batch[post.external_id] = post
-    return batch
-
-
-def _split_batch(
-    session: Session, source_key: str, posts: dict[str, Post]
-) -> tuple[list[Post], list[tuple[int, Post]]]:
-    """Split the batch into new posts and (id, post) of changed stored ones."""
-    stored: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(list(posts)):
-        stmt = select(PostRow.external_id, PostRow.id, PostRow.content_hash).where(
-            PostRow.source_key == source_key, PostRow.external_id.in_(chunk)
-        )
-        for external_id, post_id, content_hash in session.execute(stmt):
-            stored[external_id] = (post_id, content_hash)
-    new: list[Post] = []
-    changed: list[tuple[int, Post]] = []
-    for external_id, post in posts.items():
-        if external_id not in stored:
-            new.append(post)
-        elif stored[external_id][1] != content_hash_of(post):
-            changed.append((stored[external_id][0], post))
-    return new, changed
-
-
-def _insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[str, int]:
-    """Insert `posts` in one executemany; returns their ids by external id."""
-    if not posts:
-        return {}
-    rows = [post_values(post) | {"fetched_at": now, "updated_at": now} for post in posts]
-    # Core, not ORM, inserts here and for links: the ORM's per-row
-    # bookkeeping was a third of the cost of storing a feed.
-    posts_table = Base.metadata.tables["posts"]
-    stmt = insert(posts_table).returning(posts_table.c.external_id, posts_table.c.id)
-    return {str(ext): int(pid) for ext, pid in session.connection().execute(stmt, rows)}
-
-
-def _update_posts(session: Session, changed: list[tuple[int, Post]], now: datetime) -> None:
-    """Rewrite changed posts in place, by primary key, in one executemany."""
-    if changed:
-        rows = [post_values(post) | {"id": pid, "updated_at": now} for pid, post in changed]
-        session.execute(update(PostRow), rows)
-
-
-def _replace_links(
-    session: Session, new: list[tuple[int, Post]], changed: list[tuple[int, Post]]
-) -> None:
-    """Store the links of new and changed posts, replacing the changed ones' old links."""
-    for chunk in _chunks([post_id for post_id, _post in changed]):
-        session.execute(
-            delete(PostLinkRow)
-            .where(PostLinkRow.post_id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
-    rows = [
-        {"post_id": post_id, "position": position, "url": url}
-        for post_id, post in new + changed
-        for position, url in enumerate(post.links)
-    ]
-    if rows:
-        session.connection().execute(insert(Base.metadata.tables["post_links"]), rows)
-
-
-def _success_values(
-    result: FetchResult, now: datetime, next_attempt_at: datetime, has_new: bool
-) -> dict[str, Any]:
-    """The source columns a successful fetch sets."""
-    values: dict[str, Any] = {
-        "last_attempt_at": now,
-        "last_success_at": now,
-        "last_error": result.problem,
-        "consecutive_failures": 0,
-        "next_attempt_at": next_attempt_at,
-        "wait_until": None,
-    }
-    if not result.not_modified:
-        values |= {
-            "cursor": result.cursor,
-            "etag": result.etag,
-            "last_modified": result.last_modified,
-        }
-    if result.moved_to:
-        values["moved_url"] = result.moved_to
-    if has_new:
-        values["last_new_post_at"] = now
-    return values

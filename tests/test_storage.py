@@ -328,7 +328,7 @@ def test_crash_after_insert_rolls_back_posts_and_state(
     def explode(*args: object) -> None:
         raise sa.exc.OperationalError("INSERT INTO post_links", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(storage, "_replace_links", explode)
+    monkeypatch.setattr(storage, "replace_links", explode)
     with pytest.raises(StorageError, match="disk I/O error"):
         repo.save_fetch("blog", FetchResult((make_post(1),), cursor="c"), NOW, LATER)
     assert repo.count_posts() == 0
