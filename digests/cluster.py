@@ -284,7 +284,7 @@ class _PairMemo:
         return verdict
 
 
-_PAIRS = _PairMemo(SIGNATURE_CACHE * 4)
+_PAIRS = _PairMemo(SIGNATURE_CACHE)
 
 
 def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
