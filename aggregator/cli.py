@@ -21,7 +21,7 @@ import click
 from aggregator import cli_output as console
 from aggregator.config import load_config
 from aggregator.errors import ConfigError, PLNError
-from aggregator.wiring import App, build_app, build_connectors
+from aggregator.wiring import App, build_app, build_connectors, build_mailer
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,6 @@ def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
 @click.option("--recipient", "email", help="Only this recipient's digest (if it is due).")
 def send(config_path: str, dry_run: bool, email: str | None) -> None:
     """Build and send every digest that is due; never twice for the same local day."""
-    from digests.deliver import build_mailer
     from digests.send import send_due_digests
 
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
@@ -195,8 +194,8 @@ def unsubscribe(config_path: str, link: str) -> None:
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.health import source_health
-    from aggregator.storage_deliveries import Deliveries
     from aggregator.schedule import next_digests
+    from aggregator.storage_deliveries import Deliveries
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()

@@ -23,11 +23,11 @@ from aggregator.errors import DeliveryError
 from aggregator.health import health_email, health_email_day, source_health
 from aggregator.logfmt import fields
 from aggregator.models import Clock, utc_now
-from aggregator.storage_deliveries import Deliveries
 from aggregator.schedule import TICK, Metronome, build_scheduler
-from aggregator.wiring import App, build_app
+from aggregator.storage_deliveries import Deliveries
+from aggregator.wiring import App, build_app, build_mailer
 from connectors.base import Connector
-from digests.deliver import Mailer, build_mailer
+from digests.deliver import Mailer
 from digests.send import LEASE, DeliveryOutcome, send_due_digests
 
 log = logging.getLogger(__name__)

@@ -7,16 +7,18 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
-from aggregator.config import Config
+from aggregator.config import Config, EmailConfig
 from aggregator.models import Clock, utc_now
 from aggregator.storage import Repository
 from connectors import REGISTRY, connector_factory
 from connectors._http import make_session
 from connectors.base import Connector, ConnectorContext
 from connectors.rss import RssConnector
+from digests.deliver import FileMailer, Mailer, SmtpMailer
 
 
 @dataclass
@@ -96,6 +98,13 @@ def build_app(
         return App(config, repo, connectors, clock)
     resources = build_connectors(config, clock)
     return App(config, repo, resources.by_kind, clock, resources)
+
+
+def build_mailer(config: EmailConfig) -> Mailer:
+    """The mailer `[email] backend` asks for: SMTP, or .eml files in `folder`."""
+    if config.backend == "file":
+        return FileMailer(Path(config.folder))
+    return SmtpMailer(config)
 
 
 def _parse_pool(config: Config, pools: list[Executor]) -> Executor | None:

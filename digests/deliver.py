@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import smtplib
 import select
+import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -38,7 +38,7 @@ from aggregator.models import RecipientConfig
 
 __all__ = [
     "FileMailer", "Mailer", "PermanentFailure", "ServerUnavailable", "SmtpMailer",
-    "TemporaryFailure", "UnknownOutcome", "build_mailer", "build_message",
+    "TemporaryFailure", "UnknownOutcome", "build_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,6 @@ def build_message(
 def envelope_recipient(message: EmailMessage) -> str:
     """The address the message's To header names (the SMTP RCPT TO)."""
     return str(message["To"].addresses[0].addr_spec)
-
-
-def build_mailer(config: EmailConfig) -> Mailer:
-    """The mailer `[email] backend` asks for: SMTP, or .eml files in `folder`."""
-    if config.backend == "file":
-        return FileMailer(Path(config.folder))
-    return SmtpMailer(config)
 
 
 class FileMailer:

@@ -16,6 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from aggregator.config import EmailConfig, Secret
 from aggregator.errors import StorageError
 from aggregator.models import RecipientConfig
+from aggregator.wiring import build_mailer
 from digests.deliver import (
     FileMailer,
     PermanentFailure,
@@ -23,7 +24,6 @@ from digests.deliver import (
     SmtpMailer,
     TemporaryFailure,
     UnknownOutcome,
-    build_mailer,
     build_message,
 )
 from tests.fakes import T0
