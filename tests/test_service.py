@@ -37,9 +37,11 @@ def feed(key: str) -> bytes:
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
-    # Slow enough that a fetch run is still going when the process is killed.
+    # Slow enough that a fetch run (15 feeds, 3 at a time: about 5 s) is still
+    # going when the process is killed right after its digest went out, even
+    # on a loaded machine where that digest takes a while.
     routes = {f"/{n}.rss": ("application/rss+xml", feed(f"feed-{n}")) for n in range(SOURCES)}
-    with FeedServer(routes, latency_s=0.25) as srv:
+    with FeedServer(routes, latency_s=1.0) as srv:
         yield srv
 
 
@@ -109,7 +111,7 @@ def test_killed_service_resumes_without_loss_or_duplicate_and_stops_on_sigterm(
     second = start(config, tmp_path)
     try:
         stored = f"SELECT count(*) FROM sources WHERE last_success_at IS NOT NULL"
-        wait_until(lambda: query(db, stored) == SOURCES)
+        wait_until(lambda: query(db, stored) == SOURCES, timeout_s=30)
         second.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         out, err = second.communicate(timeout=10)
