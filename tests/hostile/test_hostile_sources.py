@@ -331,8 +331,9 @@ def test_each_source_ends_with_its_expected_record(run: Run, key: str) -> None:
 
 
 def test_the_run_is_bounded_in_time(run: Run) -> None:
-    # Slowest case: a drip cut at 3 x timeout_seconds (3.6 s); all run in parallel.
-    assert run.seconds < 3 * TIMEOUT_S + 4, run.seconds
+    # Slowest case: a drip cut at 3 x timeout_seconds (3.6 s); all run in
+    # parallel. The margin is for a loaded CI machine; unbounded would be minutes.
+    assert run.seconds < 3 * TIMEOUT_S + 12, run.seconds
     assert set(run.outcomes) == set(run.cases)
 
 
