@@ -339,7 +339,7 @@ def test_a_server_dripping_bytes_is_cut_off(server: Any) -> None:
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"timed out after 0\.9 s \(the server sends too slowly\)"):
         get(f"http://127.0.0.1:{port}/feed", allow_private=["127.0.0.1"], timeout_s=0.3)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 6  # uncut, the drip lasts 10 s
 
 
 def test_a_server_that_is_down_is_reported_as_refused_not_as_a_timeout() -> None:
