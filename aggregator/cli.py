@@ -178,6 +178,23 @@ def send(config_path: str, dry_run: bool, email: str | None) -> None:
 
 @main.command()
 @CONFIG_OPTION
+@click.option("--recipient", "email", required=True, help="The recipient's email address.")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The local day of the digest whose fate is unknown.")
+def resend(config_path: str, email: str, day: Any) -> None:
+    """Send again a digest shown as unknown in `pln status`, after the mail server's
+    log showed it was never accepted (otherwise the teacher gets it twice)."""
+    from digests.send import resend_unknown
+
+    with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
+        outcome = resend_unknown(app, mailer, email, day.date())
+    console.print_send([outcome])
+    if outcome.status != "sent":
+        raise SystemExit(1)
+
+
+@main.command()
+@CONFIG_OPTION
 @click.argument("link")
 def unsubscribe(config_path: str, link: str) -> None:
     """Unsubscribe the teacher an unsubscribe link (or its token) names."""

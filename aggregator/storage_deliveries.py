@@ -171,6 +171,31 @@ class Deliveries:
 
         self._repo.run(f"recording the send of {claim.email}", work, write=True)
 
+    def release_unknown(self, email: str, local_day: date, now: datetime) -> str | None:
+        """Make an `unknown` delivery due for a retry now: the admin found in
+        the mail log that the server never accepted it. Returns its Message-ID,
+        or None when that day has no delivery in the `unknown` state.
+        """
+        find = (
+            select(DeliveryRow)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .where(DigestRow.recipient_email == email,
+                   DigestRow.local_day == local_day.isoformat(),
+                   DeliveryRow.status == UNKNOWN)
+        )
+
+        def work(session: Session) -> str | None:
+            row = session.scalars(find).first()
+            if row is None:
+                return None
+            message_id = row.message_id
+            row.status, row.next_attempt_at = RETRY, now
+            row.last_error = f"released for a new attempt (was {message_id})"
+            return message_id or ""
+
+        return self._repo.run(f"releasing the digest of {email} for {local_day}", work,
+                              write=True)
+
     def mark_sent(self, claim: Claim, now: datetime) -> None:
         """Record that the server accepted the message (250). Raises `StorageError`."""
         self._set(claim, (UNKNOWN,), status=SENT, sent_at=now, last_error=None)

@@ -238,3 +238,24 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
         unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
     )
 
+
+def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> DeliveryOutcome:
+    """`pln resend`: send again a digest whose fate was unknown, once the admin
+    has checked the mail server's log and found it was never accepted.
+
+    Raises PLNError when that recipient's digest for that day is not unknown.
+    """
+    recipient = app.config.recipient(email)
+    if recipient is None:
+        raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
+    deliveries = Deliveries(app.repo)
+    released = deliveries.release_unknown(recipient.email, local_day, app.clock())
+    if released is None:
+        raise PLNError(f"{email} has no digest of unknown fate for {local_day}: "
+                       "`pln status` lists the deliveries")
+    log.warning("%s: digest for %s released for a new attempt (was %s)", email, local_day,
+                released)
+    sent = [o for o in send_due_digests(app, mailer, only=recipient.email)
+            if o.local_day == local_day]
+    return sent[0] if sent else DeliveryOutcome(email, local_day, "retry",
+                                                error="claimed by another process")

@@ -435,3 +435,9 @@ def test_real_process_unexpected_error_is_one_line(
     assert "unexpected RuntimeError: kaboom" in done.stderr and str(log_file) in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "Traceback (most recent call last)" in log_file.read_text(encoding="utf-8")
+
+
+def test_resend_refuses_a_digest_that_is_not_of_unknown_fate(config: Path) -> None:
+    result = pln("resend", "--recipient", RECIPIENT, "--date", "2026-11-30",
+                 "--config", str(config))
+    assert_one_line_error(result, RECIPIENT, "no digest of unknown fate for 2026-11-30")

@@ -14,12 +14,13 @@ import pytest
 
 from aggregator.config import EmailConfig, Secret
 from aggregator.config_schedule import CalendarConfig, Holiday, ScheduleConfig
+from aggregator.errors import PLNError
 from aggregator.models import FetchResult, RecipientConfig
 from aggregator.storage_deliveries import Deliveries
 from aggregator.unsubscribe import make_token, unsubscribe_link
 from aggregator.wiring import App, build_app
 from digests.deliver import FileMailer, SmtpMailer
-from digests.send import LEASE, MAX_ATTEMPTS, send_due_digests
+from digests.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
 
@@ -174,6 +175,20 @@ def test_a_drop_after_the_whole_message_is_never_resent(world: World) -> None:
     (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
     assert state.status == "unknown"
     assert state.message_id == world.script.to(ANA)[0]["Message-ID"]
+
+
+def test_an_unknown_digest_is_resent_only_when_the_admin_says_so(world: World) -> None:
+    world.script.drop_after_data[ANA] = 1
+    assert world.send() == {ANA: "unknown", BEN: "sent"}
+    with pytest.raises(PLNError, match="no digest of unknown fate"):
+        with world.mailer() as mailer:
+            resend_unknown(world.app, mailer, BEN, DAY)  # Ben's went out fine
+    world.clock.advance(hours=1)
+    with world.mailer() as mailer:
+        outcome = resend_unknown(world.app, mailer, ANA, DAY)
+    assert (outcome.status, outcome.local_day) == ("sent", DAY)
+    assert len(world.script.to(ANA)) == 2  # the admin's call: the first was never accepted
+    assert world.send() == {}
 
 
 def test_a_crash_before_sending_is_sent_once_its_claim_expires(world: World) -> None:
