@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from aggregator.errors import SourceError
-from aggregator.models import SourceConfig
+from aggregator.domain.errors import SourceError
+from aggregator.domain.models import SourceConfig
 from connectors.base import Connector
 from connectors.twitter import monthly_read_estimate
 

@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from aggregator import cli_output as console
-from aggregator.config import load_config
-from aggregator.errors import ConfigError, PLNError
+from aggregator.config.load import load_config
+from aggregator.domain.errors import ConfigError, PLNError
 from aggregator.wiring import App, build_app, build_connectors, build_mailer
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.health import source_health
     from aggregator.schedule import next_digests
-    from aggregator.storage_deliveries import Deliveries
+    from aggregator.store.deliveries import Deliveries
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()

@@ -16,13 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
-from aggregator.config import format_problems
-from aggregator.errors import ConfigError
+from aggregator.config.load import format_problems
+from aggregator.domain.errors import ConfigError
 from aggregator.health import SourceHealth
 from aggregator.ingest import Progress as ProgressCallback
-from aggregator.logfmt import LogfmtFormatter
-from aggregator.models import FetchOutcome, SourceStatus
-from aggregator.storage_deliveries import DeliveryState
+from aggregator.domain.logfmt import LogfmtFormatter
+from aggregator.domain.models import FetchOutcome, SourceStatus
+from aggregator.store.deliveries import DeliveryState
 
 if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only
     from digests.send import DeliveryOutcome as SendOutcome
@@ -63,7 +63,7 @@ def log_path() -> Path:
 
 
 def setup_logging(verbose: bool) -> None:
-    """One logfmt line per event (`aggregator.logfmt`) to the log file; also
+    """One logfmt line per event (`aggregator.domain.logfmt`) to the log file; also
     to stderr with --verbose.
 
     When the log file cannot be written, warnings go to stderr instead,

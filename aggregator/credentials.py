@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from aggregator.config import Config
-from aggregator.errors import AuthError
-from aggregator.models import SourceConfig
+from aggregator.config.load import Config
+from aggregator.domain.errors import AuthError
+from aggregator.domain.models import SourceConfig
 
 
 def credentials_of(source: SourceConfig, config: Config) -> tuple[str, ...]:

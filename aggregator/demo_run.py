@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.ingest import fetch_sources
-from aggregator.models import Clock, utc_now
+from aggregator.domain.models import Clock, utc_now
 from aggregator.demo.server import FeedServer, demo_feeds
 from aggregator.wiring import build_app
 from digests.build import build_digest

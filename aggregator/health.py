@@ -18,9 +18,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
 
-from aggregator.config_entries import WEEKDAYS
-from aggregator.config_schedule import ScheduleConfig
-from aggregator.models import SourceStatus
+from aggregator.config.entries import WEEKDAYS
+from aggregator.config.schedule import ScheduleConfig
+from aggregator.domain.models import SourceStatus
 
 # The weekly health email goes at this local time in `[schedule] timezone`.
 HEALTH_EMAIL_AT = time(7, 0)

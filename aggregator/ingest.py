@@ -18,8 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from aggregator.credentials import CredentialGate
-from aggregator.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
-from aggregator.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
+from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
+from aggregator.domain.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
 from aggregator.wiring import App
 
 log = logging.getLogger(__name__)

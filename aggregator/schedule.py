@@ -27,11 +27,11 @@ from typing import ParamSpec, TypeVar
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.errors import PLNError
+from aggregator.domain.errors import PLNError
 from aggregator.ingest import fetch_due_sources, refresh_stale_sources
-from aggregator.logfmt import fields
-from aggregator.storage_deliveries import Deliveries
-from aggregator.models import FetchOutcome, utc_now
+from aggregator.domain.logfmt import fields
+from aggregator.store.deliveries import Deliveries
+from aggregator.domain.models import FetchOutcome, utc_now
 from aggregator.wiring import App
 from digests.due import next_send_at, sending_soon
 from digests.send import DeliveryOutcome

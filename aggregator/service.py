@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import FrameType
 
-from aggregator.config import load_config
-from aggregator.errors import DeliveryError
+from aggregator.config.load import load_config
+from aggregator.domain.errors import DeliveryError
 from aggregator.health import health_email, health_email_day, source_health
-from aggregator.logfmt import fields
-from aggregator.models import Clock, utc_now
+from aggregator.domain.logfmt import fields
+from aggregator.domain.models import Clock, utc_now
 from aggregator.schedule import TICK, Metronome, build_scheduler
-from aggregator.storage_deliveries import Deliveries
+from aggregator.store.deliveries import Deliveries
 from aggregator.wiring import App, build_app, build_mailer
 from connectors.base import Connector
 from digests.deliver import Mailer

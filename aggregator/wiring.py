@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from aggregator.config import Config, EmailConfig
-from aggregator.models import Clock, utc_now
-from aggregator.storage import Repository
+from aggregator.config.load import Config, EmailConfig
+from aggregator.domain.models import Clock, utc_now
+from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
 from connectors._http import make_session
 from connectors.base import Connector, ConnectorContext

@@ -14,7 +14,7 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from aggregator.tables import Base
+from aggregator.store.tables import Base
 
 config = context.config
 

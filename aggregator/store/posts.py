@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.models import FetchResult, Post
-from aggregator.tables import Base, PostLinkRow, PostRow, content_hash_of, post_values
+from aggregator.domain.models import FetchResult, Post
+from aggregator.store.tables import Base, PostLinkRow, PostRow, content_hash_of, post_values
 
 T = TypeVar("T")
 

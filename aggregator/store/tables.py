@@ -36,7 +36,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from aggregator.models import (
+from aggregator.domain.models import (
     Engagement,
     FetchState,
     Post,
@@ -285,7 +285,7 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(Text)
-    # claimed | retry | unknown | sent | failed (aggregator.storage_deliveries).
+    # claimed | retry | unknown | sent | failed (aggregator.store.deliveries).
     status: Mapped[str] = mapped_column(String(10), server_default="claimed")
     # A claim's lease, or when a failed attempt may be retried.
     next_attempt_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2025-01-01
 
 Revisions are append-only: never edit one that has been released; add a new
-one. The schema is spelled out here instead of importing aggregator.tables,
+one. The schema is spelled out here instead of importing aggregator.store.tables,
 whose models describe the latest revision, not this one.
 """
 

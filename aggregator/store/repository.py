@@ -1,8 +1,8 @@
 """The repository: posts, sources, recipients and digests in SQLite or PostgreSQL.
 
 Models in, models out (STYLE.md §5): callers hand in and get back the
-dataclasses of `aggregator.models`; SQLAlchemy and the rows of
-`aggregator.tables` stay inside this module. Every SQLAlchemy or driver error
+dataclasses of `aggregator.domain.models`; SQLAlchemy and the rows of
+`aggregator.store.tables` stay inside this module. Every SQLAlchemy or driver error
 leaves as a one-line `StorageError`.
 """
 
@@ -33,9 +33,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from aggregator.errors import StorageError
-from aggregator.migrations import upgrade_to_head
-from aggregator.models import (
+from aggregator.domain.errors import StorageError
+from aggregator.store.migrations import upgrade_to_head
+from aggregator.domain.models import (
     FetchResult,
     FetchState,
     Post,
@@ -43,7 +43,7 @@ from aggregator.models import (
     SourceConfig,
     SourceStatus,
 )
-from aggregator.storage_posts import (
+from aggregator.store.posts import (
     dedupe,
     insert_posts,
     replace_links,
@@ -51,7 +51,7 @@ from aggregator.storage_posts import (
     success_values,
     update_posts,
 )
-from aggregator.tables import (
+from aggregator.store.tables import (
     REMOVED_FROM_CONFIG,
     WRITE_OPTION,
     DeliveryRow,

@@ -3,7 +3,7 @@
 Each kind of source takes its own options (`SOURCE_OPTIONS`); they are kept
 in `SourceConfig.options` as sorted `(name, text)` pairs: numbers as digits,
 booleans as `true`/`false`, `*_env` options as the variable's *name* (the
-secret itself is resolved by `aggregator.config` into `Config.secrets`).
+secret itself is resolved by `aggregator.config.load` into `Config.secrets`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from aggregator.config_read import (
+from aggregator.config.read import (
     KeyPath,
     Table,
     did_you_mean,
@@ -24,7 +24,7 @@ from aggregator.config_read import (
     is_address,
     is_hostname,
 )
-from aggregator.models import RecipientConfig, SourceConfig, SourceKind
+from aggregator.domain.models import RecipientConfig, SourceConfig, SourceKind
 
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")

@@ -28,9 +28,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from aggregator.errors import StorageError
-from aggregator.storage import Repository
-from aggregator.tables import DeliveryRow, DigestRow, RecipientRow
+from aggregator.domain.errors import StorageError
+from aggregator.store.repository import Repository
+from aggregator.store.tables import DeliveryRow, DigestRow, RecipientRow
 
 __all__ = ["Claim", "Deliveries", "DeliveryState", "STATUSES"]
 

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.config_entries import (
+from aggregator.config.entries import (
     SOURCE_KINDS,
     SOURCE_OPTIONS,
     EnvNeed,
     read_recipients,
     read_sources,
 )
-from aggregator.config_read import (
+from aggregator.config.read import (
     LineMap,
     Report,
     Table,
@@ -35,15 +35,15 @@ from aggregator.config_read import (
     is_address,
     is_hostname,
 )
-from aggregator.config_schedule import (
+from aggregator.config.schedule import (
     CalendarConfig,
     Holiday,
     ScheduleConfig,
     read_calendar,
     read_schedule,
 )
-from aggregator.errors import ConfigError, Problem
-from aggregator.models import RecipientConfig, SourceConfig
+from aggregator.domain.errors import ConfigError, Problem
+from aggregator.domain.models import RecipientConfig, SourceConfig
 
 __all__ = [
     "SOURCE_KINDS",

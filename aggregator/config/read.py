@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from aggregator.errors import Problem
+from aggregator.domain.errors import Problem
 
 KeyPath = tuple[str | int, ...]
 """A key's place in the document; ints are 0-based array (of tables) indexes."""

@@ -1,7 +1,7 @@
 """Deliveries carry a state and when to try again (retries with back-off).
 
 `status` is one of claimed, retry, unknown, sent, failed (see
-`aggregator.storage_deliveries`); a delivery already sent before this
+`aggregator.store.deliveries`); a delivery already sent before this
 revision becomes "sent", any other "claimed".
 
 Revision ID: 0003

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aggregator.config_entries import WEEKDAYS
-from aggregator.config_read import Table
+from aggregator.config.entries import WEEKDAYS
+from aggregator.config.read import Table
 
 SCHEDULE_KEYS = (
     "misfire_grace_minutes", "stale_after_days", "refresh_before_send_minutes",

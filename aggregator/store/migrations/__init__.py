@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from aggregator.errors import StorageError
+from aggregator.domain.errors import StorageError
 
 log = logging.getLogger(__name__)
 

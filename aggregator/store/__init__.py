@@ -1,0 +1,1 @@
+"""L1, storage: the Repository, the only importer of SQLAlchemy and Alembic."""
