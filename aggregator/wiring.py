@@ -15,9 +15,9 @@ from aggregator.config.load import Config, EmailConfig
 from aggregator.domain.models import Clock, utc_now
 from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
-from connectors._http import make_session
+from connectors.http.fetch import make_session
 from connectors.base import Connector, ConnectorContext
-from connectors.rss import RssConnector
+from connectors.rss.connector import RssConnector
 from digests.deliver import FileMailer, Mailer, SmtpMailer
 
 

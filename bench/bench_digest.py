@@ -28,8 +28,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from aggregator.config import Config, DatabaseConfig
-from aggregator.models import Engagement, FetchResult, Post, RecipientConfig, SourceConfig
+from aggregator.config.load import Config, DatabaseConfig
+from aggregator.domain.models import Engagement, FetchResult, Post, RecipientConfig, SourceConfig
 from aggregator.wiring import App, build_app
 from digests.build import build_digest
 from digests.render import render_html, render_text

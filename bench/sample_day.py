@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from aggregator.models import Engagement, Post, RecipientConfig
+from aggregator.domain.models import Engagement, Post, RecipientConfig
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)  # 6:30 AM in Chicago
 RECIPIENT = RecipientConfig(

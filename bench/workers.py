@@ -40,7 +40,7 @@ def _measure(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def run_project(workdir: Path, base_url: str, feeds: int, workers: int) -> dict[str, Any]:
     """PLN Digest: `fetch_sources` over every configured feed."""
-    from aggregator.config import load_config
+    from aggregator.config.load import load_config
     from aggregator.ingest import fetch_sources
     from aggregator.wiring import build_app
 

@@ -2,7 +2,7 @@
 
 `REGISTRY` maps each SPEC source kind to where its connector class lives;
 `connector_factory(kind)` imports it when a configuration uses that kind, so
-a feed-parsing worker process (which imports `connectors.rss`) does not load
+a feed-parsing worker process (which imports `connectors.rss.connector`) does not load
 every network's SDK. A kind missing here is configured but not fetched (its
 sources record "not supported by this version").
 """
@@ -15,15 +15,15 @@ from importlib import import_module
 from connectors.base import Connector, ConnectorContext
 
 REGISTRY: dict[str, str] = {
-    "rss": "connectors.rss:from_context",
-    "twitter_search": "connectors.twitter:TwitterSearchConnector",
-    "twitter_user": "connectors.twitter:TwitterUserConnector",
-    "twitter_list": "connectors.twitter:TwitterListConnector",
-    "facebook_page": "connectors.facebook:FacebookPageConnector",
-    "facebook_group": "connectors.facebook:FacebookGroupConnector",
-    "mastodon_tag": "connectors.mastodon:MastodonTagConnector",
-    "bluesky_search": "connectors.bluesky:BlueskySearchConnector",
-    "email_inbox": "connectors.email_inbox:EmailInboxConnector",
+    "rss": "connectors.rss.connector:from_context",
+    "twitter_search": "connectors.twitter.connector:TwitterSearchConnector",
+    "twitter_user": "connectors.twitter.connector:TwitterUserConnector",
+    "twitter_list": "connectors.twitter.connector:TwitterListConnector",
+    "facebook_page": "connectors.facebook.connector:FacebookPageConnector",
+    "facebook_group": "connectors.facebook.connector:FacebookGroupConnector",
+    "mastodon_tag": "connectors.mastodon.connector:MastodonTagConnector",
+    "bluesky_search": "connectors.bluesky.connector:BlueskySearchConnector",
+    "email_inbox": "connectors.email_inbox.connector:EmailInboxConnector",
 }
 
 

@@ -8,8 +8,8 @@ from typing import ClassVar, Protocol
 
 import requests
 
-from aggregator.config import Config
-from aggregator.models import Clock, FetchResult, FetchState, SourceConfig
+from aggregator.config.load import Config
+from aggregator.domain.models import Clock, FetchResult, FetchState, SourceConfig
 
 
 class Connector(Protocol):
@@ -36,7 +36,7 @@ class Connector(Protocol):
 class ConnectorContext:
     """What wiring hands every network connector: no globals, no database.
 
-    `session` is the guarded HTTP session of `connectors._http` (timeouts and
+    `session` is the guarded HTTP session of `connectors.http.fetch` (timeouts and
     address checks come with it; SDKs are made to use it so `responses`
     replays every request in tests); `config` gives the `[fetch]` limits,
     the network sections and, through `config.secret(name)`, the secrets

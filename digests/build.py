@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from aggregator.errors import PLNError
-from aggregator.models import RecipientConfig
+from aggregator.domain.errors import PLNError
+from aggregator.domain.models import RecipientConfig
 from aggregator.wiring import App
 from digests.digest import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant

@@ -32,9 +32,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from aggregator.config import EmailConfig
-from aggregator.errors import DeliveryError
-from aggregator.models import RecipientConfig
+from aggregator.config.load import EmailConfig
+from aggregator.domain.errors import DeliveryError
+from aggregator.domain.models import RecipientConfig
 
 __all__ = [
     "FileMailer", "Mailer", "PermanentFailure", "ServerUnavailable", "SmtpMailer",

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from aggregator.models import RecipientConfig
+from aggregator.domain.models import RecipientConfig
 
 # After downtime, a digest less late than this still goes out; an older one
 # is skipped (and logged by the caller), never sent late and never twice.

@@ -8,7 +8,7 @@ be piped, diffed or pasted into an issue.
 
 from __future__ import annotations
 
-from aggregator.models import Post
+from aggregator.domain.models import Post
 from digests.choose import Decision
 from digests.digest import Digest, format_day
 

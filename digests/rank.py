@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.models import Post, RecipientConfig
+from aggregator.domain.models import Post, RecipientConfig
 from digests.cluster import Story
 from digests.select import mentions, phrase_pattern
 from digests.spam import spam_signals

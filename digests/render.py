@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import css_inline
 import jinja2
 
-from aggregator.models import Engagement
+from aggregator.domain.models import Engagement
 from digests.cluster import Sharer
 from digests.digest import WEEKDAYS, Digest, format_day
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.models import Post, RecipientConfig
+from aggregator.domain.models import Post, RecipientConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ What is due comes from `digests.due` over the configured, subscribed
 recipients and the days already recorded in the database, plus deliveries
 waiting for a retry. Each digest is claimed in the database before any SMTP
 and marked sent only once the server accepted it; see
-`aggregator.storage_deliveries` for the states and why a message whose fate
+`aggregator.store.deliveries` for the states and why a message whose fate
 is unknown is never sent twice.
 """
 
@@ -17,9 +17,9 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
-from aggregator.errors import PLNError
-from aggregator.models import RecipientConfig
-from aggregator.storage_deliveries import Claim, Deliveries
+from aggregator.domain.errors import PLNError
+from aggregator.domain.models import RecipientConfig
+from aggregator.store.deliveries import Claim, Deliveries
 from aggregator.unsubscribe import make_unsubscribe_url
 from aggregator.wiring import App
 from digests.build import build_digest

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
-from aggregator.config import Config, DatabaseConfig
-from aggregator.models import (
+from aggregator.config.load import Config, DatabaseConfig
+from aggregator.domain.models import (
     Engagement,
     FetchResult,
     FetchState,

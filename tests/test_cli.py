@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from aggregator import cli_output
 from aggregator.cli import main
 from aggregator.demo.server import FeedServer, demo_feeds
-from aggregator.models import FetchOutcome
+from aggregator.domain.models import FetchOutcome
 
 SECRET = "tok-9f3Kq7-never-print-me"
 RECIPIENT = "ana@school.example"

@@ -13,7 +13,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 
-from aggregator.config import (
+from aggregator.config.load import (
     SOURCE_KINDS,
     SOURCE_OPTIONS,
     Config,
@@ -22,7 +22,7 @@ from aggregator.config import (
     load_config,
     parse_config,
 )
-from aggregator.errors import ConfigError
+from aggregator.domain.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"

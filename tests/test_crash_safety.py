@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.demo.server import FeedServer
 from aggregator.ingest import fetch_sources
 from aggregator.wiring import build_app
@@ -38,7 +38,7 @@ ROOT = Path(__file__).parent.parent
 # The child: fetch everything, printing one line per stored source.
 CHILD = """
 import sys
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.ingest import fetch_sources
 from aggregator.wiring import build_app
 with build_app(load_config(sys.argv[1])) as app:

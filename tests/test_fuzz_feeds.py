@@ -19,9 +19,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.errors import ParseError
-from aggregator.models import Post
-from connectors.feedparse import parse_feed
+from aggregator.domain.errors import ParseError
+from aggregator.domain.models import Post
+from connectors.rss.parse import parse_feed
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.demo_run import run_demo
 from aggregator.wiring import build_app
 from digests.build import render_digest_for

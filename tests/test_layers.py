@@ -32,7 +32,7 @@ def _project_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "connectors").glob("*.py")), ids=lambda p: p.name)
 def test_connectors_never_touch_storage_or_orchestration(path: Path) -> None:
-    allowed = {"aggregator.models", "aggregator.errors", "aggregator.sanitize", "aggregator.config"}
+    allowed = {"aggregator.domain.models", "aggregator.domain.errors", "connectors.sanitize", "aggregator.config.load"}
     imported = _project_imports(path)
     bad = {m for m in imported if m.split(".")[0] != "connectors" and m not in allowed}
     assert not bad, f"{path.name} imports {sorted(bad)}"
@@ -44,7 +44,7 @@ def test_connectors_never_touch_storage_or_orchestration(path: Path) -> None:
     ids=lambda p: p.name,
 )
 def test_pure_digest_modules_import_models_only(path: Path) -> None:
-    allowed = {"aggregator.models"} | {f"digests.{m}" for m in PURE_DIGEST_MODULES}
+    allowed = {"aggregator.domain.models"} | {f"digests.{m}" for m in PURE_DIGEST_MODULES}
     bad = _project_imports(path) - allowed
     assert not bad, f"{path.name} imports {sorted(bad)}"
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.errors import ParseError
-from aggregator.models import FetchResult, Post, SourceConfig
-from aggregator.storage import Repository
-from connectors.feedparse import parse_feed
+from aggregator.domain.errors import ParseError
+from aggregator.domain.models import FetchResult, Post, SourceConfig
+from aggregator.store.repository import Repository
+from connectors.rss.parse import parse_feed
 from tests.fakes import T0, make_post
 
 FAR = (T0 - timedelta(days=3650), T0 + timedelta(days=3650))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.sanitize import html_to_text, plain_text, sanitize_html
 
 BASE = "https://blog.example.org/posts/feed.xml"
 

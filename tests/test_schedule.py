@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.config import Config
-from aggregator.config_schedule import ScheduleConfig
-from aggregator.errors import FetchError, RateLimited
+from aggregator.config.load import Config
+from aggregator.config.schedule import ScheduleConfig
+from aggregator.domain.errors import FetchError, RateLimited
 from aggregator.ingest import refresh_stale_sources
-from aggregator.models import FetchResult, FetchState, RecipientConfig, SourceConfig
+from aggregator.domain.models import FetchResult, FetchState, RecipientConfig, SourceConfig
 from aggregator.schedule import Metronome, TickReport, build_scheduler, next_digests
 from aggregator.service import HealthEmailer, Sender
 from aggregator.wiring import App, build_app
@@ -330,7 +330,7 @@ def test_reload_swaps_the_app_between_ticks_and_keeps_the_old_on_a_bad_config(
         metronome.request_reload()
         tick(metronome)
         assert metronome.app is not first and len(metronome.app.config.recipients) == 2
-        from aggregator.errors import ConfigError
+        from aggregator.domain.errors import ConfigError
         configs.append(ConfigError([]))
         second = metronome.app
         metronome.request_reload()

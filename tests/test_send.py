@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import EmailConfig, Secret
-from aggregator.config_schedule import CalendarConfig, Holiday, ScheduleConfig
-from aggregator.errors import PLNError
-from aggregator.models import FetchResult, RecipientConfig
-from aggregator.storage_deliveries import Deliveries
+from aggregator.config.load import EmailConfig, Secret
+from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
+from aggregator.domain.errors import PLNError
+from aggregator.domain.models import FetchResult, RecipientConfig
+from aggregator.store.deliveries import Deliveries
 from aggregator.unsubscribe import make_token, unsubscribe_link
 from aggregator.wiring import App, build_app
 from digests.deliver import FileMailer, SmtpMailer

@@ -15,9 +15,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from aggregator import storage
-from aggregator.errors import StorageError
-from aggregator.models import (
+from aggregator.store import repository as storage
+from aggregator.domain.errors import StorageError
+from aggregator.domain.models import (
     Engagement,
     FetchResult,
     FetchState,
@@ -25,9 +25,9 @@ from aggregator.models import (
     RecipientConfig,
     SourceConfig,
 )
-from aggregator.migrations import alembic_config, head_revision
-from aggregator.storage import Repository
-from aggregator.tables import Base, DeliveryRow, DigestRow
+from aggregator.store.migrations import alembic_config, head_revision
+from aggregator.store.repository import Repository
+from aggregator.store.tables import Base, DeliveryRow, DigestRow
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=1)

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from aggregator import cli_output
 from aggregator.cli import main
-from aggregator.config import EmailConfig, Secret
-from aggregator.errors import PLNError
+from aggregator.config.load import EmailConfig, Secret
+from aggregator.domain.errors import PLNError
 from aggregator.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
 
 SECRET = "kJ3v9-unsubscribe-secret-for-tests"

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from aggregator.config import Config, Secret
-from aggregator.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.models import FetchState, Post, SourceConfig
-from connectors import bluesky
-from connectors._http import make_session
+from aggregator.config.load import Config, Secret
+from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
+from aggregator.domain.models import FetchState, Post, SourceConfig
+from connectors.bluesky import connector as bluesky
+from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
-from connectors.bluesky import BlueskySearchConnector
+from connectors.bluesky.connector import BlueskySearchConnector
 from tests.fakes import T0, FixedClock
 from tests.http_fixtures import add_interaction, load_interaction
 

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from aggregator.config import Config, FetchConfig, Secret
-from aggregator.errors import AuthError, FetchError
-from aggregator.models import FetchState, Post, SourceConfig
-from connectors import email_imap, email_inbox
+from aggregator.config.load import Config, FetchConfig, Secret
+from aggregator.domain.errors import AuthError, FetchError
+from aggregator.domain.models import FetchState, Post, SourceConfig
+from connectors.email_inbox import connector as email_inbox
+from connectors.email_inbox import imap as email_imap
 from connectors.base import ConnectorContext
-from connectors.email_imap import encode_mailbox, is_loopback
-from connectors.email_inbox import EmailInboxConnector, format_cursor, parse_cursor
-from connectors.email_mime import UnreadableMessage
-from connectors.email_post import message_to_post
+from connectors.email_inbox.imap import encode_mailbox, is_loopback
+from connectors.email_inbox.connector import EmailInboxConnector, format_cursor, parse_cursor
+from connectors.email_inbox.mime import UnreadableMessage
+from connectors.email_inbox.post import message_to_post
 from tests.fakes import T0, FixedClock
 from tests.imap_server import DOVECOT, OPENSSL, PASSWORD, USER, Dovecot
 

@@ -22,12 +22,12 @@ import pytest
 import requests
 import responses
 
-from aggregator.config import Config, FacebookConfig, FetchConfig, Secret
-from aggregator.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.models import FetchState, SourceConfig
-from connectors._http import make_session
+from aggregator.config.load import Config, FacebookConfig, FetchConfig, Secret
+from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
+from aggregator.domain.models import FetchState, SourceConfig
+from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
-from connectors.facebook import (
+from connectors.facebook.connector import (
     FIELDS,
     MAX_PAGES,
     FacebookGroupConnector,

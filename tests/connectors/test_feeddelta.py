@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.feeddelta import known_items, trim_known
-from connectors.feedparse import parse_feed
-from connectors.rss import parse_new_items
+from connectors.rss.delta import known_items, trim_known
+from connectors.rss.parse import parse_feed
+from connectors.rss.connector import parse_new_items
 
 FEEDS = Path(__file__).parent.parent / "data" / "feeds"
 NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)

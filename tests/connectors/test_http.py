@@ -16,8 +16,8 @@ import requests
 import responses
 import urllib3.exceptions
 
-from aggregator.errors import AuthError, FetchError, RateLimited, SourceGone
-from connectors._http import BlockedAddress, HttpResponse, fetch_url, make_session, raise_for_status
+from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceGone
+from connectors.http.fetch import BlockedAddress, HttpResponse, fetch_url, make_session, raise_for_status
 
 NOW = datetime(2026, 9, 1, 6, 0, tzinfo=timezone.utc)
 FEED = "https://feeds.example.org/feed.xml"

@@ -17,12 +17,12 @@ import pytest
 import requests
 import responses
 
-from aggregator.config import Config, Secret
-from aggregator.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.models import FetchResult, FetchState, Post, SourceConfig
-from connectors._http import make_session
+from aggregator.config.load import Config, Secret
+from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
+from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
-from connectors.mastodon import MastodonTagConnector
+from connectors.mastodon.connector import MastodonTagConnector
 from tests.http_fixtures import add_interaction, load_interaction
 
 NOW = datetime(2026, 8, 1, 13, 58, tzinfo=timezone.utc)

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import responses
 
-from aggregator.config import FetchConfig
-from aggregator.errors import FetchError, ParseError, RateLimited, SourceGone
-from aggregator.models import FetchState, Post, SourceConfig
-from connectors import rss as rss_module
-from connectors._http import make_session
-from connectors.feedparse import parse_feed
-from connectors.rss import RssConnector
+from aggregator.config.load import FetchConfig
+from aggregator.domain.errors import FetchError, ParseError, RateLimited, SourceGone
+from aggregator.domain.models import FetchState, Post, SourceConfig
+from connectors.rss import connector as rss_module
+from connectors.http.fetch import make_session
+from connectors.rss.parse import parse_feed
+from connectors.rss.connector import RssConnector
 
 DATA = Path(__file__).parent.parent / "data"
 FEEDS = DATA / "feeds"

@@ -14,13 +14,13 @@ import pytest
 import requests
 import responses
 
-from aggregator.config import Config, FetchConfig, Secret, TwitterConfig
-from aggregator.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.models import FetchResult, FetchState, Post, SourceConfig
-from connectors import twitter as twitter_module
-from connectors._http import make_session
+from aggregator.config.load import Config, FetchConfig, Secret, TwitterConfig
+from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
+from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from connectors.twitter import connector as twitter_module
+from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
-from connectors.twitter import (
+from connectors.twitter.connector import (
     TwitterListConnector,
     TwitterSearchConnector,
     TwitterUserConnector,

@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from aggregator.models import Engagement, Post, RecipientConfig
+from aggregator.domain.models import Engagement, Post, RecipientConfig
 from digests.choose import Decision, Limits, plan_digest
 from digests.cluster import Story
 from digests.rank import RankedStory, ScoreParts

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from aggregator.config import EmailConfig, Secret
-from aggregator.errors import StorageError
-from aggregator.models import RecipientConfig
+from aggregator.config.load import EmailConfig, Secret
+from aggregator.domain.errors import StorageError
+from aggregator.domain.models import RecipientConfig
 from aggregator.wiring import build_mailer
 from digests.deliver import (
     FileMailer,

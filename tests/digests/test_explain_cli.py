@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from aggregator import cli_output
 from aggregator.cli import main
-from aggregator.config import load_config
-from aggregator.models import FetchResult, Post
+from aggregator.config.load import load_config
+from aggregator.domain.models import FetchResult, Post
 from aggregator.wiring import build_app
 
 RECIPIENT = "ana@school.example"

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.ingest import fetch_sources
-from aggregator.models import FetchOutcome, Post, SourceStatus
+from aggregator.domain.models import FetchOutcome, Post, SourceStatus
 from aggregator.wiring import build_app
-from connectors.feedparse import parse_feed
+from connectors.rss.parse import parse_feed
 from tests.hostile.server import HostileServer, deflate_bomb, gzip_bomb, nested_gzip
 
 DATA = Path(__file__).parent.parent / "data"

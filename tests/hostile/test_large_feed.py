@@ -6,7 +6,7 @@ import time
 from email.utils import format_datetime
 from pathlib import Path
 
-from aggregator.config import load_config
+from aggregator.config.load import load_config
 from aggregator.demo.server import FeedServer
 from aggregator.ingest import fetch_sources
 from aggregator.wiring import build_app

@@ -26,22 +26,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from aggregator.errors import (
+from aggregator.domain.errors import (
     AuthError,
     FetchError,
     ParseError,
     RateLimited,
     SourceError,
 )
-from aggregator.models import FetchResult, FetchState, SourceConfig
-from connectors._http import (
+from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from connectors.http.fetch import (
     HttpResponse,
     map_errors,
     parse_retry_after,
     raise_for_status,
 )
 from connectors.base import ConnectorContext
-from connectors.facebook_post import short_message, to_posts
+from connectors.facebook.post import short_message, to_posts
 
 with warnings.catch_warnings():
     # facebook-sdk 3.1.0 compiles a regex from a non-raw string ("\d"): when

@@ -1,6 +1,6 @@
 """The `mastodon_tag` connector: an instance's public hashtag timeline.
 
-Plain `requests` + JSON over the guarded session (`connectors._http`), no
+Plain `requests` + JSON over the guarded session (`connectors.http.fetch`), no
 SDK: one GET of `/api/v1/timelines/tag/:tag` per page (API-NOTES §3).
 
 Paging: the first fetch reads the newest page and follows `rel="next"`
@@ -28,22 +28,22 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from requests.utils import parse_header_links
 
-from aggregator.errors import (
+from aggregator.domain.errors import (
     AuthError,
     FetchError,
     ParseError,
     RateLimited,
     SourceError,
 )
-from aggregator.models import FetchResult, FetchState, SourceConfig
-from connectors._http import (
+from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from connectors.http.fetch import (
     HttpResponse,
     fetch_url,
     parse_retry_after,
     raise_for_status,
 )
 from connectors.base import ConnectorContext
-from connectors.mastodon_post import JSON, parse_time, to_posts
+from connectors.mastodon.post import JSON, parse_time, to_posts
 
 __all__ = ["MastodonTagConnector"]
 

@@ -18,11 +18,11 @@ import ssl
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from aggregator.errors import AuthError, FetchError, SourceError
-from aggregator.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.errors import AuthError, FetchError, SourceError
+from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.email_imap import ImapAccount, MailboxReader, open_mailbox
-from connectors.email_post import message_to_post
+from connectors.email_inbox.imap import ImapAccount, MailboxReader, open_mailbox
+from connectors.email_inbox.post import message_to_post
 
 __all__ = ["MAX_MESSAGES_PER_RUN", "EmailInboxConnector", "format_cursor", "parse_cursor"]
 
@@ -59,7 +59,7 @@ class EmailInboxConnector:
     """Reads new messages of one IMAP mailbox per source.
 
     Options: `host`, `port` (993: TLS; other ports: STARTTLS, see
-    `connectors.email_imap`), `username`, `password_env`, `mailbox`
+    `connectors.email_inbox.imap`), `username`, `password_env`, `mailbox`
     (INBOX), `mark_read` (false). `ssl_context` replaces the system trust
     store (tests use it to trust their server's self-signed certificate).
     """

@@ -1,8 +1,8 @@
 """One email message turned into a `Post` (network "email").
 
 A newsletter becomes a post by its sender; a Facebook group notification
-(`connectors.email_facebook`) becomes a post of its group. All HTML goes
-through `aggregator.sanitize.sanitize_html` (scripts, handlers, non-web
+(`connectors.email_inbox.facebook`) becomes a post of its group. All HTML goes
+through `connectors.sanitize.sanitize_html` (scripts, handlers, non-web
 links and 1x1 tracking pixels removed); unsubscribe links are unwrapped
 so a digest reader cannot unsubscribe the school's mailbox.
 """
@@ -14,10 +14,10 @@ import html as _html
 import re
 from datetime import datetime
 
-from aggregator.models import Post
-from aggregator.sanitize import html_to_text, plain_text, sanitize_html
-from connectors.email_facebook import FacebookNotice, find_group_notice
-from connectors.email_mime import Mail, read_message
+from aggregator.domain.models import Post
+from connectors.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.email_inbox.facebook import FacebookNotice, find_group_notice
+from connectors.email_inbox.mime import Mail, read_message
 
 __all__ = ["anchors", "message_to_post", "text_to_html"]
 

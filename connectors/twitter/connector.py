@@ -1,9 +1,9 @@
 """The X (Twitter) connectors: `twitter_search`, `twitter_user`, `twitter_list`.
 
 Each run reads pages newest first through tweepy's API v2 `Client`
-(`connectors.twitter_api`), at most `MAX_PAGES` of them and never more posts
-than the source's daily read budget (`connectors.twitter_cursor`), and turns
-them into posts (`connectors.twitter_post`). Search and user timelines send
+(`connectors.twitter.api`), at most `MAX_PAGES` of them and never more posts
+than the source's daily read budget (`connectors.twitter.cursor`), and turns
+them into posts (`connectors.twitter.post`). Search and user timelines send
 the newest id seen as `since_id`; list timelines cannot, so they stop at the
 first tweet already seen. When a run stops early (page cap, budget), the
 older tweets it did not reach are not fetched later: a digest wants the new.
@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from aggregator.config import Secret
-from aggregator.errors import AuthError, FetchError, RateLimited, SourceError
-from aggregator.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.config.load import Secret
+from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceError
+from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.twitter_api import PAGE_FIELDS, XPage, call, make_client
-from connectors.twitter_cursor import READS_PER_RESULT, XCursor, daily_budget, page_size
-from connectors.twitter_post import page_posts, snowflake_time
+from connectors.twitter.api import PAGE_FIELDS, XPage, call, make_client
+from connectors.twitter.cursor import READS_PER_RESULT, XCursor, daily_budget, page_size
+from connectors.twitter.post import page_posts, snowflake_time
 
 __all__ = [
     "MAX_PAGES",

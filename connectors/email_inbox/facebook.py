@@ -14,8 +14,8 @@ import html as _html
 import re
 from dataclasses import dataclass
 
-from aggregator.sanitize import sanitize_html
-from connectors.email_mime import Mail
+from connectors.sanitize import sanitize_html
+from connectors.email_inbox.mime import Mail
 
 __all__ = ["FacebookNotice", "find_group_notice"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from aggregator.models import Engagement, Post
-from aggregator.sanitize import sanitize_html
-from connectors.twitter_api import JSON, XPage
+from aggregator.domain.models import Engagement, Post
+from connectors.sanitize import sanitize_html
+from connectors.twitter.api import JSON, XPage
 
 __all__ = ["PageResult", "page_posts", "snowflake_time"]
 

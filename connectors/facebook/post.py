@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aggregator.models import Engagement, Post, SourceConfig
-from aggregator.sanitize import html_to_text, sanitize_html
+from aggregator.domain.models import Engagement, Post, SourceConfig
+from connectors.sanitize import html_to_text, sanitize_html
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.models import Engagement, Post
-from aggregator.sanitize import html_to_text, plain_text, sanitize_html
-from connectors.feeditem import web_url
+from aggregator.domain.models import Engagement, Post
+from connectors.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.rss.item import web_url
 
 log = logging.getLogger(__name__)
 

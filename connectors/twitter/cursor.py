@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.models import SourceConfig
+from aggregator.domain.models import SourceConfig
 
 __all__ = [
     "DEFAULT_DAILY_READS", "MAX_RESULTS", "READS_PER_RESULT", "XCursor", "daily_budget", "page_size",

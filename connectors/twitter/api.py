@@ -21,9 +21,9 @@ from typing import Any
 import requests
 import tweepy
 
-from aggregator.config import Secret
-from aggregator.errors import AuthError, FetchError, ParseError, RateLimited
-from connectors._http import HttpResponse, map_errors, parse_retry_after, raise_for_status
+from aggregator.config.load import Secret
+from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited
+from connectors.http.fetch import HttpResponse, map_errors, parse_retry_after, raise_for_status
 
 __all__ = ["XPage", "call", "make_client", "token_env_name"]
 

@@ -20,15 +20,15 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from aggregator.errors import (
+from aggregator.domain.errors import (
     AuthError,
     FetchError,
     ParseError,
     RateLimited,
     SourceError,
 )
-from aggregator.models import FetchResult, FetchState, Post, SourceConfig
-from connectors._http import (
+from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from connectors.http.fetch import (
     HttpResponse,
     fetch_url,
     map_errors,
@@ -36,7 +36,7 @@ from connectors._http import (
     raise_for_status,
 )
 from connectors.base import ConnectorContext
-from connectors.bluesky_post import parse_time, to_post
+from connectors.bluesky.post import parse_time, to_post
 
 __all__ = ["BlueskySearchConnector"]
 

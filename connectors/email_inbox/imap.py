@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from aggregator.errors import AuthError, FetchError, ParseError, SourceError
+from aggregator.domain.errors import AuthError, FetchError, ParseError, SourceError
 
 __all__ = ["IMPLICIT_TLS_PORTS", "ImapAccount", "MailboxReader", "open_mailbox"]
 

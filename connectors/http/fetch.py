@@ -31,7 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse as Urllib3Response
 
-from aggregator.errors import AuthError, FetchError, RateLimited, SourceGone
+from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceGone
 
 __all__ = [
     "BlockedAddress",

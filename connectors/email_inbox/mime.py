@@ -1,7 +1,7 @@
 """Reading one raw email message: decoded headers and body parts, whatever
 charset or encoding the sender used (RFC 5322, RFC 2045-2047).
 
-Nothing here cleans HTML; `connectors.email_post` does that.
+Nothing here cleans HTML; `connectors.email_inbox.post` does that.
 """
 
 from __future__ import annotations

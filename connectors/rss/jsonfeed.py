@@ -12,8 +12,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from aggregator.errors import ParseError
-from connectors.feeditem import RawItem
+from aggregator.domain.errors import ParseError
+from connectors.rss.item import RawItem
 
 __all__ = ["parse_json_feed"]
 

@@ -3,7 +3,7 @@
 `parse_feed` is a pure, module-level function of bytes in and posts out, so
 it can run in a process pool: parsing is where a feed fetch spends its time
 (API-NOTES §5 "Speed"). feedparser runs with its own sanitiser and relative-
-URI rewriting off; `aggregator.sanitize` does both once, in Rust, for about
+URI rewriting off; `connectors.sanitize` does both once, in Rust, for about
 a third of feedparser's cost on a large feed.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 import feedparser
 
-from aggregator.errors import ParseError
-from aggregator.models import Post
-from connectors.feeditem import RawItem, to_post, web_url
-from connectors.jsonfeed import parse_json_feed
+from aggregator.domain.errors import ParseError
+from aggregator.domain.models import Post
+from connectors.rss.item import RawItem, to_post, web_url
+from connectors.rss.jsonfeed import parse_json_feed
 
 __all__ = ["parse_feed"]
 

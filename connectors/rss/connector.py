@@ -1,8 +1,8 @@
 """The `rss` connector: RSS, Atom and JSON Feed over HTTP (SPEC "Source kinds").
 
-Fetching is a conditional GET through `connectors._http` (ETag and
+Fetching is a conditional GET through `connectors.http.fetch` (ETag and
 Last-Modified come back in the `FetchResult`, a 304 costs no parsing);
-parsing is `connectors.feedparse.parse_feed`, optionally in a process pool.
+parsing is `connectors.rss.parse.parse_feed`, optionally in a process pool.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import ClassVar
 
 import requests
 
-from aggregator.config import FetchConfig
-from aggregator.errors import FetchError, ParseError, SourceError
-from aggregator.models import Clock, FetchResult, FetchState, Post, SourceConfig
-from connectors._http import HttpResponse, fetch_url, raise_for_status
+from aggregator.config.load import FetchConfig
+from aggregator.domain.errors import FetchError, ParseError, SourceError
+from aggregator.domain.models import Clock, FetchResult, FetchState, Post, SourceConfig
+from connectors.http.fetch import HttpResponse, fetch_url, raise_for_status
 from connectors.base import ConnectorContext
-from connectors.feeddelta import known_items, trim_known
-from connectors.feedparse import parse_feed
+from connectors.rss.delta import known_items, trim_known
+from connectors.rss.parse import parse_feed
 
 __all__ = ["RssConnector"]
 
@@ -35,7 +35,7 @@ _ACCEPT = (
 class RssConnector:
     """Fetches one feed URL per source (option `url`).
 
-    `session` comes from `connectors._http.make_session`; `fetch` holds the
+    `session` comes from `connectors.http.fetch.make_session`; `fetch` holds the
     limits; `clock` gives "now" (aware UTC); `parse_pool`, when given, runs
     the parsing (CPU-bound) so fetch threads are not serialised on the GIL.
     """
@@ -126,7 +126,7 @@ class RssConnector:
 def parse_new_items(
     source_key: str, body: bytes, content_type: str, url: str, now: datetime, cursor: str | None
 ) -> tuple[tuple[Post, ...], str | None]:
-    """Parse only the items not seen at the last fetch (see `connectors.feeddelta`).
+    """Parse only the items not seen at the last fetch (see `connectors.rss.delta`).
 
     Module-level so a process pool can run it. Returns the posts and the new
     cursor; raises ParseError like `parse_feed`.

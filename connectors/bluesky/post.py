@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from aggregator.models import Engagement, Post
-from aggregator.sanitize import plain_text, sanitize_html
-from connectors.feeditem import web_url
+from aggregator.domain.models import Engagement, Post
+from connectors.sanitize import plain_text, sanitize_html
+from connectors.rss.item import web_url
 
 _POST_COLLECTION = "app.bsky.feed.post"
 _BARE_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")

@@ -1,0 +1,1 @@
+"""The `bluesky_search` kind: `app.bsky.feed.searchPosts` over XRPC."""

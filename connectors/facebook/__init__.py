@@ -1,0 +1,1 @@
+"""The `facebook_page` and `facebook_group` kinds, through facebook-sdk's Graph API client."""

@@ -1,0 +1,1 @@
+"""The `mastodon_tag` kind: an instance's public hashtag timeline."""

@@ -1,0 +1,1 @@
+"""The X (Twitter) kinds: `twitter_search`, `twitter_user`, `twitter_list`, through tweepy."""
