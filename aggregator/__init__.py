@@ -20,10 +20,10 @@ _EXPORTS = {
     "Post": "aggregator.domain.models",
     "RecipientConfig": "aggregator.domain.models",
     "SourceConfig": "aggregator.domain.models",
-    "build_app": "aggregator.wiring",
-    "fetch_sources": "aggregator.ingest",
-    "fetch_due_sources": "aggregator.ingest",
-    "run_demo": "aggregator.demo_run",
+    "build_app": "aggregator.app.wiring",
+    "fetch_sources": "aggregator.app.ingest",
+    "fetch_due_sources": "aggregator.app.ingest",
+    "run_demo": "aggregator.run.demo.pipeline",
 }
 
 __all__ = sorted(_EXPORTS)

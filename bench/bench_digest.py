@@ -7,7 +7,7 @@ Generates realistic posts (blogs with long text and titles, social posts
 with engagement, shared articles with tracking parameters, cross-posts,
 a little spam), stores them through `Repository.save_fetch` in batches
 into a fresh SQLite file, then builds and renders (HTML and text) the
-digest of every recipient with `digests.build.build_digest`, as `pln send`
+digest of every recipient with `aggregator.app.build.build_digest`, as `pln send`
 would. Reports digests per second end to end, its parts (reading posts
 from the database, the pure choosing, rendering alone: the floor), and
 peak memory. See bench/README.md.
@@ -30,8 +30,8 @@ from typing import Any
 
 from aggregator.config.load import Config, DatabaseConfig
 from aggregator.domain.models import Engagement, FetchResult, Post, RecipientConfig, SourceConfig
-from aggregator.wiring import App, build_app
-from digests.build import build_digest
+from aggregator.app.wiring import App, build_app
+from aggregator.app.build import build_digest
 from digests.render import render_html, render_text
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@
                                 [--workers 16] [--quick] [--only project|reader]
 
 The parent generates the corpus and serves it from a loopback server with
-latency, ETag and Last-Modified (aggregator.demo.server.FeedServer). Each
+latency, ETag and Last-Modified (aggregator.run.demo.server.FeedServer). Each
 system runs each phase in its own subprocess, so imports and state never mix
 and its memory is its own; see bench/README.md for what is measured.
 """
@@ -24,7 +24,7 @@ from corpus import default_base, render_feed
 from proctree import PeakMemory
 
 if TYPE_CHECKING:  # imported lazily: a worker process must not load the project
-    from aggregator.demo.server import FeedServer
+    from aggregator.run.demo.server import FeedServer
 
 PHASES = ("first", "day2", "all304")
 PHASE_TITLES = {"first": "first fetch", "day2": "day-2 fetch", "all304": "all-304 fetch"}
@@ -74,7 +74,7 @@ def run_worker(system: str, workdir: Path, args: argparse.Namespace, base_url: s
 
 def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
     """Every phase for every system, plus the bare-requests floor for the 304 phase."""
-    from aggregator.demo.server import FeedServer
+    from aggregator.run.demo.server import FeedServer
 
     systems = [args.only] if args.only else ["project", "reader"]
     results: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in PHASES}

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sample_day import NOW, RECIPIENT, SOURCE_TITLES, sample_posts  # noqa: E402
 
-from digests.digest import build_digest_from_posts  # noqa: E402
+from digests.compose import build_digest_from_posts  # noqa: E402
 from digests.explain import explain_lines  # noqa: E402
 from digests.render import render_html, render_text  # noqa: E402
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aggregator.domain.models import Post
 from digests.choose import Decision
-from digests.digest import Digest, format_day
+from digests.compose import Digest, format_day
 
 _TITLE_CHARS = 60
 

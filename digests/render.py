@@ -30,7 +30,7 @@ import jinja2
 
 from aggregator.domain.models import Engagement
 from digests.cluster import Sharer
-from digests.digest import WEEKDAYS, Digest, format_day
+from digests.compose import WEEKDAYS, Digest, format_day
 
 _TEMPLATES_PACKAGE = "digests.templates"
 # A window this long reads as "since yesterday"; shorter ones name the last digest.

@@ -20,9 +20,9 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
-from aggregator import cli_output
-from aggregator.cli import main
-from aggregator.demo.server import FeedServer, demo_feeds
+from aggregator.run.cli import output as cli_output
+from aggregator.run.cli.commands import main
+from aggregator.run.demo.server import FeedServer, demo_feeds
 from aggregator.domain.models import FetchOutcome
 
 SECRET = "tok-9f3Kq7-never-print-me"
@@ -217,7 +217,7 @@ def test_fetch_table_shows_messages_verbatim(
 ) -> None:
     # Messages quote what servers sent; brackets must print, not act as rich markup.
     message = "unexpected error: KeyError: '[/b]' in [bold]title[/bold]"
-    monkeypatch.setattr("aggregator.ingest.fetch_sources",
+    monkeypatch.setattr("aggregator.app.ingest.fetch_sources",
                         lambda app, keys, progress: [FetchOutcome("good", error=message)])
     result = pln("fetch", "--config", str(config))
     assert result.exit_code == 0, result.output
@@ -320,7 +320,7 @@ def _broken(*args: object, **kwargs: object) -> None:
 def test_unexpected_error_points_to_the_log(
     config: Path, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("aggregator.ingest.fetch_sources", _broken)
+    monkeypatch.setattr("aggregator.app.ingest.fetch_sources", _broken)
     result = pln("fetch", "--config", str(config))
     assert_one_line_error(result, "RuntimeError: kaboom", str(log_file))
     log = log_file.read_text(encoding="utf-8")
@@ -333,7 +333,7 @@ def test_unwritable_log_file_still_no_traceback(
 ) -> None:
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     monkeypatch.setenv("PLN_LOG_FILE", str(tmp_path / "a-file" / "pln.log"))
-    monkeypatch.setattr("aggregator.ingest.fetch_sources", _broken)
+    monkeypatch.setattr("aggregator.app.ingest.fetch_sources", _broken)
     result = pln("fetch", "--config", str(config))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -398,7 +398,7 @@ def _pln_command() -> list[str]:
     script = Path(sys.executable).with_name("pln")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from aggregator.cli import main; main()"]
+    return [sys.executable, "-c", "from aggregator.run.cli.commands import main; main()"]
 
 
 def _run(argv: list[str], tmp_path: Path, log_file: Path) -> subprocess.CompletedProcess[str]:
@@ -423,11 +423,11 @@ def test_real_process_errors_are_one_line(tmp_path: Path, log_file: Path) -> Non
 def test_real_process_unexpected_error_is_one_line(
     tmp_path: Path, config: Path, log_file: Path
 ) -> None:
-    code = ("import aggregator.ingest as ingest\n"
+    code = ("import aggregator.app.ingest as ingest\n"
             "def broken(*args, **kwargs):\n"
             "    raise RuntimeError('kaboom')\n"
             "ingest.fetch_sources = broken\n"
-            "from aggregator.cli import main\n"
+            "from aggregator.run.cli.commands import main\n"
             "main()\n")
     done = _run([sys.executable, "-c", code, "fetch", "--config", str(config)], tmp_path, log_file)
     assert done.returncode == 1

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from aggregator.config.load import load_config
-from aggregator.demo.server import FeedServer
-from aggregator.ingest import fetch_sources
-from aggregator.wiring import build_app
+from aggregator.run.demo.server import FeedServer
+from aggregator.app.ingest import fetch_sources
+from aggregator.app.wiring import build_app
 
 SOURCES = 24
 ITEMS = (30, 40)  # items per feed in version 1, then version 2 (a superset)
@@ -39,8 +39,8 @@ ROOT = Path(__file__).parent.parent
 CHILD = """
 import sys
 from aggregator.config.load import load_config
-from aggregator.ingest import fetch_sources
-from aggregator.wiring import build_app
+from aggregator.app.ingest import fetch_sources
+from aggregator.app.wiring import build_app
 with build_app(load_config(sys.argv[1])) as app:
     print("ready", flush=True)
     fetch_sources(app, progress=lambda o: print("stored", o.source_key, flush=True))

@@ -14,7 +14,7 @@ import feedparser
 import pytest
 import requests
 
-from aggregator.demo.server import FeedServer, demo_feeds, render_template
+from aggregator.run.demo.server import FeedServer, demo_feeds, render_template
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 RSS = "application/rss+xml; charset=utf-8"
@@ -149,7 +149,7 @@ def test_each_demo_feed_parses_with_recent_dates(path: str) -> None:
 
 
 def test_demo_config_points_at_every_shipped_feed() -> None:
-    template = files("aggregator.demo").joinpath("demo.toml").read_text(encoding="utf-8")
+    template = files("aggregator.run.demo").joinpath("demo.toml").read_text(encoding="utf-8")
     config = tomllib.loads(template.format(port=8123, db_url="sqlite:///demo.db"))
     assert config["fetch"]["allow_private"] == ["127.0.0.1:8123"]
     urls = {s["url"].removeprefix("http://127.0.0.1:8123") for s in config["sources"]}

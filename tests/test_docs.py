@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import aggregator
-from aggregator.cli import main
+from aggregator.run.cli.commands import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from aggregator.config.load import load_config
-from aggregator.demo_run import run_demo
-from aggregator.wiring import build_app
-from digests.build import render_digest_for
+from aggregator.run.demo.pipeline import run_demo
+from aggregator.app.wiring import build_app
+from aggregator.app.build import render_digest_for
 from tests.fakes import FixedClock
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

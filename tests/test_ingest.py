@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from aggregator.domain.errors import AuthError, FetchError, PLNError, RateLimited, SourceGone
-from aggregator.ingest import fetch_due_sources, fetch_sources, next_attempt_at
+from aggregator.app.ingest import fetch_due_sources, fetch_sources, next_attempt_at
 from aggregator.domain.models import FetchResult, SourceConfig
-from aggregator.wiring import build_app
+from aggregator.app.wiring import build_app
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 

@@ -19,17 +19,17 @@ import pytest
 from aggregator.config.load import Config
 from aggregator.config.schedule import ScheduleConfig
 from aggregator.domain.errors import FetchError, RateLimited
-from aggregator.ingest import refresh_stale_sources
+from aggregator.app.ingest import refresh_stale_sources
 from aggregator.domain.models import FetchResult, FetchState, RecipientConfig, SourceConfig
-from aggregator.schedule import Metronome, TickReport, build_scheduler, next_digests
-from aggregator.service import HealthEmailer, Sender
-from aggregator.wiring import App, build_app
+from aggregator.run.metronome import Metronome, TickReport, build_scheduler, next_digests
+from aggregator.run.service import HealthEmailer, Sender
+from aggregator.app.wiring import App, build_app
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 
 @dataclass
 class RecordingMailer:
-    """A `digests.deliver.Mailer` that keeps what it is given."""
+    """A `aggregator.app.deliver.Mailer` that keeps what it is given."""
 
     messages: list[EmailMessage] = field(default_factory=list)
 

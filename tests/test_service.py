@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.demo.server import FeedServer
+from aggregator.run.demo.server import FeedServer
 
 SOURCES = 15
 ITEMS = 20
@@ -68,7 +68,7 @@ def write_config(tmp: Path, srv: FeedServer) -> Path:
 def start(config: Path, tmp: Path) -> subprocess.Popen[str]:
     script = Path(sys.executable).with_name("pln")
     command = [str(script)] if script.exists() else [
-        sys.executable, "-c", "from aggregator.cli import main; main()"]
+        sys.executable, "-c", "from aggregator.run.cli.commands import main; main()"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), PLN_LOG_FILE=str(tmp / "pln.log"))
     return subprocess.Popen([*command, "run", "--config", str(config)], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,

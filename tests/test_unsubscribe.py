@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aggregator import cli_output
-from aggregator.cli import main
+from aggregator.run.cli import output as cli_output
+from aggregator.run.cli.commands import main
 from aggregator.config.load import EmailConfig, Secret
 from aggregator.domain.errors import PLNError
-from aggregator.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
+from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
 
 SECRET = "kJ3v9-unsubscribe-secret-for-tests"
 EMAIL = EmailConfig(public_url="https://school.org/pln",

@@ -14,7 +14,7 @@ from digests.budget import (
     make_excerpt,
     reading_seconds,
 )
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from collections import Counter
 
 from digest_factory import NOW, WINDOW, make_post, make_recipient, plan, words
 
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 
 
 def sources(decisions):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
 from digests.cluster import cluster_posts, is_near_identical, story_keys, text_words
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 from digests.render import render_html, render_text
 
 ARTICLE = "https://www.edutopia.org/article/retrieval-practice-routines/"

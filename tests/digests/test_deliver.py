@@ -16,8 +16,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from aggregator.config.load import EmailConfig, Secret
 from aggregator.domain.errors import StorageError
 from aggregator.domain.models import RecipientConfig
-from aggregator.wiring import build_mailer
-from digests.deliver import (
+from aggregator.app.wiring import build_mailer
+from aggregator.app.deliver import (
     FileMailer,
     PermanentFailure,
     ServerUnavailable,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aggregator.domain.models import RecipientConfig
-from digests.digest import digest_window
+from digests.compose import digest_window
 from digests.due import due_digests, next_send_at, send_instant, sending_soon
 
 ANA = RecipientConfig(email="ana@school.example", timezone="America/Chicago", send_at="06:30")

@@ -9,7 +9,7 @@ import pytest
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
 from aggregator.domain.models import Engagement
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 from digests.render import MAX_HTML_BYTES, render_html
 
 

@@ -6,7 +6,7 @@ import re
 
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 from digests.explain import explain_lines
 
 LINE = re.compile(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aggregator import cli_output
-from aggregator.cli import main
+from aggregator.run.cli import output as cli_output
+from aggregator.run.cli.commands import main
 from aggregator.config.load import load_config
 from aggregator.domain.models import FetchResult, Post
-from aggregator.wiring import build_app
+from aggregator.app.wiring import build_app
 
 RECIPIENT = "ana@school.example"
 # 2026-11-30 at 06:30 in Chicago, Ana's send time: the digest `--date 2026-11-30` builds.

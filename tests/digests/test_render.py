@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
-from digests.digest import build_digest_from_posts
+from digests.compose import build_digest_from_posts
 from digests.render import format_clock, render_html, render_text, safe_href
 
 SOURCES = {"blog": "Cult of Pedagogy", "social": "#edchat on Mastodon"}

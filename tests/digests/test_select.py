@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from digest_factory import DAY, NOW, WINDOW, make_post, make_recipient
 
-from digests.digest import build_digest_from_posts, digest_window
+from digests.compose import build_digest_from_posts, digest_window
 from digests import select
 
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from aggregator.config.load import load_config
-from aggregator.ingest import fetch_sources
+from aggregator.app.ingest import fetch_sources
 from aggregator.domain.models import FetchOutcome, Post, SourceStatus
-from aggregator.wiring import build_app
+from aggregator.app.wiring import build_app
 from connectors.rss.parse import parse_feed
 from tests.hostile.server import HostileServer, deflate_bomb, gzip_bomb, nested_gzip
 

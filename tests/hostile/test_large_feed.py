@@ -7,9 +7,9 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from aggregator.config.load import load_config
-from aggregator.demo.server import FeedServer
-from aggregator.ingest import fetch_sources
-from aggregator.wiring import build_app
+from aggregator.run.demo.server import FeedServer
+from aggregator.app.ingest import fetch_sources
+from aggregator.app.wiring import build_app
 from tests.fakes import T0
 
 ITEMS = 10_000

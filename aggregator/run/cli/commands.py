@@ -18,10 +18,10 @@ from typing import Any
 
 import click
 
-from aggregator import cli_output as console
+from aggregator.run.cli import output as console
 from aggregator.config.load import load_config
 from aggregator.domain.errors import ConfigError, PLNError
-from aggregator.wiring import App, build_app, build_connectors, build_mailer
+from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _app(config_path: str) -> Iterator[App]:
               help="Folder for the database and the digest (default: a new temporary folder).")
 def demo(out: Path | None) -> None:
     """Run the whole pipeline offline on shipped sample feeds and write a digest."""
-    from aggregator.demo_run import run_demo
+    from aggregator.run.demo.pipeline import run_demo
 
     report = run_demo(out)
     click.echo(f"HTML digest: {report.html_path}")
@@ -99,7 +99,7 @@ def demo(out: Path | None) -> None:
 @click.option("--online", is_flag=True, help="Also try each source's credentials and URL.")
 def check(config_path: str, online: bool) -> None:
     """Validate the configuration (and, with --online, every source)."""
-    from aggregator.checks import billed_reads, check_sources
+    from aggregator.app.checks import billed_reads, check_sources
 
     config = load_config(config_path)
     click.echo(f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
@@ -122,7 +122,7 @@ def check(config_path: str, online: bool) -> None:
               help="Fetch only this source (repeatable).")
 def fetch(config_path: str, sources: Sequence[str]) -> None:
     """Fetch every active source now (or those named), whether due or not."""
-    from aggregator.ingest import fetch_sources
+    from aggregator.app.ingest import fetch_sources
 
     with _app(config_path) as app:
         total = len(sources) or len(app.config.sources)
@@ -146,7 +146,7 @@ def fetch(config_path: str, sources: Sequence[str]) -> None:
 def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
            explain: bool) -> None:
     """Build (without sending) one recipient's digest."""
-    from digests.build import explain_digest_for, render_digest_for
+    from aggregator.app.build import explain_digest_for, render_digest_for
 
     when = day.date() if day else None
     with _app(config_path) as app:
@@ -167,7 +167,7 @@ def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
 @click.option("--recipient", "email", help="Only this recipient's digest (if it is due).")
 def send(config_path: str, dry_run: bool, email: str | None) -> None:
     """Build and send every digest that is due; never twice for the same local day."""
-    from digests.send import send_due_digests
+    from aggregator.app.send import send_due_digests
 
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcomes = send_due_digests(app, mailer, dry_run=dry_run, only=email)
@@ -184,7 +184,7 @@ def send(config_path: str, dry_run: bool, email: str | None) -> None:
 def resend(config_path: str, email: str, day: Any) -> None:
     """Send again a digest shown as unknown in `pln status`, after the mail server's
     log showed it was never accepted (otherwise the teacher gets it twice)."""
-    from digests.send import resend_unknown
+    from aggregator.app.send import resend_unknown
 
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcome = resend_unknown(app, mailer, email, day.date())
@@ -198,7 +198,7 @@ def resend(config_path: str, email: str, day: Any) -> None:
 @click.argument("link")
 def unsubscribe(config_path: str, link: str) -> None:
     """Unsubscribe the teacher an unsubscribe link (or its token) names."""
-    from aggregator.unsubscribe import unsubscribe_link
+    from aggregator.app.unsubscribe import unsubscribe_link
 
     with _app(config_path) as app:
         email, changed = unsubscribe_link(app, link)
@@ -210,8 +210,8 @@ def unsubscribe(config_path: str, link: str) -> None:
 @CONFIG_OPTION
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
-    from aggregator.health import source_health
-    from aggregator.schedule import next_digests
+    from aggregator.app.health import source_health
+    from aggregator.run.metronome import next_digests
     from aggregator.store.deliveries import Deliveries
 
     with _app(config_path) as app:
@@ -227,7 +227,7 @@ def status(config_path: str) -> None:
 def run(config_path: str) -> None:
     """Run the service: fetch each source on its schedule and send each digest at its
     recipient's local time. SIGTERM or Ctrl-C stops it cleanly; SIGHUP reloads the config."""
-    from aggregator.service import run_service
+    from aggregator.run.service import run_service
 
     raise SystemExit(run_service(config_path))
 

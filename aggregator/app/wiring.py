@@ -18,7 +18,7 @@ from connectors import REGISTRY, connector_factory
 from connectors.http.fetch import make_session
 from connectors.base import Connector, ConnectorContext
 from connectors.rss.connector import RssConnector
-from digests.deliver import FileMailer, Mailer, SmtpMailer
+from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
 
 
 @dataclass

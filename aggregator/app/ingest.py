@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from aggregator.credentials import CredentialGate
+from aggregator.app.credentials import CredentialGate
 from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
 from aggregator.domain.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
-from aggregator.wiring import App
+from aggregator.app.wiring import App
 
 log = logging.getLogger(__name__)
 

@@ -269,7 +269,7 @@ def demo_feeds(now: datetime) -> dict[str, Route]:
     Each value is (content type, body bytes). Raises ValueError if `now` is naive.
     """
     routes: dict[str, Route] = {}
-    for item in sorted(files("aggregator.demo").joinpath("feeds").iterdir(), key=lambda t: t.name):
+    for item in sorted(files("aggregator.run.demo").joinpath("feeds").iterdir(), key=lambda t: t.name):
         suffix = "." + item.name.rsplit(".", 1)[-1]
         if suffix not in _FORMATS:
             continue

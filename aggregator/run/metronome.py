@@ -9,7 +9,7 @@ shares the sending path:
   run on their own thread, in ingest's bounded pool; a tick never waits for
   them, so a slow source never delays a digest;
 - sends run on the tick's thread: every digest due now, through the
-  injected `send` (`digests.send.send_due_digests` with a mailer).
+  injected `send` (`aggregator.app.send.send_due_digests` with a mailer).
 
 Stopping (`stop`, then `close`) takes no new work, lets the running send
 batch finish, and ends the fetch run after its current write.
@@ -28,13 +28,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.domain.errors import PLNError
-from aggregator.ingest import fetch_due_sources, refresh_stale_sources
+from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
 from aggregator.domain.logfmt import fields
 from aggregator.store.deliveries import Deliveries
 from aggregator.domain.models import FetchOutcome, utc_now
-from aggregator.wiring import App
+from aggregator.app.wiring import App
 from digests.due import next_send_at, sending_soon
-from digests.send import DeliveryOutcome
+from aggregator.app.send import DeliveryOutcome
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from importlib import resources
 from pathlib import Path
 
 from aggregator.config.load import load_config
-from aggregator.ingest import fetch_sources
+from aggregator.app.ingest import fetch_sources
 from aggregator.domain.models import Clock, utc_now
-from aggregator.demo.server import FeedServer, demo_feeds
-from aggregator.wiring import build_app
-from digests.build import build_digest
+from aggregator.run.demo.server import FeedServer, demo_feeds
+from aggregator.app.wiring import build_app
+from aggregator.app.build import build_digest
 from digests.render import render_html, render_text
 
 
@@ -42,7 +42,7 @@ def run_demo(out: Path | None = None, clock: Clock = utc_now) -> DemoReport:
     now = clock()
     with FeedServer(demo_feeds(now)) as server:
         config_path = folder / "config.toml"
-        template = resources.files("aggregator.demo").joinpath("demo.toml").read_text("utf-8")
+        template = resources.files("aggregator.run.demo").joinpath("demo.toml").read_text("utf-8")
         config_path.write_text(
             template.format(port=server.port, db_url=f"sqlite:///{(folder / 'pln.db').as_posix()}"),
             encoding="utf-8",

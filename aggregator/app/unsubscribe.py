@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from aggregator.config.load import EmailConfig
 from aggregator.domain.errors import PLNError
 from aggregator.store.deliveries import Deliveries
-from aggregator.wiring import App
+from aggregator.app.wiring import App
 
 __all__ = ["make_token", "make_unsubscribe_url", "token_from", "unsubscribe_link", "verify_token"]
 

@@ -6,7 +6,7 @@ post title or recipient name can add a header: the policy refuses a header
 value with a line break, and names are quoted as display names.
 
 A `Mailer` tells the caller exactly how far a message got, since that
-decides whether it may be sent again (see `digests.send`):
+decides whether it may be sent again (see `aggregator.app.send`):
 `TemporaryFailure` (not accepted; try later), `PermanentFailure` (refused,
 5xx), `UnknownOutcome` (the whole message went out but no answer came back:
 it may have been accepted, RFC 1047). `on_commit` is called just before the

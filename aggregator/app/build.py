@@ -1,6 +1,6 @@
 """Building one recipient's digest from the database: the digest orchestrator.
 
-The pure work (window, selection, budget) lives in `digests.digest`; this
+The pure work (window, selection, budget) lives in `digests.compose`; this
 module only reads what it needs from the repository and renders.
 """
 
@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 
 from aggregator.domain.errors import PLNError
 from aggregator.domain.models import RecipientConfig
-from aggregator.wiring import App
-from digests.digest import Digest, build_digest_from_posts, digest_window
+from aggregator.app.wiring import App
+from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines
 from digests.render import render_html, render_text

@@ -20,15 +20,15 @@ from types import FrameType
 
 from aggregator.config.load import load_config
 from aggregator.domain.errors import DeliveryError
-from aggregator.health import health_email, health_email_day, source_health
+from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.domain.logfmt import fields
 from aggregator.domain.models import Clock, utc_now
-from aggregator.schedule import TICK, Metronome, build_scheduler
+from aggregator.run.metronome import TICK, Metronome, build_scheduler
 from aggregator.store.deliveries import Deliveries
-from aggregator.wiring import App, build_app, build_mailer
+from aggregator.app.wiring import App, build_app, build_mailer
 from connectors.base import Connector
-from digests.deliver import Mailer
-from digests.send import LEASE, DeliveryOutcome, send_due_digests
+from aggregator.app.deliver import Mailer
+from aggregator.app.send import LEASE, DeliveryOutcome, send_due_digests
 
 log = logging.getLogger(__name__)
 

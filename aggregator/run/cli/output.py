@@ -18,14 +18,14 @@ from rich.text import Text
 
 from aggregator.config.load import format_problems
 from aggregator.domain.errors import ConfigError
-from aggregator.health import SourceHealth
-from aggregator.ingest import Progress as ProgressCallback
+from aggregator.app.health import SourceHealth
+from aggregator.app.ingest import Progress as ProgressCallback
 from aggregator.domain.logfmt import LogfmtFormatter
 from aggregator.domain.models import FetchOutcome, SourceStatus
 from aggregator.store.deliveries import DeliveryState
 
 if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only
-    from digests.send import DeliveryOutcome as SendOutcome
+    from aggregator.app.send import DeliveryOutcome as SendOutcome
 
 log = logging.getLogger(__name__)
 

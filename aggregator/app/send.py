@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from aggregator.domain.errors import PLNError
 from aggregator.domain.models import RecipientConfig
 from aggregator.store.deliveries import Claim, Deliveries
-from aggregator.unsubscribe import make_unsubscribe_url
-from aggregator.wiring import App
-from digests.build import build_digest
-from digests.deliver import (
+from aggregator.app.unsubscribe import make_unsubscribe_url
+from aggregator.app.wiring import App
+from aggregator.app.build import build_digest
+from aggregator.app.deliver import (
     Mailer,
     PermanentFailure,
     ServerUnavailable,
@@ -31,7 +31,7 @@ from digests.deliver import (
     UnknownOutcome,
     build_message,
 )
-from digests.digest import Digest
+from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
