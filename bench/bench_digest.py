@@ -24,31 +24,104 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aggregator.app.build import build_digest
+from aggregator.app.wiring import App, build_app
 from aggregator.config.load import Config, DatabaseConfig
 from aggregator.domain.models import Engagement, FetchResult, Post, RecipientConfig, SourceConfig
-from aggregator.app.wiring import App, build_app
-from aggregator.app.build import build_digest
 from digests.render import render_html, render_text
 
-NOW = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
 SEED = 20261130
 BATCH = 500
 KINDS = (  # (source kind, network, share of sources)
-    ("rss", "rss", 0.35), ("twitter_search", "twitter", 0.2), ("mastodon_tag", "mastodon", 0.25),
-    ("bluesky_search", "bluesky", 0.15), ("facebook_page", "facebook", 0.05),
+    ("rss", "rss", 0.35),
+    ("twitter_search", "twitter", 0.2),
+    ("mastodon_tag", "mastodon", 0.25),
+    ("bluesky_search", "bluesky", 0.15),
+    ("facebook_page", "facebook", 0.05),
 )
-WORDS = (
-    "lesson students rubric feedback inquiry phenomena retrieval practice exit ticket classroom "
-    "reading writing science maths history project assessment formative summative groups "
-    "discussion homework notebook lab model evidence claim reasoning vocabulary fluency phonics "
-    "station routine seating behaviour parents report grading standards unit plan warmup hook "
-    "question answer draft revise peer review choice voice agency podcast video slide board "
-    "timer calendar schedule recess the a of to and in is for on with that this we our my"
-).split()
+WORDS = [
+    "lesson",
+    "students",
+    "rubric",
+    "feedback",
+    "inquiry",
+    "phenomena",
+    "retrieval",
+    "practice",
+    "exit",
+    "ticket",
+    "classroom",
+    "reading",
+    "writing",
+    "science",
+    "maths",
+    "history",
+    "project",
+    "assessment",
+    "formative",
+    "summative",
+    "groups",
+    "discussion",
+    "homework",
+    "notebook",
+    "lab",
+    "model",
+    "evidence",
+    "claim",
+    "reasoning",
+    "vocabulary",
+    "fluency",
+    "phonics",
+    "station",
+    "routine",
+    "seating",
+    "behaviour",
+    "parents",
+    "report",
+    "grading",
+    "standards",
+    "unit",
+    "plan",
+    "warmup",
+    "hook",
+    "question",
+    "answer",
+    "draft",
+    "revise",
+    "peer",
+    "review",
+    "choice",
+    "voice",
+    "agency",
+    "podcast",
+    "video",
+    "slide",
+    "board",
+    "timer",
+    "calendar",
+    "schedule",
+    "recess",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "is",
+    "for",
+    "on",
+    "with",
+    "that",
+    "this",
+    "we",
+    "our",
+    "my",
+]
 # Real text is Zipf-distributed over a large vocabulary: made-up words
 # after the common ones, drawn with weight 1/rank.
 _SYLLABLES = ("ba", "ke", "ri", "mo", "tu", "la", "sen", "dor", "vi", "pa", "que", "lo", "ga", "ni")
@@ -58,7 +131,9 @@ ZONES = ("America/Chicago", "America/New_York", "Europe/London", "Australia/Sydn
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--recipients", type=int, default=1000)
     p.add_argument("--sources", type=int, default=200)
     p.add_argument("--follows", type=int, default=20, help="sources each recipient follows")
@@ -78,8 +153,12 @@ def make_sources(count: int, rng: random.Random) -> list[tuple[SourceConfig, str
     result = []
     for i in range(count):
         kind, network, _ = rng.choices(KINDS, weights)[0]
-        source = SourceConfig(key=f"s{i:03d}", kind=kind, name=f"Source {i} ({network})",
-                              options=(("url", f"https://feeds.example/{i}"),))
+        source = SourceConfig(
+            key=f"s{i:03d}",
+            kind=kind,
+            name=f"Source {i} ({network})",
+            options=(("url", f"https://feeds.example/{i}"),),
+        )
         result.append((source, network))
     return result
 
@@ -88,8 +167,9 @@ def _text(rng: random.Random, low: int, high: int) -> str:
     return " ".join(rng.choices(VOCABULARY, ZIPF, k=rng.randint(low, high)))
 
 
-def make_post(rng: random.Random, source: SourceConfig, network: str, n: int,
-              articles: list[str], days: int) -> Post:
+def make_post(
+    rng: random.Random, source: SourceConfig, network: str, n: int, articles: list[str], days: int
+) -> Post:
     """One realistic post: a titled blog post, or a social post that may share an article."""
     published = NOW - timedelta(seconds=rng.uniform(0, days * 86400))
     is_blog = network == "rss"
@@ -102,29 +182,41 @@ def make_post(rng: random.Random, source: SourceConfig, network: str, n: int,
         text = "GIVEAWAY! follow and RT to win #crypto #bitcoin #nft " + text
     likes = 0 if is_blog else int(rng.lognormvariate(1.5, 1.4))
     return Post(
-        source_key=source.key, external_id=f"{source.key}-{n}", network=network,
+        source_key=source.key,
+        external_id=f"{source.key}-{n}",
+        network=network,
         url=f"https://{network}.example/{source.key}/{n}",
         author=f"Author {rng.randint(0, 60)} of {source.key}",
         title=_text(rng, 4, 12).capitalize() if is_blog else None,
-        text=text, html=f"<p>{text}</p>" if len(text) < 400 else "",
-        published_at=published, links=links,
+        text=text,
+        html=f"<p>{text}</p>" if len(text) < 400 else "",
+        published_at=published,
+        links=links,
         engagement=Engagement(likes=likes, reposts=likes // 4, replies=likes // 6),
         hashtags=("edchat",) if rng.random() < 0.2 else (),
     )
 
 
-def make_recipients(count: int, keys: list[str], follows: int, rng: random.Random) -> list[RecipientConfig]:
+def make_recipients(
+    count: int, keys: list[str], follows: int, rng: random.Random
+) -> list[RecipientConfig]:
     return [
-        RecipientConfig(email=f"teacher{i}@school.example", name=f"Teacher {i}",
-                        timezone=rng.choice(ZONES), reading_minutes=rng.choice((3, 5, 5, 10)),
-                        follow=tuple(rng.sample(keys, follows)), mute=("webinar",),
-                        boost=("formative assessment",) if i % 3 == 0 else ())
+        RecipientConfig(
+            email=f"teacher{i}@school.example",
+            name=f"Teacher {i}",
+            timezone=rng.choice(ZONES),
+            reading_minutes=rng.choice((3, 5, 5, 10)),
+            follow=tuple(rng.sample(keys, follows)),
+            mute=("webinar",),
+            boost=("formative assessment",) if i % 3 == 0 else (),
+        )
         for i in range(count)
     ]
 
 
-def load(app: App, sources: list[tuple[SourceConfig, str]], total: int, days: int,
-         rng: random.Random) -> float:
+def load(
+    app: App, sources: list[tuple[SourceConfig, str]], total: int, days: int, rng: random.Random
+) -> float:
     """Store `total` posts spread over the sources in batches; returns seconds taken."""
     articles = [f"https://www.blog{i}.example/posts/{i}-article" for i in range(400)]
     per_source = total // len(sources)
@@ -194,8 +286,11 @@ def main() -> None:
     sources = make_sources(args.sources, rng)
     recipients = make_recipients(args.recipients, [s.key for s, _ in sources], args.follows, rng)
     with tempfile.TemporaryDirectory(prefix="pln-bench-digest-") as folder:
-        config = Config(database=DatabaseConfig(f"sqlite:///{folder}/pln.db"),
-                        sources=tuple(s for s, _ in sources), recipients=tuple(recipients))
+        config = Config(
+            database=DatabaseConfig(f"sqlite:///{folder}/pln.db"),
+            sources=tuple(s for s, _ in sources),
+            recipients=tuple(recipients),
+        )
         with build_app(config, clock=lambda: NOW, connectors={}) as app:
             load_s = load(app, sources, args.posts, args.days, rng)
             memory_loaded = peak_memory_mb()
@@ -203,26 +298,42 @@ def main() -> None:
     n = len(recipients)
     read_s, build_s, render_s = sum(timings.read), sum(timings.build), sum(timings.render)
     figures = {
-        "recipients": n, "sources": args.sources, "follows": args.follows, "posts": args.posts,
-        "days": args.days, "load_s": round(load_s, 1),
-        "digests_per_s": round(n / total_s, 1), "total_s": round(total_s, 2),
-        "read_s": round(read_s, 2), "choose_s": round(build_s - read_s, 2),
-        "render_s": round(render_s, 2), "render_only_digests_per_s": round(n / render_s, 1),
+        "recipients": n,
+        "sources": args.sources,
+        "follows": args.follows,
+        "posts": args.posts,
+        "days": args.days,
+        "load_s": round(load_s, 1),
+        "digests_per_s": round(n / total_s, 1),
+        "total_s": round(total_s, 2),
+        "read_s": round(read_s, 2),
+        "choose_s": round(build_s - read_s, 2),
+        "render_s": round(render_s, 2),
+        "render_only_digests_per_s": round(n / render_s, 1),
         "median_candidates": statistics.median(timings.candidates),
         "median_shown": statistics.median(timings.entries),
         "max_html_kb": round(max(timings.html_bytes) / 1024, 1),
-        "peak_after_load": memory_loaded, "peak": peak_memory_mb(),
+        "peak_after_load": memory_loaded,
+        "peak": peak_memory_mb(),
     }
-    print(f"{n} digests over {args.posts:,} posts ({args.sources} sources, {args.follows} followed "
-          f"each, {args.days} days): stored in {load_s:.1f} s")
+    print(
+        f"{n} digests over {args.posts:,} posts ({args.sources} sources, {args.follows} followed "
+        f"each, {args.days} days): stored in {load_s:.1f} s"
+    )
     print(f"  end to end  {figures['digests_per_s']:>7} digests/s  ({total_s:.1f} s)")
-    print(f"  read posts  {read_s:>7.1f} s   choose (pure) {build_s - read_s:.1f} s   "
-          f"render html+text {render_s:.1f} s (floor: {figures['render_only_digests_per_s']} digests/s)")
-    print(f"  median candidates {figures['median_candidates']}, shown {figures['median_shown']}, "
-          f"largest HTML {figures['max_html_kb']} KB")
-    print(f"  peak memory {figures['peak']['ru_maxrss_mb']:.0f} MB "
-          f"(VmHWM {figures['peak'].get('vmhwm_mb', 0):.0f} MB; "
-          f"{figures['peak_after_load']['ru_maxrss_mb']:.0f} MB after loading)")
+    print(
+        f"  read posts  {read_s:>7.1f} s   choose (pure) {build_s - read_s:.1f} s   "
+        f"render html+text {render_s:.1f} s (floor: {figures['render_only_digests_per_s']} digests/s)"
+    )
+    print(
+        f"  median candidates {figures['median_candidates']}, shown {figures['median_shown']}, "
+        f"largest HTML {figures['max_html_kb']} KB"
+    )
+    print(
+        f"  peak memory {figures['peak']['ru_maxrss_mb']:.0f} MB "
+        f"(VmHWM {figures['peak'].get('vmhwm_mb', 0):.0f} MB; "
+        f"{figures['peak_after_load']['ru_maxrss_mb']:.0f} MB after loading)"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 

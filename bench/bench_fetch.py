@@ -32,7 +32,9 @@ SEED = 20240901
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--feeds", type=int, default=500, help="number of feeds (default 500)")
     p.add_argument("--items", type=int, default=50, help="entries per feed (default 50)")
     p.add_argument("--latency-ms", type=float, default=100, help="server delay per request")
@@ -58,10 +60,24 @@ def serve_day(server: FeedServer, feeds: int, items: int, day: int) -> None:
         server.set_route(f"/feed/{f}", content_type, body)
 
 
-def run_worker(system: str, workdir: Path, args: argparse.Namespace, base_url: str) -> dict[str, Any]:
+def run_worker(
+    system: str, workdir: Path, args: argparse.Namespace, base_url: str
+) -> dict[str, Any]:
     """One measured phase of one system in a fresh subprocess; its JSON plus tree memory."""
-    cmd = [sys.executable, __file__, "--worker", system, "--dir", str(workdir),
-           "--base-url", base_url, "--feeds", str(args.feeds), "--workers", str(args.workers)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        system,
+        "--dir",
+        str(workdir),
+        "--base-url",
+        base_url,
+        "--feeds",
+        str(args.feeds),
+        "--workers",
+        str(args.workers),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with PeakMemory(proc.pid) as memory:
         out, err = proc.communicate()
@@ -78,8 +94,10 @@ def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
 
     systems = [args.only] if args.only else ["project", "reader"]
     results: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in PHASES}
-    with tempfile.TemporaryDirectory(prefix="pln-bench-") as tmp, \
-            FeedServer(latency_s=args.latency_ms / 1000) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="pln-bench-") as tmp,
+        FeedServer(latency_s=args.latency_ms / 1000) as server,
+    ):
         dirs = {s: Path(tmp, s) for s in systems}
         for d in dirs.values():
             d.mkdir()
@@ -87,8 +105,10 @@ def run_all(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]]:
             started = time.perf_counter()
             if phase != "all304":  # all-304 serves day 2 again, unchanged
                 serve_day(server, args.feeds, args.items, 1 if phase == "first" else 2)
-            print(f"[{PHASE_TITLES[phase]}] corpus ready in {time.perf_counter() - started:.1f}s",
-                  file=sys.stderr)
+            print(
+                f"[{PHASE_TITLES[phase]}] corpus ready in {time.perf_counter() - started:.1f}s",
+                file=sys.stderr,
+            )
             for system in systems:
                 results[phase][system] = run_worker(system, dirs[system], args, server.base_url)
                 print(f"  {system}: {results[phase][system]['wall_s']:.2f}s", file=sys.stderr)
@@ -102,23 +122,31 @@ def _ratio(a: float, b: float) -> str:
 
 def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> None:
     """Print the figures of every run, the ratios, and the targets."""
-    print(f"\n{args.feeds} feeds x {args.items} items, {args.latency_ms:g} ms latency, "
-          f"{args.workers} workers\n")
-    print(f"{'phase':<14}{'system':<9}{'wall s':>8}{'CPU s':>8}{'posts':>8}"
-          f"{'posts/s':>9}{'peak MiB':>10}{'main MiB':>10}{'errors':>8}")
+    print(
+        f"\n{args.feeds} feeds x {args.items} items, {args.latency_ms:g} ms latency, "
+        f"{args.workers} workers\n"
+    )
+    print(
+        f"{'phase':<14}{'system':<9}{'wall s':>8}{'CPU s':>8}{'posts':>8}"
+        f"{'posts/s':>9}{'peak MiB':>10}{'main MiB':>10}{'errors':>8}"
+    )
     for phase in PHASES:
         for system, r in results[phase].items():
             rate = r["posts"] / r["wall_s"] if r["wall_s"] > 0 else 0.0
-            print(f"{PHASE_TITLES[phase]:<14}{system:<9}{r['wall_s']:>8.2f}{r['cpu_s']:>8.2f}"
-                  f"{r['posts']:>8}{rate:>9.0f}{r['peak_mib']:>10.0f}{r['main_hwm_mib']:>10.0f}"
-                  f"{len(r['errors']):>8}")
+            print(
+                f"{PHASE_TITLES[phase]:<14}{system:<9}{r['wall_s']:>8.2f}{r['cpu_s']:>8.2f}"
+                f"{r['posts']:>8}{rate:>9.0f}{r['peak_mib']:>10.0f}{r['main_hwm_mib']:>10.0f}"
+                f"{len(r['errors']):>8}"
+            )
     for phase in PHASES:
         for system, r in results[phase].items():
             for error in r["errors"][:3]:
                 print(f"  {PHASE_TITLES[phase]} {system} error: {error}")
     bare = results["all304"]["bare"]
-    print(f"\nbare requests, unconditional download of every feed: {bare['download_s']:.2f}s "
-          "(the network floor of a first fetch)")
+    print(
+        f"\nbare requests, unconditional download of every feed: {bare['download_s']:.2f}s "
+        "(the network floor of a first fetch)"
+    )
     if "project" in results["first"]:
         _print_targets(results)
 
@@ -126,20 +154,34 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
 def _print_targets(results: dict[str, dict[str, dict[str, Any]]]) -> None:
     proj = {p: results[p]["project"] for p in PHASES}
     checks: list[tuple[str, float, float]] = [
-        ("all-304 wall / bare conditional requests", proj["all304"]["wall_s"]
-         / results["all304"]["bare"]["wall_s"], 1.2),
+        (
+            "all-304 wall / bare conditional requests",
+            proj["all304"]["wall_s"] / results["all304"]["bare"]["wall_s"],
+            1.2,
+        ),
         ("peak memory MiB (largest phase)", max(r["peak_mib"] for r in proj.values()), 150),
     ]
     if "reader" in results["first"]:
         checks[:0] = [
-            ("first fetch wall / reader", proj["first"]["wall_s"]
-             / results["first"]["reader"]["wall_s"], 0.4),
-            ("day-2 fetch wall / reader", proj["day2"]["wall_s"]
-             / results["day2"]["reader"]["wall_s"], 0.25),
+            (
+                "first fetch wall / reader",
+                proj["first"]["wall_s"] / results["first"]["reader"]["wall_s"],
+                0.4,
+            ),
+            (
+                "day-2 fetch wall / reader",
+                proj["day2"]["wall_s"] / results["day2"]["reader"]["wall_s"],
+                0.25,
+            ),
         ]
-        print("\nratios project / reader (wall, CPU): " + ", ".join(
-            f"{PHASE_TITLES[p]} {_ratio(proj[p]['wall_s'], results[p]['reader']['wall_s'])} "
-            f"{_ratio(proj[p]['cpu_s'], results[p]['reader']['cpu_s'])}" for p in PHASES))
+        print(
+            "\nratios project / reader (wall, CPU): "
+            + ", ".join(
+                f"{PHASE_TITLES[p]} {_ratio(proj[p]['wall_s'], results[p]['reader']['wall_s'])} "
+                f"{_ratio(proj[p]['cpu_s'], results[p]['reader']['cpu_s'])}"
+                for p in PHASES
+            )
+        )
     print("\ntargets:")
     for name, value, limit in checks:
         verdict = "ok" if value <= limit else "MISSED"

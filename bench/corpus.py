@@ -11,20 +11,42 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 TOPICS = [
-    "Retrieval practice", "Formative assessment", "Classroom management", "Cold calling",
-    "Worked examples", "Spaced practice", "Exit tickets", "Hinge questions", "Phenomena",
-    "Literacy across subjects", "Homework", "Feedback", "Behaviour routines", "Mini whiteboards",
-    "Knowledge organisers", "Interleaving", "Modelling", "Oracy", "Questioning", "Transitions",
+    "Retrieval practice",
+    "Formative assessment",
+    "Classroom management",
+    "Cold calling",
+    "Worked examples",
+    "Spaced practice",
+    "Exit tickets",
+    "Hinge questions",
+    "Phenomena",
+    "Literacy across subjects",
+    "Homework",
+    "Feedback",
+    "Behaviour routines",
+    "Mini whiteboards",
+    "Knowledge organisers",
+    "Interleaving",
+    "Modelling",
+    "Oracy",
+    "Questioning",
+    "Transitions",
 ]
 ANGLES = [
-    "what I changed this term", "five mistakes to avoid", "a one-page guide",
-    "why it works and when it does not", "notes from a department pilot",
-    "starting on Monday", "for new teachers", "a science example", "with mixed-attainment classes",
+    "what I changed this term",
+    "five mistakes to avoid",
+    "a one-page guide",
+    "why it works and when it does not",
+    "notes from a department pilot",
+    "starting on Monday",
+    "for new teachers",
+    "a science example",
+    "with mixed-attainment classes",
     "without adding to your workload",
 ]
 SENTENCES = [
@@ -53,15 +75,25 @@ SENTENCES = [
     "We stopped recording quiz scores and nobody, including the students, missed the spreadsheet.",
     "A misconception named out loud is easier to fix than one hidden behind a right answer.",
 ]
-AUTHORS = ["Maya Okafor", "Luis Hernández", "Priya Raman", "Tom Greaves", "Hannah Lindqvist",
-           "Kwame Asante", "Dana Brooks", "Renee Park", "Sam Whitaker", "Marcus Bell"]
+AUTHORS = [
+    "Maya Okafor",
+    "Luis Hernández",
+    "Priya Raman",
+    "Tom Greaves",
+    "Hannah Lindqvist",
+    "Kwame Asante",
+    "Dana Brooks",
+    "Renee Park",
+    "Sam Whitaker",
+    "Marcus Bell",
+]
 
 # One entry every 6 hours, newest last: day 1 ends at the base time.
 ENTRY_SPACING = timedelta(hours=6)
 
 
 def feed_format(feed: int) -> str:
-    """"rss" or "atom": the corpus alternates, as a PLN's feeds do."""
+    """ "rss" or "atom": the corpus alternates, as a PLN's feeds do."""
     return "atom" if feed % 3 == 2 else "rss"
 
 
@@ -85,8 +117,11 @@ def _paragraphs(rng: random.Random, feed: int, slug: str) -> str:
         sentences = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(4, 7)))
         parts.append(f"<p>{escape(sentences)}</p>")
     # Relative links: the reader has to resolve them against the entry.
-    parts.insert(1, f'<p>See also <a href="/posts/{slug}-part-2">part two</a> and the '
-                    f'<a href="../resources/{slug}.pdf">printable version</a>.</p>')
+    parts.insert(
+        1,
+        f'<p>See also <a href="/posts/{slug}-part-2">part two</a> and the '
+        f'<a href="../resources/{slug}.pdf">printable version</a>.</p>',
+    )
     if rng.random() < 0.5:
         items = "".join(f"<li>{escape(rng.choice(SENTENCES))}</li>" for _ in range(3))
         parts.append(f"<h3>Try this</h3><ul>{items}</ul>")
@@ -117,9 +152,14 @@ def _entry(seed: int, feed: int, number: int, base: datetime, items: int) -> Ent
     published = base + (number - (items - 1)) * ENTRY_SPACING
     categories = rng.sample(TOPICS, 2) + (["edchat"] if rng.random() < 0.4 else [])
     return Entry(
-        id=f"tag:blog{feed}.example,2020:{number}", title=title, slug=slug,
-        author=rng.choice(AUTHORS), published=published, categories=categories,
-        summary=rng.choice(SENTENCES), html=_paragraphs(rng, feed, slug),
+        id=f"tag:blog{feed}.example,2020:{number}",
+        title=title,
+        slug=slug,
+        author=rng.choice(AUTHORS),
+        published=published,
+        categories=categories,
+        summary=rng.choice(SENTENCES),
+        html=_paragraphs(rng, feed, slug),
     )
 
 
@@ -181,4 +221,4 @@ def render_feed(seed: int, feed: int, day: int, items: int, base: datetime) -> t
 
 def default_base() -> datetime:
     """The end of day 1: the start of the current hour, UTC."""
-    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

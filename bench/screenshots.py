@@ -20,16 +20,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sample_day import NOW, RECIPIENT, SOURCE_TITLES, sample_posts  # noqa: E402
+from sample_day import NOW, RECIPIENT, SOURCE_TITLES, sample_posts
 
-from digests.compose import build_digest_from_posts  # noqa: E402
-from digests.explain import explain_lines  # noqa: E402
-from digests.render import render_html, render_text  # noqa: E402
+from digests.compose import build_digest_from_posts
+from digests.explain import explain_lines
+from digests.render import render_html, render_text
 
 SIZES = {"phone": (390, 1600), "desktop": (1000, 2400)}
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--hide-scrollbars",
 )
 
@@ -38,8 +44,11 @@ def screenshot(chromium: str, page: Path, png: Path, size: tuple[int, int], dark
     """One PNG of `page` at `size`, in dark mode when `dark`."""
     with tempfile.TemporaryDirectory(prefix="pln-chromium-") as profile:
         command = [
-            chromium, *FLAGS, f"--user-data-dir={profile}",
-            f"--window-size={size[0]},{size[1]}", f"--screenshot={png}",
+            chromium,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={size[0]},{size[1]}",
+            f"--screenshot={png}",
             # The OS theme as Chromium sees it: prefers-color-scheme: dark.
             *(["--force-dark-mode"] if dark else []),
             page.as_uri(),

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from proctree import tree_cpu_seconds, vm_hwm_mib
 
 
@@ -40,20 +39,24 @@ def _measure(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def run_project(workdir: Path, base_url: str, feeds: int, workers: int) -> dict[str, Any]:
     """PLN Digest: `fetch_sources` over every configured feed."""
-    from aggregator.config.load import load_config
     from aggregator.app.ingest import fetch_sources
     from aggregator.app.wiring import build_app
+    from aggregator.config.load import load_config
 
     config_path = workdir / "config.toml"
     if not config_path.exists():
         _write_project_config(config_path, workdir / "pln.db", base_url, feeds, workers)
     app = build_app(load_config(config_path))
     try:
+
         def fetch() -> dict[str, Any]:
             outcomes = fetch_sources(app)
             errors = [f"{o.source_key}: {o.error}" for o in outcomes if o.error]
-            return {"posts": sum(o.new_posts for o in outcomes), "errors": errors,
-                    "not_modified": sum(1 for o in outcomes if o.not_modified)}
+            return {
+                "posts": sum(o.new_posts for o in outcomes),
+                "errors": errors,
+                "not_modified": sum(1 for o in outcomes if o.not_modified),
+            }
 
         return _measure(fetch)
     finally:
@@ -63,9 +66,14 @@ def run_project(workdir: Path, base_url: str, feeds: int, workers: int) -> dict[
 def _write_project_config(path: Path, db: Path, base_url: str, feeds: int, workers: int) -> None:
     host_port = base_url.removeprefix("http://")
     lines = [
-        "[database]", f'url = "sqlite:///{db.as_posix()}"', "",
-        "[fetch]", "timeout_seconds = 60", f"workers = {workers}",
-        f'allow_private = ["{host_port}"]', "",
+        "[database]",
+        f'url = "sqlite:///{db.as_posix()}"',
+        "",
+        "[fetch]",
+        "timeout_seconds = 60",
+        f"workers = {workers}",
+        f'allow_private = ["{host_port}"]',
+        "",
     ]
     for i, url in enumerate(feed_urls(base_url, feeds)):
         lines += ["[[sources]]", f'key = "feed-{i}"', 'kind = "rss"', f'url = "{url}"', ""]
@@ -107,9 +115,11 @@ def run_bare(base_url: str, feeds: int, workers: int) -> dict[str, Any]:
 
     def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
         response = session().get(url, headers=headers, timeout=60)
-        response.content  # read the body, as a real client must, then drop it
-        return response.status_code, {"If-None-Match": response.headers["ETag"],
-                                      "If-Modified-Since": response.headers["Last-Modified"]}
+        _ = response.content  # read the body, as a real client must, then drop it
+        return response.status_code, {
+            "If-None-Match": response.headers["ETag"],
+            "If-Modified-Since": response.headers["Last-Modified"],
+        }
 
     urls = feed_urls(base_url, feeds)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -120,9 +130,15 @@ def run_bare(base_url: str, feeds: int, workers: int) -> dict[str, Any]:
         download_s = time.perf_counter() - started
 
         def fetch() -> dict[str, Any]:
-            statuses = [s for s, _ in pool.map(lambda a: get(*a), zip(urls, conditional))]
-            return {"posts": 0, "not_modified": statuses.count(304), "download_s": download_s,
-                    "errors": [f"HTTP {s}" for s in statuses if s != 304]}
+            statuses = [
+                s for s, _ in pool.map(lambda a: get(*a), zip(urls, conditional, strict=False))
+            ]
+            return {
+                "posts": 0,
+                "not_modified": statuses.count(304),
+                "download_s": download_s,
+                "errors": [f"HTTP {s}" for s in statuses if s != 304],
+            }
 
         return _measure(fetch)
 

@@ -109,7 +109,9 @@ def shows_html(shown: ShownPost) -> bool:
     Only for a post shown whole whose markup is small: a short post with a
     huge table or inline data would break the email's size limit.
     """
-    return bool(shown.excerpt) and not shown.is_excerpt and 0 < len(shown.post.html) <= MAX_HTML_CHARS
+    return (
+        bool(shown.excerpt) and not shown.is_excerpt and 0 < len(shown.post.html) <= MAX_HTML_CHARS
+    )
 
 
 def html_bytes(shown: ShownPost, sharer_count: int = 1) -> int:

@@ -15,11 +15,35 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # Query parameters that only say where a click came from (Google Analytics,
 # Facebook, Google Ads, Mailchimp, HubSpot, Marketo, Instagram, Twitter...).
 _TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_")
-_TRACKING_KEYS = frozenset({
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
-    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "igshid", "si", "ref_src",
-    "ref_url", "s", "t", "cmpid", "ocid", "spm", "feature", "share", "amp",
-})  # fmt: skip
+_TRACKING_KEYS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "igshid",
+        "si",
+        "ref_src",
+        "ref_url",
+        "s",
+        "t",
+        "cmpid",
+        "ocid",
+        "spm",
+        "feature",
+        "share",
+        "amp",
+    }
+)
 # Parameters dropped on every host except these, where they name the content
 # ("s" is a search, "t" a time code on YouTube, "feature" harmless there).
 _KEEP_ON_HOST = {"youtube.com": frozenset({"t", "s"})}

@@ -70,7 +70,9 @@ class _Spent:
     def __init__(self, limits: Limits) -> None:
         self.limits, self.seconds, self.bytes = limits, 0, 0
 
-    def fits(self, shown: ShownPost, sharers: int, less: tuple[ShownPost, int] | None = None) -> bool:
+    def fits(
+        self, shown: ShownPost, sharers: int, less: tuple[ShownPost, int] | None = None
+    ) -> bool:
         """Whether `shown` fits, once `less` (an entry it replaces) is taken out."""
         seconds = self.seconds + shown.reading_seconds
         size = self.bytes + html_bytes(shown, sharers)
@@ -128,8 +130,12 @@ def _source(item: RankedStory) -> str:
 
 
 def _swap_in(
-    eligible: Sequence[RankedStory], chosen: dict[int, ShownPost], spent: _Spent,
-    crowded: str, limit: int, counts: Counter[str],
+    eligible: Sequence[RankedStory],
+    chosen: dict[int, ShownPost],
+    spent: _Spent,
+    crowded: str,
+    limit: int,
+    counts: Counter[str],
 ) -> bool:
     """Replace `crowded`'s lowest entry by the best other-source story that fits."""
     victim = max(i for i in chosen if _source(eligible[i]) == crowded)
@@ -184,8 +190,10 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
         if not is_full and spent.fits(headline, 1):
             spent.add(headline, 1)
             why = (
-                f"headline: {crowded}" if index in swapped
-                else "headline only: looks like spam" if item.score.spam_reasons
+                f"headline: {crowded}"
+                if index in swapped
+                else "headline only: looks like spam"
+                if item.score.spam_reasons
                 else "headline: no room for an entry"
             )
             decisions.append(Decision(item, ALSO, why, headline))

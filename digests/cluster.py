@@ -10,8 +10,8 @@ Near-identical text is found without comparing every pair: posts are
 bucketed by locality-sensitive hashing of their word sets (MinHash, 5
 bands of 3: texts sharing 80% of their words meet in a bucket 97% of
 the time, texts sharing 20% 4% of the time) and only posts sharing a
-bucket are compared, so a day of thousands of posts costs milliseconds. Hashes are CRC-32, not `hash()`,
-so the grouping is the same in every process.
+bucket are compared, so a day of thousands of posts costs milliseconds.
+Hashes are CRC-32, not `hash()`, so the grouping is the same in every process.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(_BANDS * _ROWS))
 
 _STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have i in is it its my of on or our so that "
-    "the their this to was we were what when with you your".split()
+    "a an and are as at be but by for from has have i in is it its my of on or our so "
+    "that the their this to was we were what when with you your".split()
 )
 _NOISE = re.compile(r"https?://\S+|(?<!\w)[@#][\w.@-]+")
 _WORD = re.compile(r"\w+")
@@ -155,9 +155,7 @@ def _bands(words: Sequence[str]) -> list[tuple[int, tuple[int, ...]]]:
     """
     hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
     mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
-    return [
-        (band, tuple(mins[band * _ROWS : (band + 1) * _ROWS])) for band in range(_BANDS)
-    ]
+    return [(band, tuple(mins[band * _ROWS : (band + 1) * _ROWS])) for band in range(_BANDS)]
 
 
 def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
@@ -257,7 +255,7 @@ def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
             for j in members[pos + 1 :]:
                 # Already joined (by a link or an earlier band): no need to compare.
                 if groups.find(i) != groups.find(j) and _PAIRS.decide(
-                    digests[i], digests[j], lambda: matcher.is_match(i, j)
+                    digests[i], digests[j], functools.partial(matcher.is_match, i, j)
                 ):
                     groups.union(i, j)
 

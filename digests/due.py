@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,7 @@ def send_instant(recipient: RecipientConfig, day: date) -> datetime:
     """
     hour, minute = (int(part) for part in recipient.send_at.split(":"))
     local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(recipient.timezone))
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def is_send_day(recipient: RecipientConfig, day: date, holidays: Collection[DateSpan] = ()) -> bool:
@@ -96,9 +96,7 @@ def due_digests(
         planned = send_instant(recipient, today)
         if planned > now:
             continue
-        (due if now - planned <= grace else missed).append(
-            DueDigest(recipient, today, planned)
-        )
+        (due if now - planned <= grace else missed).append(DueDigest(recipient, today, planned))
     return sorted(due, key=_order), sorted(missed, key=_order)
 
 

@@ -44,16 +44,16 @@ def _story_lines(decision: Decision) -> list[str]:
         reason += f"; looks like spam ({', '.join(s.spam_reasons)})"
     lines = [
         f"{ranked.rank:>4}. {decision.placement.upper():<7} {parts}"
-        f"  \"{_headline(lead)}\" {_byline(lead)}: {reason}"
+        f'  "{_headline(lead)}" {_byline(lead)}: {reason}'
     ]
     for post in ranked.story.posts[1:]:
-        lines.append(f"        + same story: \"{_headline(post)}\" {_byline(post)}")
+        lines.append(f'        + same story: "{_headline(post)}" {_byline(post)}')
     return lines
 
 
 def explain_lines(digest: Digest) -> list[str]:
     """What `pln digest --explain` prints for `digest`, line by line."""
-    counts = {placement: 0 for placement in ("entry", "also", "skipped")}
+    counts = dict.fromkeys(("entry", "also", "skipped"), 0)
     for decision in digest.decisions:
         counts[decision.placement] += 1
     start, end = (t.strftime("%Y-%m-%d %H:%M") for t in (digest.window_start, digest.window_end))
@@ -69,5 +69,5 @@ def explain_lines(digest: Digest) -> list[str]:
     for decision in digest.decisions:
         lines.extend(_story_lines(decision))
     for post, term in digest.muted:
-        lines.append(f"   -  MUTED   \"{_headline(post)}\" {_byline(post)}: mute word \"{term}\"")
+        lines.append(f'   -  MUTED   "{_headline(post)}" {_byline(post)}: mute word "{term}"')
     return lines

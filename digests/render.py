@@ -40,12 +40,26 @@ MAX_HTML_BYTES = 100_000
 # Names listed in "shared by"; the rest are counted.
 SHARER_NAMES = 4
 NETWORK_NAMES = {
-    "rss": "Web", "twitter": "X", "mastodon": "Mastodon", "bluesky": "Bluesky",
-    "facebook": "Facebook", "email": "Email",
-}  # fmt: skip
+    "rss": "Web",
+    "twitter": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "facebook": "Facebook",
+    "email": "Email",
+}
 _NUMBER_WORDS = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-)  # fmt: skip
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+)
 
 
 def safe_href(url: str | None) -> str:
@@ -102,9 +116,7 @@ def engagement_phrase(engagement: Engagement) -> str:
         (engagement.quotes, "quote", "quotes"),
         (engagement.replies, "reply", "replies"),
     )
-    return " \u00b7 ".join(
-        f"{n:,} {one if n == 1 else many}" for n, one, many in counts if n > 0
-    )
+    return " \u00b7 ".join(f"{n:,} {one if n == 1 else many}" for n, one, many in counts if n > 0)
 
 
 def _minutes_phrase(minutes: int) -> str:
@@ -205,8 +217,7 @@ def render_html(digest: Digest, unsubscribe_url: str = "") -> str:
     while len(html.encode()) > MAX_HTML_BYTES and (shown.entries or shown.also):
         shown = _shorter(shown)
         total = len(digest.entries) + len(digest.also)
-        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also),
-                               unsubscribe_url)
+        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also), unsubscribe_url)
     return html
 
 

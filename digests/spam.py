@@ -18,13 +18,22 @@ MAX_HASHTAGS = 6
 HASHTAG_SHARE = 0.5
 
 _PATTERNS = (
-    ("giveaway", r"give-?aways?|sweepstakes?|enter\s+to\s+win|win\s+a\s+free|"
-                 r"free\s+gift\s+cards?|tag\s+\d+\s+friends|dm\s+(me\s+)?to\s+claim"),
-    ("crypto", r"crypto(currency|currencies)?|bitcoin|btc|ethereum|eth|nfts?|airdrops?|"
-               r"web3|memecoins?|solana|100x|pump\s+and\s+dump"),
-    ("follow-for-follow", r"follow\s*(4|for)\s*follow|f4f|follow\s*back|followback|"
-                          r"#?teacherfollow(train)?|follow\s+train"),
-)  # fmt: skip
+    (
+        "giveaway",
+        r"give-?aways?|sweepstakes?|enter\s+to\s+win|win\s+a\s+free|"
+        r"free\s+gift\s+cards?|tag\s+\d+\s+friends|dm\s+(me\s+)?to\s+claim",
+    ),
+    (
+        "crypto",
+        r"crypto(currency|currencies)?|bitcoin|btc|ethereum|eth|nfts?|airdrops?|"
+        r"web3|memecoins?|solana|100x|pump\s+and\s+dump",
+    ),
+    (
+        "follow-for-follow",
+        r"follow\s*(4|for)\s*follow|f4f|follow\s*back|followback|"
+        r"#?teacherfollow(train)?|follow\s+train",
+    ),
+)
 _COMPILED = tuple(
     (reason, re.compile(r"(?<![\w])#?(?:" + pattern + r")(?![\w])", re.IGNORECASE))
     for reason, pattern in _PATTERNS

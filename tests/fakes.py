@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from aggregator.config.load import Config, DatabaseConfig
@@ -17,7 +17,7 @@ from aggregator.domain.models import (
     SourceConfig,
 )
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -62,8 +62,16 @@ class FakeConnector:
         return []
 
 
-def make_post(source_key: str, n: int, *, at: datetime = T0, text: str = "",
-              title: str | None = None, likes: int = 0, url: str = "") -> Post:
+def make_post(
+    source_key: str,
+    n: int,
+    *,
+    at: datetime = T0,
+    text: str = "",
+    title: str | None = None,
+    likes: int = 0,
+    url: str = "",
+) -> Post:
     """A plausible post; `n` makes the external id and default content unique."""
     body = text or f"Post number {n} about formative assessment in grade {n % 12 + 1}."
     return Post(
@@ -81,12 +89,17 @@ def make_post(source_key: str, n: int, *, at: datetime = T0, text: str = "",
     )
 
 
-def make_config(db_url: str, source_keys: list[str],
-                recipients: tuple[RecipientConfig, ...] = ()) -> Config:
+def make_config(
+    db_url: str, source_keys: list[str], recipients: tuple[RecipientConfig, ...] = ()
+) -> Config:
     """A valid configuration of rss sources, built without a file."""
     sources = tuple(
         SourceConfig(key=k, kind="rss", options=(("url", f"https://{k}.example/feed"),))
         for k in source_keys
     )
-    return Config(path="test.toml", database=DatabaseConfig(url=db_url),
-                  sources=sources, recipients=recipients)
+    return Config(
+        path="test.toml",
+        database=DatabaseConfig(url=db_url),
+        sources=sources,
+        recipients=recipients,
+    )

@@ -107,9 +107,16 @@ class Dovecot:
         if tls:
             server.cert = _make_cert(root)
             ssl_conf = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
-        (root / "dovecot.conf").write_text(_CONF.format(
-            root=root, ssl=ssl_conf, user=user, group=group,
-            port=server.port, tls_port=server.tls_port))
+        (root / "dovecot.conf").write_text(
+            _CONF.format(
+                root=root,
+                ssl=ssl_conf,
+                user=user,
+                group=group,
+                port=server.port,
+                tls_port=server.tls_port,
+            )
+        )
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::nodelay=y\n")
         if os.geteuid() == 0:  # dovecot gives no mail access to root: run as `user`
             root.chmod(0o755)
@@ -120,7 +127,10 @@ class Dovecot:
         with open(root / "stderr.log", "wb") as errors:
             server.process = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
-                stdout=subprocess.DEVNULL, stderr=errors, **run_as)
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                **run_as,
+            )
         server._wait_ready()
         return server
 
@@ -230,9 +240,28 @@ def _make_cert(root: Path) -> Path:
     """A self-signed certificate for 127.0.0.1 / localhost (cert.pem, key.pem)."""
     assert OPENSSL is not None
     subprocess.run(
-        [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")],
-        check=True, capture_output=True, timeout=30)  # fmt: skip
+        [
+            OPENSSL,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(root / "key.pem"),
+            "-out",
+            str(root / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return root / "cert.pem"

@@ -45,8 +45,14 @@ class Script:
 
     # -- aiosmtpd handler hooks --
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         replies = self.rcpt.get(address)
         if replies:
             return replies.pop(0)
@@ -67,8 +73,9 @@ class Script:
 class _ScriptedSMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         script: Script = self.event_handler
-        if self.envelope is not None and script.take(script.drop_mid_data,
-                                                      list(self.envelope.rcpt_tos)):
+        if self.envelope is not None and script.take(
+            script.drop_mid_data, list(self.envelope.rcpt_tos)
+        ):
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             assert self.transport is not None
             self.transport.abort()

@@ -13,17 +13,17 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import responses
 from click.testing import CliRunner, Result
 
+from aggregator.domain.models import FetchOutcome
 from aggregator.run.cli import output as cli_output
 from aggregator.run.cli.commands import main
 from aggregator.run.demo.server import FeedServer, demo_feeds
-from aggregator.domain.models import FetchOutcome
 
 SECRET = "tok-9f3Kq7-never-print-me"
 RECIPIENT = "ana@school.example"
@@ -45,7 +45,7 @@ def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[FeedServer]:
     """Two good feeds, an HTML page; any other path answers 404."""
-    feeds = demo_feeds(datetime.now(timezone.utc))
+    feeds = demo_feeds(datetime.now(UTC))
     routes = {
         "/good.rss": feeds["/feeds/cult-of-retrieval.rss"],
         "/other.atom": feeds["/feeds/ngss-notes.atom"],
@@ -63,11 +63,14 @@ def write_config(folder: Path, port: int, sources: dict[str, str], extra: str = 
         extra,
     ]
     for key, path in sources.items():
-        blocks.append(f'[[sources]]\nkey = "{key}"\nkind = "rss"\n'
-                      f'url = "http://127.0.0.1:{port}{path}"\n')
+        blocks.append(
+            f'[[sources]]\nkey = "{key}"\nkind = "rss"\nurl = "http://127.0.0.1:{port}{path}"\n'
+        )
     follow = ", ".join(f'"{key}"' for key in sources)
-    blocks.append(f'[[recipients]]\nemail = "{RECIPIENT}"\nname = "Ana"\n'
-                  f'timezone = "America/Chicago"\nsend_at = "06:30"\nfollow = [{follow}]\n')
+    blocks.append(
+        f'[[recipients]]\nemail = "{RECIPIENT}"\nname = "Ana"\n'
+        f'timezone = "America/Chicago"\nsend_at = "06:30"\nfollow = [{follow}]\n'
+    )
     path = folder / "config.toml"
     path.write_text("\n".join(blocks), encoding="utf-8")
     return path
@@ -76,10 +79,16 @@ def write_config(folder: Path, port: int, sources: dict[str, str], extra: str = 
 @pytest.fixture
 def config(tmp_path: Path, server: FeedServer) -> Path:
     """good and other work; missing answers 404; notafeed is an HTML page."""
-    return write_config(tmp_path, server.port, {
-        "good": "/good.rss", "other": "/other.atom", "missing": "/missing.rss",
-        "notafeed": "/page.html",
-    })
+    return write_config(
+        tmp_path,
+        server.port,
+        {
+            "good": "/good.rss",
+            "other": "/other.atom",
+            "missing": "/missing.rss",
+            "notafeed": "/page.html",
+        },
+    )
 
 
 def pln(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -119,16 +128,16 @@ def test_check_valid_config_prints_ok(config: Path) -> None:
 def test_check_lists_every_problem_with_its_line_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        '[fetch]\n'
-        'timeout_seconds = -3\n'            # line 2
-        '\n'
-        '[[sources]]\n'
+        "[fetch]\n"
+        "timeout_seconds = -3\n"  # line 2
+        "\n"
+        "[[sources]]\n"
         'key = "blog"\n'
         'kind = "rss"\n'
         'url = "ftp://example.org/feed"\n'  # line 7
-        '\n'
-        '[[recipients]]\n'
-        'email = "not-an-address"\n'        # line 10
+        "\n"
+        "[[recipients]]\n"
+        'email = "not-an-address"\n'  # line 10
         'follow = ["blog"]\n',
         encoding="utf-8",
     )
@@ -136,8 +145,7 @@ def test_check_lists_every_problem_with_its_line_and_key(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     lines = result.stderr.splitlines()
-    assert [re.match(r"error: (.+?:\d+): ([\w\[\].]+): ", line).groups()
-            for line in lines] == [
+    assert [re.match(r"error: (.+?:\d+): ([\w\[\].]+): ", line).groups() for line in lines] == [
         (f"{bad}:2", "fetch.timeout_seconds"),
         (f"{bad}:7", "sources[1].url"),
         (f"{bad}:10", "recipients[1].email"),
@@ -212,13 +220,13 @@ def test_fetch_unknown_source_is_one_line(config: Path) -> None:
     assert_one_line_error(pln("fetch", "--source", "nope", "--config", str(config)), "nope")
 
 
-def test_fetch_table_shows_messages_verbatim(
-    config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fetch_table_shows_messages_verbatim(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Messages quote what servers sent; brackets must print, not act as rich markup.
     message = "unexpected error: KeyError: '[/b]' in [bold]title[/bold]"
-    monkeypatch.setattr("aggregator.app.ingest.fetch_sources",
-                        lambda app, keys, progress: [FetchOutcome("good", error=message)])
+    monkeypatch.setattr(
+        "aggregator.app.ingest.fetch_sources",
+        lambda app, keys, progress: [FetchOutcome("good", error=message)],
+    )
     result = pln("fetch", "--config", str(config))
     assert result.exit_code == 0, result.output
     assert rows(result.stdout)["good"][4] == message
@@ -257,8 +265,17 @@ def test_digest_text(fetched: Path) -> None:
 
 def test_digest_html_to_a_file(fetched: Path, tmp_path: Path) -> None:
     out = tmp_path / "ana.html"
-    result = pln("digest", "--recipient", RECIPIENT, "--format", "html", "--out", str(out),
-                 "--config", str(fetched))
+    result = pln(
+        "digest",
+        "--recipient",
+        RECIPIENT,
+        "--format",
+        "html",
+        "--out",
+        str(out),
+        "--config",
+        str(fetched),
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"Wrote {out}"
     html = out.read_text(encoding="utf-8")
@@ -279,15 +296,17 @@ def test_digest_unknown_recipient(config: Path) -> None:
 
 
 def test_digest_on_a_date(fetched: Path) -> None:
-    result = pln("digest", "--recipient", RECIPIENT, "--date", "2026-11-30",
-                 "--config", str(fetched))
+    result = pln(
+        "digest", "--recipient", RECIPIENT, "--date", "2026-11-30", "--config", str(fetched)
+    )
     assert result.exit_code == 0, result.output
     assert "30 Nov" in result.stdout.splitlines()[0]
 
 
 def test_digest_bad_date_is_a_usage_error(config: Path) -> None:
-    result = pln("digest", "--recipient", RECIPIENT, "--date", "30/11/2026",
-                 "--config", str(config))
+    result = pln(
+        "digest", "--recipient", RECIPIENT, "--date", "30/11/2026", "--config", str(config)
+    )
     assert result.exit_code == 2
     assert "--date" in result.stderr and "Traceback" not in result.output
 
@@ -345,8 +364,11 @@ def test_unwritable_log_file_still_no_traceback(
 @pytest.mark.parametrize("command", ["status", "fetch", "digest --recipient ana@school.example"])
 def test_database_that_cannot_be_opened(tmp_path: Path, command: str) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:////nonexistent-dir/x.db"\n'
-                    '[[recipients]]\nemail = "ana@school.example"\n', encoding="utf-8")
+    path.write_text(
+        '[database]\nurl = "sqlite:////nonexistent-dir/x.db"\n'
+        '[[recipients]]\nemail = "ana@school.example"\n',
+        encoding="utf-8",
+    )
     result = pln(*command.split(), "--config", str(path))
     assert_one_line_error(result, "cannot open database", "sqlite:////nonexistent-dir/x.db")
 
@@ -366,20 +388,39 @@ def test_no_secret_value_in_any_output(
     tmp_path: Path, server: FeedServer, log_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PLN_TEST_TWITTER_TOKEN", SECRET)
-    path = write_config(tmp_path, server.port, {"good": "/good.rss"},
-                        extra='[twitter]\nbearer_token_env = "PLN_TEST_TWITTER_TOKEN"\n')
+    path = write_config(
+        tmp_path,
+        server.port,
+        {"good": "/good.rss"},
+        extra='[twitter]\nbearer_token_env = "PLN_TEST_TWITTER_TOKEN"\n',
+    )
     with path.open("a", encoding="utf-8") as file:
-        file.write('\n[[sources]]\nkey = "edchat"\nkind = "twitter_search"\n'
-                   'query = "#edchat -is:retweet"\n')
+        file.write(
+            '\n[[sources]]\nkey = "edchat"\nkind = "twitter_search"\n'
+            'query = "#edchat -is:retweet"\n'
+        )
     outputs = []
     with responses.RequestsMock(assert_all_requests_are_fired=False) as x_api:
         x_api.add_passthru(server.base_url)
-        x_api.add(responses.GET, re.compile(r"https://api\.twitter\.com/2/.*"), status=401,
-                  json={"title": "Unauthorized", "type": "about:blank", "status": 401,
-                        "detail": "Unauthorized"})
-        for command in (["check"], ["check", "--online"], ["fetch"],
-                        ["fetch", "--source", "edchat"], ["status"],
-                        ["digest", "--recipient", RECIPIENT]):
+        x_api.add(
+            responses.GET,
+            re.compile(r"https://api\.twitter\.com/2/.*"),
+            status=401,
+            json={
+                "title": "Unauthorized",
+                "type": "about:blank",
+                "status": 401,
+                "detail": "Unauthorized",
+            },
+        )
+        for command in (
+            ["check"],
+            ["check", "--online"],
+            ["fetch"],
+            ["fetch", "--source", "edchat"],
+            ["status"],
+            ["digest", "--recipient", RECIPIENT],
+        ):
             result = pln("--verbose", *command, "--config", str(path))
             assert "Traceback" not in result.output
             outputs.append(result.output)
@@ -404,15 +445,19 @@ def _pln_command() -> list[str]:
 def _run(argv: list[str], tmp_path: Path, log_file: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLN_LOG_FILE": str(log_file)}
     env.pop("PLN_CONFIG", None)
-    return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_real_process_errors_are_one_line(tmp_path: Path, log_file: Path) -> None:
-    (tmp_path / "nodb.toml").write_text('[database]\nurl = "sqlite:////nonexistent-dir/x.db"\n',
-                                        encoding="utf-8")
-    for args, expected in ((["check"], "copy config.example.toml"),
-                           (["status", "--config", "nodb.toml"], "cannot open database")):
+    (tmp_path / "nodb.toml").write_text(
+        '[database]\nurl = "sqlite:////nonexistent-dir/x.db"\n', encoding="utf-8"
+    )
+    for args, expected in (
+        (["check"], "copy config.example.toml"),
+        (["status", "--config", "nodb.toml"], "cannot open database"),
+    ):
         done = _run(_pln_command() + args, tmp_path, log_file)
         assert done.returncode == 1
         assert done.stdout == ""
@@ -423,12 +468,14 @@ def test_real_process_errors_are_one_line(tmp_path: Path, log_file: Path) -> Non
 def test_real_process_unexpected_error_is_one_line(
     tmp_path: Path, config: Path, log_file: Path
 ) -> None:
-    code = ("import aggregator.app.ingest as ingest\n"
-            "def broken(*args, **kwargs):\n"
-            "    raise RuntimeError('kaboom')\n"
-            "ingest.fetch_sources = broken\n"
-            "from aggregator.run.cli.commands import main\n"
-            "main()\n")
+    code = (
+        "import aggregator.app.ingest as ingest\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('kaboom')\n"
+        "ingest.fetch_sources = broken\n"
+        "from aggregator.run.cli.commands import main\n"
+        "main()\n"
+    )
     done = _run([sys.executable, "-c", code, "fetch", "--config", str(config)], tmp_path, log_file)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
@@ -438,6 +485,7 @@ def test_real_process_unexpected_error_is_one_line(
 
 
 def test_resend_refuses_a_digest_that_is_not_of_unknown_fate(config: Path) -> None:
-    result = pln("resend", "--recipient", RECIPIENT, "--date", "2026-11-30",
-                 "--config", str(config))
+    result = pln(
+        "resend", "--recipient", RECIPIENT, "--date", "2026-11-30", "--config", str(config)
+    )
     assert_one_line_error(result, RECIPIENT, "no digest of unknown fate for 2026-11-30")

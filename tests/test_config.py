@@ -70,7 +70,9 @@ def test_example_loads_with_one_source_of_each_kind() -> None:
     assert len(config.recipients) == 2
     assert config.email.password is not None
     assert config.email.password.reveal() == environ["PLN_SMTP_PASSWORD"]
-    assert config.twitter.bearer_token == Secret("TWITTER_BEARER_TOKEN", environ["TWITTER_BEARER_TOKEN"])
+    assert config.twitter.bearer_token == Secret(
+        "TWITTER_BEARER_TOKEN", environ["TWITTER_BEARER_TOKEN"]
+    )
     bluesky = next(s for s in config.sources if s.kind == "bluesky_search")
     app_password = config.secret(bluesky.option("app_password_env"))
     assert app_password is not None and app_password.reveal() == environ["BLUESKY_APP_PASSWORD"]
@@ -225,7 +227,9 @@ def test_option_of_another_kind_is_an_unknown_key() -> None:
 
 def test_unknown_kind_lists_the_valid_ones() -> None:
     message = only_problem(RSS.replace('kind = "rss"', 'kind = "rs"'))
-    assert message.startswith("config.toml:3: sources[1].kind: unknown kind 'rs' (did you mean 'rss'?)")
+    assert message.startswith(
+        "config.toml:3: sources[1].kind: unknown kind 'rs' (did you mean 'rss'?)"
+    )
     assert message.endswith("valid kinds: " + ", ".join(SOURCE_KINDS))
 
 
@@ -292,11 +296,14 @@ def test_source_key_format() -> None:
 
 
 def test_follow_of_an_unknown_source_suggests_the_close_one() -> None:
-    text = RSS + """
+    text = (
+        RSS
+        + """
         [[recipients]]
         email = "ana@school.org"
         follow = ["cult-of-pedagogy", "cult-of-pedagogi", "edchat"]
     """
+    )
     assert problems(text) == [
         "config.toml:8: recipients[1].follow: unknown source 'cult-of-pedagogi' "
         "(did you mean 'cult-of-pedagogy'?)",
@@ -329,9 +336,13 @@ def test_send_at_must_be_a_24_hour_time(send_at: str) -> None:
     assert message.startswith("config.toml:3: recipients[1].send_at: ")
 
 
-@pytest.mark.parametrize(("written", "kept"), [('"6:30"', "06:30"), ("06:30:00", "06:30"), ('"23:05"', "23:05")])
+@pytest.mark.parametrize(
+    ("written", "kept"), [('"6:30"', "06:30"), ("06:30:00", "06:30"), ('"23:05"', "23:05")]
+)
 def test_send_at_is_kept_as_hh_mm(written: str, kept: str) -> None:
-    config = parse_config(f'[[recipients]]\nemail = "ana@school.org"\nsend_at = {written}\n', "", {})
+    config = parse_config(
+        f'[[recipients]]\nemail = "ana@school.org"\nsend_at = {written}\n', "", {}
+    )
     assert config.recipients[0].send_at == kept
 
 
@@ -436,12 +447,15 @@ def test_a_secret_written_in_the_file_is_refused_without_echoing_it(section: str
 
 
 def test_a_secret_in_a_source_or_the_database_url_is_refused() -> None:
-    text = RSS + f"""
+    text = (
+        RSS
+        + f"""
         app_password = "{SECRET_VALUE}"
 
         [database]
         url = "postgresql+psycopg://pln:{SECRET_VALUE}@db.district.org/pln"
     """
+    )
     lines = problems(text)
     assert [line.split(": secrets")[0] for line in lines] == [
         "config.toml:6: sources[1].app_password",
@@ -468,7 +482,9 @@ def test_unset_environment_variable_is_a_problem_only_when_used() -> None:
 
 def test_smtp_password_is_needed_when_username_is_set() -> None:
     text = '[email]\nusername = "digest@school.org"\n'
-    assert only_problem(text) == "config.toml:1: email.password_env: is required when username is set"
+    assert (
+        only_problem(text) == "config.toml:1: email.password_env: is required when username is set"
+    )
     text += 'password_env = "PLN_SMTP_PASSWORD"\n'
     assert only_problem(text) == (
         "config.toml:3: email.password_env: environment variable PLN_SMTP_PASSWORD is not set"
@@ -506,7 +522,9 @@ def test_secret_values_never_show_in_reprs_or_errors() -> None:
 # --- files and paths --------------------------------------------------------
 
 
-def test_relative_sqlite_path_is_next_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_sqlite_path_is_next_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
     (folder / "config.toml").write_text('[database]\nurl = "sqlite:///data/pln.db?timeout=5"\n')
@@ -518,7 +536,12 @@ def test_relative_sqlite_path_is_next_to_the_config_file(tmp_path: Path, monkeyp
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite:////var/lib/pln/pln.db", "sqlite://", "sqlite:///:memory:", "postgresql+psycopg://pln@db/pln"],
+    [
+        "sqlite:////var/lib/pln/pln.db",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "postgresql+psycopg://pln@db/pln",
+    ],
 )
 def test_other_database_urls_are_kept(url: str, tmp_path: Path) -> None:
     assert parse_config(f'[database]\nurl = "{url}"\n', tmp_path / "c.toml", {}).database.url == url
@@ -529,7 +552,9 @@ def test_default_database_is_next_to_the_config_file(tmp_path: Path) -> None:
     assert config.database.url == f"sqlite:///{tmp_path / 'pln.db'}"
 
 
-def test_missing_file_says_to_copy_the_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_file_says_to_copy_the_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
         load_config("config.toml", {})
@@ -540,7 +565,9 @@ def test_missing_file_says_to_copy_the_example(tmp_path: Path, monkeypatch: pyte
 
 def test_load_reads_utf8_with_a_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_bytes('\ufeff[[recipients]]\nemail = "ana@school.org"\nname = "Ana Núñez"\n'.encode())
+    path.write_bytes(
+        '\ufeff[[recipients]]\nemail = "ana@school.org"\nname = "Ana Núñez"\n'.encode()
+    )
     assert load_config(path, {}).recipients[0].name == "Ana Núñez"
 
 
@@ -575,7 +602,11 @@ def test_x_read_budget_is_kept_as_written() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "must be at least 1"), ('"100"', "must be a whole number"), ("2.5", "must be a whole number")],
+    [
+        ("0", "must be at least 1"),
+        ('"100"', "must be a whole number"),
+        ("2.5", "must be a whole number"),
+    ],
 )
 def test_x_read_budget_must_be_a_positive_whole_number(value: str, message: str) -> None:
     text = X_USER + f"    max_posts_per_day = {value}\n"
@@ -603,10 +634,16 @@ def test_school_days_schedule_and_holidays_are_read() -> None:
     """
     config = parse_config(toml(text), "config.toml", {})
     assert config.recipients[0].days == ("mon", "wed", "fri")
-    assert (config.schedule.misfire_grace_minutes, config.schedule.weekly_health_email) == (45, "fri")
+    assert (config.schedule.misfire_grace_minutes, config.schedule.weekly_health_email) == (
+        45,
+        "fri",
+    )
     holiday = config.calendar.holidays[0]
     assert (holiday.name, holiday.first.isoformat(), holiday.last.isoformat()) == (
-        "Winter break", "2026-12-21", "2027-01-01")
+        "Winter break",
+        "2026-12-21",
+        "2027-01-01",
+    )
 
 
 def test_schedule_and_calendar_problems_are_listed_with_their_lines() -> None:
@@ -646,7 +683,8 @@ def test_schedule_and_calendar_problems_are_listed_with_their_lines() -> None:
 
 
 def test_email_delivery_keys_are_read() -> None:
-    config = parse_config(toml("""
+    config = parse_config(
+        toml("""
         [email]
         backend = "file"
         folder = "outbox"
@@ -654,10 +692,16 @@ def test_email_delivery_keys_are_read() -> None:
         public_url = "https://school.org/pln/"
         unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
         resubscribe = { "ana@school.org" = 2026-12-01 }
-        """), "/srv/pln/config.toml", {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdefXYZ"})
+        """),
+        "/srv/pln/config.toml",
+        {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdefXYZ"},
+    )
     email = config.email
-    assert (email.backend, email.folder, email.admin) == ("file", "/srv/pln/outbox",
-                                                          "IT <it@school.org>")
+    assert (email.backend, email.folder, email.admin) == (
+        "file",
+        "/srv/pln/outbox",
+        "IT <it@school.org>",
+    )
     assert email.public_url == "https://school.org/pln"
     assert email.unsubscribe_secret == Secret("PLN_UNSUBSCRIBE_SECRET", "0123456789abcdefXYZ")
     assert email.resubscribe == (("ana@school.org", date(2026, 12, 1)),)
@@ -689,18 +733,24 @@ def test_email_delivery_problems_are_listed_with_their_lines() -> None:
 
 
 def test_file_backend_needs_a_folder() -> None:
-    assert only_problem("""
+    assert (
+        only_problem("""
         [email]
         backend = "file"
-        """) == 'config.toml:1: email.folder: is required when backend = "file"'
+        """)
+        == 'config.toml:1: email.folder: is required when backend = "file"'
+    )
 
 
 def test_a_short_unsubscribe_secret_is_refused_without_echoing_it() -> None:
-    found = only_problem("""
+    found = only_problem(
+        """
         [email]
         unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
-        """, {"PLN_UNSUBSCRIBE_SECRET": "hunter2"})
-    assert found.startswith("config.toml:2: email.unsubscribe_secret_env: "
-                            "PLN_UNSUBSCRIBE_SECRET is too short")
+        """,
+        {"PLN_UNSUBSCRIBE_SECRET": "hunter2"},
+    )
+    assert found.startswith(
+        "config.toml:2: email.unsubscribe_secret_env: PLN_UNSUBSCRIBE_SECRET is too short"
+    )
     assert "hunter2" not in found
-

@@ -20,16 +20,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
-from aggregator.config.load import load_config
-from aggregator.run.demo.server import FeedServer
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
+from aggregator.config.load import load_config
+from aggregator.run.demo.server import FeedServer
 
 SOURCES = 24
 ITEMS = (30, 40)  # items per feed in version 1, then version 2 (a superset)
@@ -50,31 +50,39 @@ print("done", flush=True)
 
 def feed(key: str, items: int) -> bytes:
     """An RSS feed of `items` dated items with distinct guids."""
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
     body = "".join(
         f"<item><guid>{key}-{n}</guid><title>Idea {n} from {key}</title>"
         f"<link>https://{key}.example/{n}</link><description>&lt;p&gt;Text {n}&lt;/p&gt;</description>"
         f"<pubDate>{format_datetime(at + timedelta(hours=n), usegmt=True)}</pubDate></item>"
         for n in range(items)
     )
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{key}</title>'
-            f"<link>https://{key}.example/</link>{body}</channel></rss>").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{key}</title>'
+        f"<link>https://{key}.example/</link>{body}</channel></rss>"
+    ).encode()
 
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     # Latency makes a whole run last long enough to be killed in its middle.
-    routes = {f"/{n}.rss": ("application/rss+xml", feed(f"feed-{n}", ITEMS[0])) for n in range(SOURCES)}
+    routes = {
+        f"/{n}.rss": ("application/rss+xml", feed(f"feed-{n}", ITEMS[0])) for n in range(SOURCES)
+    }
     with FeedServer(routes, latency_s=0.08) as srv:
         yield srv
 
 
 def write_config(tmp: Path, srv: FeedServer) -> Path:
-    sources = "".join(f'[[sources]]\nkey = "feed-{n}"\nkind = "rss"\nurl = "{srv.base_url}/{n}.rss"\n\n'
-                      for n in range(SOURCES))  # fmt: skip
+    sources = "".join(
+        f'[[sources]]\nkey = "feed-{n}"\nkind = "rss"\nurl = "{srv.base_url}/{n}.rss"\n\n'
+        for n in range(SOURCES)
+    )
     path = tmp / "pln.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp / "pln.db"}"\n\n[fetch]\ntimeout_seconds = 5\n'
-                    f'workers = 3\nallow_private = ["127.0.0.1:{srv.port}"]\n\n{sources}')  # fmt: skip
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp / "pln.db"}"\n\n[fetch]\ntimeout_seconds = 5\n'
+        f'workers = 3\nallow_private = ["127.0.0.1:{srv.port}"]\n\n{sources}'
+    )
     return path
 
 
@@ -83,8 +91,13 @@ def run_and_kill(config: Path, after_stored: int, extra_delay_s: float) -> list[
     (-1: right after it opened the database; -2: `extra_delay_s` after it
     started, whatever it was doing) plus `extra_delay_s`."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(config)], stdout=subprocess.PIPE,
-                             text=True, env=env, start_new_session=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     guard = threading.Timer(15, os.killpg, (child.pid, signal.SIGKILL))  # never hang the suite
     guard.start()
     lines: list[str] = []
@@ -120,9 +133,13 @@ def assert_consistent(db: Path, expected_by_etag: dict[str, int]) -> None:
     """The database opens, is intact, and each source holds whole fetches only."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        counts = dict(conn.execute("SELECT source_key, count(*) FROM posts GROUP BY source_key").fetchall())
-        dupes = conn.execute("SELECT count(*) FROM (SELECT source_key, external_id FROM posts "
-                             "GROUP BY 1, 2 HAVING count(*) > 1)").fetchone()[0]  # fmt: skip
+        counts = dict(
+            conn.execute("SELECT source_key, count(*) FROM posts GROUP BY source_key").fetchall()
+        )
+        dupes = conn.execute(
+            "SELECT count(*) FROM (SELECT source_key, external_id FROM posts "
+            "GROUP BY 1, 2 HAVING count(*) > 1)"
+        ).fetchone()[0]
         sources = conn.execute("SELECT key, etag, cursor, last_success_at FROM sources").fetchall()
     assert dupes == 0
     for key, etag, cursor, success in sources:
@@ -144,8 +161,13 @@ def test_killed_fetches_leave_a_consistent_database_and_lose_or_duplicate_nothin
     etags = {server.entry(f"/{n}.rss").render()[1]: ITEMS[0] for n in range(SOURCES)}  # type: ignore[union-attr]
     # Killed while starting or creating the database, right after opening it,
     # 0.15 s later, and after 2 and 7 stored sources.
-    kills = [(-2, rng.uniform(0.3, 0.9)), (-1, 0.0), (-1, 0.15), (2, rng.uniform(0, 0.05)),
-             (7, rng.uniform(0, 0.05))]
+    kills = [
+        (-2, rng.uniform(0.3, 0.9)),
+        (-1, 0.0),
+        (-1, 0.15),
+        (2, rng.uniform(0, 0.05)),
+        (7, rng.uniform(0, 0.05)),
+    ]
     for after, delay in kills:
         lines = run_and_kill(config, after, delay)
         assert "done" not in lines  # it really was killed before finishing

@@ -6,7 +6,7 @@ import json
 import time
 import tomllib
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib.resources import files
 
@@ -16,7 +16,7 @@ import requests
 
 from aggregator.run.demo.server import FeedServer, demo_feeds, render_template
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 RSS = "application/rss+xml; charset=utf-8"
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -135,7 +135,7 @@ def _entries_and_dates(path: str) -> tuple[list[dict[str, object]], list[datetim
         return items, [datetime.fromisoformat(i["date_published"]) for i in items]
     parsed = feedparser.parse(body, response_headers={"content-type": content_type})
     assert not parsed.bozo, parsed.get("bozo_exception")
-    dates = [datetime(*e.published_parsed[:6], tzinfo=timezone.utc) for e in parsed.entries]
+    dates = [datetime(*e.published_parsed[:6], tzinfo=UTC) for e in parsed.entries]
     return list(parsed.entries), dates
 
 

@@ -20,10 +20,23 @@ def test_command_has_help_and_is_in_the_readme(name: str) -> None:
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(aggregator.__all__) == sorted([
-        "Config", "ConfigError", "Engagement", "FetchOutcome", "PLNError", "Post",
-        "RecipientConfig", "SourceConfig", "SourceError", "build_app", "fetch_due_sources",
-        "fetch_sources", "load_config", "run_demo",
-    ])
+    assert sorted(aggregator.__all__) == sorted(
+        [
+            "Config",
+            "ConfigError",
+            "Engagement",
+            "FetchOutcome",
+            "PLNError",
+            "Post",
+            "RecipientConfig",
+            "SourceConfig",
+            "SourceError",
+            "build_app",
+            "fetch_due_sources",
+            "fetch_sources",
+            "load_config",
+            "run_demo",
+        ]
+    )
     for name in aggregator.__all__:
         assert getattr(aggregator, name) is not None

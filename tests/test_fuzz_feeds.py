@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -24,14 +24,15 @@ from aggregator.domain.models import Post
 from connectors.rss.parse import parse_feed
 
 DATA = Path(__file__).parent / "data"
-NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 URL = "https://blog.example.org/feed.xml"
 MAX_SEED_BYTES = 40_000  # bigger seeds make each example slow without finding more
 SEEDS = [
     p.read_bytes()
     for folder in ("feeds", "hostile")
     for p in sorted((DATA / folder).rglob("*"))
-    if p.is_file() and p.suffix in (".xml", ".rss", ".atom", ".json", ".html")
+    if p.is_file()
+    and p.suffix in (".xml", ".rss", ".atom", ".json", ".html")
     and p.stat().st_size <= MAX_SEED_BYTES
 ]
 EXAMPLES = int(os.environ.get("PLN_FUZZ_EXAMPLES", "1500"))
@@ -45,13 +46,32 @@ PAYLOADS = [
     b'<![CDATA[<p style="position:fixed" onmouseover="x()">o</p><meta http-equiv="refresh" content="0">]]>',
     b'<![CDATA[<a href="data:text/html,x">d</a><a href="vbscript:x">v</a><img src="https://t/p" width=1>]]>',
     b'<![CDATA[<svg><script>x</script></svg><object data="x"></object><embed src="x"><base href="x">]]>',
-    b"<script>alert(3)</script>", b'<a href="javascript:alert(4)">x</a>',
-    b'<!DOCTYPE x [<!ENTITY e "&#60;script&#62;">]>', b"&e;", b"<!ENTITY", b"%e;",
-    b"</item>", b"<item>", b"</entry>", b"<entry>", b"<![CDATA[", b"]]>", b"<!--", b"-->",
-    b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"\xc3(", b"&#x0;", b"&#xD800;", b"&amp", b"<", b">",
+    b"<script>alert(3)</script>",
+    b'<a href="javascript:alert(4)">x</a>',
+    b'<!DOCTYPE x [<!ENTITY e "&#60;script&#62;">]>',
+    b"&e;",
+    b"<!ENTITY",
+    b"%e;",
+    b"</item>",
+    b"<item>",
+    b"</entry>",
+    b"<entry>",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"\xc3(",
+    b"&#x0;",
+    b"&#xD800;",
+    b"&amp",
+    b"<",
+    b">",
     b'", "content_html": "<script>x</script><a href=\\"javascript:y\\">z</a>", "x": "',
     b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": 1}]}',
-]  # fmt: skip
+]
 
 # Checked on each tag of the output (text is escaped, so "<" only starts a tag).
 _TAG = re.compile(r"<[^>]*>")
@@ -71,11 +91,11 @@ def _mutate(data: bytes, edits: list[tuple[int, int, int, bytes]]) -> bytes:
         if kind == 0:
             data = data[:at] + payload + data[at:]
         elif kind == 1:
-            data = data[:at] + data[at + length:]
+            data = data[:at] + data[at + length :]
         elif kind == 2:
-            data = data[:at] + payload + data[at + len(payload):]
+            data = data[:at] + payload + data[at + len(payload) :]
         else:
-            data = data[:at] + data[at:at + length] * 2 + data[at + length:]
+            data = data[:at] + data[at : at + length] * 2 + data[at + length :]
     return data
 
 
@@ -97,20 +117,37 @@ def assert_safe(post: Post) -> None:
 
 # The suite's run is the same every time (a red CI must mean a real change);
 # a longer local run (PLN_FUZZ_EXAMPLES) explores at random.
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          derandomize="PLN_FUZZ_EXAMPLES" not in os.environ,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="PLN_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(
     seed=st.sampled_from(SEEDS),
     edits=st.lists(
-        st.tuples(st.integers(0, 3), st.integers(0, MAX_SEED_BYTES), st.integers(0, 200),
-                  st.sampled_from(PAYLOADS) | st.binary(max_size=16)),
-        min_size=1, max_size=6,
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, MAX_SEED_BYTES),
+            st.integers(0, 200),
+            st.sampled_from(PAYLOADS) | st.binary(max_size=16),
+        ),
+        min_size=1,
+        max_size=6,
     ),
-    content_type=st.sampled_from(["", "application/rss+xml", "application/atom+xml; charset=utf-8",
-                                  "text/xml", "text/html", "application/feed+json",
-                                  "application/xml; charset=iso-8859-1"]),
-)  # fmt: skip
+    content_type=st.sampled_from(
+        [
+            "",
+            "application/rss+xml",
+            "application/atom+xml; charset=utf-8",
+            "text/xml",
+            "text/html",
+            "application/feed+json",
+            "application/xml; charset=iso-8859-1",
+        ]
+    ),
+)
 def test_mutated_feeds_parse_to_safe_posts_or_a_parse_error(
     seed: bytes, edits: list[tuple[int, int, int, bytes]], content_type: str
 ) -> None:
@@ -126,7 +163,9 @@ def test_mutated_feeds_parse_to_safe_posts_or_a_parse_error(
 
 def test_a_nul_byte_in_the_declared_encoding_is_a_parse_error() -> None:
     """Found by this fuzzer: feedparser's codec lookup raised ValueError."""
-    document = b'<?xml version="1.0" encoding="UT\x00F-8"?><rss version="2.0"><channel></channel></rss>'
+    document = (
+        b'<?xml version="1.0" encoding="UT\x00F-8"?><rss version="2.0"><channel></channel></rss>'
+    )
     try:
         parse_feed("blog", document, "", URL, NOW)
     except ParseError as exc:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.app.build import render_digest_for
+from aggregator.app.wiring import build_app
 from aggregator.config.load import load_config
 from aggregator.run.demo.pipeline import run_demo
-from aggregator.app.wiring import build_app
-from aggregator.app.build import render_digest_for
 from tests.fakes import FixedClock
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from aggregator.domain.errors import AuthError, FetchError, PLNError, RateLimited, SourceGone
 from aggregator.app.ingest import fetch_due_sources, fetch_sources, next_attempt_at
-from aggregator.domain.models import FetchResult, SourceConfig
 from aggregator.app.wiring import build_app
+from aggregator.domain.errors import AuthError, FetchError, PLNError, RateLimited, SourceGone
+from aggregator.domain.models import FetchResult, SourceConfig
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 
@@ -25,11 +25,13 @@ def _statuses(app):
 def test_one_failing_source_does_not_stop_the_others(db_url: str) -> None:
     clock = FixedClock()
     posts = tuple(make_post("good", n) for n in range(3))
-    connector = FakeConnector(script={
-        "good": [FetchResult(posts=posts)],
-        "broken": [FetchError("broken", "timed out after 20 s")],
-        "buggy": [ZeroDivisionError("boom")],
-    })
+    connector = FakeConnector(
+        script={
+            "good": [FetchResult(posts=posts)],
+            "broken": [FetchError("broken", "timed out after 20 s")],
+            "buggy": [ZeroDivisionError("boom")],
+        }
+    )
     with _app(db_url, ["good", "broken", "buggy"], connector, clock) as app:
         outcomes = {o.source_key: o for o in fetch_sources(app)}
         states = _statuses(app)
@@ -64,8 +66,9 @@ def test_changed_item_is_updated_in_place(db_url: str) -> None:
     clock = FixedClock()
     before = make_post("blog", 1, text="Draft about exit tickets.")
     after = make_post("blog", 1, text="Final version: exit tickets in three minutes.")
-    connector = FakeConnector(script={"blog": [FetchResult(posts=(before,)),
-                                               FetchResult(posts=(after,))]})
+    connector = FakeConnector(
+        script={"blog": [FetchResult(posts=(before,)), FetchResult(posts=(after,))]}
+    )
     with _app(db_url, ["blog"], connector, clock) as app:
         fetch_sources(app)
         outcome = fetch_sources(app)[0]
@@ -78,11 +81,15 @@ def test_changed_item_is_updated_in_place(db_url: str) -> None:
 def test_rate_limited_source_is_skipped_until_the_network_allows(db_url: str) -> None:
     clock = FixedClock()
     reset = T0 + timedelta(minutes=15)
-    connector = FakeConnector(script={
-        "busy": [RateLimited("busy", "rate limited (429)", retry_after=reset),
-                 FetchResult(posts=(make_post("busy", 1),))],
-        "calm": [FetchResult()],
-    })
+    connector = FakeConnector(
+        script={
+            "busy": [
+                RateLimited("busy", "rate limited (429)", retry_after=reset),
+                FetchResult(posts=(make_post("busy", 1),)),
+            ],
+            "calm": [FetchResult()],
+        }
+    )
     with _app(db_url, ["busy", "calm"], connector, clock) as app:
         fetch_sources(app)
         clock.advance(minutes=5)
@@ -99,10 +106,14 @@ def test_rate_limited_source_is_skipped_until_the_network_allows(db_url: str) ->
 
 def test_gone_feed_is_deactivated_with_its_posts_kept(db_url: str) -> None:
     clock = FixedClock()
-    connector = FakeConnector(script={"old": [
-        FetchResult(posts=(make_post("old", 1),)),
-        SourceGone("old", "the feed is gone (410 Gone); remove or replace the source"),
-    ]})
+    connector = FakeConnector(
+        script={
+            "old": [
+                FetchResult(posts=(make_post("old", 1),)),
+                SourceGone("old", "the feed is gone (410 Gone); remove or replace the source"),
+            ]
+        }
+    )
     with _app(db_url, ["old"], connector, clock) as app:
         fetch_sources(app)
         fetch_sources(app)
@@ -148,8 +159,9 @@ def test_next_attempt_backs_off(failures, retry_after, expected) -> None:
 
 
 def test_a_partial_fetch_keeps_its_posts_and_records_the_problem(db_url: str) -> None:
-    partial = FetchResult(posts=(make_post("mix", 1),),
-                          problem="page 2 failed: malformed JSON; kept page 1")
+    partial = FetchResult(
+        posts=(make_post("mix", 1),), problem="page 2 failed: malformed JSON; kept page 1"
+    )
     connector = FakeConnector(script={"mix": [partial, FetchResult()]})
     with _app(db_url, ["mix"], connector, FixedClock()) as app:
         outcome = fetch_sources(app)[0]
@@ -167,15 +179,29 @@ def test_a_refused_credential_fails_every_source_using_it_with_one_call(db_url: 
     clock = FixedClock()
 
     def bluesky(key: str, handle_env: str) -> SourceConfig:
-        options = (("app_password_env", f"{handle_env}_PW"), ("handle_env", handle_env),
-                   ("query", key))
+        options = (
+            ("app_password_env", f"{handle_env}_PW"),
+            ("handle_env", handle_env),
+            ("query", key),
+        )
         return SourceConfig(key=key, kind="bluesky_search", options=options)
 
     refused = AuthError("x", "Bluesky login refused (401): check BSKY_SCHOOL and BSKY_SCHOOL_PW")
-    connector = FakeConnector(script={"a": [refused], "b": [refused],
-                                      "other": [FetchResult(posts=(make_post("other", 1),))]})
-    config = replace(make_config(db_url, []), sources=(
-        bluesky("a", "BSKY_SCHOOL"), bluesky("b", "BSKY_SCHOOL"), bluesky("other", "BSKY_LIB")))
+    connector = FakeConnector(
+        script={
+            "a": [refused],
+            "b": [refused],
+            "other": [FetchResult(posts=(make_post("other", 1),))],
+        }
+    )
+    config = replace(
+        make_config(db_url, []),
+        sources=(
+            bluesky("a", "BSKY_SCHOOL"),
+            bluesky("b", "BSKY_SCHOOL"),
+            bluesky("other", "BSKY_LIB"),
+        ),
+    )
     with build_app(config, clock=clock, connectors={"bluesky_search": connector}) as app:
         outcomes = {o.source_key: o for o in fetch_sources(app)}
         states = _statuses(app)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from connectors.rss.parse import parse_feed
 from tests.fakes import T0, make_post
 
 FAR = (T0 - timedelta(days=3650), T0 + timedelta(days=3650))
-NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
 # (id number, text, title): few ids, so batches repeat ids; few texts, so items
@@ -34,13 +34,17 @@ _BATCH = st.lists(_ITEM, max_size=12)
 
 
 def _posts(key: str, batch: list[tuple[int, str, str | None]]) -> tuple[Post, ...]:
-    return tuple(make_post(key, n, text=text, title=title, at=T0 - timedelta(hours=n))
-                 for n, text, title in batch)  # fmt: skip
+    return tuple(
+        make_post(key, n, text=text, title=title, at=T0 - timedelta(hours=n))
+        for n, text, title in batch
+    )
 
 
 def _snapshot(repo: Repository, key: str) -> dict[str, tuple[object, ...]]:
-    return {p.external_id: (p.title, p.text, p.html, p.content_hash, p.links, p.published_at)
-            for p in repo.posts_for_digest([key], *FAR)}  # fmt: skip
+    return {
+        p.external_id: (p.title, p.text, p.html, p.content_hash, p.links, p.published_at)
+        for p in repo.posts_for_digest([key], *FAR)
+    }
 
 
 def _row_ids(db: Path, key: str) -> dict[str, int]:
@@ -58,14 +62,18 @@ def repo(tmp_path: Path) -> Iterator[tuple[Repository, Path, Iterator[str]]]:
 
 def _new_source(repo: Repository, keys: Iterator[str]) -> str:
     key = next(keys)
-    repo.sync_sources([SourceConfig(key=key, kind="rss", options=(("url", "https://x.example/"),))], T0)
+    repo.sync_sources(
+        [SourceConfig(key=key, kind="rss", options=(("url", "https://x.example/"),))], T0
+    )
     return key
 
 
 _EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def test_saving_a_batch_twice_equals_saving_it_once(repo: tuple[Repository, Path, Iterator[str]]) -> None:
+def test_saving_a_batch_twice_equals_saving_it_once(
+    repo: tuple[Repository, Path, Iterator[str]],
+) -> None:
     store, db, keys = repo
 
     @_EXAMPLES
@@ -90,7 +98,9 @@ def test_a_changed_item_updates_in_place(repo: tuple[Repository, Path, Iterator[
 
     @_EXAMPLES
     @given(first=_BATCH, second=_BATCH)
-    def check(first: list[tuple[int, str, str | None]], second: list[tuple[int, str, str | None]]) -> None:
+    def check(
+        first: list[tuple[int, str, str | None]], second: list[tuple[int, str, str | None]]
+    ) -> None:
         key = _new_source(store, keys)
         before_posts, after_posts = _posts(key, first), _posts(key, second)
         store.save_fetch(key, FetchResult(posts=before_posts), T0, T0)
@@ -116,9 +126,17 @@ _REAL = [p.read_bytes() for p in sorted((FEEDS / "reader").iterdir())] + [
     (FEEDS / "jsonfeed" / "reader_full.json").read_bytes(),
     (FEEDS / "podcasts" / "image_and_audio.rss").read_bytes(),
 ]
-_CONTENT_TYPES = st.sampled_from(["", "application/rss+xml", "text/xml", "text/html",
-                                  "application/xml; charset=utf-16", "application/feed+json",
-                                  "application/atom+xml; charset=x-bogus"])  # fmt: skip
+_CONTENT_TYPES = st.sampled_from(
+    [
+        "",
+        "application/rss+xml",
+        "text/xml",
+        "text/html",
+        "application/xml; charset=utf-16",
+        "application/feed+json",
+        "application/atom+xml; charset=x-bogus",
+    ]
+)
 
 
 def _parses_or_parse_error(body: bytes, content_type: str) -> None:
@@ -134,7 +152,9 @@ def _parses_or_parse_error(body: bytes, content_type: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(body=st.binary(max_size=2000), content_type=_CONTENT_TYPES)
-def test_parse_feed_fails_only_with_parse_error_on_any_bytes(body: bytes, content_type: str) -> None:
+def test_parse_feed_fails_only_with_parse_error_on_any_bytes(
+    body: bytes, content_type: str
+) -> None:
     _parses_or_parse_error(body, content_type)
 
 
@@ -142,11 +162,24 @@ def test_parse_feed_fails_only_with_parse_error_on_any_bytes(body: bytes, conten
 @given(
     feed=st.sampled_from(_REAL),
     cut=st.integers(0, 100_000),
-    insert=st.binary(max_size=40) | st.sampled_from(
-        [b"<!ENTITY a 'x'>", b"<![CDATA[", b"]]>", b"</item>", b"<item>", b"&#0;", b"&amp", b"\x00\xff",
-         b'{"version": "https://jsonfeed.org/version/1.1", "items": [', b"<!DOCTYPE x [", b"\xef\xbb\xbf"]),
+    insert=st.binary(max_size=40)
+    | st.sampled_from(
+        [
+            b"<!ENTITY a 'x'>",
+            b"<![CDATA[",
+            b"]]>",
+            b"</item>",
+            b"<item>",
+            b"&#0;",
+            b"&amp",
+            b"\x00\xff",
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+            b"<!DOCTYPE x [",
+            b"\xef\xbb\xbf",
+        ]
+    ),
     content_type=_CONTENT_TYPES,
-)  # fmt: skip
+)
 def test_parse_feed_fails_only_with_parse_error_on_mutated_feeds(
     feed: bytes, cut: int, insert: bytes, content_type: str
 ) -> None:

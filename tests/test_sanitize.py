@@ -20,11 +20,19 @@ BASE = "https://blog.example.org/posts/feed.xml"
         pytest.param("<script>alert(1)</script><p>x</p>", "<p>x</p>", id="script-and-content"),
         pytest.param("<style>p{color:red}</style>x", "x", id="style-and-content"),
         pytest.param('<iframe src="https://e.example/"></iframe>x', "x", id="iframe"),
-        pytest.param('<form action="https://e.example/"><input name="pw">x</form>', "x", id="form-input"),
+        pytest.param(
+            '<form action="https://e.example/"><input name="pw">x</form>', "x", id="form-input"
+        ),
         pytest.param('<object data="x.swf"></object><embed src="x.swf">x', "x", id="object-embed"),
-        pytest.param('<p onclick="alert(1)" style="position:absolute">x</p>', "<p>x</p>", id="handlers-style"),
-        pytest.param('<meta http-equiv="refresh" content="0;url=https://e/"><link rel="stylesheet" href="x">x', "x", id="meta-link"),
-        pytest.param('<svg><script>alert(1)</script></svg>x', "x", id="svg"),
+        pytest.param(
+            '<p onclick="alert(1)" style="position:absolute">x</p>', "<p>x</p>", id="handlers-style"
+        ),
+        pytest.param(
+            '<meta http-equiv="refresh" content="0;url=https://e/"><link rel="stylesheet" href="x">x',
+            "x",
+            id="meta-link",
+        ),
+        pytest.param("<svg><script>alert(1)</script></svg>x", "x", id="svg"),
         pytest.param("<!-- secret -->x", "x", id="comment"),
     ],
 )
@@ -34,16 +42,25 @@ def test_dangerous_markup_is_removed(dirty: str, clean: str) -> None:
 
 @pytest.mark.parametrize(
     "href",
-    ["javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
-     "&#106;avascript:alert(1)", "vbscript:msgbox(1)", "data:text/html,<script>alert(1)</script>"],
-)  # fmt: skip
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "&#106;avascript:alert(1)",
+        "vbscript:msgbox(1)",
+        "data:text/html,<script>alert(1)</script>",
+    ],
+)
 def test_script_urls_are_dropped_from_links(href: str) -> None:
     out = sanitize_html(f'<a href="{href}">click</a>', BASE)
     assert out == '<a rel="noopener noreferrer">click</a>'
 
 
 def test_links_are_absolute_and_get_rel() -> None:
-    out = sanitize_html('<a href="../about" target="_blank" rel="opener">a</a> <a href="mailto:x@y.org">m</a>', BASE)
+    out = sanitize_html(
+        '<a href="../about" target="_blank" rel="opener">a</a> <a href="mailto:x@y.org">m</a>', BASE
+    )
     assert out == (
         '<a href="https://blog.example.org/about" rel="noopener noreferrer">a</a> '
         '<a href="mailto:x@y.org" rel="noopener noreferrer">m</a>'
@@ -57,7 +74,10 @@ def test_relative_links_without_a_base_are_dropped() -> None:
 @pytest.mark.parametrize(
     ("img", "kept"),
     [
-        ('<img src="pic.png" alt="A">', '<img src="https://blog.example.org/posts/pic.png" alt="A">'),
+        (
+            '<img src="pic.png" alt="A">',
+            '<img src="https://blog.example.org/posts/pic.png" alt="A">',
+        ),
         ('<img src="https://cdn.example.org/p.gif" width="1" height="1">', ""),
         ('<img src="https://cdn.example.org/p.gif" width="0">', ""),
         ('<img src="https://cdn.example.org/p.gif" height="1px">', ""),
@@ -68,18 +88,22 @@ def test_relative_links_without_a_base_are_dropped() -> None:
         ('<img src="https://school.us5.list-manage.com/track/open.php?u=1">', ""),
         ('<img src="http://feeds.feedburner.com/~r/Edutopia/~4/abc">', ""),
         ('<img src="https://eduweekly.substack.com/o/abc.gif">', ""),
-        ('<img src="https://i0.wp.com/blog.example.org/pic.jpg" alt="">',
-         '<img src="https://i0.wp.com/blog.example.org/pic.jpg" alt="">'),
-        ('<img src="https://cdn.example.org/a.png" alt="a > b" width="640">',
-         '<img src="https://cdn.example.org/a.png" alt="a &gt; b" width="640">'),
+        (
+            '<img src="https://i0.wp.com/blog.example.org/pic.jpg" alt="">',
+            '<img src="https://i0.wp.com/blog.example.org/pic.jpg" alt="">',
+        ),
+        (
+            '<img src="https://cdn.example.org/a.png" alt="a > b" width="640">',
+            '<img src="https://cdn.example.org/a.png" alt="a &gt; b" width="640">',
+        ),
     ],
-)  # fmt: skip
+)
 def test_images_must_be_web_and_not_tracking_pixels(img: str, kept: str) -> None:
     assert sanitize_html(f"<p>{img}</p>", BASE) == f"<p>{kept}</p>"
 
 
 def test_tables_headings_and_quotes_survive() -> None:
-    html = "<h2>T</h2><blockquote>q</blockquote><table><tr><td colspan=\"2\">c</td></tr></table><pre><code>x</code></pre>"
+    html = '<h2>T</h2><blockquote>q</blockquote><table><tr><td colspan="2">c</td></tr></table><pre><code>x</code></pre>'
     out = sanitize_html(html, BASE)
     assert out == (
         "<h2>T</h2><blockquote>q</blockquote>"
@@ -90,7 +114,10 @@ def test_tables_headings_and_quotes_survive() -> None:
 def test_html_to_text_collapses_whitespace_and_decodes_entities() -> None:
     html = "<p>One&nbsp;two &amp; three</p>\n\n<p>four&lt;five</p><ul><li>six</li><li>seven</li></ul><script>no</script>"
     assert html_to_text(html) == "One two & three four<five six seven"
-    assert html_to_text(sanitize_html(html), is_sanitized=True) == "One two & three four<five six seven"
+    assert (
+        html_to_text(sanitize_html(html), is_sanitized=True)
+        == "One two & three four<five six seven"
+    )
 
 
 def test_plain_text_strips_markup_from_titles() -> None:
@@ -100,10 +127,43 @@ def test_plain_text_strips_markup_from_titles() -> None:
 
 
 _PIECES = st.sampled_from(
-    ["<script>", "</script>", "<a href=", "javascript:", "JaVaScript:", "&#106;", "&#x6A;", "\t", "\n",
-     "<img src=", " onerror=", " onclick=", "ONLOAD=", '"', "'", ">", "<", "/", "=", "<svg>", "<iframe",
-     "<p ", "style=", "<!--", "-->", "<![CDATA[", "]]>", "alert(1)", "x", " ", "&", ";", "data:", "vbscript:"]
-)  # fmt: skip
+    [
+        "<script>",
+        "</script>",
+        "<a href=",
+        "javascript:",
+        "JaVaScript:",
+        "&#106;",
+        "&#x6A;",
+        "\t",
+        "\n",
+        "<img src=",
+        " onerror=",
+        " onclick=",
+        "ONLOAD=",
+        '"',
+        "'",
+        ">",
+        "<",
+        "/",
+        "=",
+        "<svg>",
+        "<iframe",
+        "<p ",
+        "style=",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        "alert(1)",
+        "x",
+        " ",
+        "&",
+        ";",
+        "data:",
+        "vbscript:",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

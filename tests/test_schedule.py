@@ -10,20 +10,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from aggregator.app.ingest import refresh_stale_sources
+from aggregator.app.wiring import App, build_app
 from aggregator.config.load import Config
 from aggregator.config.schedule import ScheduleConfig
 from aggregator.domain.errors import FetchError, RateLimited
-from aggregator.app.ingest import refresh_stale_sources
 from aggregator.domain.models import FetchResult, FetchState, RecipientConfig, SourceConfig
 from aggregator.run.metronome import Metronome, TickReport, build_scheduler, next_digests
 from aggregator.run.service import HealthEmailer, Sender
-from aggregator.app.wiring import App, build_app
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 
@@ -45,7 +45,7 @@ class RecordingMailer:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -58,8 +58,9 @@ def mailer() -> RecordingMailer:
     return RecordingMailer()
 
 
-def metronome_for(config: Config, clock: FixedClock, connector: FakeConnector,
-                  mailer: RecordingMailer) -> Metronome:
+def metronome_for(
+    config: Config, clock: FixedClock, connector: FakeConnector, mailer: RecordingMailer
+) -> Metronome:
     app = build_app(config, clock, {"rss": connector})
     return Metronome(app, Sender(mailer), hooks=[HealthEmailer(mailer)])
 
@@ -87,13 +88,20 @@ def calls(connector: FakeConnector, key: str) -> int:
 
 
 def test_each_kind_has_its_default_interval_and_a_source_can_override_it(tmp_path, clock) -> None:
-    sources = (SourceConfig("x", "twitter_search", options=(("query", "#edchat"),)),
-               SourceConfig("inbox", "email_inbox"),
-               SourceConfig("blog", "rss", interval_minutes=15))
-    config = Config(path="t.toml", database=make_config(f"sqlite:///{tmp_path}/p.db", []).database,
-                    sources=sources)
+    sources = (
+        SourceConfig("x", "twitter_search", options=(("query", "#edchat"),)),
+        SourceConfig("inbox", "email_inbox"),
+        SourceConfig("blog", "rss", interval_minutes=15),
+    )
+    config = Config(
+        path="t.toml",
+        database=make_config(f"sqlite:///{tmp_path}/p.db", []).database,
+        sources=sources,
+    )
     fake = FakeConnector(script={k: [FetchResult()] for k in ("x", "inbox", "blog")})
-    with build_app(config, clock, {"twitter_search": fake, "email_inbox": fake, "rss": fake}) as app:
+    with build_app(
+        config, clock, {"twitter_search": fake, "email_inbox": fake, "rss": fake}
+    ) as app:
         metronome = Metronome(app, lambda app: [])
         tick(metronome)
         waits = {s.key: s.next_attempt_at - T0 for s in app.repo.source_statuses()}
@@ -107,14 +115,20 @@ def test_each_kind_has_its_default_interval_and_a_source_can_override_it(tmp_pat
 
 
 def test_failures_back_off_and_a_rate_limit_postpones_to_when_the_network_says(
-        tmp_path, clock, mailer, closing) -> None:
-    connector = FakeConnector(script={
-        "flaky": [FetchError("flaky", "timed out")],
-        "busy": [RateLimited("busy", "rate limited (429)", retry_after=T0 + timedelta(minutes=42)),
-                 FetchResult(posts=(make_post("busy", 1),))],
-    })
-    metronome = metronome_for(make_config(f"sqlite:///{tmp_path}/p.db", ["flaky", "busy"]),
-                              clock, connector, mailer)
+    tmp_path, clock, mailer, closing
+) -> None:
+    connector = FakeConnector(
+        script={
+            "flaky": [FetchError("flaky", "timed out")],
+            "busy": [
+                RateLimited("busy", "rate limited (429)", retry_after=T0 + timedelta(minutes=42)),
+                FetchResult(posts=(make_post("busy", 1),)),
+            ],
+        }
+    )
+    metronome = metronome_for(
+        make_config(f"sqlite:///{tmp_path}/p.db", ["flaky", "busy"]), clock, connector, mailer
+    )
     closing.append(metronome)
     attempts: dict[str, list[int]] = {"flaky": [], "busy": []}
     for minute in range(50):
@@ -132,16 +146,20 @@ def test_failures_back_off_and_a_rate_limit_postpones_to_when_the_network_says(
 
 # --- sends -------------------------------------------------------------------------------
 
-ANA = RecipientConfig(email="ana@school.example", timezone="America/Chicago", send_at="06:30",
-                      follow=("blog",))
-LUIS = RecipientConfig(email="luis@school.example", timezone="Europe/London", send_at="07:00",
-                       follow=("blog",))
-SAM = RecipientConfig(email="sam@school.example", timezone="Australia/Sydney", send_at="07:00",
-                      follow=("blog",))
+ANA = RecipientConfig(
+    email="ana@school.example", timezone="America/Chicago", send_at="06:30", follow=("blog",)
+)
+LUIS = RecipientConfig(
+    email="luis@school.example", timezone="Europe/London", send_at="07:00", follow=("blog",)
+)
+SAM = RecipientConfig(
+    email="sam@school.example", timezone="Australia/Sydney", send_at="07:00", follow=("blog",)
+)
 
 
 def test_digests_go_at_local_time_in_three_zones_across_dst_changes(
-        tmp_path, clock, mailer, closing) -> None:
+    tmp_path, clock, mailer, closing
+) -> None:
     # Three 3-day windows (downtime between them), ticking every 30 minutes:
     # Sydney springs forward on Sun 4 Oct 2026, London falls back on Sun 25
     # Oct, Chicago on Sun 1 Nov. Mia (Chicago too) gets school days only.
@@ -160,18 +178,22 @@ def test_digests_go_at_local_time_in_three_zones_across_dst_changes(
             zones = {r.email: r.timezone for r in config.recipients}
             for to in mailer.to()[before:]:
                 sent.setdefault(to, []).append(
-                    clock.now.astimezone(ZoneInfo(zones[to])).strftime("%a %d %H:%M"))
+                    clock.now.astimezone(ZoneInfo(zones[to])).strftime("%a %d %H:%M")
+                )
             clock.advance(minutes=30)
 
     def days(names: str, at: str) -> list[str]:
         return [f"{name} {at}" for name in names.split(", ")]
 
-    assert sent[SAM.email] == days("Sun 04, Mon 05, Tue 06, Sun 25, Mon 26, Tue 27, "
-                                   "Sun 01, Mon 02, Tue 03", "07:00")
-    assert sent[LUIS.email] == days("Sat 03, Sun 04, Mon 05, Sat 24, Sun 25, Mon 26, "
-                                    "Sat 31, Sun 01, Mon 02", "07:00")
-    assert sent[ANA.email] == days("Sat 03, Sun 04, Mon 05, Sat 24, Sun 25, Mon 26, "
-                                   "Sat 31, Sun 01, Mon 02", "06:30")
+    assert sent[SAM.email] == days(
+        "Sun 04, Mon 05, Tue 06, Sun 25, Mon 26, Tue 27, Sun 01, Mon 02, Tue 03", "07:00"
+    )
+    assert sent[LUIS.email] == days(
+        "Sat 03, Sun 04, Mon 05, Sat 24, Sun 25, Mon 26, Sat 31, Sun 01, Mon 02", "07:00"
+    )
+    assert sent[ANA.email] == days(
+        "Sat 03, Sun 04, Mon 05, Sat 24, Sun 25, Mon 26, Sat 31, Sun 01, Mon 02", "06:30"
+    )
     assert sent[mia.email] == days("Mon 05, Mon 26, Mon 02", "06:30")
 
 
@@ -183,8 +205,9 @@ def test_a_slow_source_never_delays_a_send(tmp_path, clock, mailer, closing) -> 
         release.wait(10)
         return FetchResult(posts=(make_post("slow", 1),))
 
-    config = make_config(f"sqlite:///{tmp_path}/p.db", ["slow", "blog"],
-                         (replace(ANA, follow=("slow", "blog")),))
+    config = make_config(
+        f"sqlite:///{tmp_path}/p.db", ["slow", "blog"], (replace(ANA, follow=("slow", "blog")),)
+    )
     connector = FakeConnector(script={"slow": [slow], "blog": [FetchResult()]})
     clock.now = utc(2026, 11, 30, 12, 31)  # 06:31 in Chicago: Ana's digest is due
     metronome = metronome_for(config, clock, connector, mailer)
@@ -203,7 +226,8 @@ def test_a_slow_source_never_delays_a_send(tmp_path, clock, mailer, closing) -> 
 
 
 def test_after_downtime_a_late_digest_goes_within_grace_and_an_older_one_is_skipped(
-        tmp_path, clock, mailer, closing) -> None:
+    tmp_path, clock, mailer, closing
+) -> None:
     config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"], (ANA, LUIS))
     config = replace(config, schedule=ScheduleConfig(misfire_grace_minutes=120))
     connector = FakeConnector(script={"blog": [FetchResult()]})
@@ -224,11 +248,16 @@ def test_after_downtime_a_late_digest_goes_within_grace_and_an_older_one_is_skip
 # --- fresh before sending ---------------------------------------------------------------
 
 
-def test_sources_of_a_digest_about_to_go_are_refreshed_if_stale(tmp_path, clock, mailer, closing) -> None:
-    config = make_config(f"sqlite:///{tmp_path}/p.db", ["followed", "other"],
-                         (replace(ANA, follow=("followed",)),))
+def test_sources_of_a_digest_about_to_go_are_refreshed_if_stale(
+    tmp_path, clock, mailer, closing
+) -> None:
+    config = make_config(
+        f"sqlite:///{tmp_path}/p.db", ["followed", "other"], (replace(ANA, follow=("followed",)),)
+    )
     # Both fetched every 3 hours: only the digest makes "followed" come sooner.
-    config = replace(config, sources=tuple(replace(s, interval_minutes=180) for s in config.sources))
+    config = replace(
+        config, sources=tuple(replace(s, interval_minutes=180) for s in config.sources)
+    )
     connector = FakeConnector(script={"followed": [FetchResult()], "other": [FetchResult()]})
     clock.now = utc(2026, 11, 30, 11, 0)  # 05:00 in Chicago
     metronome = metronome_for(config, clock, connector, mailer)
@@ -245,9 +274,12 @@ def test_sources_of_a_digest_about_to_go_are_refreshed_if_stale(tmp_path, clock,
 
 
 def test_refresh_leaves_failing_sources_to_their_back_off(tmp_path, clock) -> None:
-    connector = FakeConnector(script={"down": [FetchError("down", "refused")], "ok": [FetchResult()]})
-    with build_app(make_config(f"sqlite:///{tmp_path}/p.db", ["down", "ok"]), clock,
-                   {"rss": connector}) as app:
+    connector = FakeConnector(
+        script={"down": [FetchError("down", "refused")], "ok": [FetchResult()]}
+    )
+    with build_app(
+        make_config(f"sqlite:///{tmp_path}/p.db", ["down", "ok"]), clock, {"rss": connector}
+    ) as app:
         refresh_stale_sources(app, ["down", "ok"], timedelta(minutes=30))
         clock.advance(minutes=31)
         again = refresh_stale_sources(app, ["down", "ok"], timedelta(minutes=30))
@@ -258,17 +290,27 @@ def test_refresh_leaves_failing_sources_to_their_back_off(tmp_path, clock) -> No
 
 
 def test_weekly_health_email_goes_once_on_its_day_with_failing_and_stale_sources(
-        tmp_path, clock, mailer, closing) -> None:
+    tmp_path, clock, mailer, closing
+) -> None:
     config = make_config(f"sqlite:///{tmp_path}/p.db", ["down", "quiet", "lively"])
-    config = replace(config, email=replace(config.email, admin="coach@school.example"),
-                     schedule=ScheduleConfig(weekly_health_email="mon", timezone="Europe/London",
-                                             stale_after_days=3))
+    config = replace(
+        config,
+        email=replace(config.email, admin="coach@school.example"),
+        schedule=ScheduleConfig(
+            weekly_health_email="mon", timezone="Europe/London", stale_after_days=3
+        ),
+    )
     n = iter(range(1000))
-    connector = FakeConnector(script={
-        "down": [FetchResult(posts=(make_post("down", 0),)), FetchError("down", "404 Not Found")],
-        "quiet": [FetchResult(posts=(make_post("quiet", 0),)), FetchResult()],
-        "lively": [lambda state: FetchResult(posts=(make_post("lively", next(n)),))],
-    })
+    connector = FakeConnector(
+        script={
+            "down": [
+                FetchResult(posts=(make_post("down", 0),)),
+                FetchError("down", "404 Not Found"),
+            ],
+            "quiet": [FetchResult(posts=(make_post("quiet", 0),)), FetchResult()],
+            "lively": [lambda state: FetchResult(posts=(make_post("lively", next(n)),))],
+        }
+    )
     clock.now = utc(2026, 11, 25, 7, 30)  # a Wednesday
     metronome = metronome_for(config, clock, connector, mailer)
     closing.append(metronome)
@@ -283,10 +325,14 @@ def test_weekly_health_email_goes_once_on_its_day_with_failing_and_stale_sources
 
 
 def test_a_restart_on_health_email_day_does_not_send_it_twice(
-        tmp_path, clock, mailer, closing) -> None:
+    tmp_path, clock, mailer, closing
+) -> None:
     config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"])
-    config = replace(config, email=replace(config.email, admin="coach@school.example"),
-                     schedule=ScheduleConfig(weekly_health_email="mon", timezone="Europe/London"))
+    config = replace(
+        config,
+        email=replace(config.email, admin="coach@school.example"),
+        schedule=ScheduleConfig(weekly_health_email="mon", timezone="Europe/London"),
+    )
     connector = FakeConnector(script={"blog": [FetchResult()]})
     clock.now = utc(2026, 11, 30, 7, 5)  # Monday, just after 07:00 in London
     first = metronome_for(config, clock, connector, mailer)
@@ -301,18 +347,24 @@ def test_a_restart_on_health_email_day_does_not_send_it_twice(
 
 
 def test_status_names_each_recipients_next_digest(tmp_path, clock, mailer, closing) -> None:
-    config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"],
-                         (replace(ANA, days=("mon",)), LUIS))
+    config = make_config(
+        f"sqlite:///{tmp_path}/p.db", ["blog"], (replace(ANA, days=("mon",)), LUIS)
+    )
     clock.now = utc(2026, 11, 30, 12, 45)  # Monday, after Ana's 06:30
-    metronome = metronome_for(config, clock, FakeConnector(script={"blog": [FetchResult()]}), mailer)
+    metronome = metronome_for(
+        config, clock, FakeConnector(script={"blog": [FetchResult()]}), mailer
+    )
     closing.append(metronome)
     tick(metronome)  # Ana's digest goes; Luis's was missed
     assert dict(next_digests(metronome.app)) == {
-        ANA.email: utc(2026, 12, 7, 12, 30), LUIS.email: utc(2026, 12, 1, 7, 0)}
+        ANA.email: utc(2026, 12, 7, 12, 30),
+        LUIS.email: utc(2026, 12, 1, 7, 0),
+    }
 
 
 def test_reload_swaps_the_app_between_ticks_and_keeps_the_old_on_a_bad_config(
-        tmp_path, clock, mailer) -> None:
+    tmp_path, clock, mailer
+) -> None:
     url = f"sqlite:///{tmp_path}/p.db"
     connector = FakeConnector(script={"blog": [FetchResult()]})
     configs: list[Config | Exception] = [make_config(url, ["blog"], (ANA,))]
@@ -331,6 +383,7 @@ def test_reload_swaps_the_app_between_ticks_and_keeps_the_old_on_a_bad_config(
         tick(metronome)
         assert metronome.app is not first and len(metronome.app.config.recipients) == 2
         from aggregator.domain.errors import ConfigError
+
         configs.append(ConfigError([]))
         second = metronome.app
         metronome.request_reload()
@@ -341,18 +394,24 @@ def test_reload_swaps_the_app_between_ticks_and_keeps_the_old_on_a_bad_config(
 
 
 def test_the_scheduler_ticks_once_a_minute_coalesced_one_at_a_time(tmp_path, clock, mailer) -> None:
-    metronome = metronome_for(make_config(f"sqlite:///{tmp_path}/p.db", []), clock,
-                              FakeConnector(), mailer)
+    metronome = metronome_for(
+        make_config(f"sqlite:///{tmp_path}/p.db", []), clock, FakeConnector(), mailer
+    )
     try:
         job = build_scheduler(metronome).get_jobs()[0]
         assert (job.trigger.interval, job.coalesce, job.max_instances) == (
-            timedelta(minutes=1), True, 1)
+            timedelta(minutes=1),
+            True,
+            1,
+        )
         assert job.func == metronome.tick
     finally:
         metronome.close(5)
 
 
-def test_stopping_takes_no_new_work_and_ends_a_fetch_run_after_its_write(tmp_path, clock, mailer) -> None:
+def test_stopping_takes_no_new_work_and_ends_a_fetch_run_after_its_write(
+    tmp_path, clock, mailer
+) -> None:
     release = threading.Event()
 
     def slow(state: FetchState) -> FetchResult:
@@ -361,8 +420,9 @@ def test_stopping_takes_no_new_work_and_ends_a_fetch_run_after_its_write(tmp_pat
 
     config = make_config(f"sqlite:///{tmp_path}/p.db", ["a", "b", "c"])
     config = replace(config, fetch=replace(config.fetch, workers=1))
-    connector = FakeConnector(script={"a": [slow], "b": [FetchResult(posts=(make_post("b", 1),))],
-                                      "c": [FetchResult()]})
+    connector = FakeConnector(
+        script={"a": [slow], "b": [FetchResult(posts=(make_post("b", 1),))], "c": [FetchResult()]}
+    )
     metronome = metronome_for(config, clock, connector, mailer)
     metronome.tick()
     metronome.stop()

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.app.deliver import FileMailer, SmtpMailer
+from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
+from aggregator.app.unsubscribe import make_token, unsubscribe_link
+from aggregator.app.wiring import App, build_app
 from aggregator.config.load import EmailConfig, Secret
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.domain.errors import PLNError
 from aggregator.domain.models import FetchResult, RecipientConfig
 from aggregator.store.deliveries import Deliveries
-from aggregator.app.unsubscribe import make_token, unsubscribe_link
-from aggregator.app.wiring import App, build_app
-from aggregator.app.deliver import FileMailer, SmtpMailer
-from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
 
@@ -48,25 +48,40 @@ class World:
 
 
 def email_config(port: int, **changes: object) -> EmailConfig:
-    config = EmailConfig(smtp_host="127.0.0.1", smtp_port=port, security="none",
-                         from_address="PLN Digest <digest@school.org>", admin="it@school.org",
-                         public_url="https://school.org/pln", unsubscribe_secret=SECRET)
+    config = EmailConfig(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        security="none",
+        from_address="PLN Digest <digest@school.org>",
+        admin="it@school.org",
+        public_url="https://school.org/pln",
+        unsubscribe_secret=SECRET,
+    )
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
-def make_app(db_url: str, clock: FixedClock, email: EmailConfig,
-             ana_name: str = "Ana", title: str = "Exit tickets that work") -> App:
+def make_app(
+    db_url: str,
+    clock: FixedClock,
+    email: EmailConfig,
+    ana_name: str = "Ana",
+    title: str = "Exit tickets that work",
+) -> App:
     recipients = (
         # 11:30 UTC and 06:00 in Chicago (12:00 UTC): both due at T0 = 12:00 UTC.
-        RecipientConfig(email=ANA, name=ana_name, timezone="UTC", send_at="11:30",
-                        follow=("blog",)),
-        RecipientConfig(email=BEN, name="Ben", timezone="America/Chicago", send_at="06:00",
-                        follow=("blog",)),
+        RecipientConfig(
+            email=ANA, name=ana_name, timezone="UTC", send_at="11:30", follow=("blog",)
+        ),
+        RecipientConfig(
+            email=BEN, name="Ben", timezone="America/Chicago", send_at="06:00", follow=("blog",)
+        ),
     )
     config = dataclasses.replace(make_config(db_url, ["blog"], recipients), email=email)
     app = build_app(config, clock, connectors={})
-    posts = (make_post("blog", 1, at=T0 - timedelta(hours=3), title=title),
-             make_post("blog", 2, at=T0 - timedelta(hours=2)))
+    posts = (
+        make_post("blog", 1, at=T0 - timedelta(hours=3), title=title),
+        make_post("blog", 2, at=T0 - timedelta(hours=2)),
+    )
     app.repo.save_fetch("blog", FetchResult(posts), T0, T0 + timedelta(hours=1))
     return app
 
@@ -75,9 +90,8 @@ def make_app(db_url: str, clock: FixedClock, email: EmailConfig,
 def world(db_url: str) -> Iterator[World]:
     script = Script()
     clock = FixedClock()
-    with smtp_server(script) as port:
-        with make_app(db_url, clock, email_config(port)) as app:
-            yield World(app, clock, script, port)
+    with smtp_server(script) as port, make_app(db_url, clock, email_config(port)) as app:
+        yield World(app, clock, script, port)
 
 
 def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) -> None:
@@ -87,7 +101,9 @@ def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) ->
     (message,) = world.script.to(ANA)
     assert message.get_content_type() == "multipart/alternative"
     text, html = message.iter_parts()
-    assert text.get_content_type() == "text/plain" and "Exit tickets that work" in text.get_content()
+    assert (
+        text.get_content_type() == "text/plain" and "Exit tickets that work" in text.get_content()
+    )
     assert html.get_content_type() == "text/html" and "<html" in html.get_content()
     assert message["From"] == "PLN Digest <digest@school.org>"
     assert message["To"].addresses[0].display_name == "Ana"
@@ -121,23 +137,39 @@ def test_next_day_digest_starts_where_the_last_one_ended(world: World) -> None:
     assert world.app.repo.last_digest_at(ANA) == T0 + timedelta(days=1)
 
 
-@pytest.mark.parametrize("name, title", [
-    pytest.param("Ana\r\nBcc: evil@x", "Exit tickets", id="recipient-name"),
-    pytest.param("Ana", "Exit tickets\r\nBcc: evil@x", id="post-title"),
-    pytest.param("Ana\nX-Evil: 1", "Exit\rBcc: evil@x", id="bare-cr-lf"),
-])
+@pytest.mark.parametrize(
+    "name, title",
+    [
+        pytest.param("Ana\r\nBcc: evil@x", "Exit tickets", id="recipient-name"),
+        pytest.param("Ana", "Exit tickets\r\nBcc: evil@x", id="post-title"),
+        pytest.param("Ana\nX-Evil: 1", "Exit\rBcc: evil@x", id="bare-cr-lf"),
+    ],
+)
 def test_no_name_or_title_can_inject_a_header(db_url: str, name: str, title: str) -> None:
     script, clock = Script(), FixedClock()
-    with smtp_server(script) as port, make_app(db_url, clock, email_config(port),
-                                               ana_name=name, title=title) as app:
+    with (
+        smtp_server(script) as port,
+        make_app(db_url, clock, email_config(port), ana_name=name, title=title) as app,
+    ):
         with SmtpMailer(app.config.email) as mailer:
             send_due_digests(app, mailer, only=ANA)
     ((rcpts, message),) = script.received
     assert rcpts == [ANA]
     assert "Bcc" not in message and "X-Evil" not in message
-    assert sorted(message.keys()) == sorted([
-        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "List-Unsubscribe",
-        "List-Unsubscribe-Post", "MIME-Version", "Content-Type"])
+    assert sorted(message.keys()) == sorted(
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Auto-Submitted",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "MIME-Version",
+            "Content-Type",
+        ]
+    )
 
 
 def test_4xx_is_retried_after_back_off_and_delivered_once(world: World) -> None:
@@ -180,9 +212,8 @@ def test_a_drop_after_the_whole_message_is_never_resent(world: World) -> None:
 def test_an_unknown_digest_is_resent_only_when_the_admin_says_so(world: World) -> None:
     world.script.drop_after_data[ANA] = 1
     assert world.send() == {ANA: "unknown", BEN: "sent"}
-    with pytest.raises(PLNError, match="no digest of unknown fate"):
-        with world.mailer() as mailer:
-            resend_unknown(world.app, mailer, BEN, DAY)  # Ben's went out fine
+    with pytest.raises(PLNError, match="no digest of unknown fate"), world.mailer() as mailer:
+        resend_unknown(world.app, mailer, BEN, DAY)  # Ben's went out fine
     world.clock.advance(hours=1)
     with world.mailer() as mailer:
         outcome = resend_unknown(world.app, mailer, ANA, DAY)
@@ -245,8 +276,11 @@ def test_only_one_recipient(world: World) -> None:
 
 
 def test_an_unsubscribed_recipient_gets_nothing_until_re_enabled(world: World) -> None:
-    url = world.app.config.email.public_url + "/unsubscribe?token=" + make_token(
-        world.app.config.email, ANA)
+    url = (
+        world.app.config.email.public_url
+        + "/unsubscribe?token="
+        + make_token(world.app.config.email, ANA)
+    )
     assert unsubscribe_link(world.app, url) == (ANA, True)
     assert unsubscribe_link(world.app, url) == (ANA, False)
     assert world.send() == {BEN: "sent"}
@@ -275,11 +309,17 @@ def test_file_backend_writes_one_eml_per_digest(db_url: str, tmp_path: Path) -> 
 
 def test_the_configured_grace_and_holidays_decide_what_is_due(world: World) -> None:
     config = world.app.config
-    world.app.config = dataclasses.replace(config, schedule=ScheduleConfig(misfire_grace_minutes=10))
+    world.app.config = dataclasses.replace(
+        config, schedule=ScheduleConfig(misfire_grace_minutes=10)
+    )
     assert world.send() == {ANA: "missed", BEN: "sent"}  # Ana's 11:30 is 30 minutes late
     assert world.send() == {}  # the missed day is recorded: reported once, never sent late
-    world.app.config = dataclasses.replace(config, calendar=CalendarConfig(
-        (Holiday(DAY + timedelta(days=1), DAY + timedelta(days=1), "Break"),)))
+    world.app.config = dataclasses.replace(
+        config,
+        calendar=CalendarConfig(
+            (Holiday(DAY + timedelta(days=1), DAY + timedelta(days=1), "Break"),)
+        ),
+    )
     world.clock.advance(days=1)
     assert world.send() == {}
     world.clock.advance(days=1)
@@ -290,13 +330,15 @@ def test_empty_days_send_a_kind_note_or_nothing_as_configured(world: World) -> N
     assert world.send() == {ANA: "sent", BEN: "sent"}
     world.clock.advance(days=1)  # nothing new was stored since
     world.app.config = dataclasses.replace(
-        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=True))
+        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=True)
+    )
     assert world.send() == {ANA: "skipped", BEN: "skipped"}
     assert world.send() == {}  # the skipped day is recorded
     assert len(world.script.to(ANA)) == 1
     world.clock.advance(days=1)
     world.app.config = dataclasses.replace(
-        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=False))
+        world.app.config, digest=dataclasses.replace(world.app.config.digest, skip_empty=False)
+    )
     assert world.send() == {ANA: "sent", BEN: "sent"}
     (_, quiet) = world.script.to(ANA)
     assert "nothing new" in str(quiet["Subject"])

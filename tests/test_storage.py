@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from aggregator.store import repository as storage
 from aggregator.domain.errors import StorageError
 from aggregator.domain.models import (
     Engagement,
@@ -25,11 +24,12 @@ from aggregator.domain.models import (
     RecipientConfig,
     SourceConfig,
 )
+from aggregator.store import repository as storage
 from aggregator.store.migrations import alembic_config, head_revision
 from aggregator.store.repository import Repository
 from aggregator.store.tables import Base, DeliveryRow, DigestRow
 
-NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 
 BLOG = SourceConfig("blog", "rss", "A blog", (("url", "https://blog.example/feed"),))
@@ -266,8 +266,12 @@ def test_same_batch_twice_stores_it_once(repo: Repository) -> None:
 def test_changed_post_is_updated_in_place(repo: Repository) -> None:
     repo.save_fetch("blog", FetchResult((make_post(1), make_post(2))), NOW, LATER)
     edited = make_post(
-        1, text="edited", html="<p>edited</p>", content_hash="hash-1b",
-        engagement=Engagement(likes=40), links=("https://other.example/",),
+        1,
+        text="edited",
+        html="<p>edited</p>",
+        content_hash="hash-1b",
+        engagement=Engagement(likes=40),
+        links=("https://other.example/",),
     )
     assert repo.save_fetch("blog", FetchResult((edited, make_post(2))), LATER, LATER) == (0, 1)
     assert repo.count_posts() == 2
@@ -371,7 +375,7 @@ def test_posts_for_digest_window_order_and_utc(repo: Repository) -> None:
     posts = repo.posts_for_digest(["blog", "edchat"], NOW - timedelta(minutes=2), NOW)
     # [since, until): minute 0 is `until` (out), minute 2 is `since` (in).
     assert [p.external_id for p in posts] == ["a-first", "id-1", "id-2"]
-    assert all(p.published_at.tzinfo == timezone.utc for p in posts)
+    assert all(p.published_at.tzinfo == UTC for p in posts)
     assert posts[1] == make_post(1)
     assert repo.posts_for_digest(["edchat"], NOW - timedelta(days=1), LATER) == [tied]
     assert repo.posts_for_digest([], NOW - timedelta(days=1), LATER) == []
@@ -382,8 +386,8 @@ def test_other_zones_are_stored_as_utc(repo: Repository) -> None:
     post = make_post(1, published_at=datetime(2025, 3, 10, 12, 30, tzinfo=paris))
     repo.save_fetch("blog", FetchResult((post,)), NOW, LATER)
     (stored,) = repo.posts_for_digest(["blog"], NOW - timedelta(hours=2), NOW)
-    assert stored.published_at == datetime(2025, 3, 10, 11, 30, tzinfo=timezone.utc)
-    assert stored.published_at.tzinfo == timezone.utc
+    assert stored.published_at == datetime(2025, 3, 10, 11, 30, tzinfo=UTC)
+    assert stored.published_at.tzinfo == UTC
 
 
 def test_naive_datetime_is_refused(repo: Repository) -> None:
@@ -411,7 +415,7 @@ def test_last_digest_at_is_the_latest_sent_digest(repo: Repository, db_url: str)
     mark_sent(db_url, "2025-03-09", NOW - timedelta(hours=20))
     assert repo.last_digest_at(ana) == NOW - timedelta(days=1)
     assert repo.last_digests() == [(ana, NOW - timedelta(hours=20)), (ben, None)]
-    assert repo.last_digests()[0][1].tzinfo == timezone.utc  # type: ignore[union-attr]
+    assert repo.last_digests()[0][1].tzinfo == UTC  # type: ignore[union-attr]
 
 
 def test_record_digest_twice_keeps_one_row(repo: Repository, db_url: str) -> None:
@@ -428,9 +432,15 @@ def recipient_rows(db_url: str) -> list[tuple[str, bool, str]]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(  # type: ignore[misc]
-                "SELECT r.email, r.is_active, f.source_key FROM recipients r "
-                "LEFT JOIN recipient_follows f ON f.recipient_id = r.id ORDER BY 1, 3"))]
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    sa.text(  # type: ignore[misc]
+                        "SELECT r.email, r.is_active, f.source_key FROM recipients r "
+                        "LEFT JOIN recipient_follows f ON f.recipient_id = r.id ORDER BY 1, 3"
+                    )
+                )
+            ]
     finally:
         engine.dispose()
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from aggregator.run.cli import output as cli_output
-from aggregator.run.cli.commands import main
+from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
 from aggregator.config.load import EmailConfig, Secret
 from aggregator.domain.errors import PLNError
-from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
+from aggregator.run.cli import output as cli_output
+from aggregator.run.cli.commands import main
 
 SECRET = "kJ3v9-unsubscribe-secret-for-tests"
-EMAIL = EmailConfig(public_url="https://school.org/pln",
-                    unsubscribe_secret=Secret("PLN_UNSUBSCRIBE_SECRET", SECRET))
+EMAIL = EmailConfig(
+    public_url="https://school.org/pln", unsubscribe_secret=Secret("PLN_UNSUBSCRIBE_SECRET", SECRET)
+)
 
 
 def test_a_link_carries_a_token_that_verifies_to_its_address() -> None:
@@ -29,8 +30,12 @@ def test_a_link_carries_a_token_that_verifies_to_its_address() -> None:
 
 
 def test_no_link_without_a_public_url_or_a_secret() -> None:
-    assert make_unsubscribe_url(EmailConfig(unsubscribe_secret=EMAIL.unsubscribe_secret),
-                                "ana@school.org") is None
+    assert (
+        make_unsubscribe_url(
+            EmailConfig(unsubscribe_secret=EMAIL.unsubscribe_secret), "ana@school.org"
+        )
+        is None
+    )
     assert make_unsubscribe_url(EmailConfig(public_url="https://school.org"), "a@b.org") is None
 
 
@@ -40,14 +45,17 @@ def swap_address(token: str, email: str) -> str:
     return f"{other}.{token.partition('.')[2]}"
 
 
-@pytest.mark.parametrize("tamper", [
-    pytest.param(lambda t: swap_address(t, "ben@school.org"), id="other-address"),
-    pytest.param(lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), id="signature"),
-    pytest.param(lambda t: t.partition(".")[0], id="no-signature"),
-    pytest.param(lambda t: t[: len(t) // 2], id="cut-short"),
-    pytest.param(lambda t: "!!!." + t.partition(".")[2], id="not-base64"),
-    pytest.param(lambda t: "", id="empty"),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda t: swap_address(t, "ben@school.org"), id="other-address"),
+        pytest.param(lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), id="signature"),
+        pytest.param(lambda t: t.partition(".")[0], id="no-signature"),
+        pytest.param(lambda t: t[: len(t) // 2], id="cut-short"),
+        pytest.param(lambda t: "!!!." + t.partition(".")[2], id="not-base64"),
+        pytest.param(lambda t: "", id="empty"),
+    ],
+)
 def test_a_tampered_token_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]
     token = make_token(EMAIL, "ana@school.org")
     with pytest.raises(PLNError, match="not a valid unsubscribe link"):
@@ -74,9 +82,10 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("PLN_UNSUBSCRIBE_SECRET", SECRET)
     level = logging.getLogger().level
     # Due a minute ago, so `pln send` (on the real clock) has something to send.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     path = tmp_path / "config.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [database]
 url = "sqlite:///pln.db"
 [email]
@@ -92,7 +101,9 @@ send_at = "{now:%H:%M}"
 email = "ben@school.org"
 timezone = "UTC"
 send_at = "{now:%H:%M}"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     yield path
     cli_output.close_logging()
     logging.getLogger().setLevel(level)
@@ -107,7 +118,9 @@ def test_pln_unsubscribe_then_send_skips_that_teacher(config: Path) -> None:
     url = make_unsubscribe_url(EMAIL, "ana@school.org")
     assert url is not None
     assert pln("unsubscribe", "--config", str(config), url) == (
-        0, "ana@school.org: unsubscribed; no digests until re-enabled with [email] resubscribe\n")
+        0,
+        "ana@school.org: unsubscribed; no digests until re-enabled with [email] resubscribe\n",
+    )
     code, output = pln("send", "--config", str(config), "--dry-run")
     assert code == 0 and "ben@school.org" in output and "ana@school.org" not in output
     assert not (config.parent / "outbox").exists()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
+from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.models import RecipientConfig
-from aggregator.app.wiring import App
 from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines
@@ -30,8 +30,12 @@ def build_digest(app: App, recipient: RecipientConfig, now: datetime) -> Digest:
     digest = build_digest_from_posts(
         posts, recipient, titles, now, window, app.config.digest.words_per_minute
     )
-    log.info("%s: digest of %d entries from %d candidates", recipient.email,
-             len(digest.entries), digest.candidate_count)
+    log.info(
+        "%s: digest of %d entries from %d candidates",
+        recipient.email,
+        len(digest.entries),
+        digest.candidate_count,
+    )
     return digest
 
 

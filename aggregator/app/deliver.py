@@ -37,8 +37,14 @@ from aggregator.domain.errors import DeliveryError
 from aggregator.domain.models import RecipientConfig
 
 __all__ = [
-    "FileMailer", "Mailer", "PermanentFailure", "ServerUnavailable", "SmtpMailer",
-    "TemporaryFailure", "UnknownOutcome", "build_message",
+    "FileMailer",
+    "Mailer",
+    "PermanentFailure",
+    "ServerUnavailable",
+    "SmtpMailer",
+    "TemporaryFailure",
+    "UnknownOutcome",
+    "build_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,8 +97,15 @@ def _one_line(text: str) -> str:
 
 
 def build_message(
-    *, sender: str, recipient: RecipientConfig, subject: str, text: str, html: str,
-    now: datetime, unsubscribe_url: str | None = None, unsubscribe_mailto: str = "",
+    *,
+    sender: str,
+    recipient: RecipientConfig,
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime,
+    unsubscribe_url: str | None = None,
+    unsubscribe_mailto: str = "",
 ) -> EmailMessage:
     """The multipart/alternative (text, then HTML) digest email.
 
@@ -167,7 +180,9 @@ class SmtpMailer:
     """
 
     def __init__(
-        self, config: EmailConfig, timeout_s: float = SMTP_TIMEOUT_S,
+        self,
+        config: EmailConfig,
+        timeout_s: float = SMTP_TIMEOUT_S,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         """`tls` replaces the default verifying context (tests trust their own CA)."""
@@ -180,7 +195,9 @@ class SmtpMailer:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -232,8 +249,9 @@ class SmtpMailer:
         smtp: smtplib.SMTP | None = None
         try:
             if cfg.security == "ssl":
-                smtp = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=self.timeout_s,
-                                        context=context)
+                smtp = smtplib.SMTP_SSL(
+                    cfg.smtp_host, cfg.smtp_port, timeout=self.timeout_s, context=context
+                )
             else:
                 smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=self.timeout_s)
             smtp.ehlo()
@@ -263,8 +281,11 @@ class SmtpMailer:
         (for `send` to reconnect) or a failure when the server refuses."""
         smtp = self._connection()
         try:
-            for command, ok in ((f"MAIL FROM:<{sender}>", (250,)),
-                                (f"RCPT TO:<{recipient}>", (250, 251)), ("DATA", (354,))):
+            for command, ok in (
+                (f"MAIL FROM:<{sender}>", (250,)),
+                (f"RCPT TO:<{recipient}>", (250, 251)),
+                ("DATA", (354,)),
+            ):
                 code, reply = smtp.docmd(command)
                 if code not in ok:
                     self._reset(smtp)
@@ -276,8 +297,13 @@ class SmtpMailer:
             raise TemporaryFailure(f"{recipient}: {self._where()}: {_reason(exc)}") from exc
         return smtp
 
-    def _send_data(self, smtp: smtplib.SMTP, recipient: str, message: EmailMessage,
-                   on_commit: Callable[[], None]) -> None:
+    def _send_data(
+        self,
+        smtp: smtplib.SMTP,
+        recipient: str,
+        message: EmailMessage,
+        on_commit: Callable[[], None],
+    ) -> None:
         """The message, then (after `on_commit`) the end-of-data mark and the answer."""
         data = re.sub(rb"(?m)^\.", b"..", message.as_bytes())  # RFC 5321 4.5.2
         if not data.endswith(b"\r\n"):
@@ -293,8 +319,9 @@ class SmtpMailer:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             # The end-of-data mark never left: the server cannot have accepted it.
             self._drop()
-            raise TemporaryFailure(f"{recipient}: connection lost while sending "
-                                   f"({_reason(exc)})") from exc
+            raise TemporaryFailure(
+                f"{recipient}: connection lost while sending ({_reason(exc)})"
+            ) from exc
         except BaseException:
             self._drop()  # the only way to abandon a DATA transaction
             raise
@@ -302,8 +329,10 @@ class SmtpMailer:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
-            raise UnknownOutcome(f"{recipient}: the whole message was sent but "
-                                 f"{self._where()} did not answer ({_reason(exc)})") from exc
+            raise UnknownOutcome(
+                f"{recipient}: the whole message was sent but "
+                f"{self._where()} did not answer ({_reason(exc)})"
+            ) from exc
         if code != 250:
             raise _refusal(recipient, code, reply)
         log.info("%s: accepted by %s: %s", recipient, self._where(), _text(reply))

@@ -45,8 +45,11 @@ class SourceHealth:
         if self.is_failing:
             return f"failing ({self.failures}x): {self.last_error or 'unknown error'}"
         if self.is_stale:
-            quiet = "no new item yet" if self.quiet_days is None else (
-                f"no new item for {self.quiet_days} days")
+            quiet = (
+                "no new item yet"
+                if self.quiet_days is None
+                else (f"no new item for {self.quiet_days} days")
+            )
             return f"stale: answers, but {quiet}"
         return ""
 
@@ -68,11 +71,17 @@ def source_health(
         if not status.is_active:
             continue
         quiet = None if status.last_new_post_at is None else (now - status.last_new_post_at).days
-        found.append(SourceHealth(
-            key=status.key, kind=status.kind, is_failing=status.consecutive_failures > 0,
-            is_stale=is_stale(status, now, stale_after), failures=status.consecutive_failures,
-            last_error=status.last_error, quiet_days=quiet,
-        ))
+        found.append(
+            SourceHealth(
+                key=status.key,
+                kind=status.kind,
+                is_failing=status.consecutive_failures > 0,
+                is_stale=is_stale(status, now, stale_after),
+                failures=status.consecutive_failures,
+                last_error=status.last_error,
+                quiet_days=quiet,
+            )
+        )
     return found
 
 
@@ -108,8 +117,10 @@ def health_email(
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
-    message["Subject"] = (f"PLN Digest health {day.isoformat()}: {len(failing)} failing, "
-                          f"{len(stale)} stale of {len(health)} sources")
+    message["Subject"] = (
+        f"PLN Digest health {day.isoformat()}: {len(failing)} failing, "
+        f"{len(stale)} stale of {len(health)} sources"
+    )
     lines = [f"{h.key} ({h.kind}): {h.summary}" for h in failing + stale]
     if not lines:
         lines = ["Every source answers and brings new items."]

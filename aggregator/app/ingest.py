@@ -18,9 +18,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from aggregator.app.credentials import CredentialGate
+from aggregator.app.wiring import App
 from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
 from aggregator.domain.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
-from aggregator.app.wiring import App
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,14 @@ def refresh_stale_sources(
     us to wait for is skipped as in `fetch_sources`.
     """
     cutoff = app.clock() - older_than
-    statuses = app.repo.source_statuses(sorted(set(keys)), include_inactive=False,
-                                        with_post_counts=False)
-    stale = [s for s in statuses if s.consecutive_failures == 0
-             and (s.last_success_at is None or s.last_success_at < cutoff)]
+    statuses = app.repo.source_statuses(
+        sorted(set(keys)), include_inactive=False, with_post_counts=False
+    )
+    stale = [
+        s
+        for s in statuses
+        if s.consecutive_failures == 0 and (s.last_success_at is None or s.last_success_at < cutoff)
+    ]
     return _run(app, stale, progress)
 
 
@@ -115,10 +119,14 @@ def _statuses_to_fetch(app: App, keys: Sequence[str] | None) -> list[SourceStatu
         unknown = [k for k in keys if app.config.source(k) is None]
         if unknown:
             raise PLNError(f"no source with key {', '.join(unknown)} in {app.config.path}")
-    return app.repo.source_statuses(keys or None, include_inactive=bool(keys), with_post_counts=False)
+    return app.repo.source_statuses(
+        keys or None, include_inactive=bool(keys), with_post_counts=False
+    )
 
 
-def _run(app: App, statuses: Sequence[SourceStatus], progress: Progress | None) -> list[FetchOutcome]:
+def _run(
+    app: App, statuses: Sequence[SourceStatus], progress: Progress | None
+) -> list[FetchOutcome]:
     outcomes: list[FetchOutcome] = []
     for outcome in _fetch_all(app, statuses):
         outcomes.append(outcome)
@@ -205,10 +213,20 @@ def _store(app: App, status: SourceStatus, future: Future[FetchResult]) -> Fetch
     new, updated = app.repo.save_fetch(
         status.key, result, now, next_attempt_at(now, 0, interval=interval, jitter=random.random())
     )
-    log.info("%s: %d new, %d updated%s", status.key, new, updated,
-             " (not modified)" if result.not_modified else "")
-    return FetchOutcome(status.key, new_posts=new, updated_posts=updated,
-                        not_modified=result.not_modified, problem=result.problem)
+    log.info(
+        "%s: %d new, %d updated%s",
+        status.key,
+        new,
+        updated,
+        " (not modified)" if result.not_modified else "",
+    )
+    return FetchOutcome(
+        status.key,
+        new_posts=new,
+        updated_posts=updated,
+        not_modified=result.not_modified,
+        problem=result.problem,
+    )
 
 
 def _record_failure(
@@ -223,11 +241,20 @@ def _record_failure(
     retry_at = next_attempt_at(now, failures, retry_after, interval)
     wait_until = exc.retry_after if isinstance(exc, RateLimited) else None
     app.repo.save_failure(
-        status.key, exc.message, now, retry_at,
-        deactivate=isinstance(exc, SourceGone), wait_until=wait_until,
+        status.key,
+        exc.message,
+        now,
+        retry_at,
+        deactivate=isinstance(exc, SourceGone),
+        wait_until=wait_until,
     )
-    log.warning("%s: %s (failure %d, next try %s)", status.key, exc.message, failures,
-                f"{retry_at:%Y-%m-%d %H:%M} UTC")
+    log.warning(
+        "%s: %s (failure %d, next try %s)",
+        status.key,
+        exc.message,
+        failures,
+        f"{retry_at:%Y-%m-%d %H:%M} UTC",
+    )
     return FetchOutcome(status.key, error=exc.message)
 
 
@@ -237,4 +264,3 @@ def _interval(source: SourceConfig | None) -> timedelta:
     if source.interval_minutes:
         return timedelta(minutes=source.interval_minutes)
     return KIND_INTERVALS.get(source.kind, DEFAULT_INTERVAL)
-

@@ -17,11 +17,6 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
-from aggregator.domain.errors import PLNError
-from aggregator.domain.models import RecipientConfig
-from aggregator.store.deliveries import Claim, Deliveries
-from aggregator.app.unsubscribe import make_unsubscribe_url
-from aggregator.app.wiring import App
 from aggregator.app.build import build_digest
 from aggregator.app.deliver import (
     Mailer,
@@ -31,11 +26,16 @@ from aggregator.app.deliver import (
     UnknownOutcome,
     build_message,
 )
+from aggregator.app.unsubscribe import make_unsubscribe_url
+from aggregator.app.wiring import App
+from aggregator.domain.errors import PLNError
+from aggregator.domain.models import RecipientConfig
+from aggregator.store.deliveries import Claim, Deliveries
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
-__all__ = ["DeliveryOutcome", "send_due_digests", "retry_delay"]
+__all__ = ["DeliveryOutcome", "retry_delay", "send_due_digests"]
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,9 @@ def send_due_digests(
     now = app.clock()
     deliveries = Deliveries(app.repo)
     if not dry_run:
-        deliveries.lift_unsubscribes(dict(app.config.email.resubscribe),
-                                     [r.email for r in app.config.recipients])
+        deliveries.lift_unsubscribes(
+            dict(app.config.email.resubscribe), [r.email for r in app.config.recipients]
+        )
     gone = deliveries.unsubscribed()
     recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
     jobs, outcomes = _jobs(app, deliveries, recipients, now, dry_run)
@@ -127,16 +128,23 @@ _UNAVAILABLE = "server unavailable: "
 
 
 def _jobs(
-    app: App, deliveries: Deliveries, recipients: list[RecipientConfig], now: datetime,
+    app: App,
+    deliveries: Deliveries,
+    recipients: list[RecipientConfig],
+    now: datetime,
     dry_run: bool,
 ) -> tuple[list[_Job], list[DeliveryOutcome]]:
     """Retries whose time has come, then digests due now (on send days, outside
     holidays, within the misfire grace); and the missed ones."""
     by_email = {r.email: r for r in recipients}
     recorded = deliveries.recorded_days(list(by_email), (now - timedelta(days=2)).date())
-    due, missed = due_digests(now=now, recipients=recipients, recorded=recorded,
-                              grace=app.config.schedule.misfire_grace,
-                              holidays=app.config.calendar.holidays)
+    due, missed = due_digests(
+        now=now,
+        recipients=recipients,
+        recorded=recorded,
+        grace=app.config.schedule.misfire_grace,
+        holidays=app.config.calendar.holidays,
+    )
     outcomes = [_skip_missed(deliveries, d, now, dry_run) for d in missed]
     jobs: list[_Job] = []
     for waiting in deliveries.due_retries(now):
@@ -152,8 +160,9 @@ def _jobs(
     return jobs, outcomes
 
 
-def _skip_missed(deliveries: Deliveries, due: DueDigest, now: datetime,
-                 dry_run: bool) -> DeliveryOutcome:
+def _skip_missed(
+    deliveries: Deliveries, due: DueDigest, now: datetime, dry_run: bool
+) -> DeliveryOutcome:
     """Record a digest too late to send as failed for its day, so it is
     reported once and never sent late (issue #5, misfire policy)."""
     reason = f"missed: due at {due.send_at:%H:%M} UTC, too long ago (the service was down)"
@@ -180,8 +189,9 @@ def _deliver(
         return _failed_attempt(deliveries, claim, str(exc), now)
     message_id = str(message["Message-ID"])
     count = len(digest.entries) + len(digest.also)
-    outcome = DeliveryOutcome(claim.email, claim.local_day, "sent", digest.subject, count,
-                              message_id)
+    outcome = DeliveryOutcome(
+        claim.email, claim.local_day, "sent", digest.subject, count, message_id
+    )
     try:
         mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, count, now))
     except ServerUnavailable as exc:
@@ -194,12 +204,19 @@ def _deliver(
         return replace(outcome, status="failed", error=str(exc))
     except UnknownOutcome as exc:
         deliveries.note_unknown(claim, str(exc))
-        log.error("%s: digest for %s may have been sent (%s); not sending it again: "
-                  "check the mail log for %s", claim.email, claim.local_day, exc, message_id)
+        log.error(
+            "%s: digest for %s may have been sent (%s); not sending it again: "
+            "check the mail log for %s",
+            claim.email,
+            claim.local_day,
+            exc,
+            message_id,
+        )
         return replace(outcome, status="unknown", error=str(exc))
     deliveries.mark_sent(claim, app.clock())
-    log.info("%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count,
-             message_id)
+    log.info(
+        "%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count, message_id
+    )
     return outcome
 
 
@@ -214,8 +231,13 @@ def _failed_attempt(
         return DeliveryOutcome(claim.email, claim.local_day, "failed", error=error)
     retry_at = now + retry_delay(claim.attempts)
     deliveries.mark_retry(claim, error, retry_at)
-    log.warning("%s: digest for %s not sent (%s); retry at %s", claim.email, claim.local_day,
-                error, retry_at.isoformat(timespec="minutes"))
+    log.warning(
+        "%s: digest for %s not sent (%s); retry at %s",
+        claim.email,
+        claim.local_day,
+        error,
+        retry_at.isoformat(timespec="minutes"),
+    )
     return DeliveryOutcome(claim.email, claim.local_day, "retry", error=error, retry_at=retry_at)
 
 
@@ -223,8 +245,7 @@ def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
     digest = build_digest(app, job.recipient, now)
     count = len(digest.entries) + len(digest.also)
-    return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject,
-                           count)
+    return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject, count)
 
 
 def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
@@ -232,9 +253,13 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
     email = app.config.email
     url = make_unsubscribe_url(email, recipient.email)
     return build_message(
-        sender=email.from_address, recipient=recipient, subject=digest.subject,
-        text=render_text(digest, url or ""), html=render_html(digest, url or ""),
-        now=now.astimezone(ZoneInfo(recipient.timezone)), unsubscribe_url=url,
+        sender=email.from_address,
+        recipient=recipient,
+        subject=digest.subject,
+        text=render_text(digest, url or ""),
+        html=render_html(digest, url or ""),
+        now=now.astimezone(ZoneInfo(recipient.timezone)),
+        unsubscribe_url=url,
         unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
     )
 
@@ -251,11 +276,16 @@ def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> Del
     deliveries = Deliveries(app.repo)
     released = deliveries.release_unknown(recipient.email, local_day, app.clock())
     if released is None:
-        raise PLNError(f"{email} has no digest of unknown fate for {local_day}: "
-                       "`pln status` lists the deliveries")
-    log.warning("%s: digest for %s released for a new attempt (was %s)", email, local_day,
-                released)
-    sent = [o for o in send_due_digests(app, mailer, only=recipient.email)
-            if o.local_day == local_day]
-    return sent[0] if sent else DeliveryOutcome(email, local_day, "retry",
-                                                error="claimed by another process")
+        raise PLNError(
+            f"{email} has no digest of unknown fate for {local_day}: "
+            "`pln status` lists the deliveries"
+        )
+    log.warning("%s: digest for %s released for a new attempt (was %s)", email, local_day, released)
+    sent = [
+        o for o in send_due_digests(app, mailer, only=recipient.email) if o.local_day == local_day
+    ]
+    return (
+        sent[0]
+        if sent
+        else DeliveryOutcome(email, local_day, "retry", error="claimed by another process")
+    )

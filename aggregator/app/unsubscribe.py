@@ -16,10 +16,10 @@ import hmac
 import logging
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from aggregator.app.wiring import App
 from aggregator.config.load import EmailConfig
 from aggregator.domain.errors import PLNError
 from aggregator.store.deliveries import Deliveries
-from aggregator.app.wiring import App
 
 __all__ = ["make_token", "make_unsubscribe_url", "token_from", "unsubscribe_link", "verify_token"]
 
@@ -44,8 +44,10 @@ def _signature(secret: str, email: str) -> bytes:
 
 def _secret(config: EmailConfig) -> str:
     if config.unsubscribe_secret is None:
-        raise PLNError("unsubscribe links need a secret: set [email] unsubscribe_secret_env "
-                       "and that environment variable")
+        raise PLNError(
+            "unsubscribe links need a secret: set [email] unsubscribe_secret_env "
+            "and that environment variable"
+        )
     return config.unsubscribe_secret.reveal()
 
 
@@ -80,8 +82,10 @@ def verify_token(config: EmailConfig, token: str) -> str:
     Raises PLNError when the token is malformed or its signature does not
     match (tampered with, or signed with another secret).
     """
-    refused = PLNError("not a valid unsubscribe link (altered, cut short, or signed with "
-                       "another unsubscribe secret)")
+    refused = PLNError(
+        "not a valid unsubscribe link (altered, cut short, or signed with "
+        "another unsubscribe secret)"
+    )
     encoded, dot, signature = token.strip().partition(".")
     if not dot:
         raise refused

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import requests
 
+from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
 from aggregator.config.load import Config, EmailConfig
 from aggregator.domain.models import Clock, utc_now
 from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
-from connectors.http.fetch import make_session
 from connectors.base import Connector, ConnectorContext
+from connectors.http.fetch import make_session
 from connectors.rss.connector import RssConnector
-from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
 
 
 @dataclass

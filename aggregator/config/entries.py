@@ -29,7 +29,15 @@ from aggregator.domain.models import RecipientConfig, SourceConfig, SourceKind
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")
 RECIPIENT_KEYS = (
-    "email", "name", "timezone", "send_at", "reading_minutes", "follow", "mute", "boost", "days"
+    "email",
+    "name",
+    "timezone",
+    "send_at",
+    "reading_minutes",
+    "follow",
+    "mute",
+    "boost",
+    "days",
 )
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Day names as `days` and `weekly_health_email` spell them, Monday first (date.weekday())."""
@@ -218,7 +226,7 @@ def _read_options(
         if value is None:
             continue
         if option.type == "env":
-            needs.append(EnvNeed(table.path + (name,), value))
+            needs.append(EnvNeed((*table.path, name), value))
         values.append((name, value))
     return tuple(sorted(values))
 
@@ -295,7 +303,9 @@ def _read_days(table: Table) -> tuple[str, ...]:
             table.problem("days", f"unknown day {day!r}; use {', '.join(WEEKDAYS)}")
             return ()
     if "days" in table.data and not days:
-        table.problem("days", 'must name at least one day, like ["mon", "tue", "wed", "thu", "fri"]')
+        table.problem(
+            "days", 'must name at least one day, like ["mon", "tue", "wed", "thu", "fri"]'
+        )
     return tuple(day for day in WEEKDAYS if day in days)
 
 

@@ -68,7 +68,7 @@ __all__ = [
 class Secret:
     """A secret read from the environment; its repr never shows the value."""
 
-    __slots__ = ("env_name", "_value")
+    __slots__ = ("_value", "env_name")
 
     def __init__(self, env_name: str, value: str) -> None:
         self.env_name = env_name
@@ -190,11 +190,31 @@ class Config:
         return next((s for s in self.secrets if s.env_name == env_name), None)
 
 
-_TOP_KEYS = ("database", "email", "fetch", "digest", "twitter", "facebook", "sources", "recipients",
-             "schedule", "calendar")
+_TOP_KEYS = (
+    "database",
+    "email",
+    "fetch",
+    "digest",
+    "twitter",
+    "facebook",
+    "sources",
+    "recipients",
+    "schedule",
+    "calendar",
+)
 _EMAIL_KEYS = (
-    "smtp_host", "smtp_port", "security", "username", "password_env", "from", "backend",
-    "folder", "admin", "unsubscribe_secret_env", "public_url", "resubscribe",
+    "smtp_host",
+    "smtp_port",
+    "security",
+    "username",
+    "password_env",
+    "from",
+    "backend",
+    "folder",
+    "admin",
+    "unsubscribe_secret_env",
+    "public_url",
+    "resubscribe",
 )
 _BACKENDS = ("smtp", "file")
 # An HMAC key shorter than this is guessable; token_urlsafe(32) gives 43 characters.
@@ -208,13 +228,16 @@ _TOML_HINTS = {
     "Cannot declare": " (is a table written twice?)",
 }
 _FETCH_KEYS = (
-    "timeout_seconds", "max_body_bytes", "max_redirects", "workers", "allow_private", "user_agent"
+    "timeout_seconds",
+    "max_body_bytes",
+    "max_redirects",
+    "workers",
+    "allow_private",
+    "user_agent",
 )
 
 
-def load_config(
-    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the configuration file at `path`.
 
     `environ` (default `os.environ`) supplies the secrets that `*_env` keys
@@ -435,13 +458,18 @@ def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) 
     use = _Use("required when public_url is set") if public_url else None
     secret = _read_secret(table, "unsubscribe_secret_env", environ, use)
     if secret is not None and len(secret.reveal()) < _MIN_SECRET_CHARS:
-        table.problem("unsubscribe_secret_env",
-                      f"{secret.env_name} is too short: use {_MIN_SECRET_CHARS} or more random "
-                      "characters, e.g. from: python3 -c 'import secrets; "
-                      "print(secrets.token_urlsafe(32))'")
+        table.problem(
+            "unsubscribe_secret_env",
+            f"{secret.env_name} is too short: use {_MIN_SECRET_CHARS} or more random "
+            "characters, e.g. from: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'",
+        )
     return {
-        "backend": backend, "folder": _resolve_path(out, folder) if out else "",
-        "admin": admin, "unsubscribe_secret": secret, "public_url": public_url,
+        "backend": backend,
+        "folder": _resolve_path(out, folder) if out else "",
+        "admin": admin,
+        "unsubscribe_secret": secret,
+        "public_url": public_url,
         "resubscribe": _read_resubscribe(table),
     }
 
@@ -455,12 +483,14 @@ def _read_resubscribe(table: Table) -> tuple[tuple[str, date], ...]:
     """`resubscribe = { "ana@school.org" = 2026-12-01 }`: address and day."""
     value = table.data.get("resubscribe", {})
     if not isinstance(value, dict):
-        table.problem("resubscribe",
-                      'must be a table of address = day, like { "ana@school.org" = 2026-12-01 }')
+        table.problem(
+            "resubscribe",
+            'must be a table of address = day, like { "ana@school.org" = 2026-12-01 }',
+        )
         return ()
     entries = []
     for address, day in value.items():
-        where = table.path + ("resubscribe", address)
+        where = (*table.path, "resubscribe", address)
         if not is_address(address):
             table.report.add(where, "not an email address")
         elif isinstance(day, datetime) or not isinstance(day, date):
@@ -477,7 +507,7 @@ def _read_fetch(table: Table) -> FetchConfig:
     for index, entry in enumerate(allow_private):
         message = check_private_entry(entry)
         if message:
-            table.report.add(table.path + ("allow_private", index), message)
+            table.report.add((*table.path, "allow_private", index), message)
     user_agent = table.text("user_agent", default.user_agent)
     if not user_agent:
         table.problem("user_agent", "must not be empty")

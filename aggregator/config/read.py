@@ -182,15 +182,15 @@ class Table:
 
     def problem(self, key: str, message: str, line: int | None = None) -> None:
         """Record a problem about `key` of this table."""
-        self.report.add(self.path + (key,), message, line)
+        self.report.add((*self.path, key), message, line)
 
     def table(self, key: str) -> Table:
         """The sub-table `[key]`; empty when absent or not a table."""
         value = self.data.get(key, {})
         if not isinstance(value, dict):
-            self.problem(key, f"must be a table: write it as [{format_path(self.path + (key,))}]")
+            self.problem(key, f"must be a table: write it as [{format_path((*self.path, key))}]")
             value = {}
-        return Table(value, self.path + (key,), self.report)
+        return Table(value, (*self.path, key), self.report)
 
     def tables(self, key: str) -> list[Table]:
         """The array of tables `[[key]]`, one `Table` per entry."""
@@ -198,7 +198,7 @@ class Table:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.problem(key, f"must be an array of tables: write each entry as [[{key}]]")
             return []
-        return [Table(item, self.path + (key, i), self.report) for i, item in enumerate(value)]
+        return [Table(item, (*self.path, key, i), self.report) for i, item in enumerate(value)]
 
     def text(self, key: str, default: str = "", *, required: str = "") -> str:
         """A string, stripped; `required` is the reason it must be there."""

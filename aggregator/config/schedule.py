@@ -12,8 +12,11 @@ from aggregator.config.entries import WEEKDAYS
 from aggregator.config.read import Table
 
 SCHEDULE_KEYS = (
-    "misfire_grace_minutes", "stale_after_days", "refresh_before_send_minutes",
-    "weekly_health_email", "timezone",
+    "misfire_grace_minutes",
+    "stale_after_days",
+    "refresh_before_send_minutes",
+    "weekly_health_email",
+    "timezone",
 )
 HOLIDAY_KEYS = ("name", "first", "last")
 
@@ -87,7 +90,9 @@ def _read_zone(table: Table, default: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like "America"
-        table.problem("timezone", f"unknown time zone {name!r}; use an IANA name like Europe/London")
+        table.problem(
+            "timezone", f"unknown time zone {name!r}; use an IANA name like Europe/London"
+        )
         return default
     return name
 

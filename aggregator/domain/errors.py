@@ -51,9 +51,7 @@ class SourceError(PLNError):
     (rate limit, Retry-After), or None to use the normal back-off.
     """
 
-    def __init__(
-        self, source_key: str, message: str, retry_after: datetime | None = None
-    ) -> None:
+    def __init__(self, source_key: str, message: str, retry_after: datetime | None = None) -> None:
         self.source_key = source_key
         self.message = message
         self.retry_after = retry_after

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
@@ -42,7 +42,7 @@ class LogfmtFormatter(logging.Formatter):
         self._with_traceback = with_traceback
 
     def format(self, record: logging.LogRecord) -> str:
-        at = datetime.fromtimestamp(record.created, timezone.utc)
+        at = datetime.fromtimestamp(record.created, UTC)
         pairs: list[tuple[str, object]] = [
             ("time", at.isoformat(timespec="milliseconds").replace("+00:00", "Z")),
             ("level", record.levelname.lower()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 Clock = Callable[[], datetime]
@@ -17,7 +17,7 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     """The real clock: an aware UTC datetime (the default `Clock`)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,20 +21,20 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator.domain.errors import PLNError
 from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
-from aggregator.domain.logfmt import fields
-from aggregator.store.deliveries import Deliveries
-from aggregator.domain.models import FetchOutcome, utc_now
-from aggregator.app.wiring import App
-from digests.due import next_send_at, sending_soon
 from aggregator.app.send import DeliveryOutcome
+from aggregator.app.wiring import App
+from aggregator.domain.errors import PLNError
+from aggregator.domain.logfmt import fields
+from aggregator.domain.models import FetchOutcome, utc_now
+from aggregator.store.deliveries import Deliveries
+from digests.due import next_send_at, sending_soon
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ class TickReport:
 class Metronome:
     """What `pln run` does each minute, callable directly by tests."""
 
-    def __init__(self, app: App, send: SendDue, *, hooks: Sequence[Hook] = (),
-                 rebuild: Rebuild | None = None) -> None:
+    def __init__(
+        self, app: App, send: SendDue, *, hooks: Sequence[Hook] = (), rebuild: Rebuild | None = None
+    ) -> None:
         """Tick with `app`; `rebuild` makes a new one when a reload is requested."""
         self.app = app
         self._send = send
@@ -137,8 +138,9 @@ class Metronome:
     def _start_fetch(self) -> bool:
         if not self.wait_for_fetch(0):
             return False  # the last run is still going: never two at once
-        self._fetcher = threading.Thread(target=self._fetch_run, args=(self.app,),
-                                         name="pln-fetch", daemon=True)
+        self._fetcher = threading.Thread(
+            target=self._fetch_run, args=(self.app,), name="pln-fetch", daemon=True
+        )
         self._fetcher.start()
         return True
 
@@ -150,10 +152,18 @@ class Metronome:
             log.info("fetch run stopped for shutdown", extra=fields(event="shutdown"))
 
     def _progress(self, outcome: FetchOutcome) -> None:
-        log.info("fetched %s", outcome.source_key, extra=fields(
-            event="fetch", source=outcome.source_key, status=outcome.status,
-            new=outcome.new_posts, updated=outcome.updated_posts,
-            error=outcome.error or outcome.skipped or ""))
+        log.info(
+            "fetched %s",
+            outcome.source_key,
+            extra=fields(
+                event="fetch",
+                source=outcome.source_key,
+                status=outcome.status,
+                new=outcome.new_posts,
+                updated=outcome.updated_posts,
+                error=outcome.error or outcome.skipped or "",
+            ),
+        )
         if self._stopping.is_set():
             raise _Stopping  # its write is committed: a clean place to end
 
@@ -161,21 +171,25 @@ class Metronome:
         outcomes = _guarded("send due digests", self._send, self.app) or ()
         if outcomes:
             sent = sum(o.status == "sent" for o in outcomes)
-            log.info("sent %d of %d digests", sent, len(outcomes),
-                     extra=fields(event="send", sent=sent, tried=len(outcomes)))
+            log.info(
+                "sent %d of %d digests",
+                sent,
+                len(outcomes),
+                extra=fields(event="send", sent=sent, tried=len(outcomes)),
+            )
         return outcomes
 
 
-def refresh_before_send(app: App, progress: Callable[[FetchOutcome], None] | None = None
-                        ) -> list[FetchOutcome]:
+def refresh_before_send(
+    app: App, progress: Callable[[FetchOutcome], None] | None = None
+) -> list[FetchOutcome]:
     """Fetch now the sources followed by recipients whose digest goes within
     `[schedule] refresh_before_send_minutes`, unless fetched successfully
     within that time, so the digest is fresh."""
     within = timedelta(minutes=app.config.schedule.refresh_before_send_minutes)
     if not within:
         return []
-    soon = sending_soon(app.clock(), app.config.recipients, within,
-                        app.config.calendar.holidays)
+    soon = sending_soon(app.clock(), app.config.recipients, within, app.config.calendar.holidays)
     keys = sorted({key for recipient in soon for key in recipient.follow})
     return refresh_stale_sources(app, keys, within, progress) if keys else []
 
@@ -186,9 +200,10 @@ def next_digests(app: App) -> list[tuple[str, datetime | None]]:
     now = app.clock()
     emails = [r.email for r in app.config.recipients]
     recorded = Deliveries(app.repo).recorded_days(emails, (now - timedelta(days=2)).date())
-    return [(r.email, next_send_at(now, r, app.config.calendar.holidays,
-                                   recorded.get(r.email, set())))
-            for r in app.config.recipients]
+    return [
+        (r.email, next_send_at(now, r, app.config.calendar.holidays, recorded.get(r.email, set())))
+        for r in app.config.recipients
+    ]
 
 
 def _guarded(what: str, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
@@ -211,10 +226,15 @@ def build_scheduler(metronome: Metronome, every: timedelta = TICK) -> BlockingSc
     Coalesced and one instance at a time: after a suspend or a long tick the
     missed ticks become one, as what is due is read afresh anyway.
     """
-    scheduler = BlockingScheduler(timezone=timezone.utc)
+    scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        metronome.tick, IntervalTrigger(seconds=every.total_seconds(), timezone=timezone.utc),
-        id="metronome", name="metronome", coalesce=True, max_instances=1,
-        misfire_grace_time=int(every.total_seconds()) or 1, next_run_time=utc_now(),
+        metronome.tick,
+        IntervalTrigger(seconds=every.total_seconds(), timezone=UTC),
+        id="metronome",
+        name="metronome",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(every.total_seconds()) or 1,
+        next_run_time=utc_now(),
     )
     return scheduler

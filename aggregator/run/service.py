@@ -18,17 +18,17 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import FrameType
 
+from aggregator.app.deliver import Mailer
+from aggregator.app.health import health_email, health_email_day, source_health
+from aggregator.app.send import LEASE, DeliveryOutcome, send_due_digests
+from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.config.load import load_config
 from aggregator.domain.errors import DeliveryError
-from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.domain.logfmt import fields
 from aggregator.domain.models import Clock, utc_now
 from aggregator.run.metronome import TICK, Metronome, build_scheduler
 from aggregator.store.deliveries import Deliveries
-from aggregator.app.wiring import App, build_app, build_mailer
 from connectors.base import Connector
-from aggregator.app.deliver import Mailer
-from aggregator.app.send import LEASE, DeliveryOutcome, send_due_digests
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ class HealthEmailer:
             return
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         health = source_health(app.repo.source_statuses(with_post_counts=False), now, stale_after)
-        message = health_email(health, day, app.config.email.from_address,
-                               app.config.email.admin, now)
+        message = health_email(
+            health, day, app.config.email.from_address, app.config.email.admin, now
+        )
         message_id = str(message["Message-ID"])
         mailer = self._mailer or build_mailer(app.config.email)
         try:
@@ -93,9 +94,14 @@ class HealthEmailer:
             if self._mailer is None:
                 mailer.close()
         deliveries.mark_sent(claim, app.clock())
-        log.info("health email sent", extra=fields(
-            event="health_email", failing=sum(h.is_failing for h in health),
-            stale=sum(h.is_stale for h in health)))
+        log.info(
+            "health email sent",
+            extra=fields(
+                event="health_email",
+                failing=sum(h.is_failing for h in health),
+                stale=sum(h.is_stale for h in health),
+            ),
+        )
 
 
 def make_metronome(

@@ -32,7 +32,7 @@ from aggregator.domain.errors import StorageError
 from aggregator.store.repository import Repository
 from aggregator.store.tables import DeliveryRow, DigestRow, RecipientRow
 
-__all__ = ["Claim", "Deliveries", "DeliveryState", "STATUSES"]
+__all__ = ["STATUSES", "Claim", "Deliveries", "DeliveryState"]
 
 CLAIMED, RETRY, UNKNOWN, SENT, FAILED = "claimed", "retry", "unknown", "sent", "failed"
 SKIPPED = "skipped"  # nothing to send that day, and the admin asked not to send empty digests
@@ -85,16 +85,35 @@ class Deliveries:
         day = local_day.isoformat()
 
         def work(session: Session) -> Claim | None:
-            digest_id = _insert_new(session, DigestRow, ["recipient_email", "local_day"], {
-                "recipient_email": email, "local_day": day, "built_at": now, "post_count": 0,
-            })
+            digest_id = _insert_new(
+                session,
+                DigestRow,
+                ["recipient_email", "local_day"],
+                {
+                    "recipient_email": email,
+                    "local_day": day,
+                    "built_at": now,
+                    "post_count": 0,
+                },
+            )
             if digest_id is None:  # built before (`record_digest`) but never sent
-                digest_id = session.scalar(select(DigestRow.id).where(
-                    DigestRow.recipient_email == email, DigestRow.local_day == day))
-            delivery_id = _insert_new(session, DeliveryRow, ["digest_id"], {
-                "digest_id": digest_id, "claimed_at": now, "attempts": 1, "status": CLAIMED,
-                "next_attempt_at": now + lease,
-            })
+                digest_id = session.scalar(
+                    select(DigestRow.id).where(
+                        DigestRow.recipient_email == email, DigestRow.local_day == day
+                    )
+                )
+            delivery_id = _insert_new(
+                session,
+                DeliveryRow,
+                ["digest_id"],
+                {
+                    "digest_id": digest_id,
+                    "claimed_at": now,
+                    "attempts": 1,
+                    "status": CLAIMED,
+                    "next_attempt_at": now + lease,
+                },
+            )
             if delivery_id is None:
                 return None
             return Claim(delivery_id, email, local_day, 1, now + lease)
@@ -116,8 +135,9 @@ class Deliveries:
 
         def work(session: Session) -> list[Claim]:
             return [
-                Claim(row.id, email, date.fromisoformat(day), row.attempts,
-                      row.next_attempt_at or now)
+                Claim(
+                    row.id, email, date.fromisoformat(day), row.attempts, row.next_attempt_at or now
+                )
                 for row, email, day in session.execute(stmt)
             ]
 
@@ -128,17 +148,24 @@ class Deliveries:
         process took it first. Raises `StorageError`."""
         stmt = (
             update(DeliveryRow)
-            .where(DeliveryRow.id == claim.delivery_id,
-                   DeliveryRow.status.in_((CLAIMED, RETRY)),
-                   DeliveryRow.next_attempt_at <= now)
-            .values(status=CLAIMED, claimed_at=now, attempts=DeliveryRow.attempts + 1,
-                    next_attempt_at=now + lease)
+            .where(
+                DeliveryRow.id == claim.delivery_id,
+                DeliveryRow.status.in_((CLAIMED, RETRY)),
+                DeliveryRow.next_attempt_at <= now,
+            )
+            .values(
+                status=CLAIMED,
+                claimed_at=now,
+                attempts=DeliveryRow.attempts + 1,
+                next_attempt_at=now + lease,
+            )
         )
         taken = self._changed(f"reclaiming the digest of {claim.email}", stmt)
         if not taken:
             return None
-        return Claim(claim.delivery_id, claim.email, claim.local_day, claim.attempts + 1,
-                     now + lease)
+        return Claim(
+            claim.delivery_id, claim.email, claim.local_day, claim.attempts + 1, now + lease
+        )
 
     def mark_unknown(
         self, claim: Claim, message_id: str, built_at: datetime, post_count: int, now: datetime
@@ -151,22 +178,35 @@ class Deliveries:
         """
         delivery = (
             update(DeliveryRow)
-            .where(DeliveryRow.id == claim.delivery_id, DeliveryRow.status == CLAIMED,
-                   DeliveryRow.attempts == claim.attempts)
-            .values(status=UNKNOWN, message_id=message_id, next_attempt_at=None,
-                    last_error=f"sending since {now.isoformat(timespec='seconds')}")
+            .where(
+                DeliveryRow.id == claim.delivery_id,
+                DeliveryRow.status == CLAIMED,
+                DeliveryRow.attempts == claim.attempts,
+            )
+            .values(
+                status=UNKNOWN,
+                message_id=message_id,
+                next_attempt_at=None,
+                last_error=f"sending since {now.isoformat(timespec='seconds')}",
+            )
         )
         digest = (
             update(DigestRow)
-            .where(DigestRow.id == select(DeliveryRow.digest_id)
-                   .where(DeliveryRow.id == claim.delivery_id).scalar_subquery())
+            .where(
+                DigestRow.id
+                == select(DeliveryRow.digest_id)
+                .where(DeliveryRow.id == claim.delivery_id)
+                .scalar_subquery()
+            )
             .values(built_at=built_at, post_count=post_count)
         )
 
         def work(session: Session) -> None:
             if _rowcount(session, delivery) != 1:
-                raise StorageError(f"the digest of {claim.email} for {claim.local_day} "
-                                   "was claimed by another process; not sending it")
+                raise StorageError(
+                    f"the digest of {claim.email} for {claim.local_day} "
+                    "was claimed by another process; not sending it"
+                )
             session.execute(digest)
 
         self._repo.run(f"recording the send of {claim.email}", work, write=True)
@@ -179,9 +219,11 @@ class Deliveries:
         find = (
             select(DeliveryRow)
             .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
-            .where(DigestRow.recipient_email == email,
-                   DigestRow.local_day == local_day.isoformat(),
-                   DeliveryRow.status == UNKNOWN)
+            .where(
+                DigestRow.recipient_email == email,
+                DigestRow.local_day == local_day.isoformat(),
+                DeliveryRow.status == UNKNOWN,
+            )
         )
 
         def work(session: Session) -> str | None:
@@ -193,8 +235,7 @@ class Deliveries:
             row.last_error = f"released for a new attempt (was {message_id})"
             return message_id or ""
 
-        return self._repo.run(f"releasing the digest of {email} for {local_day}", work,
-                              write=True)
+        return self._repo.run(f"releasing the digest of {email} for {local_day}", work, write=True)
 
     def mark_sent(self, claim: Claim, now: datetime) -> None:
         """Record that the server accepted the message (250). Raises `StorageError`."""
@@ -202,18 +243,19 @@ class Deliveries:
 
     def mark_retry(self, claim: Claim, error: str, retry_at: datetime) -> None:
         """Record a temporary failure: nothing was accepted; try again at `retry_at`."""
-        self._set(claim, (CLAIMED, UNKNOWN), status=RETRY, last_error=error,
-                  next_attempt_at=retry_at)
+        self._set(
+            claim, (CLAIMED, UNKNOWN), status=RETRY, last_error=error, next_attempt_at=retry_at
+        )
 
     def mark_failed(self, claim: Claim, error: str) -> None:
         """Record a permanent failure for that day (5xx, or too many attempts)."""
-        self._set(claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error,
-                  next_attempt_at=None)
+        self._set(
+            claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error, next_attempt_at=None
+        )
 
     def mark_skipped(self, claim: Claim, reason: str) -> None:
         """Record that the day's digest was empty and deliberately not sent."""
-        self._set(claim, (CLAIMED, RETRY), status=SKIPPED, last_error=reason,
-                  next_attempt_at=None)
+        self._set(claim, (CLAIMED, RETRY), status=SKIPPED, last_error=reason, next_attempt_at=None)
 
     def note_unknown(self, claim: Claim, error: str) -> None:
         """Keep the delivery `unknown` with why: the server went away after the
@@ -226,8 +268,10 @@ class Deliveries:
         stmt = (
             select(DigestRow.recipient_email, DigestRow.local_day)
             .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
-            .where(DigestRow.recipient_email.in_(list(emails)),
-                   DigestRow.local_day >= since.isoformat())
+            .where(
+                DigestRow.recipient_email.in_(list(emails)),
+                DigestRow.local_day >= since.isoformat(),
+            )
         )
 
         def work(session: Session) -> dict[str, set[date]]:
@@ -249,8 +293,11 @@ class Deliveries:
         stmt = (
             select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
             .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
-            .join(latest_day, (latest_day.c.recipient_email == DigestRow.recipient_email)
-                  & (latest_day.c.day == DigestRow.local_day))
+            .join(
+                latest_day,
+                (latest_day.c.recipient_email == DigestRow.recipient_email)
+                & (latest_day.c.day == DigestRow.local_day),
+            )
             .order_by(DigestRow.recipient_email)
         )
 
@@ -287,7 +334,9 @@ class Deliveries:
             "reading unsubscribes", lambda s: {e.lower() for e in s.scalars(stmt)}
         )
 
-    def lift_unsubscribes(self, resubscribe: Mapping[str, date], configured: Collection[str]) -> list[str]:
+    def lift_unsubscribes(
+        self, resubscribe: Mapping[str, date], configured: Collection[str]
+    ) -> list[str]:
         """Re-enable recipients the admin listed in `[email] resubscribe`.
 
         An unsubscribe made on or before the listed day is lifted; a later
@@ -305,8 +354,11 @@ class Deliveries:
                 select(RecipientRow).where(RecipientRow.unsubscribed_at.is_not(None))
             ):
                 day = wanted.get(row.email.lower())
-                if day is not None and row.unsubscribed_at is not None \
-                        and row.unsubscribed_at.date() <= day:
+                if (
+                    day is not None
+                    and row.unsubscribed_at is not None
+                    and row.unsubscribed_at.date() <= day
+                ):
                     row.unsubscribed_at = None
                     row.is_active = row.email.lower() in active
                     lifted.append(row.email)
@@ -333,7 +385,9 @@ class Deliveries:
 
 
 def _insert_new(
-    session: Session, table: type[DigestRow] | type[DeliveryRow], keys: list[str],
+    session: Session,
+    table: type[DigestRow] | type[DeliveryRow],
+    keys: list[str],
     values: dict[str, Any],
 ) -> int | None:
     """INSERT ... ON CONFLICT (keys) DO NOTHING: the new row's id, or None
@@ -352,8 +406,13 @@ def _rowcount(session: Session, stmt: Update) -> int:
 
 def _state(row: DeliveryRow, email: str, day: str) -> DeliveryState:
     return DeliveryState(
-        email=email, local_day=date.fromisoformat(day), status=row.status,
-        attempts=row.attempts, claimed_at=row.claimed_at, sent_at=row.sent_at,
-        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+        email=email,
+        local_day=date.fromisoformat(day),
+        status=row.status,
+        attempts=row.attempts,
+        claimed_at=row.claimed_at,
+        sent_at=row.sent_at,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
         message_id=row.message_id,
     )

@@ -34,7 +34,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.domain.errors import StorageError
-from aggregator.store.migrations import upgrade_to_head
 from aggregator.domain.models import (
     FetchResult,
     FetchState,
@@ -43,6 +42,7 @@ from aggregator.domain.models import (
     SourceConfig,
     SourceStatus,
 )
+from aggregator.store.migrations import upgrade_to_head
 from aggregator.store.posts import (
     dedupe,
     insert_posts,
@@ -181,9 +181,7 @@ class Repository:
                 if email not in wanted:
                     row.is_active = False
             session.flush()  # gives new recipients their ids
-            _replace_follows(
-                session, {rows[e].id: set(c.follow) for e, c in wanted.items()}
-            )
+            _replace_follows(session, {rows[e].id: set(c.follow) for e, c in wanted.items()})
 
         self._run("syncing recipients", work, write=True)
 
@@ -231,9 +229,7 @@ class Repository:
 
         Raises `StorageError` if the source is not stored.
         """
-        return self._run(
-            f"reading state of {key}", lambda s: fetch_state_of(_source_row(s, key))
-        )
+        return self._run(f"reading state of {key}", lambda s: fetch_state_of(_source_row(s, key)))
 
     def due_source_keys(self, now: datetime) -> list[str]:
         """Keys of active sources due at `now` (never tried first, then most overdue)."""

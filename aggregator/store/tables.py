@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -83,24 +83,20 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} given to storage")
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
-    def process_result_value(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 # -- engine ------------------------------------------------------------------
@@ -156,7 +152,10 @@ class Base(DeclarativeBase):
     """Declarative base holding the shared metadata."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
 
 
 class SourceRow(Base):
@@ -290,6 +289,7 @@ class DeliveryRow(Base):
     # A claim's lease, or when a failed attempt may be retried.
     next_attempt_at: Mapped[datetime | None]
 
+
 # -- mapping between models and rows -------------------------------------------
 
 
@@ -301,13 +301,28 @@ def content_hash_of(post: Post) -> str:
     if post.content_hash:
         return post.content_hash
     seen = [
-        post.network, post.url, post.canonical_url, post.author, post.author_url, post.title,
-        post.text, post.html, post.published_at.isoformat(),
-        [post.engagement.likes, post.engagement.reposts, post.engagement.replies,
-         post.engagement.quotes],
-        post.media_url, post.media_type, post.image_url, list(post.hashtags),
-        post.language, list(post.links),
-    ]  # fmt: skip
+        post.network,
+        post.url,
+        post.canonical_url,
+        post.author,
+        post.author_url,
+        post.title,
+        post.text,
+        post.html,
+        post.published_at.isoformat(),
+        [
+            post.engagement.likes,
+            post.engagement.reposts,
+            post.engagement.replies,
+            post.engagement.quotes,
+        ],
+        post.media_url,
+        post.media_type,
+        post.image_url,
+        list(post.hashtags),
+        post.language,
+        list(post.links),
+    ]
     return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -363,7 +378,6 @@ def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
         links=links,
         content_hash=row.content_hash,
     )
-
 
 
 def new_source_row(config: SourceConfig, now: datetime) -> SourceRow:

@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -28,6 +28,8 @@ from aggregator.domain.errors import (
     SourceError,
 )
 from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from connectors.base import ConnectorContext
+from connectors.bluesky.post import parse_time, to_post
 from connectors.http.fetch import (
     HttpResponse,
     fetch_url,
@@ -35,8 +37,6 @@ from connectors.http.fetch import (
     parse_retry_after,
     raise_for_status,
 )
-from connectors.base import ConnectorContext
-from connectors.bluesky.post import parse_time, to_post
 
 __all__ = ["BlueskySearchConnector"]
 
@@ -88,7 +88,9 @@ class BlueskySearchConnector:
         newest = max((t for t in map(_sort_at, raws) if t is not None), default=None)
         if newest is None or (since is not None and newest <= since):
             return FetchResult(posts=tuple(posts.values()), cursor=state.cursor, problem=problem)
-        return FetchResult(posts=tuple(posts.values()), cursor=_CURSOR + _iso(newest), problem=problem)
+        return FetchResult(
+            posts=tuple(posts.values()), cursor=_CURSOR + _iso(newest), problem=problem
+        )
 
     def check(self, source: SourceConfig) -> list[str]:
         """Log in (once per handle) and search with limit=1; [] when it works."""
@@ -117,7 +119,12 @@ class BlueskySearchConnector:
             raws.extend(posts)
             cursor = page.get("cursor")
             reached_known = since is not None and any(_is_old(p, since) for p in posts)
-            if not posts or reached_known or not isinstance(cursor, str) or cursor == params.get("cursor"):
+            if (
+                not posts
+                or reached_known
+                or not isinstance(cursor, str)
+                or cursor == params.get("cursor")
+            ):
                 return raws, None
             params["cursor"] = cursor
         log.info("%s: stopped after %d Bluesky pages (MAX_PAGES)", source.key, MAX_PAGES)
@@ -139,12 +146,15 @@ class BlueskySearchConnector:
     def _get(self, source: SourceConfig, params: dict[str, str], token: str) -> HttpResponse:
         limits = self._ctx.config.fetch
         return fetch_url(
-            self._ctx.session, f"{XRPC}app.bsky.feed.searchPosts?{urlencode(params)}",
-            timeout_s=limits.timeout_seconds, max_bytes=limits.max_body_bytes,
-            max_redirects=limits.max_redirects, allow_private=limits.allow_private,
+            self._ctx.session,
+            f"{XRPC}app.bsky.feed.searchPosts?{urlencode(params)}",
+            timeout_s=limits.timeout_seconds,
+            max_bytes=limits.max_body_bytes,
+            max_redirects=limits.max_redirects,
+            allow_private=limits.allow_private,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             source_key=source.key,
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -180,8 +190,12 @@ class _Logins:
             _replay_failure(account, source)
             if account.tokens is None:
                 try:
-                    body = self._post(source, "com.atproto.server.createSession", None,
-                                      {"identifier": handle, "password": password})
+                    body = self._post(
+                        source,
+                        "com.atproto.server.createSession",
+                        None,
+                        {"identifier": handle, "password": password},
+                    )
                     account.tokens = _tokens(source.key, body)
                 except SourceError as exc:
                     account.failure = exc
@@ -200,7 +214,9 @@ class _Logins:
             if account.tokens[0] != stale:  # another source refreshed it meanwhile
                 return account.tokens[0]
             try:
-                body = self._post(source, "com.atproto.server.refreshSession", account.tokens[1], None)
+                body = self._post(
+                    source, "com.atproto.server.refreshSession", account.tokens[1], None
+                )
                 account.tokens = _tokens(source.key, body)
             except SourceError as exc:
                 account.tokens, account.failure = None, exc
@@ -214,10 +230,19 @@ class _Logins:
         timeout_s = self._ctx.config.fetch.timeout_seconds
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         with map_errors(source.key, timeout_s=timeout_s):
-            reply = self._ctx.session.post(XRPC + nsid, json=payload, headers=headers,
-                                           timeout=(timeout_s, timeout_s), allow_redirects=False)
-            response = HttpResponse(reply.status_code, XRPC + nsid,
-                                    {k.lower(): v for k, v in reply.headers.items()}, reply.content)
+            reply = self._ctx.session.post(
+                XRPC + nsid,
+                json=payload,
+                headers=headers,
+                timeout=(timeout_s, timeout_s),
+                allow_redirects=False,
+            )
+            response = HttpResponse(
+                reply.status_code,
+                XRPC + nsid,
+                {k.lower(): v for k, v in reply.headers.items()},
+                reply.content,
+            )
         _raise_for_session(source, nsid, response, self._ctx.clock())
         return response.body
 
@@ -226,8 +251,11 @@ def _credentials(source: SourceConfig, ctx: ConnectorContext) -> tuple[str, str]
     handle = ctx.config.secret(source.option("handle_env"))
     password = ctx.config.secret(source.option("app_password_env"))
     if handle is None or password is None:
-        raise AuthError(source.key, f"Bluesky needs {source.option('handle_env')} and "
-                                    f"{source.option('app_password_env')} set in the environment")
+        raise AuthError(
+            source.key,
+            f"Bluesky needs {source.option('handle_env')} and "
+            f"{source.option('app_password_env')} set in the environment",
+        )
     return handle.reveal().strip().lstrip("@").lower(), password.reveal()
 
 
@@ -245,7 +273,9 @@ def _tokens(source_key: str, body: bytes) -> tuple[str, str]:
     return access, refresh
 
 
-def _raise_for_session(source: SourceConfig, nsid: str, response: HttpResponse, now: datetime) -> None:
+def _raise_for_session(
+    source: SourceConfig, nsid: str, response: HttpResponse, now: datetime
+) -> None:
     """Map a createSession/refreshSession failure to a SourceError."""
     status = response.status
     if status < 300:
@@ -254,14 +284,19 @@ def _raise_for_session(source: SourceConfig, nsid: str, response: HttpResponse, 
     if status == 429:
         what = "Bluesky login limit reached" if is_login else "Bluesky rate limit reached"
         raise _rate_limited(source.key, what, response, now)
-    renew = (f"check {source.option('handle_env')} and {source.option('app_password_env')} "
-             "(an app password from Settings > Privacy and security > App passwords)")
+    renew = (
+        f"check {source.option('handle_env')} and {source.option('app_password_env')} "
+        "(an app password from Settings > Privacy and security > App passwords)"
+    )
     if status in (400, 401, 403) and is_login:
         raise AuthError(source.key, f"Bluesky login refused ({status}): {renew}")
     if status in (400, 401, 403):
-        raise AuthError(source.key, f"Bluesky session expired and could not be refreshed "
-                                    f"({status} {_error_name(response)}); the next run logs in again; "
-                                    f"if it persists, {renew}")
+        raise AuthError(
+            source.key,
+            f"Bluesky session expired and could not be refreshed "
+            f"({status} {_error_name(response)}); the next run logs in again; "
+            f"if it persists, {renew}",
+        )
     raise_for_status(source.key, response, now)
 
 
@@ -274,14 +309,23 @@ def _raise_for_search(source: SourceConfig, response: HttpResponse, now: datetim
     if status == 429:
         raise _rate_limited(source.key, "Bluesky rate limit reached", response, now)
     if _is_stale(response):
-        raise AuthError(source.key, f"Bluesky refused the session even after a refresh "
-                                    f"({status} {_error_name(response)}): check {envs}")
+        raise AuthError(
+            source.key,
+            f"Bluesky refused the session even after a refresh "
+            f"({status} {_error_name(response)}): check {envs}",
+        )
     if status == 403:
-        raise AuthError(source.key, "Bluesky refused the search (403): searchPosts needs a "
-                                    f"logged-in session on bsky.social; check {envs}")
+        raise AuthError(
+            source.key,
+            "Bluesky refused the search (403): searchPosts needs a "
+            f"logged-in session on bsky.social; check {envs}",
+        )
     if status == 400:
-        raise FetchError(source.key, f"Bluesky refused the search (400 {_error_name(response)}: "
-                                     f"{_error_message(response)}); check the query")
+        raise FetchError(
+            source.key,
+            f"Bluesky refused the search (400 {_error_name(response)}: "
+            f"{_error_message(response)}); check the query",
+        )
     raise_for_status(source.key, response, now)
 
 
@@ -322,14 +366,16 @@ def _json_object(source_key: str, body: bytes, what: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(source_key, f"Bluesky sent malformed JSON for {what}") from exc
     if not isinstance(data, dict):
-        raise ParseError(source_key, f"Bluesky sent {type(data).__name__} instead of an object for {what}")
+        raise ParseError(
+            source_key, f"Bluesky sent {type(data).__name__} instead of an object for {what}"
+        )
     return data
 
 
 def _since(cursor: str | None) -> datetime | None:
     if not cursor or not cursor.startswith(_CURSOR):
         return None
-    return parse_time(cursor[len(_CURSOR):])
+    return parse_time(cursor[len(_CURSOR) :])
 
 
 def _sort_at(raw: dict[str, Any]) -> datetime | None:
@@ -347,7 +393,7 @@ def _is_old(raw: dict[str, Any], since: datetime) -> bool:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --- postView -> Post (the one adapter, STYLE.md §2) ----------------------

@@ -6,13 +6,13 @@ import hashlib
 import html as _html
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from aggregator.domain.models import Engagement, Post
-from connectors.sanitize import plain_text, sanitize_html
 from connectors.rss.item import web_url
+from connectors.sanitize import plain_text, sanitize_html
 
 _POST_COLLECTION = "app.bsky.feed.post"
 _BARE_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
@@ -54,19 +54,32 @@ def to_post(raw: dict[str, Any], source_key: str, now: datetime) -> Post:
     name = plain_text(_text(author, "displayName"))
     langs = record.get("langs")
     return Post(
-        source_key=source_key, external_id=uri, network="bluesky", url=url,
+        source_key=source_key,
+        external_id=uri,
+        network="bluesky",
+        url=url,
         author=f"{name} (@{handle})" if name else f"@{handle or _did(uri)}",
         author_url=f"https://bsky.app/profile/{quote(handle)}" if handle else "",
-        title=None, text="".join(body.text) + "".join("\n\n" + t for t, _ in body.blocks),
-        html=sanitize_html(html), published_at=min(created, now),
-        engagement=Engagement(_count(raw, "likeCount"), _count(raw, "repostCount"),
-                              _count(raw, "replyCount"), _count(raw, "quoteCount")),
-        media_url=body.media_url, media_type=body.media_type, image_url=body.image_url,
+        title=None,
+        text="".join(body.text) + "".join("\n\n" + t for t, _ in body.blocks),
+        html=sanitize_html(html),
+        published_at=min(created, now),
+        engagement=Engagement(
+            _count(raw, "likeCount"),
+            _count(raw, "repostCount"),
+            _count(raw, "replyCount"),
+            _count(raw, "quoteCount"),
+        ),
+        media_url=body.media_url,
+        media_type=body.media_type,
+        image_url=body.image_url,
         hashtags=_hashtags(facet_tags, record.get("tags")),
-        language=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
+        language=langs[0]
+        if isinstance(langs, list) and langs and isinstance(langs[0], str)
+        else None,
         links=tuple(dict.fromkeys(body.links)),
         content_hash=_fingerprint(raw, record),
-    )  # fmt: skip
+    )
 
 
 def _rich_text(body: _Body, text: str, facets: list[dict[str, Any]]) -> list[str]:
@@ -85,7 +98,9 @@ def _rich_text(body: _Body, text: str, facets: list[dict[str, Any]]) -> list[str
             kind, link = _text(feature, "$type"), web_url(_text(feature, "uri"), "")
             if kind.endswith("#tag"):
                 tags.append(_text(feature, "tag"))
-            elif kind.endswith("#link") and link and isinstance(start, int) and isinstance(end, int):
+            elif (
+                kind.endswith("#link") and link and isinstance(start, int) and isinstance(end, int)
+            ):
                 spans.append((start, end, link))
     position = 0
     for start, end, link in sorted(spans):
@@ -102,8 +117,8 @@ def _add_plain(body: _Body, segment: str) -> None:
     """Plain text: escaped, line breaks kept, bare http(s) URLs linked."""
     position = 0
     for match in _BARE_URL.finditer(segment):
-        body.text.append(segment[position:match.start()])
-        body.html.append(_escape_lines(segment[position:match.start()]))
+        body.text.append(segment[position : match.start()])
+        body.html.append(_escape_lines(segment[position : match.start()]))
         _add_link(body, match.group(), match.group())
         position = match.end()
     body.text.append(segment[position:])
@@ -116,7 +131,9 @@ def _add_link(body: _Body, label: str, link: str) -> None:
     shown = _SCHEME.sub("", label.strip().removesuffix("...").removesuffix("…"))
     is_url = bool(shown) and _SCHEME.sub("", link).startswith(shown)
     body.text.append(link if is_url else f"{label} ({link})")
-    body.html.append(f'<a href="{_html.escape(link)}">{_html.escape(link if is_url else label)}</a>')
+    body.html.append(
+        f'<a href="{_html.escape(link)}">{_html.escape(link if is_url else label)}</a>'
+    )
     body.links.append(link)
 
 
@@ -128,7 +145,9 @@ def _embed(body: _Body, embed: dict[str, Any]) -> None:
         # `record` is a plain ref to embed.record#view: no $type to dispatch on.
         _quote(body, _obj(_obj(embed, "record"), "record"))
     elif kind == "app.bsky.embed.images#view":
-        urls = (web_url(_text(i, "fullsize") or _text(i, "thumb"), "") for i in _list(embed, "images"))
+        urls = (
+            web_url(_text(i, "fullsize") or _text(i, "thumb"), "") for i in _list(embed, "images")
+        )
         body.image_url = body.image_url or next((u for u in urls if u), None)
     elif kind == "app.bsky.embed.video#view":
         body.media_url = web_url(_text(embed, "playlist"), "") or None
@@ -160,8 +179,12 @@ def _quote(body: _Body, quoted: dict[str, Any]) -> None:
     if not link:
         return  # a quoted feed generator, list or labeler: nothing to read
     who = f"@{handle}" if handle else "a post"
-    body.blocks.append((f"Quoting {who}: {link}",
-                        f'<p>Quoting <a href="{_html.escape(link)}">{_html.escape(who)}</a></p>'))
+    body.blocks.append(
+        (
+            f"Quoting {who}: {link}",
+            f'<p>Quoting <a href="{_html.escape(link)}">{_html.escape(who)}</a></p>',
+        )
+    )
     body.links.append(link)
 
 
@@ -202,7 +225,7 @@ def parse_time(value: object) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return when.replace(tzinfo=when.tzinfo or timezone.utc).astimezone(timezone.utc)
+    return when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
 
 
 def _escape_lines(segment: str) -> str:

@@ -89,8 +89,12 @@ class EmailInboxConnector:
             new = box.uids_after(last_uid)
             chosen = new[:MAX_MESSAGES_PER_RUN] if same else new[-MAX_MESSAGES_PER_RUN:]
             if known is not None and not same:
-                log.info("%s: UIDVALIDITY changed (%s -> %s): reading the mailbox again",
-                         source.key, known[0], box.uidvalidity)  # fmt: skip
+                log.info(
+                    "%s: UIDVALIDITY changed (%s -> %s): reading the mailbox again",
+                    source.key,
+                    known[0],
+                    box.uidvalidity,
+                )
             run = self._read(source.key, box, chosen)
             if mark_read and run.done:
                 box.mark_seen(run.done)
@@ -112,8 +116,11 @@ class EmailInboxConnector:
         env_name = source.option("password_env")
         secret = self._ctx.config.secret(env_name) if env_name else None
         if secret is None:
-            raise AuthError(source.key, f"the IMAP password is not set: put it in the "
-                            f"environment variable {env_name or '(password_env)'}")  # fmt: skip
+            raise AuthError(
+                source.key,
+                f"the IMAP password is not set: put it in the "
+                f"environment variable {env_name or '(password_env)'}",
+            )
         port = source.option("port", "993")
         if not port.isdigit():
             raise FetchError(source.key, f"port {port!r} is not a number")

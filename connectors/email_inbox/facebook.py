@@ -14,8 +14,8 @@ import html as _html
 import re
 from dataclasses import dataclass
 
-from connectors.sanitize import sanitize_html
 from connectors.email_inbox.mime import Mail
+from connectors.sanitize import sanitize_html
 
 __all__ = ["FacebookNotice", "find_group_notice"]
 
@@ -25,15 +25,20 @@ _POST_LINK = re.compile(
 )
 _GROUP_IN_SUBJECT = (
     re.compile(r"^\[(?P<group>[^\]]+)\]"),
-    re.compile(r"^(?:new (?:post|activity)|(?P<poster>.+?) (?:posted|commented|replied|shared \w+))"
-               r" in (?P<group>.+?)\.?$", re.I),
+    re.compile(
+        r"^(?:new (?:post|activity)|(?P<poster>.+?) (?:posted|commented|replied|shared \w+))"
+        r" in (?P<group>.+?)\.?$",
+        re.I,
+    ),
 )
 _POSTED_IN = re.compile(r"^(?P<poster>.+?) posted in (?P<group>.+?)\.?$", re.I)
 _LIST_PHRASE = re.compile(r'^\s*"?([^"<]+?)"?\s*<')
 _FOOTER = re.compile(r"^(view post|view on facebook|see post|reply|like|comment|share)\b", re.I)
 _TIMESTAMP = re.compile(
     r"^(?:just now|yesterday|today|\d+\s*(?:min|mins|minutes?|h|hrs?|hours?) ago|"
-    r"\w+ \d{1,2}(?:, \d{4})? at \d{1,2}:\d{2}\s*(?:am|pm)?)$", re.I)  # fmt: skip
+    r"\w+ \d{1,2}(?:, \d{4})? at \d{1,2}:\d{2}\s*(?:am|pm)?)$",
+    re.I,
+)
 _BLOCK = re.compile(r"</?(?:p|br|li|h[1-6]|tr|td|th|div|blockquote|table)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _MAX_TITLE = 200
@@ -111,8 +116,13 @@ def _post_lines(lines: list[str], group: str, poster: str) -> list[str]:
     chrome = {group.lower(), poster.lower(), "facebook"}
     body = []
     for line in lines[:end]:
-        if (not line or line.lower() in chrome or _POSTED_IN.match(line)
-                or _TIMESTAMP.match(line) or _POST_LINK.match(line)):  # fmt: skip
+        if (
+            not line
+            or line.lower() in chrome
+            or _POSTED_IN.match(line)
+            or _TIMESTAMP.match(line)
+            or _POST_LINK.match(line)
+        ):
             continue
         body.append(line)
     return body

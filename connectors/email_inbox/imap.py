@@ -169,8 +169,11 @@ def _connect(account: ImapAccount, context: ssl.SSLContext) -> imaplib.IMAP4:
         if "STARTTLS" in conn.capabilities:
             conn.starttls(ssl_context=context)
         elif not is_loopback(host):
-            raise FetchError(account.source_key, f"{host}:{port} offers no TLS (STARTTLS): "
-                             "refusing to send the password in clear; use port 993")  # fmt: skip
+            raise FetchError(
+                account.source_key,
+                f"{host}:{port} offers no TLS (STARTTLS): "
+                "refusing to send the password in clear; use port 993",
+            )
     except BaseException:
         _close(conn, account.source_key)
         raise
@@ -189,13 +192,17 @@ def is_loopback(host: str) -> bool:
 
 
 def _login(conn: imaplib.IMAP4, account: ImapAccount) -> None:
-    refused = (f"IMAP login refused for {account.username}@{account.host}: "
-               f"check {account.password_env}")  # fmt: skip
+    refused = (
+        f"IMAP login refused for {account.username}@{account.host}: check {account.password_env}"
+    )
     try:
         conn.login(account.username, account.password)
     except UnicodeEncodeError as exc:  # imaplib sends LOGIN arguments as ASCII
-        raise AuthError(account.source_key, f"{refused} (IMAP LOGIN takes ASCII only; "
-                        "the user name or password has other characters)") from exc  # fmt: skip
+        raise AuthError(
+            account.source_key,
+            f"{refused} (IMAP LOGIN takes ASCII only; "
+            "the user name or password has other characters)",
+        ) from exc
     except imaplib.IMAP4.abort:
         raise
     except imaplib.IMAP4.error as exc:
@@ -207,13 +214,17 @@ def _select(conn: imaplib.IMAP4, account: ImapAccount, writable: bool) -> int:
     """Select the mailbox; its UIDVALIDITY."""
     typ, data = conn.select(_quote(encode_mailbox(account.mailbox)), readonly=not writable)
     if typ != "OK":
-        raise FetchError(account.source_key, f"cannot open mailbox {account.mailbox!r} on "
-                         f"{account.host}: {_said(data)}; check the mailbox option")  # fmt: skip
+        raise FetchError(
+            account.source_key,
+            f"cannot open mailbox {account.mailbox!r} on "
+            f"{account.host}: {_said(data)}; check the mailbox option",
+        )
     _, values = conn.response("UIDVALIDITY")
     value = values[0] if values else None
     if not isinstance(value, bytes) or not value.strip().isdigit():
-        raise ParseError(account.source_key, f"{account.host} sent no UIDVALIDITY for "
-                         f"{account.mailbox!r}")  # fmt: skip
+        raise ParseError(
+            account.source_key, f"{account.host} sent no UIDVALIDITY for {account.mailbox!r}"
+        )
     return int(value)
 
 

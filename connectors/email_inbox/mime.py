@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.policy
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -18,11 +18,15 @@ __all__ = ["Envelope", "Mail", "UnreadableMessage", "decode_bytes", "read_messag
 # Mailers label cp1252 text "iso-8859-1" (Outlook's curly quotes at 0x92):
 # read it as browsers do (WHATWG Encoding: latin1 is windows-1252). Text
 # labelled ASCII, or not labelled, is UTF-8 more often than not.
-_CHARSET_TRIES = {"iso-8859-1": ("cp1252",), "latin1": ("cp1252",), "latin-1": ("cp1252",),
-                  "us-ascii": ("utf-8",), "ascii": ("utf-8",), "": ("utf-8",)}  # fmt: skip
-_C1_AS_CP1252 = {
-    chr(code): bytes([code]).decode("cp1252", "replace") for code in range(0x80, 0xA0)
+_CHARSET_TRIES = {
+    "iso-8859-1": ("cp1252",),
+    "latin1": ("cp1252",),
+    "latin-1": ("cp1252",),
+    "us-ascii": ("utf-8",),
+    "ascii": ("utf-8",),
+    "": ("utf-8",),
 }
+_C1_AS_CP1252 = {chr(code): bytes([code]).decode("cp1252", "replace") for code in range(0x80, 0xA0)}
 _IDENTITY_HEADERS = ("from", "date", "subject", "message-id")
 
 
@@ -108,8 +112,8 @@ def _date(value: str) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000": the zone is unknown (RFC 5322 §3.3); take UTC
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def _part_text(message: EmailMessage, subtype: str) -> str:

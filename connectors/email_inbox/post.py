@@ -15,9 +15,9 @@ import re
 from datetime import datetime
 
 from aggregator.domain.models import Post
-from connectors.sanitize import html_to_text, plain_text, sanitize_html
 from connectors.email_inbox.facebook import FacebookNotice, find_group_notice
 from connectors.email_inbox.mime import Mail, read_message
+from connectors.sanitize import html_to_text, plain_text, sanitize_html
 
 __all__ = ["anchors", "message_to_post", "text_to_html"]
 
@@ -28,14 +28,18 @@ _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.I)
 _VIEW_ONLINE = re.compile(
     r"\b(view|read|open|see)\b.{0,25}\b(browser|online|on the web|web version)\b|"
-    r"\bweb version\b", re.I | re.S)  # fmt: skip
+    r"\bweb version\b",
+    re.I | re.S,
+)
 # Newsletters hide a "preheader" (the inbox preview line) with CSS, and size
 # some tracking pixels in CSS only; the sanitiser drops `style`, so both would
 # show. Removing content before sanitising adds nothing it could miss.
 _HIDDEN = re.compile(
-    r"<(span|div|p|td)\b[^>]*style=\"[^\"]*display\s*:\s*none[^\"]*\"[^>]*>[^<]*</\1>", re.I)
+    r"<(span|div|p|td)\b[^>]*style=\"[^\"]*display\s*:\s*none[^\"]*\"[^>]*>[^<]*</\1>", re.I
+)
 _CSS_PIXEL = re.compile(
-    r"<img\b[^>]*style=\"[^\"]*\b(?:width|height)\s*:\s*[01]px[^\"]*\"[^>]*>", re.I)
+    r"<img\b[^>]*style=\"[^\"]*\b(?:width|height)\s*:\s*[01]px[^\"]*\"[^>]*>", re.I
+)
 _UNSUBSCRIBE = re.compile(
     r"unsubscribe|opt[ -]?out|(update|manage|change)\b.{0,20}\b(preferences|subscription)",
     re.I | re.S,

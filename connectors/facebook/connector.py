@@ -34,20 +34,22 @@ from aggregator.domain.errors import (
     SourceError,
 )
 from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from connectors.base import ConnectorContext
+from connectors.facebook.post import short_message, to_posts
 from connectors.http.fetch import (
     HttpResponse,
     map_errors,
     parse_retry_after,
     raise_for_status,
 )
-from connectors.base import ConnectorContext
-from connectors.facebook.post import short_message, to_posts
 
 with warnings.catch_warnings():
     # facebook-sdk 3.1.0 compiles a regex from a non-raw string ("\d"): when
     # no .pyc is cached, importing it warns (and fails under -W error).
     warnings.filterwarnings("ignore", message=r"invalid escape sequence", category=SyntaxWarning)
-    warnings.filterwarnings("ignore", message=r"invalid escape sequence", category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"invalid escape sequence", category=DeprecationWarning
+    )
     import facebook
 
 __all__ = ["FacebookGroupConnector", "FacebookPageConnector"]
@@ -99,8 +101,9 @@ class _GraphSession:
             for chunk in response.iter_content(64 * 1024):
                 total += len(chunk)
                 if total > self._max_bytes:
-                    raise FetchError(self._source_key, "Facebook's answer is larger than "
-                                                       "fetch.max_body_bytes")
+                    raise FetchError(
+                        self._source_key, "Facebook's answer is larger than fetch.max_body_bytes"
+                    )
                 chunks.append(chunk)
         # The body is already read; hand it to requests as if it had read it.
         response._content = b"".join(chunks)
@@ -161,13 +164,17 @@ class _FacebookConnector:
         """A GraphAPI client on the configured version, and its session."""
         settings = self._ctx.config.facebook
         if settings.access_token is None:
-            raise AuthError(source_key, "no Facebook access token: set [facebook] "
-                                        "access_token_env and that environment variable")
+            raise AuthError(
+                source_key,
+                "no Facebook access token: set [facebook] "
+                "access_token_env and that environment variable",
+            )
         limits = self._ctx.config.fetch
         wire = _GraphSession(self._ctx.session, limits.max_body_bytes, source_key)
         timeout = (limits.timeout_seconds, limits.timeout_seconds)
-        graph = facebook.GraphAPI(access_token=settings.access_token.reveal(),
-                                  timeout=timeout, session=wire)  # fmt: skip
+        graph = facebook.GraphAPI(
+            access_token=settings.access_token.reveal(), timeout=timeout, session=wire
+        )
         # The constructor only accepts versions up to "3.1"; the attribute is
         # what every request path reads (API-NOTES §2, "Workaround").
         graph.version = settings.graph_version
@@ -191,8 +198,10 @@ class _FacebookConnector:
             except SourceError as exc:
                 if number == 1:
                     raise
-                return items, (f"page {number} failed: {exc.message}; "
-                               f"kept the {len(items)} post(s) of earlier pages")  # fmt: skip
+                return items, (
+                    f"page {number} failed: {exc.message}; "
+                    f"kept the {len(items)} post(s) of earlier pages"
+                )
             items.extend(data)
             if not data or not next_url:
                 break
@@ -223,8 +232,7 @@ class _FacebookConnector:
                 # ValueError: malformed JSON (requests' JSONDecodeError is
                 # also a RequestException, so it must be caught before
                 # map_errors sees it); KeyError: no content-type header.
-                raise ParseError(source_key, "Facebook sent a malformed answer "
-                                             "(not JSON)") from exc
+                raise ParseError(source_key, "Facebook sent a malformed answer (not JSON)") from exc
 
     def _translate(
         self, exc: Any, response: requests.Response | None, source_key: str
@@ -240,12 +248,16 @@ class _FacebookConnector:
             return AuthError(source_key, _token_message(self._ctx, code, subcode))
         if code in _RATE_LIMIT_CODES or error.get("is_transient") is True:
             retry_at = _retry_at(response, self._ctx.clock())
-            return RateLimited(source_key, f"Facebook rate limit reached (#{code}); "
-                                           "will retry later", retry_at)  # fmt: skip
+            return RateLimited(
+                source_key, f"Facebook rate limit reached (#{code}); will retry later", retry_at
+            )
         if code in _PERMISSION_CODES or status == 403:
             return AuthError(source_key, self._refusal(code))
-        return FetchError(source_key, f"Facebook refused the request (#{code}): "
-                                      f"{short_message(str(error.get('message', '')))}")  # fmt: skip
+        return FetchError(
+            source_key,
+            f"Facebook refused the request (#{code}): "
+            f"{short_message(str(error.get('message', '')))}",
+        )
 
     def _translate_status(self, response: requests.Response | None, source_key: str) -> SourceError:
         """For an answer without a Graph error object: map its HTTP status."""
@@ -255,8 +267,9 @@ class _FacebookConnector:
             return AuthError(source_key, self._refusal(None))
         headers = {k.lower(): v for k, v in response.headers.items()}
         try:
-            raise_for_status(source_key, HttpResponse(response.status_code, "", headers, b""),
-                             self._ctx.clock())  # fmt: skip
+            raise_for_status(
+                source_key, HttpResponse(response.status_code, "", headers, b""), self._ctx.clock()
+            )
         except SourceError as mapped:
             return mapped
         return FetchError(source_key, f"unexpected answer ({response.status_code})")
@@ -264,9 +277,11 @@ class _FacebookConnector:
     def _refusal(self, code: int | None) -> str:
         """What a permission refusal means for this kind of node."""
         label = f"#{code}" if code is not None else "403"
-        return (f"Facebook refused to read this page ({label}): check page_id, and that the "
-                "token has pages_read_engagement (a Page you manage) or the app has the "
-                "Page Public Content Access feature (other public Pages)")  # fmt: skip
+        return (
+            f"Facebook refused to read this page ({label}): check page_id, and that the "
+            "token has pages_read_engagement (a Page you manage) or the app has the "
+            "Page Public Content Access feature (other public Pages)"
+        )
 
     @contextmanager
     def _scrubbed(self) -> Iterator[None]:
@@ -326,8 +341,9 @@ def _token_message(ctx: ConnectorContext, code: int, subcode: object) -> str:
     secret = ctx.config.facebook.access_token
     env = secret.env_name if secret is not None else "the [facebook] access_token_env variable"
     which = f"{code}/{subcode}" if isinstance(subcode, int) else f"{code}"
-    return (f"Facebook token expired or invalid ({which}): create a new page access token "
-            f"and set {env}")  # fmt: skip
+    return (
+        f"Facebook token expired or invalid ({which}): create a new page access token and set {env}"
+    )
 
 
 def _retry_at(response: requests.Response | None, now: datetime) -> datetime | None:
@@ -400,5 +416,7 @@ def _next_args(next_url: str) -> dict[str, Any]:
 
 def _without_token(url: str) -> str:
     parts = urlsplit(url)
-    query = sorted((k, v) for k, vs in parse_qs(parts.query).items() if k != "access_token" for v in vs)
+    query = sorted(
+        (k, v) for k, vs in parse_qs(parts.query).items() if k != "access_token" for v in vs
+    )
     return f"{parts.path}?{query}"

@@ -7,7 +7,7 @@ import html as _html
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -66,9 +66,14 @@ def _to_post(raw: Any, source: SourceConfig, now: datetime) -> Post:
         image_url=_web(raw.get("full_picture")) or _attachment_image(attachments),
         hashtags=tuple(dict.fromkeys(tag.lower() for tag in _HASHTAG.findall(body))),
         links=_links(body, attachments),
-        content_hash=_digest(post_id, message, _text_field(raw, "updated_time"),
-                             _text_field(raw, "permalink_url"), repr(engagement)),
-    )  # fmt: skip
+        content_hash=_digest(
+            post_id,
+            message,
+            _text_field(raw, "updated_time"),
+            _text_field(raw, "permalink_url"),
+            repr(engagement),
+        ),
+    )
 
 
 def _text_field(raw: Mapping[str, Any], name: str) -> str:
@@ -95,7 +100,7 @@ def _attachment_text(attachments: list[dict[str, Any]]) -> str:
 
 def _graph_time(value: str) -> datetime:
     """Graph's "2021-07-09T19:09:52+0000" as an aware UTC datetime."""
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
 
 
 def _count(raw: Mapping[str, Any], field: str, *path: str) -> int:
@@ -180,7 +185,7 @@ def _linkify(text: str) -> str:
     position = 0
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(_TRAILING)
-        out.append(_html.escape(text[position:match.start()]))
+        out.append(_html.escape(text[position : match.start()]))
         out.append(f'<a href="{_html.escape(url)}">{_html.escape(url)}</a>')
         position = match.start() + len(url)
     out.append(_html.escape(text[position:]))

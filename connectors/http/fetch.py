@@ -271,8 +271,16 @@ def fetch_url(
     try:
         with map_errors(source_key, timeout_s=timeout_s):
             try:
-                return _follow(session, url, dict(headers or {}), timeout_s, max_bytes,
-                               max_redirects, deadline.at, source_key)
+                return _follow(
+                    session,
+                    url,
+                    dict(headers or {}),
+                    timeout_s,
+                    max_bytes,
+                    max_redirects,
+                    deadline.at,
+                    source_key,
+                )
             except (requests.RequestException, u3exc.HTTPError, OSError) as exc:
                 if deadline.expired:  # the watchdog cut the connection
                     raise FetchError(source_key, _too_slow(timeout_s)) from exc
@@ -283,19 +291,33 @@ def fetch_url(
 
 
 def _follow(
-    session: requests.Session, url: str, headers: dict[str, str], timeout_s: float,
-    max_bytes: int, max_redirects: int, deadline: float, source_key: str,
-) -> HttpResponse:  # fmt: skip
+    session: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    timeout_s: float,
+    max_bytes: int,
+    max_redirects: int,
+    deadline: float,
+    source_key: str,
+) -> HttpResponse:
     current, seen, permanent = url, {url}, True
     for _ in range(max_redirects + 1):
         _precheck(current, _POLICY.get(), source_key)
-        resp = session.get(current, headers=headers, allow_redirects=False, stream=True,
-                           timeout=(timeout_s, timeout_s))
+        resp = session.get(
+            current,
+            headers=headers,
+            allow_redirects=False,
+            stream=True,
+            timeout=(timeout_s, timeout_s),
+        )
         with resp:
             location = resp.headers.get("location")
             if resp.status_code not in _REDIRECTS or not location:
-                body = (b"" if resp.status_code in _NO_BODY else
-                        _read_capped(resp, max_bytes, deadline, timeout_s, source_key))
+                body = (
+                    b""
+                    if resp.status_code in _NO_BODY
+                    else _read_capped(resp, max_bytes, deadline, timeout_s, source_key)
+                )
                 moved = current if permanent and current != url else None
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 return HttpResponse(resp.status_code, current, hdrs, body, moved)
@@ -390,7 +412,9 @@ def _describe(exc: BaseException, timeout_s: float | None) -> str:
         host = next(e._host for e in chain if isinstance(e, u3exc.NameResolutionError))
         return f"cannot resolve host {host}"
     if any(isinstance(e, (requests.exceptions.SSLError, u3exc.SSLError)) for e in chain):
-        reason = next((e for e in reversed(chain) if not isinstance(e, requests.RequestException)), exc)
+        reason = next(
+            (e for e in reversed(chain) if not isinstance(e, requests.RequestException)), exc
+        )
         return f"TLS error: {_first_line(reason)}"
     # Before the timeouts: urllib3's NewConnectionError subclasses its
     # ConnectTimeoutError, so a refused connection looks like a timeout.
@@ -398,12 +422,24 @@ def _describe(exc: BaseException, timeout_s: float | None) -> str:
         return "connection refused: is the server down?"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connection timed out{after}"
-    if any(isinstance(e, (requests.exceptions.Timeout, u3exc.TimeoutError, TimeoutError)) for e in chain):
+    if any(
+        isinstance(e, (requests.exceptions.Timeout, u3exc.TimeoutError, TimeoutError))
+        for e in chain
+    ):
         return f"timed out{after}"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema, u3exc.LocationParseError)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            u3exc.LocationParseError,
+        ),
+    ):
         return "invalid URL"
-    if any(isinstance(e, (requests.exceptions.ContentDecodingError, u3exc.DecodeError)) for e in chain):
+    if any(
+        isinstance(e, (requests.exceptions.ContentDecodingError, u3exc.DecodeError)) for e in chain
+    ):
         return "cannot decode the response body (bad compression)"
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, u3exc.ProtocolError)):
         return "the connection broke while reading the response"
@@ -443,8 +479,11 @@ def raise_for_status(source_key: str, response: HttpResponse, now: datetime) -> 
     if status < 400:
         return
     if status in (401, 403):
-        raise AuthError(source_key, f"access refused ({status}); the URL may need a login, "
-                                    "or the server blocks our user agent")
+        raise AuthError(
+            source_key,
+            f"access refused ({status}); the URL may need a login, "
+            "or the server blocks our user agent",
+        )
     if status == 404:
         raise FetchError(source_key, "not found (404): check the URL")
     if status == 410:

@@ -36,13 +36,13 @@ from aggregator.domain.errors import (
     SourceError,
 )
 from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from connectors.base import ConnectorContext
 from connectors.http.fetch import (
     HttpResponse,
     fetch_url,
     parse_retry_after,
     raise_for_status,
 )
-from connectors.base import ConnectorContext
 from connectors.mastodon.post import JSON, parse_time, to_posts
 
 __all__ = ["MastodonTagConnector"]
@@ -135,8 +135,10 @@ class MastodonTagConnector:
         if statuses:
             return []
         hint = "" if target.token_env else " (a token may help: set token_env)"
-        return [f"#{target.tag} on {target.host} answered with no posts: the tag has none yet, "
-                f"or the instance has turned its hashtag feeds off for this reader{hint}"]
+        return [
+            f"#{target.tag} on {target.host} answered with no posts: the tag has none yet, "
+            f"or the instance has turned its hashtag feeds off for this reader{hint}"
+        ]
 
     # --- requests ------------------------------------------------------------
 
@@ -151,8 +153,11 @@ class MastodonTagConnector:
         if token_env:
             secret = self._ctx.config.secret(token_env)
             if secret is None:
-                raise AuthError(source.key, f"token_env names {token_env}, which is not set: "
-                                            f"set {token_env} to the instance access token")
+                raise AuthError(
+                    source.key,
+                    f"token_env names {token_env}, which is not set: "
+                    f"set {token_env} to the instance access token",
+                )
             headers["Authorization"] = f"Bearer {secret.reveal()}"
         return _Target(source.key, instance, tag, token_env, headers)
 
@@ -171,8 +176,11 @@ class MastodonTagConnector:
             except SourceError as exc:
                 if page == 0:
                     raise
-                return _Walk(tuple(statuses), f"page {page + 1} failed ({exc.message}); "
-                                              f"kept the {len(statuses)} statuses before it")
+                return _Walk(
+                    tuple(statuses),
+                    f"page {page + 1} failed ({exc.message}); "
+                    f"kept the {len(statuses)} statuses before it",
+                )
             statuses += batch
             following = _follow(target, links, rel, url)
             if not batch or following is None or _older_than(batch, floor):
@@ -186,11 +194,15 @@ class MastodonTagConnector:
         """GET one page: its statuses and its Link targets by rel."""
         limits = self._ctx.config.fetch
         response = fetch_url(
-            self._ctx.session, url,
-            timeout_s=limits.timeout_seconds, max_bytes=limits.max_body_bytes,
-            max_redirects=limits.max_redirects, allow_private=limits.allow_private,
-            headers=target.headers, source_key=target.source_key,
-        )  # fmt: skip
+            self._ctx.session,
+            url,
+            timeout_s=limits.timeout_seconds,
+            max_bytes=limits.max_body_bytes,
+            max_redirects=limits.max_redirects,
+            allow_private=limits.allow_private,
+            headers=target.headers,
+            source_key=target.source_key,
+        )
         _raise_for_status(target, response, self._ctx.clock())
         links = {
             link["rel"]: link["url"]
@@ -208,25 +220,37 @@ def _raise_for_status(target: _Target, response: HttpResponse, now: datetime) ->
     status, key, host = response.status, target.source_key, target.host
     env = target.token_env
     if status == 401 and env:
-        raise AuthError(key, f"{host} refused the access token in {env} (401): create a new one "
-                             f"on {host} under Preferences > Development with the read:statuses "
-                             f"scope and set {env}")
+        raise AuthError(
+            key,
+            f"{host} refused the access token in {env} (401): create a new one "
+            f"on {host} under Preferences > Development with the read:statuses "
+            f"scope and set {env}",
+        )
     if status == 401:
-        raise AuthError(key, f"{host} requires a token to read hashtag timelines (401): create one "
-                             f"under Preferences > Development with the read:statuses scope, put it "
-                             f"in an environment variable (e.g. {_TOKEN_HINT}) and name it in this "
-                             "source's token_env")
+        raise AuthError(
+            key,
+            f"{host} requires a token to read hashtag timelines (401): create one "
+            f"under Preferences > Development with the read:statuses scope, put it "
+            f"in an environment variable (e.g. {_TOKEN_HINT}) and name it in this "
+            "source's token_env",
+        )
     if status == 403:
         who = f"the token in {env}" if env else "anonymous readers"
-        raise AuthError(key, f"{host} refuses {who} (403): the token needs the read:statuses "
-                             "scope, and its account must be active")
+        raise AuthError(
+            key,
+            f"{host} refuses {who} (403): the token needs the read:statuses "
+            "scope, and its account must be active",
+        )
     if status == 404:
-        raise FetchError(key, f"no such tag or instance path (404) on {host}: check instance and tag")
+        raise FetchError(
+            key, f"no such tag or instance path (404) on {host}: check instance and tag"
+        )
     if status == 429:
         when = _reset_time(response.headers, now)
         until = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
-        raise RateLimited(key, f"rate limited by {host} (429); will retry when the limit "
-                               f"resets{until}", when)
+        raise RateLimited(
+            key, f"rate limited by {host} (429); will retry when the limit resets{until}", when
+        )
     raise_for_status(key, response, now)
 
 
@@ -247,11 +271,13 @@ def _statuses(source_key: str, body: bytes) -> list[JSON]:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # bad JSON or encoding; absurd nesting
-        raise ParseError(source_key, "the instance sent malformed JSON, not a list of "
-                                     "statuses") from exc
+        raise ParseError(
+            source_key, "the instance sent malformed JSON, not a list of statuses"
+        ) from exc
     if not isinstance(data, list):
-        raise ParseError(source_key, "the instance did not send a list of statuses "
-                                     "(is this a Mastodon API?)")
+        raise ParseError(
+            source_key, "the instance did not send a list of statuses (is this a Mastodon API?)"
+        )
     return data
 
 

@@ -8,14 +8,14 @@ import json
 import logging
 import mimetypes
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.domain.models import Engagement, Post
-from connectors.sanitize import html_to_text, plain_text, sanitize_html
 from connectors.rss.item import web_url
+from connectors.sanitize import html_to_text, plain_text, sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _body(content: str, spoiler: str, base: str) -> tuple[str, str]:
 
 
 def _author(account: JSON, host: str) -> str:
-    """"Display Name (@user@host)"; local accounts get the instance's host."""
+    """ "Display Name (@user@host)"; local accounts get the instance's host."""
     acct = str(account.get("acct") or account["username"])
     handle = f"@{acct}" if "@" in acct else f"@{acct}@{host}"
     name = plain_text(str(account.get("display_name") or ""))
@@ -146,8 +146,11 @@ def _mime(url: str, kind: str) -> str:
 
 def _hashtags(tags: object) -> tuple[str, ...]:
     """The status's tags (lowercase, no '#'), in order, each once."""
-    names = (plain_text(str(t.get("name") or "")).lstrip("#").lower()
-             for t in (tags if isinstance(tags, list) else ()) if isinstance(t, dict))
+    names = (
+        plain_text(str(t.get("name") or "")).lstrip("#").lower()
+        for t in (tags if isinstance(tags, list) else ())
+        if isinstance(t, dict)
+    )
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -191,18 +194,32 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def _fingerprint(status: JSON) -> str:
     """sha256 over what may change in a status: content, warning, edit time,
     counts, media and card; an edit or new likes mean an update."""
-    media = [(m.get("url"), m.get("description")) for m in status.get("media_attachments") or ()
-             if isinstance(m, dict)]
+    media = [
+        (m.get("url"), m.get("description"))
+        for m in status.get("media_attachments") or ()
+        if isinstance(m, dict)
+    ]
     card = status.get("card")
-    parts = [status.get(k) for k in ("content", "spoiler_text", "edited_at", "sensitive",
-                                     "favourites_count", "reblogs_count", "replies_count",
-                                     "quotes_count", "language")]
+    parts = [
+        status.get(k)
+        for k in (
+            "content",
+            "spoiler_text",
+            "edited_at",
+            "sensitive",
+            "favourites_count",
+            "reblogs_count",
+            "replies_count",
+            "quotes_count",
+            "language",
+        )
+    ]
     parts += [media, card.get("url") if isinstance(card, dict) else None]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -17,8 +17,8 @@ import requests
 from aggregator.config.load import FetchConfig
 from aggregator.domain.errors import FetchError, ParseError, SourceError
 from aggregator.domain.models import Clock, FetchResult, FetchState, Post, SourceConfig
-from connectors.http.fetch import HttpResponse, fetch_url, raise_for_status
 from connectors.base import ConnectorContext
+from connectors.http.fetch import HttpResponse, fetch_url, raise_for_status
 from connectors.rss.delta import known_items, trim_known
 from connectors.rss.parse import parse_feed
 
@@ -110,8 +110,14 @@ class RssConnector:
         self, source_key: str, response: HttpResponse, cursor: str | None
     ) -> tuple[tuple[Post, ...], str | None]:
         """Parse here or in the pool; unexpected parser crashes become ParseError."""
-        args = (source_key, response.body, response.headers.get("content-type", ""),
-                response.url, self._clock(), cursor)  # fmt: skip
+        args = (
+            source_key,
+            response.body,
+            response.headers.get("content-type", ""),
+            response.url,
+            self._clock(),
+            cursor,
+        )
         try:
             if self._pool is None:
                 return parse_new_items(*args)
@@ -120,7 +126,9 @@ class RssConnector:
             raise
         except Exception as exc:  # a parser bug must not take the whole fetch run down
             log.exception("%s: unexpected error while parsing the feed", source_key)
-            raise ParseError(source_key, f"unexpected error while parsing: {type(exc).__name__}") from exc
+            raise ParseError(
+                source_key, f"unexpected error while parsing: {type(exc).__name__}"
+            ) from exc
 
 
 def parse_new_items(

@@ -42,7 +42,7 @@ def known_items(cursor: str | None) -> frozenset[str]:
     """The item fingerprints a cursor written by `trim_known` remembers."""
     if not cursor or not cursor.startswith(_CURSOR_PREFIX):
         return frozenset()
-    return frozenset(cursor[len(_CURSOR_PREFIX):].split())
+    return frozenset(cursor[len(_CURSOR_PREFIX) :].split())
 
 
 def trim_known(body: bytes, known: frozenset[str]) -> Delta:
@@ -56,12 +56,12 @@ def trim_known(body: bytes, known: frozenset[str]) -> Delta:
         return Delta(body, None)
     prints = [hashlib.blake2b(m.group(0), digest_size=10).hexdigest() for m in matches]
     cursor = _CURSOR_PREFIX + " ".join(prints[:MAX_REMEMBERED])
-    fresh = [m.group(0) for m, fp in zip(matches, prints) if fp not in known]
+    fresh = [m.group(0) for m, fp in zip(matches, prints, strict=False) if fp not in known]
     if not fresh:
         return Delta(None, cursor)
     if len(fresh) == len(matches):
         return Delta(body, cursor)
-    head, tail = body[: matches[0].start()], body[matches[-1].end():]
+    head, tail = body[: matches[0].start()], body[matches[-1].end() :]
     return Delta(head + b"\n".join(fresh) + tail, cursor)
 
 

@@ -9,7 +9,7 @@ usable items.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.domain.errors import ParseError
@@ -44,9 +44,15 @@ def parse_json_feed(source_key: str, body: bytes) -> list[RawItem]:
 def _raw_item(item: dict[str, Any], language: str | None, feed_author: str) -> RawItem:
     html, text = _str(item.get("content_html")), _str(item.get("content_text"))
     summary = _str(item.get("summary"))
-    content, is_text = (html, False) if html else (text or summary, not html and bool(text or summary))
+    content, is_text = (
+        (html, False) if html else (text or summary, not html and bool(text or summary))
+    )
     raw_id = item.get("id")
-    item_id = str(raw_id) if isinstance(raw_id, (str, int, float)) and not isinstance(raw_id, bool) else ""
+    item_id = (
+        str(raw_id)
+        if isinstance(raw_id, (str, int, float)) and not isinstance(raw_id, bool)
+        else ""
+    )
     attachments = item.get("attachments")
     enclosures = tuple(
         (_str(a.get("url")), _str(a.get("mime_type")))
@@ -70,9 +76,18 @@ def _raw_item(item: dict[str, Any], language: str | None, feed_author: str) -> R
         images=images,
         tags=tuple(t for t in (tags if isinstance(tags, list) else ()) if isinstance(t, str)),
         language=_str(item.get("language")) or language,
-        fingerprint=(item_id, _str(item.get("title")), _str(item.get("url")), html, text,
-                     summary, published, modified, *(url for url, _ in enclosures)),
-    )  # fmt: skip
+        fingerprint=(
+            item_id,
+            _str(item.get("title")),
+            _str(item.get("url")),
+            html,
+            text,
+            summary,
+            published,
+            modified,
+            *(url for url, _ in enclosures),
+        ),
+    )
 
 
 def _str(value: Any) -> str:
@@ -97,5 +112,5 @@ def _date(value: str) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -14,7 +14,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -119,8 +119,11 @@ def _without_entities(source_key: str, body: bytes) -> bytes:
         return body
     body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
     if _ENTITY_DECL.search(body) or (_looks_wide(body) and "<!ENTITY" in _wide_text(body)):
-        raise ParseError(source_key, "refused: the document declares XML entities "
-                                     "(<!ENTITY>) outside a DOCTYPE we can strip")
+        raise ParseError(
+            source_key,
+            "refused: the document declares XML entities "
+            "(<!ENTITY>) outside a DOCTYPE we can strip",
+        )
     return body
 
 
@@ -204,11 +207,16 @@ def _raw_item(entry: Any, language: str | None, feed_author: str) -> RawItem:
         tags=tuple(str(t.get("term") or "") for t in entry.get("tags", ())),
         language=language,
         fingerprint=(
-            str(entry.get("id", "")), str(entry.get("title", "")), str(entry.get("link", "")),
-            content, str(entry.get("summary", "")), str(entry.get("published", "")),
-            str(entry.get("updated", "")), *(href for href, _ in enclosures),
+            str(entry.get("id", "")),
+            str(entry.get("title", "")),
+            str(entry.get("link", "")),
+            content,
+            str(entry.get("summary", "")),
+            str(entry.get("published", "")),
+            str(entry.get("updated", "")),
+            *(href for href, _ in enclosures),
         ),
-    )  # fmt: skip
+    )
 
 
 def _content(entry: Mapping[str, Any]) -> tuple[str, bool, str]:
@@ -242,6 +250,6 @@ def _utc(parsed: time.struct_time | None) -> datetime | None:
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -40,7 +40,9 @@ PAGE_FIELDS: Mapping[str, str] = {
 }
 _USAGE_CAPPED = "/problems/usage-capped"
 _MAX_RESET = timedelta(days=1)
-_RENEW = "renew the bearer token in the X developer portal (your App > Keys and tokens) and set {env}"
+_RENEW = (
+    "renew the bearer token in the X developer portal (your App > Keys and tokens) and set {env}"
+)
 
 
 class _XSession:
@@ -110,9 +112,14 @@ class XPage:
 
 
 def call(
-    source_key: str, token: Secret, now: datetime, timeout_s: float,
-    method: Callable[..., Any], *args: Any, **params: Any,
-) -> XPage:  # fmt: skip
+    source_key: str,
+    token: Secret,
+    now: datetime,
+    timeout_s: float,
+    method: Callable[..., Any],
+    *args: Any,
+    **params: Any,
+) -> XPage:
     """Call a tweepy `Client` method and read its answer as an `XPage`.
 
     Raises AuthError (401/403), RateLimited (429: the rate-limit reset, or
@@ -138,8 +145,12 @@ def _read_page(source_key: str, response: requests.Response) -> XPage:
     includes = body.get("includes", {})
     tweets = [data] if isinstance(data, dict) else data
     shapes = (tweets, includes, body.get("errors", []), body.get("meta", {}))
-    if not all(isinstance(part, t) for part, t in zip(shapes, (list, dict, list, dict), strict=True)):
-        raise ParseError(source_key, "X sent JSON whose data, includes, errors or meta is malformed")
+    if not all(
+        isinstance(part, t) for part, t in zip(shapes, (list, dict, list, dict), strict=True)
+    ):
+        raise ParseError(
+            source_key, "X sent JSON whose data, includes, errors or meta is malformed"
+        )
     return XPage(
         tweets=tweets,
         users=_by_key(includes.get("users"), "id"),
@@ -165,12 +176,17 @@ def _error_for(
     if status == 401:
         return AuthError(source_key, f"X refused the bearer token (401): {renew}")
     if status == 403:
-        return AuthError(source_key, f"X refused access (403: {detail}); check the App's access "
-                                     f"level in the X developer portal, or {renew}")
+        return AuthError(
+            source_key,
+            f"X refused access (403: {detail}); check the App's access "
+            f"level in the X developer portal, or {renew}",
+        )
     if status == 429:
         return _rate_limited(source_key, response, now)
     if status == 404:
-        return FetchError(source_key, f"not found on X (404): check the source's options ({detail})")
+        return FetchError(
+            source_key, f"not found on X (404): check the source's options ({detail})"
+        )
     if status == 400:
         return FetchError(source_key, f"X refused the request (400): {detail}")
     headers = {k.lower(): v for k, v in response.headers.items()}
@@ -188,13 +204,17 @@ def _rate_limited(source_key: str, response: requests.Response, now: datetime) -
         # X's cap is monthly: waiting for x-rate-limit-reset would not help.
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         next_month = (month_start + timedelta(days=32)).replace(day=1)
-        return RateLimited(source_key, "the X monthly usage cap is exhausted (429 usage-capped); "
-                                       "fetching resumes next month, or raise the cap in the "
-                                       "X developer portal", next_month)
+        return RateLimited(
+            source_key,
+            "the X monthly usage cap is exhausted (429 usage-capped); "
+            "fetching resumes next month, or raise the cap in the "
+            "X developer portal",
+            next_month,
+        )
     reset = response.headers.get("x-rate-limit-reset", "").strip()
     when: datetime | None
     if reset.isdigit():
-        reset_at = datetime.fromtimestamp(int(reset[:10]), timezone.utc)
+        reset_at = datetime.fromtimestamp(int(reset[:10]), UTC)
         when = min(max(reset_at, now), now + _MAX_RESET)  # windows are 15 minutes
     else:
         when = parse_retry_after(response.headers.get("retry-after"), now)

@@ -35,8 +35,10 @@ MAX_PAGES = 5
 # Recent search rejects a since_id older than its 7-day window (400): drop it
 # a little before that.
 _SEARCH_WINDOW = timedelta(days=7) - timedelta(hours=1)
-_NO_TOKEN = ("no bearer token: set [twitter] bearer_token_env in the configuration and that "
-             "variable to the App's bearer token (X developer portal > your App > Keys and tokens)")
+_NO_TOKEN = (
+    "no bearer token: set [twitter] bearer_token_env in the configuration and that "
+    "variable to the App's bearer token (X developer portal > your App > Keys and tokens)"
+)
 
 
 def monthly_read_estimate(source: SourceConfig) -> int:
@@ -56,8 +58,15 @@ class _Api:
 
     def get(self, method: str, *args: Any, **params: Any) -> XPage:
         """Call the client's `method` (see `twitter_api.call`)."""
-        return call(self.source_key, self.token, self.now, self.timeout_s,
-                    getattr(self.client, method), *args, **params)  # fmt: skip
+        return call(
+            self.source_key,
+            self.token,
+            self.now,
+            self.timeout_s,
+            getattr(self.client, method),
+            *args,
+            **params,
+        )
 
 
 class _XConnector:
@@ -104,8 +113,9 @@ class _XConnector:
                 break
         cursor = replace(cursor, since_id=newest)
         problem = "; ".join(dict.fromkeys(problems))  # each page may repeat the same error
-        return FetchResult(posts=tuple(posts.values()), cursor=cursor.format(),
-                           problem=problem or None)  # fmt: skip
+        return FetchResult(
+            posts=tuple(posts.values()), cursor=cursor.format(), problem=problem or None
+        )
 
     def check(self, source: SourceConfig) -> list[str]:
         """One cheap call (a user lookup) with the bearer token; [] if it works."""
@@ -157,15 +167,20 @@ class _XConnector:
             raise FetchError(source.key, self._budget_too_small(source))
         if page_size(budget, used, self.min_results) is None:
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            raise RateLimited(source.key, f"today's X read budget is spent ({used} of "
-                                          f"max_posts_per_day = {budget}); fetching resumes "
-                                          "after midnight UTC", midnight)  # fmt: skip
+            raise RateLimited(
+                source.key,
+                f"today's X read budget is spent ({used} of "
+                f"max_posts_per_day = {budget}); fetching resumes "
+                "after midnight UTC",
+                midnight,
+            )
 
     def _budget_too_small(self, source: SourceConfig) -> str:
         least = self.min_results * READS_PER_RESULT
-        return (f"max_posts_per_day = {daily_budget(source)} is below one page of X "
-                f"{self.what} ({least} reads): raise it to at least {least}")  # fmt: skip
-
+        return (
+            f"max_posts_per_day = {daily_budget(source)} is below one page of X "
+            f"{self.what} ({least} reads): raise it to at least {least}"
+        )
 
 
 class TwitterSearchConnector(_XConnector):
@@ -234,9 +249,11 @@ class TwitterListConnector(_XConnector):
             return page, False
         # Ids grow with time, so "not newer than the newest seen" is "seen"
         # even when that very tweet was deleted since.
-        fresh = [t for t in page.tweets
-                 if not (isinstance(t, dict) and str(t.get("id")).isdigit())
-                 or int(t["id"]) > int(seen)]  # fmt: skip
+        fresh = [
+            t
+            for t in page.tweets
+            if not (isinstance(t, dict) and str(t.get("id")).isdigit()) or int(t["id"]) > int(seen)
+        ]
         return replace(page, tweets=fresh), len(fresh) < len(page.tweets)
 
 

@@ -17,7 +17,12 @@ from datetime import datetime
 from aggregator.domain.models import SourceConfig
 
 __all__ = [
-    "DEFAULT_DAILY_READS", "MAX_RESULTS", "READS_PER_RESULT", "XCursor", "daily_budget", "page_size",
+    "DEFAULT_DAILY_READS",
+    "MAX_RESULTS",
+    "READS_PER_RESULT",
+    "XCursor",
+    "daily_budget",
+    "page_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,8 +65,13 @@ class XCursor:
 
     def format(self) -> str:
         """The cursor as stored (see the module docstring)."""
-        fields = [_PREFIX, f"since={self.since_id or ''}", f"user={self.user or ''}",
-                  f"day={self.day}", f"reads={self.reads}"]  # fmt: skip
+        fields = [
+            _PREFIX,
+            f"since={self.since_id or ''}",
+            f"user={self.user or ''}",
+            f"day={self.day}",
+            f"reads={self.reads}",
+        ]
         return ";".join(fields)
 
     def reads_on(self, now: datetime) -> int:

@@ -16,7 +16,7 @@ import html as _html
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.domain.models import Engagement, Post
@@ -44,9 +44,7 @@ class PageResult:
 
 def snowflake_time(tweet_id: str) -> datetime:
     """When a tweet id was made (aware UTC); ids encode their creation time."""
-    return datetime.fromtimestamp(
-        ((int(tweet_id) >> 22) + _TWITTER_EPOCH_MS) / 1000, timezone.utc
-    )
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + _TWITTER_EPOCH_MS) / 1000, UTC)
 
 
 def page_posts(source_key: str, page: XPage, now: datetime) -> PageResult:
@@ -69,8 +67,12 @@ def page_posts(source_key: str, page: XPage, now: datetime) -> PageResult:
 
 
 def _well_formed(tweet: object) -> bool:
-    return (isinstance(tweet, dict) and isinstance(tweet.get("id"), str)
-            and tweet["id"].isdigit() and isinstance(tweet.get("text"), str))  # fmt: skip
+    return (
+        isinstance(tweet, dict)
+        and isinstance(tweet.get("id"), str)
+        and tweet["id"].isdigit()
+        and isinstance(tweet.get("text"), str)
+    )
 
 
 def _references(tweet: JSON, kind: str) -> list[str]:
@@ -196,8 +198,10 @@ def _html_of(text: str, quoted: tuple[str, str, str] | None) -> str:
     if quoted is not None:
         permalink, author, quoted_text = quoted
         who = _html.escape(author or "a post on X")
-        body += (f'<blockquote><p>{_linkify(quoted_text)}</p><p>— <a href="'
-                 f'{_html.escape(permalink)}">{who}</a></p></blockquote>')
+        body += (
+            f'<blockquote><p>{_linkify(quoted_text)}</p><p>— <a href="'
+            f'{_html.escape(permalink)}">{who}</a></p></blockquote>'
+        )
     return sanitize_html(body)
 
 
@@ -206,7 +210,7 @@ def _linkify(text: str) -> str:
     last = 0
     for match in _URL.finditer(text):
         url = _html.escape(match.group())
-        parts += [_html.escape(text[last:match.start()]), f'<a href="{url}">{url}</a>']
+        parts += [_html.escape(text[last : match.start()]), f'<a href="{url}">{url}</a>']
         last = match.end()
     parts.append(_html.escape(text[last:]))
     return "".join(parts).replace("\n", "<br>")
@@ -220,8 +224,8 @@ def _created(tweet: JSON) -> datetime:
     except ValueError:
         return snowflake_time(str(tweet["id"]))
     if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def _engagement(tweet: JSON) -> Engagement:
@@ -233,8 +237,12 @@ def _engagement(tweet: JSON) -> Engagement:
         value = metrics.get(name)
         return value if isinstance(value, int) and value > 0 else 0
 
-    return Engagement(likes=count("like_count"), reposts=count("retweet_count"),
-                      replies=count("reply_count"), quotes=count("quote_count"))  # fmt: skip
+    return Engagement(
+        likes=count("like_count"),
+        reposts=count("retweet_count"),
+        replies=count("reply_count"),
+        quotes=count("quote_count"),
+    )
 
 
 def _image(tweet: JSON, page: XPage) -> str | None:

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,10 +17,10 @@ import responses
 from aggregator.config.load import Config, Secret
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.models import FetchState, Post, SourceConfig
-from connectors.bluesky import connector as bluesky
-from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
+from connectors.bluesky import connector as bluesky
 from connectors.bluesky.connector import BlueskySearchConnector
+from connectors.http.fetch import make_session
 from tests.fakes import T0, FixedClock
 from tests.http_fixtures import add_interaction, load_interaction
 
@@ -41,8 +41,15 @@ NEWEST = "2025-05-19T17:10:09.561858Z"
 
 
 def source(key: str = "edchat", query: str = "redistricting") -> SourceConfig:
-    return SourceConfig(key=key, kind="bluesky_search", options=(
-        ("query", query), ("handle_env", "BSKY_HANDLE"), ("app_password_env", "BSKY_APP_PASSWORD")))
+    return SourceConfig(
+        key=key,
+        kind="bluesky_search",
+        options=(
+            ("query", query),
+            ("handle_env", "BSKY_HANDLE"),
+            ("app_password_env", "BSKY_APP_PASSWORD"),
+        ),
+    )
 
 
 def connector(clock: FixedClock | None = None) -> BlueskySearchConnector:
@@ -115,15 +122,24 @@ def test_a_post_keeps_author_permalink_counts_and_expanded_links(mock: Any) -> N
     thread = by_rkey(posts, "3lpjy3eabqs2l")
     link = "https://drive.google.com/file/d/1PvWocH9A_Kn_cxRX8uDoMsfDwqbVGkGk/view?usp=sharing"
     assert thread.network == "bluesky"
-    assert thread.external_id == "at://did:plc:7nagdvjqrzaquzk7mueohne5/app.bsky.feed.post/3lpjy3eabqs2l"
+    assert (
+        thread.external_id
+        == "at://did:plc:7nagdvjqrzaquzk7mueohne5/app.bsky.feed.post/3lpjy3eabqs2l"
+    )
     assert thread.url == "https://bsky.app/profile/mcpli.bsky.social/post/3lpjy3eabqs2l"
     assert thread.author == "Michael Li (李之樸) (@mcpli.bsky.social)"
     assert thread.author_url == "https://bsky.app/profile/mcpli.bsky.social"
-    assert thread.text.endswith("a thread 🧵\n\nFirst up, the brief of the LULAC plaintiffs:\n\n" + link)
+    assert thread.text.endswith(
+        "a thread 🧵\n\nFirst up, the brief of the LULAC plaintiffs:\n\n" + link
+    )
     assert thread.links == (link,)
     assert f'<a href="{link}" rel="noopener noreferrer">{link}</a>' in thread.html
-    assert thread.published_at == datetime(2025, 5, 19, 16, 20, 29, 109000, tzinfo=timezone.utc)
-    assert (thread.engagement.likes, thread.engagement.reposts, thread.engagement.replies) == (13, 6, 1)
+    assert thread.published_at == datetime(2025, 5, 19, 16, 20, 29, 109000, tzinfo=UTC)
+    assert (thread.engagement.likes, thread.engagement.reposts, thread.engagement.replies) == (
+        13,
+        6,
+        1,
+    )
     assert thread.language == "en" and thread.title is None
     assert thread.image_url is not None and "/feed_fullsize/" in thread.image_url
     tagged = by_rkey(posts, "3lpica7sxmk2u")
@@ -138,12 +154,16 @@ def test_link_cards_and_quotes_become_links(mock: Any) -> None:
 
     card = by_rkey(posts, "3lpk2r5h5ec2j")  # external#view
     assert card.text.endswith("\n\nThe Pawn or the Collaborator?")
-    assert card.links == ("https://open.substack.com/pub/christackett/p/the-pawn-or-the-collaborator"
-                          "?r=92vnq&utm_medium=ios",)
+    assert card.links == (
+        "https://open.substack.com/pub/christackett/p/the-pawn-or-the-collaborator"
+        "?r=92vnq&utm_medium=ios",
+    )
     assert card.image_url is not None and "feed_thumbnail" in card.image_url
     quote = by_rkey(posts, "3lpjl6vjfes2b")  # record#view
     quoted = "https://bsky.app/profile/marcelias.bsky.social/post/3lpjgwfr3gs27"
-    assert quote.links == (quoted,) and quote.text.endswith(f"Quoting @marcelias.bsky.social: {quoted}")
+    assert quote.links == (quoted,) and quote.text.endswith(
+        f"Quoting @marcelias.bsky.social: {quoted}"
+    )
     assert f'Quoting <a href="{quoted}"' in quote.html
 
 
@@ -158,8 +178,10 @@ def test_quotes_with_media_and_images_from_the_other_recordings(mock: Any) -> No
     with_media = by_rkey(posts, "3lc5d6zspys2c")  # recordWithMedia#view: a card and a quote
     quoted = "https://bsky.app/profile/bskyr.bsky.social/post/3lc5c5qv72r2w"
     assert {"https://christophertkenny.com/bskyr/", quoted} <= set(with_media.links)
-    assert with_media.text.endswith(f"\n\nInteract with Bluesky Social https://christophertkenny.com/bskyr/"
-                                    f"\n\nQuoting @bskyr.bsky.social: {quoted}")
+    assert with_media.text.endswith(
+        f"\n\nInteract with Bluesky Social https://christophertkenny.com/bskyr/"
+        f"\n\nQuoting @bskyr.bsky.social: {quoted}"
+    )
     assert with_media.image_url is not None and "feed_thumbnail" in with_media.image_url
     photo = by_rkey(posts, "3k7qmjev5lr2s")  # images#view
     assert photo.image_url is not None and "/feed_fullsize/" in photo.image_url
@@ -184,7 +206,7 @@ def test_a_quoted_post_is_a_link_not_a_post_and_repeats_are_stored_once(mock: An
 
 
 def test_a_future_date_is_clamped_to_now(mock: Any) -> None:
-    clock = FixedClock(datetime(2025, 5, 19, 12, 0, tzinfo=timezone.utc))
+    clock = FixedClock(datetime(2025, 5, 19, 12, 0, tzinfo=UTC))
     add_login(mock)
     add_search(mock, body={"posts": recorded_posts()})
 
@@ -197,7 +219,9 @@ def test_a_future_date_is_clamped_to_now(mock: Any) -> None:
 # --- incremental, paging -----------------------------------------------------------
 
 
-def test_refetch_asks_only_for_newer_posts_and_keeps_the_cursor_when_nothing_is_new(mock: Any) -> None:
+def test_refetch_asks_only_for_newer_posts_and_keeps_the_cursor_when_nothing_is_new(
+    mock: Any,
+) -> None:
     add_login(mock)
     add_search(mock, body={"posts": recorded_posts()[:7], "cursor": "7"})
     since = "since:2025-05-19T14:02:17.260Z"  # sortAt of the 7th post (3lpjqeajtgc27)
@@ -253,7 +277,11 @@ def test_two_sources_with_the_same_handle_log_in_once(mock: Any) -> None:
 
     assert len(calls_to(mock, LOGIN)) == 1
     searches = calls_to(mock, SEARCH)
-    assert [params(c)["q"] for c in searches] == [["redistricting"], ["gerrymandering"], ["redistricting"]]
+    assert [params(c)["q"] for c in searches] == [
+        ["redistricting"],
+        ["gerrymandering"],
+        ["redistricting"],
+    ]
     assert params(searches[-1])["limit"] == ["1"]  # check is one cheap call
     assert all(c.request.headers["Authorization"] == f"Bearer {ACCESS}" for c in searches)
 
@@ -272,7 +300,9 @@ def test_sources_fetched_in_parallel_share_one_login(mock: Any) -> None:
     conn = connector()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda key: conn.fetch(source(key), FetchState()), map(str, range(8))))
+        results = list(
+            pool.map(lambda key: conn.fetch(source(key), FetchState()), map(str, range(8)))
+        )
 
     assert [len(r.posts) for r in results] == [25] * 8
     assert len(calls_to(mock, LOGIN)) == 1
@@ -284,8 +314,16 @@ def test_an_expired_access_token_is_refreshed_not_logged_in_again(mock: Any) -> 
     expired = {"error": "ExpiredToken", "message": "Token has expired"}
     add_search(mock, status=400, body=expired)
     add_search(mock, body={"posts": recorded_posts()})
-    mock.add("POST", REFRESH, json={"accessJwt": REFRESHED, "refreshJwt": REFRESH_JWT + "b",
-                                    "handle": HANDLE, "did": "did:plc:x"})
+    mock.add(
+        "POST",
+        REFRESH,
+        json={
+            "accessJwt": REFRESHED,
+            "refreshJwt": REFRESH_JWT + "b",
+            "handle": HANDLE,
+            "did": "did:plc:x",
+        },
+    )
     conn = connector()
     conn.fetch(source("one"), FetchState())
 
@@ -301,7 +339,9 @@ def test_an_expired_access_token_is_refreshed_not_logged_in_again(mock: Any) -> 
 def test_a_refused_refresh_is_an_auth_error_and_no_new_login(mock: Any) -> None:
     add_login(mock)
     add_search(mock, status=400, body={"error": "ExpiredToken", "message": "Token has expired"})
-    mock.add("POST", REFRESH, status=400, json={"error": "ExpiredToken", "message": "Token has expired"})
+    mock.add(
+        "POST", REFRESH, status=400, json={"error": "ExpiredToken", "message": "Token has expired"}
+    )
     conn = connector()
 
     with pytest.raises(AuthError, match=r"could not be refreshed \(400 ExpiredToken\)"):
@@ -314,14 +354,18 @@ def test_a_refused_refresh_is_an_auth_error_and_no_new_login(mock: Any) -> None:
 
 def test_a_token_refused_even_after_refresh_is_an_auth_error(mock: Any) -> None:
     add_login(mock)
-    add_search(mock, status=401, body={"error": "AuthenticationRequired", "message": "Invalid token"})
+    add_search(
+        mock, status=401, body={"error": "AuthenticationRequired", "message": "Invalid token"}
+    )
     mock.add("POST", REFRESH, json={"accessJwt": REFRESHED, "refreshJwt": REFRESH_JWT})
 
     with pytest.raises(AuthError) as caught:
         connector().fetch(source(), FetchState())
 
-    assert caught.value.message == ("Bluesky refused the session even after a refresh "
-                                    "(401 AuthenticationRequired): check BSKY_HANDLE and BSKY_APP_PASSWORD")
+    assert caught.value.message == (
+        "Bluesky refused the session even after a refresh "
+        "(401 AuthenticationRequired): check BSKY_HANDLE and BSKY_APP_PASSWORD"
+    )
     assert len(calls_to(mock, SEARCH)) == 2
 
 
@@ -340,17 +384,26 @@ def test_bad_credentials_refuse_every_source_of_the_handle_with_one_login(mock: 
     assert conn.check(source("three")) == [errors[0].message]
 
     assert [e.source_key for e in errors] == ["one", "two"]
-    assert errors[0].message == errors[1].message == (
-        "Bluesky login refused (401): check BSKY_HANDLE and BSKY_APP_PASSWORD "
-        "(an app password from Settings > Privacy and security > App passwords)")
+    assert (
+        errors[0].message
+        == errors[1].message
+        == (
+            "Bluesky login refused (401): check BSKY_HANDLE and BSKY_APP_PASSWORD "
+            "(an app password from Settings > Privacy and security > App passwords)"
+        )
+    )
     assert len(calls_to(mock, LOGIN)) == 1 and calls_to(mock, SEARCH) == []
 
 
 def test_the_login_limit_postpones_every_source_of_the_handle_until_the_reset(mock: Any) -> None:
     reset = T0 + timedelta(hours=5)
-    add_interaction(mock, "bluesky/createSession_401.interaction.json", status=429,
-                    headers={"RateLimit-Reset": str(int(reset.timestamp()))},
-                    body={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
+    add_interaction(
+        mock,
+        "bluesky/createSession_401.interaction.json",
+        status=429,
+        headers={"RateLimit-Reset": str(int(reset.timestamp()))},
+        body={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+    )
     conn = connector()
 
     for key in ("one", "two"):
@@ -365,14 +418,21 @@ def test_a_rate_limited_search_waits_until_ratelimit_reset(mock: Any) -> None:
     reset = T0 + timedelta(seconds=240)
     add_login(mock)
     headers = {"RateLimit-Remaining": "0", "RateLimit-Reset": str(int(reset.timestamp()))}
-    add_search(mock, status=429, headers=headers,
-               body={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
+    add_search(
+        mock,
+        status=429,
+        headers=headers,
+        body={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+    )
 
     with pytest.raises(RateLimited) as caught:
         connector().fetch(source(), FetchState())
 
     assert caught.value.retry_after == reset
-    assert caught.value.message == "Bluesky rate limit reached (429); waiting until 2026-11-30 12:04 UTC"
+    assert (
+        caught.value.message
+        == "Bluesky rate limit reached (429); waiting until 2026-11-30 12:04 UTC"
+    )
 
 
 def test_an_unauthenticated_403_says_a_login_is_needed(mock: Any) -> None:
@@ -385,19 +445,25 @@ def test_an_unauthenticated_403_says_a_login_is_needed(mock: Any) -> None:
 
 def test_a_refused_query_shows_the_xrpc_error(mock: Any) -> None:
     # The recorded XRPC 400 shape (from createRecord), answered to a search.
-    recorded = load_interaction("bluesky/createRecord_400_InvalidRequest.interaction.json")["response"]
+    recorded = load_interaction("bluesky/createRecord_400_InvalidRequest.interaction.json")[
+        "response"
+    ]
     add_login(mock)
     add_search(mock, status=400, body=recorded["json"])
 
     with pytest.raises(FetchError) as caught:
         connector().fetch(source(), FetchState())
 
-    assert caught.value.message.startswith("Bluesky refused the search (400 InvalidRequest: Invalid app.bsky")
+    assert caught.value.message.startswith(
+        "Bluesky refused the search (400 InvalidRequest: Invalid app.bsky"
+    )
     assert caught.value.message.endswith("check the query")
     assert calls_to(mock, REFRESH) == []  # not an auth problem: no refresh
 
 
-@pytest.mark.parametrize("body", ["<html>Bad gateway</html>", "[]", '{"cursor": "1"}', '{"posts": {}}'])
+@pytest.mark.parametrize(
+    "body", ["<html>Bad gateway</html>", "[]", '{"cursor": "1"}', '{"posts": {}}']
+)
 def test_a_malformed_first_page_is_a_parse_error(mock: Any, body: str) -> None:
     add_login(mock)
     add_search(mock, body=body)
@@ -419,7 +485,11 @@ def test_a_later_page_failing_keeps_the_first_page_and_records_a_problem(mock: A
 
 def test_malformed_posts_are_skipped_and_reported(mock: Any) -> None:
     posts = recorded_posts()
-    broken = [{"uri": "at://did:plc:x/app.bsky.feed.post/abc"}, {**posts[1], "record": "text"}, "post"]
+    broken = [
+        {"uri": "at://did:plc:x/app.bsky.feed.post/abc"},
+        {**posts[1], "record": "text"},
+        "post",
+    ]
     add_login(mock)
     add_search(mock, body={"posts": [*broken, posts[0]]})
 
@@ -446,7 +516,9 @@ def test_no_secret_reaches_a_message_a_log_line_a_cursor_or_a_post(
     add_login(mock)
     add_search(mock)
     add_search(mock, status=400, body={"error": "ExpiredToken", "message": f"bad {ACCESS}"})
-    mock.add("POST", REFRESH, status=401, json={"error": "InvalidToken", "message": "Token is invalid"})
+    mock.add(
+        "POST", REFRESH, status=401, json={"error": "InvalidToken", "message": "Token is invalid"}
+    )
     conn = connector()
 
     result = conn.fetch(source("one"), FetchState())

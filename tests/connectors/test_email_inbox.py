@@ -17,11 +17,11 @@ import requests
 from aggregator.config.load import Config, FetchConfig, Secret
 from aggregator.domain.errors import AuthError, FetchError
 from aggregator.domain.models import FetchState, Post, SourceConfig
+from connectors.base import ConnectorContext
 from connectors.email_inbox import connector as email_inbox
 from connectors.email_inbox import imap as email_imap
-from connectors.base import ConnectorContext
-from connectors.email_inbox.imap import encode_mailbox, is_loopback
 from connectors.email_inbox.connector import EmailInboxConnector, format_cursor, parse_cursor
+from connectors.email_inbox.imap import encode_mailbox, is_loopback
 from connectors.email_inbox.mime import UnreadableMessage
 from connectors.email_inbox.post import message_to_post
 from tests.fakes import T0, FixedClock
@@ -29,8 +29,14 @@ from tests.imap_server import DOVECOT, OPENSSL, PASSWORD, USER, Dovecot
 
 EMAIL = Path(__file__).parent.parent / "data" / "email"
 ENV = "PLN_TEST_IMAP_PASSWORD"
-FILES = ["substack_newsletter", "mailchimp_newsletter", "facebook_group_notification",
-         "plain_text_only", "latin1_encoded", "hostile_html"]  # fmt: skip
+FILES = [
+    "substack_newsletter",
+    "mailchimp_newsletter",
+    "facebook_group_notification",
+    "plain_text_only",
+    "latin1_encoded",
+    "hostile_html",
+]
 
 
 def eml(name: str) -> bytes:
@@ -43,9 +49,24 @@ def parse(name: str, raw: bytes | None = None) -> Post:
 
 def assert_safe(html: str) -> None:
     lowered = html.lower()
-    for bad in ("<script", "onerror", "onload", "onclick", "onmouseover", "javascript:",
-                "data:", "<iframe", "<form", "<input", "<object", "<style", "<svg", "<base",
-                "<meta", "alert("):  # fmt: skip
+    for bad in (
+        "<script",
+        "onerror",
+        "onload",
+        "onclick",
+        "onmouseover",
+        "javascript:",
+        "data:",
+        "<iframe",
+        "<form",
+        "<input",
+        "<object",
+        "<style",
+        "<svg",
+        "<base",
+        "<meta",
+        "alert(",
+    ):
         assert bad not in lowered, bad
 
 
@@ -61,7 +82,8 @@ def test_substack_newsletter_is_a_post_by_its_sender() -> None:
     assert post.published_at.isoformat() == "2026-11-27T14:03:05+00:00"
     # No "view in browser" link: the first link, the post's title, is the URL.
     assert post.url.startswith(
-        "https://cultofretrieval.substack.com/p/retrieval-practice-in-science-labs?")
+        "https://cultofretrieval.substack.com/p/retrieval-practice-in-science-labs?"
+    )
     assert "https://www.retrievalpractice.org/why-it-works" in post.links
     assert "water cycle from memory" in post.text
     assert "Monday’s sketch" in post.text
@@ -97,8 +119,10 @@ def test_facebook_group_notification_is_attributed_to_its_group() -> None:
     assert post.author_url == "https://www.facebook.com/groups/204581930017722/"
     assert post.url == group_post
     assert post.external_id == group_post  # a second notification of it is the same post
-    assert post.title == ("Does anyone have a density lab that works with 7th graders and no "
-                          "balances? Ours broke and the replacement order is stuck until January.")
+    assert post.title == (
+        "Does anyone have a density lab that works with 7th graders and no "
+        "balances? Ours broke and the replacement order is stuck until January."
+    )
     assert post.hashtags == ("facebook-group",)
     assert post.published_at.isoformat() == "2026-11-29T23:12:43+00:00"
     assert "https://sciteachblog.example.org/density-without-balances" in post.links
@@ -123,18 +147,21 @@ def test_facebook_notification_without_a_text_part() -> None:
 def test_facebook_group_name_from_other_notification_shapes() -> None:
     raw = eml("facebook_group_notification").replace(
         b"Subject: New post in Science Teachers Network",
-        b"Subject: Maria Lopez posted in Physics Teachers of Ohio")
+        b"Subject: Maria Lopez posted in Physics Teachers of Ohio",
+    )
     assert parse("", raw).author == "Physics Teachers of Ohio"
     # Only the List-Id names the group.
     raw = eml("facebook_group_notification").replace(
-        b"Subject: New post in Science Teachers Network", b"Subject: Your group has a new post")
+        b"Subject: New post in Science Teachers Network", b"Subject: Your group has a new post"
+    )
     raw = raw.replace(b"posted in Science Teachers Network", b"shared something")
     assert parse("", raw).author == "Science Teachers Network"
 
 
 def test_facebook_lookalike_from_another_domain_is_a_plain_newsletter() -> None:
     raw = eml("facebook_group_notification").replace(
-        b"notification@facebookmail.com", b"notification@facebookmail.com.phish.example")
+        b"notification@facebookmail.com", b"notification@facebookmail.com.phish.example"
+    )
     post = parse("", raw)
     assert post.hashtags == ()
     assert post.author == "Facebook (notification@facebookmail.com.phish.example)"
@@ -146,8 +173,10 @@ def test_plain_text_message_is_escaped_and_linkified() -> None:
     assert post.published_at.isoformat() == "2026-11-26T13:15:02+00:00"
     assert "that worked &amp; one that didn't" in post.html
     # The full stop after a URL and the parenthesis around one are prose.
-    assert post.links == ("https://docs.example.org/d/1aB2cD3eF4/edit?usp=sharing",
-                          "https://www.nextgenstorylines.org/how-are-storylines-designed")
+    assert post.links == (
+        "https://docs.example.org/d/1aB2cD3eF4/edit?usp=sharing",
+        "https://www.nextgenstorylines.org/how-are-storylines-designed",
+    )
     assert post.url == post.links[0]
     assert post.html.count("<p>") == 5
 
@@ -222,8 +251,8 @@ def test_only_loopback_hosts_may_get_a_password_in_clear() -> None:
 needs_dovecot = pytest.mark.skipif(
     DOVECOT is None or OPENSSL is None,
     reason="dovecot or openssl not installed (apt-get install -y dovecot-imapd openssl): "
-           "IMAP server tests skipped",
-)  # fmt: skip
+    "IMAP server tests skipped",
+)
 
 
 @pytest.fixture(scope="module")
@@ -235,19 +264,34 @@ def server() -> Iterator[Dovecot]:
     dovecot.stop()
 
 
-def make_connector(server: Dovecot | None, *, password: str = PASSWORD, timeout_s: float = 5,
-                   max_bytes: int = 1_000_000, trust: bool = True) -> EmailInboxConnector:
-    config = Config(secrets=(Secret(ENV, password),),
-                    fetch=FetchConfig(timeout_seconds=timeout_s, max_body_bytes=max_bytes))
+def make_connector(
+    server: Dovecot | None,
+    *,
+    password: str = PASSWORD,
+    timeout_s: float = 5,
+    max_bytes: int = 1_000_000,
+    trust: bool = True,
+) -> EmailInboxConnector:
+    config = Config(
+        secrets=(Secret(ENV, password),),
+        fetch=FetchConfig(timeout_seconds=timeout_s, max_body_bytes=max_bytes),
+    )
     ctx = ConnectorContext(session=requests.Session(), config=config, clock=FixedClock())
     context = server.trusting_context() if server is not None and trust else None
     return EmailInboxConnector(ctx, ssl_context=context)
 
 
-def make_source(port: int, mailbox: str = "INBOX", *, mark_read: bool = False,
-                user: str = USER) -> SourceConfig:
-    options = {"host": "127.0.0.1", "port": str(port), "username": user, "password_env": ENV,
-               "mailbox": mailbox, "mark_read": "true" if mark_read else "false"}
+def make_source(
+    port: int, mailbox: str = "INBOX", *, mark_read: bool = False, user: str = USER
+) -> SourceConfig:
+    options = {
+        "host": "127.0.0.1",
+        "port": str(port),
+        "username": user,
+        "password_env": ENV,
+        "mailbox": mailbox,
+        "mark_read": "true" if mark_read else "false",
+    }
     return SourceConfig(key="school-inbox", kind="email_inbox", options=tuple(options.items()))
 
 
@@ -265,14 +309,17 @@ def test_first_fetch_reads_every_message_and_changes_nothing(filled: tuple[Dovec
     before = server.flags(mailbox)
     result = make_connector(server).fetch(make_source(server.port, mailbox), FetchState())
     assert len(result.posts) == 6 and result.problem is None
-    assert {p.author for p in result.posts} >= {"Science Teachers Network",
-                                               "NGSS Notes (hello@ngssnotes.org)"}  # fmt: skip
+    assert {p.author for p in result.posts} >= {
+        "Science Teachers Network",
+        "NGSS Notes (hello@ngssnotes.org)",
+    }
     assert result.cursor == f"imap:{server.uidvalidity(mailbox)}:6"
     assert server.flags(mailbox) == before and "\\Seen" not in "".join(before.values())
     assert "Login: user=<teacher>" in server.log() and "TLS" in server.log()
     # No secret in any post, whatever the message said.
-    assert not any(PASSWORD in str(value) for post in result.posts
-                   for value in dataclasses.astuple(post))  # fmt: skip
+    assert not any(
+        PASSWORD in str(value) for post in result.posts for value in dataclasses.astuple(post)
+    )
 
 
 @needs_dovecot
@@ -336,10 +383,16 @@ def test_cap_per_run_reads_oldest_first_then_the_rest(
 def test_unreadable_and_oversized_messages_are_skipped_others_kept(server: Dovecot) -> None:
     mailbox = server.new_mailbox()
     big = eml("plain_text_only").replace(b"Hi all,", b"Hi all, " + b"x" * 30_000)
-    server.append(mailbox, eml("substack_newsletter"), b"\x89PNG\r\n\x1a\nbinary junk\r\n",
-                  big, eml("latin1_encoded"))  # fmt: skip
-    result = make_connector(server, max_bytes=20_000).fetch(make_source(server.port, mailbox),
-                                                            FetchState())  # fmt: skip
+    server.append(
+        mailbox,
+        eml("substack_newsletter"),
+        b"\x89PNG\r\n\x1a\nbinary junk\r\n",
+        big,
+        eml("latin1_encoded"),
+    )
+    result = make_connector(server, max_bytes=20_000).fetch(
+        make_source(server.port, mailbox), FetchState()
+    )
     assert [p.title for p in result.posts] == [
         "Retrieval practice in science labs",
         "Réunion des professeurs de sciences à Lyon – décembre",
@@ -425,8 +478,9 @@ def test_silent_server_times_out() -> None:
         thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
         thread.start()
         with pytest.raises(FetchError, match=r"timed out after 0\.3 s"):
-            make_connector(None, timeout_s=0.3).fetch(make_source(listener.getsockname()[1]),
-                                                      FetchState())  # fmt: skip
+            make_connector(None, timeout_s=0.3).fetch(
+                make_source(listener.getsockname()[1]), FetchState()
+            )
         thread.join()
         for conn in accepted:
             conn.close()
@@ -434,7 +488,8 @@ def test_silent_server_times_out() -> None:
 
 def test_missing_password_is_an_auth_error() -> None:
     connector = make_connector(None)
-    source = dataclasses.replace(make_source(993), options=(("host", "imap.school.org"),
-                                                            ("password_env", "PLN_UNSET")))
+    source = dataclasses.replace(
+        make_source(993), options=(("host", "imap.school.org"), ("password_env", "PLN_UNSET"))
+    )
     with pytest.raises(AuthError, match="PLN_UNSET"):
         connector.fetch(source, FetchState())

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import logging
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +25,6 @@ import responses
 from aggregator.config.load import Config, FacebookConfig, FetchConfig, Secret
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.models import FetchState, SourceConfig
-from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
 from connectors.facebook.connector import (
     FIELDS,
@@ -33,6 +32,7 @@ from connectors.facebook.connector import (
     FacebookGroupConnector,
     FacebookPageConnector,
 )
+from connectors.http.fetch import make_session
 from tests.fakes import T0, FixedClock
 
 DATA = Path(__file__).parents[1] / "data" / "http" / "facebook"
@@ -42,12 +42,11 @@ PAGE_ID = "19292868552"
 GROUP_ID = "2260975870792283"
 POSTS_URL = f"{GRAPH}/{PAGE_ID}/posts"
 GROUP_URL = f"{GRAPH}/{GROUP_ID}/feed"
-PAGE = SourceConfig("fb-devs", "facebook_page", "Facebook for Developers",
-                    (("page_id", PAGE_ID),))  # fmt: skip
+PAGE = SourceConfig("fb-devs", "facebook_page", "Facebook for Developers", (("page_id", PAGE_ID),))
 GROUP = SourceConfig("devc-hk", "facebook_group", "DevC Hong Kong", (("group_id", GROUP_ID),))
 P1 = "sns-python-facebook/posts/feeds_default_fields_p1.json"
 P2 = "sns-python-facebook/posts/feeds_default_fields_p2.json"
-NEWEST = int(datetime(2021, 7, 9, 19, 9, 52, tzinfo=timezone.utc).timestamp())
+NEWEST = int(datetime(2021, 7, 9, 19, 9, 52, tzinfo=UTC).timestamp())
 
 
 def body(relative: str) -> Any:
@@ -56,8 +55,13 @@ def body(relative: str) -> Any:
     return data["json"] if relative.startswith("errors/") else data
 
 
-def serve(mock: responses.RequestsMock, url: str, payload: Any, status: int = 200,
-          headers: dict[str, str] | None = None) -> None:  # fmt: skip
+def serve(
+    mock: responses.RequestsMock,
+    url: str,
+    payload: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Answer GET `url` (any query) with `payload` as JSON."""
     mock.add(responses.GET, url, json=payload, status=status, headers=headers or {})
 
@@ -74,8 +78,10 @@ def mock() -> Any:
 
 def context(token: str | None = TOKEN, version: str = "v24.0") -> ConnectorContext:
     secret = Secret("FACEBOOK_ACCESS_TOKEN", token) if token is not None else None
-    config = Config(facebook=FacebookConfig(access_token=secret, graph_version=version),
-                    fetch=FetchConfig(timeout_seconds=7))  # fmt: skip
+    config = Config(
+        facebook=FacebookConfig(access_token=secret, graph_version=version),
+        fetch=FetchConfig(timeout_seconds=7),
+    )
     return ConnectorContext(session=make_session("pln-test"), config=config, clock=FixedClock())
 
 
@@ -107,8 +113,12 @@ def test_a_recorded_post_becomes_a_complete_post(mock: Any) -> None:
     assert post.url == "https://www.facebook.com/19292868552/posts/10158349356748553/"
     assert post.author == "Facebook for Developers"  # no `from` in the recording
     assert post.title is None
-    assert post.published_at == datetime(2021, 7, 9, 19, 9, 52, tzinfo=timezone.utc)
-    assert (post.engagement.likes, post.engagement.replies, post.engagement.reposts) == (125, 13, 10)
+    assert post.published_at == datetime(2021, 7, 9, 19, 9, 52, tzinfo=UTC)
+    assert (post.engagement.likes, post.engagement.replies, post.engagement.reposts) == (
+        125,
+        13,
+        10,
+    )
     assert post.image_url is not None and post.image_url.startswith("https://scontent-ssn1-1")
     assert post.text.startswith("Singaporean logistics company Ninja Van")
     assert '<a href="https://fb.me/Ninja-Van-Success-Story" rel="noopener noreferrer">' in post.html
@@ -129,12 +139,15 @@ def test_shared_link_is_unwrapped_and_video_is_media(mock: Any) -> None:
 
     link_post = posts["19292868552_10158347294088553"]  # status_type shared_story
     assert link_post.links[-1].startswith(
-        "https://engineering.fb.com/2021/05/20/networking-traffic/peering-automation/")
+        "https://engineering.fb.com/2021/05/20/networking-traffic/peering-automation/"
+    )
     assert not any("l.facebook.com" in url for url in link_post.links)
     assert link_post.engagement.reposts == 6  # Facebook shares are counted, not stored as posts
     video = posts["19292868552_10158316421783553"]
     assert video.media_type == "video"
-    assert video.media_url == "https://www.facebook.com/FacebookforDevelopers/videos/334712884667245/"
+    assert (
+        video.media_url == "https://www.facebook.com/FacebookforDevelopers/videos/334712884667245/"
+    )
 
 
 def test_incremental_fetch_asks_only_for_newer_posts(mock: Any) -> None:
@@ -180,8 +193,10 @@ def test_pagination_stops_at_the_page_cap(mock: Any) -> None:
 
     def endless(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         n = next(pages)  # hand-made: every page links to a new one
-        page = {"data": [dict(body(P1)["data"][0], id=f"{PAGE_ID}_{n}")],
-                "paging": {"next": f"{POSTS_URL}?access_token=REDACTED&after=c{n}"}}
+        page = {
+            "data": [dict(body(P1)["data"][0], id=f"{PAGE_ID}_{n}")],
+            "paging": {"next": f"{POSTS_URL}?access_token=REDACTED&after=c{n}"},
+        }
         return 200, {}, json.dumps(page)
 
     mock.add_callback(responses.GET, POSTS_URL, callback=endless, content_type="application/json")
@@ -200,9 +215,25 @@ def test_a_repeated_next_link_stops_paging(mock: Any) -> None:
 @pytest.mark.parametrize(
     ("headers", "wait"),
     [
-        pytest.param({"X-Business-Use-Case-Usage": json.dumps({PAGE_ID: [
-            {"type": "pages", "call_count": 100, "total_cputime": 30, "total_time": 40,
-             "estimated_time_to_regain_access": 30}]})}, timedelta(minutes=30), id="buc-header"),
+        pytest.param(
+            {
+                "X-Business-Use-Case-Usage": json.dumps(
+                    {
+                        PAGE_ID: [
+                            {
+                                "type": "pages",
+                                "call_count": 100,
+                                "total_cputime": 30,
+                                "total_time": 40,
+                                "estimated_time_to_regain_access": 30,
+                            }
+                        ]
+                    }
+                )
+            },
+            timedelta(minutes=30),
+            id="buc-header",
+        ),
         pytest.param({"X-App-Usage": "not json"}, timedelta(hours=1), id="unreadable-header"),
         pytest.param({}, timedelta(hours=1), id="no-header"),
     ],
@@ -225,8 +256,10 @@ def test_user_rate_limit_17_is_a_rate_limit_too(mock: Any) -> None:
 
 @pytest.mark.parametrize(
     ("recording", "code"),
-    [("errors/oauth_190_463_session_expired.json", "190/463"),
-     ("errors/oauth_190_docs_example.json", "190/460")],
+    [
+        ("errors/oauth_190_463_session_expired.json", "190/463"),
+        ("errors/oauth_190_docs_example.json", "190/460"),
+    ],
 )
 def test_expired_token_is_an_auth_error_without_retry(mock: Any, recording: str, code: str) -> None:
     serve(mock, POSTS_URL, body(recording), 400)
@@ -234,7 +267,8 @@ def test_expired_token_is_an_auth_error_without_retry(mock: Any, recording: str,
         page_connector().fetch(PAGE, FetchState())
     assert caught.value.message == (
         f"Facebook token expired or invalid ({code}): create a new page access token "
-        "and set FACEBOOK_ACCESS_TOKEN")
+        "and set FACEBOOK_ACCESS_TOKEN"
+    )
     assert len(mock.calls) == 1
 
 
@@ -252,8 +286,9 @@ def test_no_token_configured_is_an_auth_error_without_any_request(mock: Any) -> 
 
 def test_a_later_page_failing_keeps_the_earlier_posts(mock: Any) -> None:
     serve(mock, POSTS_URL, body(P1))
-    mock.add(responses.GET, POSTS_URL, body="<html>oops</html>", status=500,
-             content_type="text/html")  # fmt: skip
+    mock.add(
+        responses.GET, POSTS_URL, body="<html>oops</html>", status=500, content_type="text/html"
+    )
     result = page_connector().fetch(PAGE, FetchState(cursor="since:1600000000"))
 
     assert len(result.posts) == 5
@@ -273,8 +308,11 @@ def test_a_malformed_post_is_skipped_and_reported(mock: Any) -> None:
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [('{"data": [', "application/json"), ("<html>maintenance</html>", "text/html"),
-     ('{"data": "nope"}', "application/json")],
+    [
+        ('{"data": [', "application/json"),
+        ("<html>maintenance</html>", "text/html"),
+        ('{"data": "nope"}', "application/json"),
+    ],
     ids=["truncated-json", "html", "no-data-list"],
 )
 def test_malformed_body_is_a_parse_error(mock: Any, content: str, content_type: str) -> None:
@@ -285,8 +323,9 @@ def test_malformed_body_is_a_parse_error(mock: Any, content: str, content_type: 
 
 def test_a_body_over_the_cap_is_refused(mock: Any) -> None:
     ctx = context()
-    ctx = dataclasses.replace(ctx, config=dataclasses.replace(
-        ctx.config, fetch=FetchConfig(max_body_bytes=1000)))
+    ctx = dataclasses.replace(
+        ctx, config=dataclasses.replace(ctx.config, fetch=FetchConfig(max_body_bytes=1000))
+    )
     serve(mock, POSTS_URL, body(P1))
     with pytest.raises(FetchError, match="max_body_bytes"):
         FacebookPageConnector(ctx).fetch(PAGE, FetchState())
@@ -305,11 +344,27 @@ def test_group_feed_is_read_on_the_same_path(mock: Any) -> None:
 
 @pytest.mark.parametrize(
     ("status", "payload"),
-    [   # hand-made: Meta's refusal of group access, as permission errors or a bare 403
-        (400, {"error": {"message": "(#10) Requires groups_access_member_info permission",
-                         "type": "OAuthException", "code": 10}}),
-        (403, {"error": {"message": "(#200) Permissions error", "type": "OAuthException",
-                         "code": 200}}),
+    [  # hand-made: Meta's refusal of group access, as permission errors or a bare 403
+        (
+            400,
+            {
+                "error": {
+                    "message": "(#10) Requires groups_access_member_info permission",
+                    "type": "OAuthException",
+                    "code": 10,
+                }
+            },
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "message": "(#200) Permissions error",
+                    "type": "OAuthException",
+                    "code": 200,
+                }
+            },
+        ),
         (403, "<html>Forbidden</html>"),
     ],
     ids=["code-10", "code-200", "bare-403"],
@@ -323,7 +378,8 @@ def test_group_refusal_points_to_email_inbox(mock: Any, status: int, payload: An
     with pytest.raises(AuthError) as caught:
         connector.fetch(GROUP, FetchState())
     assert caught.value.message.startswith(
-        "Facebook removed third-party access to group feeds on 2024-04-22")
+        "Facebook removed third-party access to group feeds on 2024-04-22"
+    )
     assert "email_inbox" in caught.value.message
     assert connector.check(GROUP) == [caught.value.message]
     assert query(mock.calls[-1]) == {"fields": ["id"], "limit": ["1"], "access_token": [TOKEN]}
@@ -346,16 +402,24 @@ def test_the_token_never_appears_in_messages_posts_or_logs(
     mock: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    echo = {"error": {"message": f"Invalid OAuth access token: {TOKEN}", "type": "OAuthException",
-                      "code": 1}}  # hand-made: an error that echoes the token back
+    echo = {
+        "error": {
+            "message": f"Invalid OAuth access token: {TOKEN}",
+            "type": "OAuthException",
+            "code": 1,
+        }
+    }  # hand-made: an error that echoes the token back
     serve(mock, POSTS_URL, body(P1))
     serve(mock, POSTS_URL, echo, 400)
     connector = page_connector()
     result = connector.fetch(PAGE, FetchState())
     texts = [result.problem or "", result.cursor or ""]
     texts += [str(getattr(p, f.name)) for p in result.posts for f in dataclasses.fields(p)]
-    mock.replace(responses.GET, POSTS_URL, body=requests.ConnectionError(
-        f"cannot reach {POSTS_URL}?access_token={TOKEN}"))  # hand-made network failure
+    mock.replace(
+        responses.GET,
+        POSTS_URL,
+        body=requests.ConnectionError(f"cannot reach {POSTS_URL}?access_token={TOKEN}"),
+    )  # hand-made network failure
     for attempt in (lambda: connector.fetch(PAGE, FetchState()), lambda: connector.check(PAGE)):
         try:
             texts.append(repr(attempt()))

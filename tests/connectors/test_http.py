@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,17 +17,27 @@ import responses
 import urllib3.exceptions
 
 from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceGone
-from connectors.http.fetch import BlockedAddress, HttpResponse, fetch_url, make_session, raise_for_status
+from connectors.http.fetch import (
+    BlockedAddress,
+    HttpResponse,
+    fetch_url,
+    make_session,
+    raise_for_status,
+)
 
-NOW = datetime(2026, 9, 1, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 FEED = "https://feeds.example.org/feed.xml"
 
 
 def get(url: str, **overrides: Any) -> HttpResponse:
-    kwargs: dict[str, Any] = dict(
-        timeout_s=20.0, max_bytes=10_000_000, max_redirects=5, allow_private=(), headers=None,
-        source_key="blog",
-    )  # fmt: skip
+    kwargs: dict[str, Any] = {
+        "timeout_s": 20.0,
+        "max_bytes": 10_000_000,
+        "max_redirects": 5,
+        "allow_private": (),
+        "headers": None,
+        "source_key": "blog",
+    }
     kwargs.update(overrides)
     session = kwargs.pop("session", None) or make_session("PLN-Digest/test")
     return fetch_url(session, url, **kwargs)
@@ -39,7 +49,9 @@ def message(excinfo: pytest.ExceptionInfo[Any]) -> str:
 
 @responses.activate
 def test_a_plain_fetch_returns_body_final_url_and_lowercased_headers() -> None:
-    responses.get(FEED, body=b"<rss/>", headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+    responses.get(
+        FEED, body=b"<rss/>", headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
     resp = get(FEED, headers={"If-None-Match": '"v0"'})
     assert (resp.status, resp.url, resp.body) == (200, FEED, b"<rss/>")
     assert resp.headers["etag"] == '"v1"' and resp.permanent_redirect_to is None
@@ -60,7 +72,9 @@ def test_permanent_redirects_report_the_new_url() -> None:
 @responses.activate
 def test_a_temporary_hop_means_the_source_did_not_move() -> None:
     responses.get(FEED, status=301, headers={"Location": "https://new.example.org/a"})
-    responses.get("https://new.example.org/a", status=302, headers={"Location": "https://new.example.org/b"})
+    responses.get(
+        "https://new.example.org/a", status=302, headers={"Location": "https://new.example.org/b"}
+    )
     responses.get("https://new.example.org/b", body=b"ok")
     resp = get(FEED)
     assert resp.url == "https://new.example.org/b" and resp.permanent_redirect_to is None
@@ -96,12 +110,21 @@ def test_authorization_is_not_forwarded_to_another_host() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:9/feed", "http://169.254.169.254/latest/meta-data/", "http://[::1]/feed",
-     "http://10.1.2.3/feed", "http://localhost/feed", "http://[::ffff:192.168.1.1]/feed", "http://0.0.0.0/"],
-)  # fmt: skip
+    [
+        "http://127.0.0.1:9/feed",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/feed",
+        "http://10.1.2.3/feed",
+        "http://localhost/feed",
+        "http://[::ffff:192.168.1.1]/feed",
+        "http://0.0.0.0/",
+    ],
+)
 @responses.activate
 def test_private_and_local_addresses_are_refused(url: str) -> None:
-    with pytest.raises(FetchError, match=r"private or local address\); list it in fetch.allow_private"):
+    with pytest.raises(
+        FetchError, match=r"private or local address\); list it in fetch.allow_private"
+    ):
         get(url)
     assert len(responses.calls) == 0
 
@@ -171,17 +194,34 @@ def test_gzip_bodies_are_decoded() -> None:
     ("exc", "text"),
     [
         (requests.exceptions.ReadTimeout("read timed out"), "timed out after 20 s"),
-        (requests.exceptions.ConnectTimeout("connect timed out"), "connection timed out after 20 s"),
-        (requests.exceptions.ConnectionError(urllib3.exceptions.NameResolutionError(
-            "nowhere.example", None, socket.gaierror(-2, "Name or service not known"))),  # type: ignore[arg-type]
-         "cannot resolve host nowhere.example"),
-        (requests.exceptions.SSLError("certificate verify failed: unable to get local issuer certificate"),
-         "TLS error: certificate verify failed: unable to get local issuer certificate"),
-        (requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
-         "connection refused: is the server down?"),
-        (requests.exceptions.ChunkedEncodingError("broken"), "the connection broke while reading the response"),
+        (
+            requests.exceptions.ConnectTimeout("connect timed out"),
+            "connection timed out after 20 s",
+        ),
+        (
+            requests.exceptions.ConnectionError(
+                urllib3.exceptions.NameResolutionError(
+                    "nowhere.example", None, socket.gaierror(-2, "Name or service not known")
+                )
+            ),  # type: ignore[arg-type]
+            "cannot resolve host nowhere.example",
+        ),
+        (
+            requests.exceptions.SSLError(
+                "certificate verify failed: unable to get local issuer certificate"
+            ),
+            "TLS error: certificate verify failed: unable to get local issuer certificate",
+        ),
+        (
+            requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
+            "connection refused: is the server down?",
+        ),
+        (
+            requests.exceptions.ChunkedEncodingError("broken"),
+            "the connection broke while reading the response",
+        ),
     ],
-)  # fmt: skip
+)
 @responses.activate
 def test_network_failures_become_one_line_fetch_errors(exc: Exception, text: str) -> None:
     responses.get(FEED, body=exc)
@@ -192,7 +232,9 @@ def test_network_failures_become_one_line_fetch_errors(exc: Exception, text: str
 
 
 def response(status: int, **headers: str) -> HttpResponse:
-    return HttpResponse(status, FEED, {k.lower().replace("_", "-"): v for k, v in headers.items()}, b"")
+    return HttpResponse(
+        status, FEED, {k.lower().replace("_", "-"): v for k, v in headers.items()}, b""
+    )
 
 
 @pytest.mark.parametrize(
@@ -218,14 +260,16 @@ def test_error_statuses(status: int, error: type[Exception], text: str) -> None:
     ("status", "retry_after", "expected"),
     [
         (429, "120", NOW + timedelta(seconds=120)),
-        (429, "Tue, 01 Sep 2026 07:30:00 GMT", datetime(2026, 9, 1, 7, 30, tzinfo=timezone.utc)),
+        (429, "Tue, 01 Sep 2026 07:30:00 GMT", datetime(2026, 9, 1, 7, 30, tzinfo=UTC)),
         (429, "Tue, 01 Sep 2026 05:00:00 GMT", NOW),  # in the past: now
         (429, "99999999999", NOW + timedelta(days=7)),  # absurd: capped
         (429, "soon", None),
         (503, "3600", NOW + timedelta(hours=1)),
     ],
 )
-def test_rate_limits_carry_retry_after(status: int, retry_after: str, expected: datetime | None) -> None:
+def test_rate_limits_carry_retry_after(
+    status: int, retry_after: str, expected: datetime | None
+) -> None:
     with pytest.raises(RateLimited) as excinfo:
         raise_for_status("blog", response(status, retry_after=retry_after), NOW)
     assert excinfo.value.retry_after == expected
@@ -248,7 +292,7 @@ def server() -> Iterator[tuple[int, dict[str, Handler]]]:
     routes: dict[str, Handler] = {}
 
     class _Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             routes.get(self.path, _not_found)(self)
 
         def log_message(self, *args: Any) -> None:
@@ -291,8 +335,13 @@ def test_a_name_resolving_to_loopback_is_refused_at_connect_time(server: Any) ->
     routes["/feed"] = _ok
     with pytest.raises(FetchError) as excinfo:
         get(f"http://feeds.school.test:{port}/feed")
-    assert message(excinfo).startswith(f"refused to connect to feeds.school.test:{port} (127.0.0.1 is")
-    assert get(f"http://feeds.school.test:{port}/feed", allow_private=["feeds.school.test"]).body == b"ok"
+    assert message(excinfo).startswith(
+        f"refused to connect to feeds.school.test:{port} (127.0.0.1 is"
+    )
+    assert (
+        get(f"http://feeds.school.test:{port}/feed", allow_private=["feeds.school.test"]).body
+        == b"ok"
+    )
 
 
 @pytest.mark.usefixtures("resolve_to_loopback")

@@ -9,7 +9,7 @@ to match.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,29 +20,34 @@ import responses
 from aggregator.config.load import Config, Secret
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
-from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
+from connectors.http.fetch import make_session
 from connectors.mastodon.connector import MastodonTagConnector
 from tests.http_fixtures import add_interaction, load_interaction
 
-NOW = datetime(2026, 8, 1, 13, 58, tzinfo=timezone.utc)
+NOW = datetime(2026, 8, 1, 13, 58, tzinfo=UTC)
 INSTANCE = "https://mastodon.social"
 TIMELINE = f"{INSTANCE}/api/v1/timelines/tag/edchat"
 SOURCE = SourceConfig("edchat", "mastodon_tag", options=(("instance", INSTANCE), ("tag", "edchat")))
 TOKEN_ENV = "MASTODON_TOKEN"
 FAKE_TOKEN = "mstdn-FAKE-7f3a9c2e-do-not-leak"
 TOKEN_SOURCE = SourceConfig(
-    "edchat", "mastodon_tag",
+    "edchat",
+    "mastodon_tag",
     options=(("instance", INSTANCE), ("tag", "edchat"), ("token_env", TOKEN_ENV)),
-)  # fmt: skip
-RECORDED_TL = "http://localhost:3000/api/v1/timelines/tag/fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
+)
+RECORDED_TL = (
+    "http://localhost:3000/api/v1/timelines/tag/fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
+)
 PAGE_31_NEWEST = "117020582251615632"
 PAGE_31_OLDEST = "117020582177108552"
 
 
 def connector(max_pages: int = 5, now: datetime = NOW) -> MastodonTagConnector:
     config = Config(secrets=(Secret(TOKEN_ENV, FAKE_TOKEN),))
-    ctx = ConnectorContext(session=make_session("PLN-Digest/test"), config=config, clock=lambda: now)
+    ctx = ConnectorContext(
+        session=make_session("PLN-Digest/test"), config=config, clock=lambda: now
+    )
     return MastodonTagConnector(ctx, max_pages=max_pages)
 
 
@@ -50,10 +55,14 @@ def page(mock: responses.RequestsMock, name: str, **overrides: Any) -> None:
     """Serve a recorded tag timeline page at TIMELINE, its Link pointing there too."""
     recorded = load_interaction(f"mastodon/{name}.interaction.json")
     link = recorded["response"]["headers"].get("link", "")
-    link = link.replace(RECORDED_TL, TIMELINE).replace("http://localhost:3000/api/v1/timelines/tag/hoot", TIMELINE)
+    link = link.replace(RECORDED_TL, TIMELINE).replace(
+        "http://localhost:3000/api/v1/timelines/tag/hoot", TIMELINE
+    )
     headers = {"link": link} if link else {}
     headers.update(overrides.pop("headers", {}))
-    add_interaction(mock, f"mastodon/{name}.interaction.json", url=TIMELINE, headers=headers, **overrides)
+    add_interaction(
+        mock, f"mastodon/{name}.interaction.json", url=TIMELINE, headers=headers, **overrides
+    )
 
 
 def status(name: str) -> dict[str, Any]:
@@ -103,7 +112,7 @@ def test_first_fetch_reads_the_tag_timeline_and_turns_statuses_into_posts(mock: 
     assert post.title is None
     assert post.text == "#hoot (hashtag toot)"
     assert 'class="' not in post.html and "#<span>" not in post.html
-    assert post.published_at == datetime(2026, 8, 1, 13, 55, 55, 867000, tzinfo=timezone.utc)
+    assert post.published_at == datetime(2026, 8, 1, 13, 55, 55, 867000, tzinfo=UTC)
     assert post.hashtags == ("hoot",)
     assert post.language == "ja"
     assert post.links == ()  # a hashtag link is not a shared link
@@ -139,7 +148,11 @@ def test_paging_back_follows_next_links_until_the_empty_page(mock: Any) -> None:
     result = connector().fetch(SOURCE, FetchState())
 
     assert [params(c).get("max_id") for c in mock.calls] == [
-        None, [PAGE_31_OLDEST], ["117020582097668259"], ["117020582018205171"]]
+        None,
+        [PAGE_31_OLDEST],
+        ["117020582097668259"],
+        ["117020582018205171"],
+    ]
     assert len(result.posts) == 30 and len(by_id(result)) == 30
     assert result.cursor == f"min_id:{PAGE_31_NEWEST}"
 
@@ -158,7 +171,7 @@ def test_paging_stops_at_the_page_cap(mock: Any) -> None:
 def test_a_first_fetch_does_not_page_back_past_the_digest_window(mock: Any) -> None:
     page(mock, "tag_timeline_paged.31")
     page(mock, "tag_timeline_paged.32")
-    result = connector(now=datetime(2026, 8, 3, tzinfo=timezone.utc)).fetch(SOURCE, FetchState())
+    result = connector(now=datetime(2026, 8, 3, tzinfo=UTC)).fetch(SOURCE, FetchState())
 
     assert len(mock.calls) == 1  # page 31 already reaches back more than 24 hours
     assert len(result.posts) == 10
@@ -193,7 +206,7 @@ def test_rate_limit_waits_until_the_iso_reset_time(mock: Any) -> None:
         connector().fetch(SOURCE, FetchState())
 
     # X-RateLimit-Reset is an ISO 8601 time, not epoch seconds
-    assert caught.value.retry_after == datetime(2026, 8, 1, 14, 0, 0, 70144, tzinfo=timezone.utc)
+    assert caught.value.retry_after == datetime(2026, 8, 1, 14, 0, 0, 70144, tzinfo=UTC)
     assert "429" in caught.value.message and "2026-08-01 14:00:00 UTC" in caught.value.message
 
 
@@ -219,8 +232,11 @@ def test_a_refused_token_names_its_variable_and_never_itself(mock: Any) -> None:
 
 
 def test_an_unset_token_variable_is_an_auth_error_before_any_request(mock: Any) -> None:
-    source = SourceConfig("x", "mastodon_tag", options=(
-        ("instance", INSTANCE), ("tag", "edchat"), ("token_env", "UNSET_TOKEN")))
+    source = SourceConfig(
+        "x",
+        "mastodon_tag",
+        options=(("instance", INSTANCE), ("tag", "edchat"), ("token_env", "UNSET_TOKEN")),
+    )
     with pytest.raises(AuthError, match="UNSET_TOKEN"):
         connector().fetch(source, FetchState())
     assert len(mock.calls) == 0
@@ -251,8 +267,12 @@ def test_a_later_page_failing_keeps_the_earlier_posts_with_a_problem(mock: Any) 
 
 @pytest.mark.parametrize(
     "body",
-    ['[{"id": "1", "content": "<p>cut off', '{"error": "not a list"}', "<!doctype html><p>Hi</p>",
-     "[" * 100_000 + "]" * 100_000],
+    [
+        '[{"id": "1", "content": "<p>cut off',
+        '{"error": "not a list"}',
+        "<!doctype html><p>Hi</p>",
+        "[" * 100_000 + "]" * 100_000,
+    ],
 )
 def test_a_body_that_is_not_a_json_list_of_statuses_is_a_parse_error(mock: Any, body: str) -> None:
     page(mock, "tag_timeline_hoot", body=body)
@@ -262,7 +282,9 @@ def test_a_body_that_is_not_a_json_list_of_statuses_is_a_parse_error(mock: Any, 
 
 def test_malformed_statuses_are_skipped_with_a_problem(mock: Any) -> None:
     broken_date = status("status_edited") | {"id": "117020586180926999", "created_at": "yesterday"}
-    timeline(mock, ["not a status", {"id": "117020586180926998"}, broken_date, status("status_edited")])
+    timeline(
+        mock, ["not a status", {"id": "117020586180926998"}, broken_date, status("status_edited")]
+    )
     result = connector().fetch(SOURCE, FetchState())
 
     assert [p.external_id for p in result.posts] == ["117020586180926938"]
@@ -281,11 +303,13 @@ def test_a_boost_is_stored_as_its_original_once(mock: Any) -> None:
 
     (post,) = result.posts
     assert post.external_id == original["id"] == "117020586019094258"
-    assert post.url == "http://localhost:3000/@mastodonpy_test/117020586019094258"  # not the /activity
+    assert (
+        post.url == "http://localhost:3000/@mastodonpy_test/117020586019094258"
+    )  # not the /activity
     assert post.author == "John Lennon (@mastodonpy_test@mastodon.social)"
     assert post.text == "Toot!"
     assert post.engagement.reposts == 1
-    assert post.published_at == datetime(2026, 8, 1, 13, 53, 58, 36000, tzinfo=timezone.utc)
+    assert post.published_at == datetime(2026, 8, 1, 13, 53, 58, 36000, tzinfo=UTC)
     assert result.cursor == "min_id:117020586027094262"  # the boost's place in the timeline
 
 
@@ -318,7 +342,9 @@ def test_a_content_warning_prefixes_the_post_and_sensitive_media_is_not_shown(mo
     timeline(mock, [status("mastodon_social_status.0")])
     (post,) = connector().fetch(SOURCE, FetchState()).posts
 
-    assert post.text.startswith("CW: test post for mastodon.py stuff \u2014 @halcy you're a doo-doo head")
+    assert post.text.startswith(
+        "CW: test post for mastodon.py stuff \u2014 @halcy you're a doo-doo head"
+    )
     assert post.html.startswith("<p><strong>CW: test post for mastodon.py stuff</strong></p>")
     assert post.author == "halcy\u200b :icosahedron: (@halcy@icosahedron.website)"
     assert post.author_url == "https://icosahedron.website/@halcy"
@@ -349,7 +375,9 @@ def test_shared_links_come_from_the_content_and_the_card_with_urls_expanded(mock
     card = posts["110447098625216345"]
     soundcloud = "https://soundcloud.com/wakarangirl/popstars-dj-wakaran-girl-khard-bass-flex-1"
     assert card.links == (soundcloud,)
-    assert f"{soundcloud} link to soundcloud" in card.text  # not the shortened "soundcloud.com/…pop"
+    assert (
+        f"{soundcloud} link to soundcloud" in card.text
+    )  # not the shortened "soundcloud.com/…pop"
     assert card.image_url == "https://files.mastodon.social/cache/preview_cards/images/k.jpg"
     quote = posts["115044073088181107"]
     assert "https://bsky.app/profile/h4lcy.bsky.social/post/3lwlumdwf522i" in quote.links
@@ -358,11 +386,14 @@ def test_shared_links_come_from_the_content_and_the_card_with_urls_expanded(mock
 def test_status_html_is_sanitised(mock: Any) -> None:
     hostile = status("mastodon_social_status.1") | {
         "content": '<p onclick="x()">hi<script>alert(1)</script><img src="javascript:x"></p>'
-                   '<a href="/@halcy/1">rel</a>'}
+        '<a href="/@halcy/1">rel</a>'
+    }
     timeline(mock, [hostile])
     (post,) = connector().fetch(SOURCE, FetchState()).posts
 
-    assert "script" not in post.html and "onclick" not in post.html and "javascript" not in post.html
+    assert (
+        "script" not in post.html and "onclick" not in post.html and "javascript" not in post.html
+    )
     assert 'href="https://mastodon.social/@halcy/1"' in post.html  # relative to the status URL
     assert post.text == "hi rel"
 
@@ -380,14 +411,22 @@ def test_the_token_never_reaches_a_message_or_a_post(mock: Any) -> None:
     outputs: list[str] = []
     scenarios: list[tuple[int, Any]] = [
         (200, [status("mastodon_social_status.0"), status("status_reblog_response"), "junk"]),
-        (401, {"error": "The access token is invalid"}), (403, {"error": "outside scopes"}),
-        (404, {"error": "Record not found"}), (429, {"error": "slow down"}), (500, "oops"),
+        (401, {"error": "The access token is invalid"}),
+        (403, {"error": "outside scopes"}),
+        (404, {"error": "Record not found"}),
+        (429, {"error": "slow down"}),
+        (500, "oops"),
         (200, "not json"),
     ]
     for status_code, body in scenarios:
         mock.reset()
-        page(mock, "tag_timeline_hoot", status=status_code, body=body,
-             headers={"link": f'<{TIMELINE}?max_id=1>; rel="next"'})
+        page(
+            mock,
+            "tag_timeline_hoot",
+            status=status_code,
+            body=body,
+            headers={"link": f'<{TIMELINE}?max_id=1>; rel="next"'},
+        )
         mock.add("GET", TIMELINE, status=500)
         try:
             result = connector().fetch(TOKEN_SOURCE, FetchState())

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,15 @@ import responses
 from aggregator.config.load import FetchConfig
 from aggregator.domain.errors import FetchError, ParseError, RateLimited, SourceGone
 from aggregator.domain.models import FetchState, Post, SourceConfig
-from connectors.rss import connector as rss_module
 from connectors.http.fetch import make_session
-from connectors.rss.parse import parse_feed
+from connectors.rss import connector as rss_module
 from connectors.rss.connector import RssConnector
+from connectors.rss.parse import parse_feed
 
 DATA = Path(__file__).parent.parent / "data"
 FEEDS = DATA / "feeds"
 HOSTILE = DATA / "hostile"
-NOW = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 EXPECTED: dict[str, dict[str, Any]] = json.loads((FEEDS / "expected.json").read_text())
 URL = "https://blog.example.org/feed.xml"
 SOURCE = SourceConfig(key="blog", kind="rss", options=(("url", URL),))
@@ -36,7 +36,7 @@ def parse(path: Path, url: str = URL, content_type: str = "application/xml") -> 
 
 def assert_clean(post: Post) -> None:
     """What every post must look like, whatever the document held."""
-    assert post.published_at.tzinfo is timezone.utc and post.published_at <= NOW
+    assert post.published_at.tzinfo is UTC and post.published_at <= NOW
     html = post.html.lower()
     assert "<script" not in html and "<iframe" not in html and "<form" not in html
     assert re.search(r"<[^>]*\son[a-z]+=", html) is None
@@ -61,8 +61,12 @@ def test_feed_parses_to_its_expected_posts(name: str) -> None:
     assert len(posts) == expected["entries"]
     if posts:
         first = posts[0]
-        got = {"external_id": first.external_id, "title": first.title, "url": first.url,
-               "published_at": first.published_at.isoformat()}  # fmt: skip
+        got = {
+            "external_id": first.external_id,
+            "title": first.title,
+            "url": first.url,
+            "published_at": first.published_at.isoformat(),
+        }
         assert got == expected["first"]
     assert len({p.external_id for p in posts}) == len(posts)
     for post in posts:
@@ -74,10 +78,14 @@ def test_feed_parses_to_its_expected_posts(name: str) -> None:
     [
         ("real-world/miniflux_encoding_ISO-8859-1.xml", "application/rss+xml", "wünschen"),
         ("real-world/miniflux_encoding_WINDOWS-1251.xml", "application/rss+xml", "Цитата"),
-        ("real-world/miniflux_no_encoding_ISO-8859-1.xml", "text/xml; charset=ISO-8859-1", "Perturbateurs endocriniens"),
+        (
+            "real-world/miniflux_no_encoding_ISO-8859-1.xml",
+            "text/xml; charset=ISO-8859-1",
+            "Perturbateurs endocriniens",
+        ),
         ("real-world/miniflux_urdu_UTF8.xml", "application/rss+xml; charset=utf-8", "امریکی"),
     ],
-)  # fmt: skip
+)
 def test_encodings_decode(name: str, content_type: str, word: str) -> None:
     posts = parse(FEEDS / name, content_type=content_type)
     assert any(word in (p.title or "") + p.text for p in posts)
@@ -105,7 +113,9 @@ def test_media_rss_thumbnail_becomes_image(name: str, image: str) -> None:
 def test_items_without_guid_link_or_date_keep_one_identity() -> None:
     feed = FEEDS / "podcasts/multi_enclosures.rss"
     first = parse(feed)[0]
-    later = parse_feed("blog", feed.read_bytes(), "application/xml", URL, NOW + timedelta(days=1))[0]
+    later = parse_feed("blog", feed.read_bytes(), "application/xml", URL, NOW + timedelta(days=1))[
+        0
+    ]
     assert first.external_id.startswith("sha256:")
     assert (first.external_id, first.content_hash) == (later.external_id, later.content_hash)
 
@@ -123,10 +133,16 @@ def test_undated_items_are_dated_when_first_seen_and_future_dates_clamped() -> N
 
 def test_content_hash_changes_only_with_the_item() -> None:
     def doc(title: bytes) -> bytes:
-        return b'<rss version="2.0"><channel><item><guid>a</guid><title>' + title + b"</title></item></channel></rss>"
+        return (
+            b'<rss version="2.0"><channel><item><guid>a</guid><title>'
+            + title
+            + b"</title></item></channel></rss>"
+        )
 
-    one, same, other = (parse_feed("blog", doc(t), "application/rss+xml", URL, NOW)[0]
-                        for t in (b"One", b"One", b"Two"))  # fmt: skip
+    one, same, other = (
+        parse_feed("blog", doc(t), "application/rss+xml", URL, NOW)[0]
+        for t in (b"One", b"One", b"Two")
+    )
     assert one.content_hash == same.content_hash != other.content_hash
 
 
@@ -146,7 +162,10 @@ def test_relative_links_inside_content_become_absolute() -> None:
     )
     (post,) = parse_feed("blog", doc, "application/atom+xml", "https://ex.org/blog/feed.xml", NOW)
     assert post.url == "https://ex.org/p/1"
-    assert 'href="https://ex.org/about"' in post.html and 'src="https://ex.org/blog/i.png"' in post.html
+    assert (
+        'href="https://ex.org/about"' in post.html
+        and 'src="https://ex.org/blog/i.png"' in post.html
+    )
     assert post.links == ("https://ex.org/about",)
 
 
@@ -168,9 +187,15 @@ def test_title_author_and_tags_are_plain_text() -> None:
 
 def test_json_feed_items() -> None:
     first, second = parse(FEEDS / "jsonfeed/reader_full.json", content_type="application/feed+json")
-    assert first.html == 'Content with <a href="http://example.com/" rel="noopener noreferrer">link</a>'
-    assert (first.media_url, first.media_type) == ("http://example.com/downloads/file.m4a", "audio/x-m4a")
-    assert first.published_at == datetime(2020, 1, 2, 21, tzinfo=timezone.utc)
+    assert (
+        first.html
+        == 'Content with <a href="http://example.com/" rel="noopener noreferrer">link</a>'
+    )
+    assert (first.media_url, first.media_type) == (
+        "http://example.com/downloads/file.m4a",
+        "audio/x-m4a",
+    )
+    assert first.published_at == datetime(2020, 1, 2, 21, tzinfo=UTC)
     assert first.language == "de" and second.author == "Jane"
 
 
@@ -195,7 +220,10 @@ def test_invalid_json_feed_values_do_not_crash() -> None:
     ("body", "text"),
     [
         (b'{"items": []', "not a feed (invalid JSON"),
-        (b'{"title": "no version", "items": []}', "not a feed (JSON without a jsonfeed.org version)"),
+        (
+            b'{"title": "no version", "items": []}',
+            "not a feed (JSON without a jsonfeed.org version)",
+        ),
     ],
 )
 def test_json_that_is_not_a_json_feed(body: bytes, text: str) -> None:
@@ -241,10 +269,12 @@ def test_javascript_and_markup() -> None:
     ("name", "text"),
     [
         ("empty_200.xml", "empty document"),
-        ("html_not_feed.html",
-         "not a feed (an HTML page); its feed is at https://blog.example.org/feed/: use that as the source url"),
+        (
+            "html_not_feed.html",
+            "not a feed (an HTML page); its feed is at https://blog.example.org/feed/: use that as the source url",
+        ),
     ],
-)  # fmt: skip
+)
 def test_documents_that_are_not_feeds(name: str, text: str) -> None:
     with pytest.raises(ParseError) as excinfo:
         parse(HOSTILE / name)
@@ -253,7 +283,9 @@ def test_documents_that_are_not_feeds(name: str, text: str) -> None:
 
 def test_an_html_page_without_a_feed_link() -> None:
     with pytest.raises(ParseError, match=r"not a feed \(HTML page\)$"):
-        parse_feed("blog", b"<!DOCTYPE html><html><body><p>Log in</p></body></html>", "text/html", URL, NOW)
+        parse_feed(
+            "blog", b"<!DOCTYPE html><html><body><p>Log in</p></body></html>", "text/html", URL, NOW
+        )
 
 
 def test_a_document_that_is_no_feed_at_all() -> None:
@@ -267,8 +299,15 @@ def test_a_document_that_is_no_feed_at_all() -> None:
 @responses.activate
 def test_fetch_returns_posts_and_validators() -> None:
     body = (FEEDS / "real-world/miniflux_small_atom.xml").read_bytes()
-    responses.get(URL, body=body, headers={"ETag": '"abc"', "Last-Modified": "Mon, 31 Aug 2026 10:00:00 GMT",
-                                           "Content-Type": "application/atom+xml"})  # fmt: skip
+    responses.get(
+        URL,
+        body=body,
+        headers={
+            "ETag": '"abc"',
+            "Last-Modified": "Mon, 31 Aug 2026 10:00:00 GMT",
+            "Content-Type": "application/atom+xml",
+        },
+    )
     result = connector().fetch(SOURCE, FetchState())
     assert len(result.posts) == 20 and not result.not_modified and result.moved_to is None
     assert (result.etag, result.last_modified) == ('"abc"', "Mon, 31 Aug 2026 10:00:00 GMT")
@@ -353,6 +392,9 @@ def test_parsing_in_a_process_pool() -> None:
     page = SourceConfig(key="page", kind="rss", options=(("url", "https://blog.example.org/page"),))
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pooled = RssConnector(make_session("t"), FetchConfig(), lambda: NOW, parse_pool=pool)
-        assert pooled.fetch(SOURCE, FetchState()).posts == connector().fetch(SOURCE, FetchState()).posts
+        assert (
+            pooled.fetch(SOURCE, FetchState()).posts
+            == connector().fetch(SOURCE, FetchState()).posts
+        )
         with pytest.raises(ParseError, match=r"not a feed \(HTML page\)"):
             pooled.fetch(page, FetchState())

@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,9 +17,9 @@ import responses
 from aggregator.config.load import Config, FetchConfig, Secret, TwitterConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
-from connectors.twitter import connector as twitter_module
-from connectors.http.fetch import make_session
 from connectors.base import ConnectorContext
+from connectors.http.fetch import make_session
+from connectors.twitter import connector as twitter_module
 from connectors.twitter.connector import (
     TwitterListConnector,
     TwitterSearchConnector,
@@ -31,20 +31,25 @@ from tests.http_fixtures import add_interaction, load_interaction
 SECRET = "AAAA-fake-X-bearer-7Qz9-DO-NOT-LEAK"
 API = "https://api.twitter.com/2"
 SEARCH = f"{API}/tweets/search/recent"
-NOW = datetime(2021, 9, 22, 17, 0, tzinfo=timezone.utc)  # just after the twarc pages
+NOW = datetime(2021, 9, 22, 17, 0, tzinfo=UTC)  # just after the twarc pages
 BREXIT = "twitter/twarc-csv/brexit.page.json"
 KPOP = "twitter/twarc-csv/kpop.page.json"
 
 
 def context(now: datetime = NOW, token: str | None = SECRET) -> ConnectorContext:
     secret = Secret("TWITTER_BEARER_TOKEN", token) if token else None
-    config = Config(twitter=TwitterConfig(bearer_token=secret), fetch=FetchConfig(timeout_seconds=7))
+    config = Config(
+        twitter=TwitterConfig(bearer_token=secret), fetch=FetchConfig(timeout_seconds=7)
+    )
     return ConnectorContext(make_session("PLN-Digest/test"), config, lambda: now)
 
 
 def source(kind: str = "twitter_search", budget: int = 1000, **options: str) -> SourceConfig:
-    defaults = {"twitter_search": {"query": "#brexit"}, "twitter_user": {"username": "Twitter"},
-                "twitter_list": {"list_id": "84839422"}}[kind]  # fmt: skip
+    defaults = {
+        "twitter_search": {"query": "#brexit"},
+        "twitter_user": {"username": "Twitter"},
+        "twitter_list": {"list_id": "84839422"},
+    }[kind]
     merged = {**defaults, **options, "max_posts_per_day": str(budget)}
     return SourceConfig(key="x-src", kind=kind, options=tuple(sorted(merged.items())))
 
@@ -96,11 +101,27 @@ def test_first_search_asks_for_every_field_in_one_request(mock: responses.Reques
     sent = params(call)
     assert sent["query"] == "#brexit" and sent["max_results"] == "100" and "since_id" not in sent
     assert set(sent["tweet.fields"].split(",")) == {
-        "created_at", "public_metrics", "entities", "author_id", "lang", "conversation_id",
-        "referenced_tweets", "edit_history_tweet_ids", "note_tweet", "attachments"}  # fmt: skip
+        "created_at",
+        "public_metrics",
+        "entities",
+        "author_id",
+        "lang",
+        "conversation_id",
+        "referenced_tweets",
+        "edit_history_tweet_ids",
+        "note_tweet",
+        "attachments",
+    }
     assert set(sent["expansions"].split(",")) == {
-        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "attachments.media_keys"}
-    assert sent["user.fields"] == "name,username" and sent["media.fields"] == "url,preview_image_url,type"
+        "author_id",
+        "referenced_tweets.id",
+        "referenced_tweets.id.author_id",
+        "attachments.media_keys",
+    }
+    assert (
+        sent["user.fields"] == "name,username"
+        and sent["media.fields"] == "url,preview_image_url,type"
+    )
     assert call.request.headers["Authorization"] == f"Bearer {SECRET}"
     assert call.request.headers["User-Agent"] == "PLN-Digest/test"
     assert call.request.req_kwargs["timeout"] == (7, 7)  # [fetch] timeout_seconds
@@ -108,15 +129,23 @@ def test_first_search_asks_for_every_field_in_one_request(mock: responses.Reques
     assert result.problem is None
 
 
-def test_search_posts_carry_author_permalink_metrics_and_expanded_text(mock: responses.RequestsMock) -> None:
+def test_search_posts_carry_author_permalink_metrics_and_expanded_text(
+    mock: responses.RequestsMock,
+) -> None:
     search(mock, last_page(BREXIT))
     posts = by_id(TwitterSearchConnector(context()).fetch(source(), FetchState()))
     post = posts["1440714938054418436"]
     assert post.network == "twitter" and post.title is None
-    assert post.author == "tagesschau (@tagesschau)" and post.author_url == "https://x.com/tagesschau"
+    assert (
+        post.author == "tagesschau (@tagesschau)" and post.author_url == "https://x.com/tagesschau"
+    )
     assert post.url == "https://x.com/tagesschau/status/1440714938054418436"
-    assert post.published_at == datetime(2021, 9, 22, 16, 29, 43, tzinfo=timezone.utc)
-    assert post.engagement.likes == 18 and post.engagement.reposts == 3 and post.engagement.replies == 2
+    assert post.published_at == datetime(2021, 9, 22, 16, 29, 43, tzinfo=UTC)
+    assert (
+        post.engagement.likes == 18
+        and post.engagement.reposts == 3
+        and post.engagement.replies == 2
+    )
     assert post.language == "de" and "handelsabkommen" in post.hashtags
     link = "http://www.tagesschau.de/wirtschaft/weltwirtschaft/grossbritannien-usa-handelsabkommen-101.html"
     assert post.links == (link,) and link in post.text and "t.co/" not in post.text
@@ -142,7 +171,9 @@ def test_retweets_store_the_original_once_not_the_wrapper(mock: responses.Reques
 
 def test_a_quote_is_its_own_words_linking_the_quoted_post(mock: responses.RequestsMock) -> None:
     search(mock, last_page(BREXIT))
-    post = by_id(TwitterSearchConnector(context()).fetch(source(), FetchState()))["1440715975020584960"]
+    post = by_id(TwitterSearchConnector(context()).fetch(source(), FetchState()))[
+        "1440715975020584960"
+    ]
     quoted = "https://twitter.com/paulafr68963440/status/1440660748275834882"
     assert post.text == f"And @AngelaRayner & #NicolaSturgeon blame #Brexit..🤣🤣🤣! {quoted}"
     assert post.links == (quoted,) and post.hashtags == ("nicolasturgeon", "brexit")
@@ -161,7 +192,9 @@ def test_media_links_become_the_image_not_a_shared_link(mock: responses.Requests
 def test_a_long_post_is_read_from_note_tweet(mock: responses.RequestsMock) -> None:
     add_interaction(mock, "twitter/synthetic_note_tweet.page.json", url=SEARCH)
     (post,) = TwitterSearchConnector(context()).fetch(source(), FetchState()).posts
-    assert post.text.endswith("Slides & worksheets: https://example.org/units/energy?grade=7 #scichat #NGSS")
+    assert post.text.endswith(
+        "Slides & worksheets: https://example.org/units/energy?grade=7 #scichat #NGSS"
+    )
     assert "…" not in post.text and "i/web/status" not in post.text
     assert post.links == ("https://example.org/units/energy?grade=7",)
     assert post.hashtags == ("scichat", "ngss") and post.author == "Ms. Rivera (@rivera_teaches)"
@@ -169,10 +202,11 @@ def test_a_long_post_is_read_from_note_tweet(mock: responses.RequestsMock) -> No
 
 def test_an_edited_post_keeps_the_first_id_of_its_history(mock: responses.RequestsMock) -> None:
     edited = body("twitter/twarc-csv/edited.page.json")
-    before = dict(edited, data=[t for t in edited["includes"]["tweets"]
-                                if t["id"] == "1576994746135764992"])  # fmt: skip
+    before = dict(
+        edited, data=[t for t in edited["includes"]["tweets"] if t["id"] == "1576994746135764992"]
+    )
     search(mock, before, edited)
-    connector = TwitterSearchConnector(context(now=datetime(2022, 10, 4, tzinfo=timezone.utc)))
+    connector = TwitterSearchConnector(context(now=datetime(2022, 10, 4, tzinfo=UTC)))
     (first,) = connector.fetch(source(), FetchState()).posts
     (second,) = connector.fetch(source(), FetchState()).posts
     assert first.external_id == second.external_id == "1576994746135764992"
@@ -185,7 +219,11 @@ def test_an_edited_post_keeps_the_first_id_of_its_history(mock: responses.Reques
 
 
 def test_next_search_asks_only_for_newer_posts(mock: responses.RequestsMock) -> None:
-    search(mock, last_page(BREXIT), body(BREXIT, data=None, includes=None, result_count=0, next_token=None))
+    search(
+        mock,
+        last_page(BREXIT),
+        body(BREXIT, data=None, includes=None, result_count=0, next_token=None),
+    )
     connector = TwitterSearchConnector(context())
     first = connector.fetch(source(), FetchState())
     again = connector.fetch(source(), FetchState(cursor=first.cursor))
@@ -218,7 +256,8 @@ def test_a_page_never_asks_for_more_than_the_budget_left(mock: responses.Request
     search(mock, body(BREXIT), last_page(KPOP))
     today = NOW.date().isoformat()
     result = TwitterSearchConnector(context()).fetch(
-        source(budget=450), FetchState(cursor=f"x1;since=;user=;day={today};reads=100"))
+        source(budget=450), FetchState(cursor=f"x1;since=;user=;day={today};reads=100")
+    )
     sizes = [int(params(call)["max_results"]) for call in mock.calls]
     assert sizes[0] == 100  # (450 - 100) // 3 = 116, capped at 100
     # The brexit page cost 159 reads (100 tweets + 59 included): 191 left, 63 results at worst x3.
@@ -226,11 +265,13 @@ def test_a_page_never_asks_for_more_than_the_budget_left(mock: responses.Request
     assert result.cursor is not None and f"day={today};" in result.cursor
 
 
-def test_a_spent_budget_waits_for_midnight_utc_without_calling_x(mock: responses.RequestsMock) -> None:
+def test_a_spent_budget_waits_for_midnight_utc_without_calling_x(
+    mock: responses.RequestsMock,
+) -> None:
     cursor = f"x1;since=1440716895355764743;user=;day={NOW.date().isoformat()};reads=80"
     with pytest.raises(RateLimited) as info:
         TwitterSearchConnector(context()).fetch(source(budget=100), FetchState(cursor=cursor))
-    assert info.value.retry_after == datetime(2021, 9, 23, tzinfo=timezone.utc)
+    assert info.value.retry_after == datetime(2021, 9, 23, tzinfo=UTC)
     assert "read budget is spent (80 of max_posts_per_day = 100)" in info.value.message
     assert len(mock.calls) == 0
 
@@ -257,16 +298,22 @@ def test_user_handle_is_resolved_once_and_kept_in_the_cursor(mock: responses.Req
     timeline = "twitter/tweepy/client_get_users_tweets.interaction.json"
     add_interaction(mock, timeline)
     add_interaction(mock, timeline, body={"meta": {"result_count": 0}})
-    connector = TwitterUserConnector(context(now=datetime(2022, 10, 8, tzinfo=timezone.utc)))
+    connector = TwitterUserConnector(context(now=datetime(2022, 10, 8, tzinfo=UTC)))
     first = connector.fetch(source("twitter_user"), FetchState())
     urls = [urlsplit(call.request.url).path for call in mock.calls]
-    assert urls == ["/2/users/by/username/Twitter", "/2/users/783214/tweets", "/2/users/783214/tweets"]
-    assert params(mock.calls[2])["pagination_token"] == "7140dibdnow9c7btw4232poeq0wapgnwgwqwvuwn3peex"
+    assert urls == [
+        "/2/users/by/username/Twitter",
+        "/2/users/783214/tweets",
+        "/2/users/783214/tweets",
+    ]
+    assert (
+        params(mock.calls[2])["pagination_token"] == "7140dibdnow9c7btw4232poeq0wapgnwgwqwvuwn3peex"
+    )
     assert first.cursor is not None and ";user=Twitter:783214;" in first.cursor
     # The 2022 recording asked for no fields: no author, the id gives the time.
     post = by_id(first)["1577730467436138524"]
     assert post.url == "https://x.com/i/web/status/1577730467436138524"
-    assert post.published_at == datetime(2022, 10, 5, 18, 40, 30, 908000, tzinfo=timezone.utc)
+    assert post.published_at == datetime(2022, 10, 5, 18, 40, 30, 908000, tzinfo=UTC)
     assert post.author == "" and post.author_url == ""
     connector.fetch(source("twitter_user"), FetchState(cursor=first.cursor))
     assert urlsplit(mock.calls[3].request.url).path == "/2/users/783214/tweets"  # no new lookup
@@ -274,18 +321,30 @@ def test_user_handle_is_resolved_once_and_kept_in_the_cursor(mock: responses.Req
 
 
 def test_an_unknown_handle_says_so(mock: responses.RequestsMock) -> None:
-    missing = {"errors": [{"detail": "Could not find user with username: [nobody_here].",
-                           "title": "Not Found Error"}]}  # fmt: skip
-    add_interaction(mock, "twitter/tweepy/client_get_user.interaction.json",
-                    url=f"{API}/users/by/username/nobody_here", body=missing)  # fmt: skip
+    missing = {
+        "errors": [
+            {
+                "detail": "Could not find user with username: [nobody_here].",
+                "title": "Not Found Error",
+            }
+        ]
+    }
+    add_interaction(
+        mock,
+        "twitter/tweepy/client_get_user.interaction.json",
+        url=f"{API}/users/by/username/nobody_here",
+        body=missing,
+    )
     with pytest.raises(FetchError, match="X has no account @nobody_here: check username"):
-        TwitterUserConnector(context()).fetch(source("twitter_user", username="nobody_here"), FetchState())
+        TwitterUserConnector(context()).fetch(
+            source("twitter_user", username="nobody_here"), FetchState()
+        )
 
 
 def test_a_list_pages_until_the_first_post_already_seen(mock: responses.RequestsMock) -> None:
     recording = "twitter/tweepy/client_get_list_tweets.interaction.json"
     add_interaction(mock, recording, body=last_page(recording))
-    connector = TwitterListConnector(context(now=datetime(2022, 10, 8, tzinfo=timezone.utc)))
+    connector = TwitterListConnector(context(now=datetime(2022, 10, 8, tzinfo=UTC)))
     first = connector.fetch(source("twitter_list"), FetchState())
     sent = params(mock.calls[0])
     assert "since_id" not in sent and sent["max_results"] == "100"
@@ -293,8 +352,10 @@ def test_a_list_pages_until_the_first_post_already_seen(mock: responses.Requests
     assert first.cursor is not None and first.cursor.startswith(f"x1;since={newest};")
     # Next run: three new tweets on top of the same page; the page still has a next_token.
     template = body(recording)["data"][0]
-    new = [dict(template, id=str(newest + n), edit_history_tweet_ids=[str(newest + n)])
-           for n in (3, 2, 1)]  # fmt: skip
+    new = [
+        dict(template, id=str(newest + n), edit_history_tweet_ids=[str(newest + n)])
+        for n in (3, 2, 1)
+    ]
     add_interaction(mock, recording, body=body(recording, data=new + body(recording)["data"]))
     again = connector.fetch(source("twitter_list"), FetchState(cursor=first.cursor))
     assert len(mock.calls) == 2  # stopped at the first seen tweet: no second page
@@ -307,34 +368,48 @@ def test_a_list_pages_until_the_first_post_already_seen(mock: responses.Requests
 
 
 def test_rate_limit_waits_until_x_rate_limit_reset(mock: responses.RequestsMock) -> None:
-    add_interaction(mock, "twitter/errors/search_recent_429_rate_limited.interaction.json", url=SEARCH)
-    now = datetime(2022, 10, 7, 22, 45, tzinfo=timezone.utc)
+    add_interaction(
+        mock, "twitter/errors/search_recent_429_rate_limited.interaction.json", url=SEARCH
+    )
+    now = datetime(2022, 10, 7, 22, 45, tzinfo=UTC)
     with pytest.raises(RateLimited) as info:
         TwitterSearchConnector(context(now=now)).fetch(source(), FetchState())
-    assert info.value.retry_after == datetime.fromtimestamp(1665183229, timezone.utc)
+    assert info.value.retry_after == datetime.fromtimestamp(1665183229, UTC)
     assert "rate limited by X (429)" in info.value.message
     assert len(mock.calls) == 1  # tweepy did not sleep and retry
 
 
 def test_a_usage_cap_waits_for_next_month_not_the_reset(mock: responses.RequestsMock) -> None:
-    add_interaction(mock, "twitter/errors/usage_capped_429.interaction.json", url=SEARCH,
-                    headers={"x-rate-limit-reset": "1665183229"})  # fmt: skip
-    now = datetime(2022, 12, 7, 22, 45, tzinfo=timezone.utc)
+    add_interaction(
+        mock,
+        "twitter/errors/usage_capped_429.interaction.json",
+        url=SEARCH,
+        headers={"x-rate-limit-reset": "1665183229"},
+    )
+    now = datetime(2022, 12, 7, 22, 45, tzinfo=UTC)
     with pytest.raises(RateLimited) as info:
         TwitterSearchConnector(context(now=now)).fetch(source(), FetchState())
-    assert info.value.retry_after == datetime(2023, 1, 1, tzinfo=timezone.utc)
+    assert info.value.retry_after == datetime(2023, 1, 1, tzinfo=UTC)
     assert "monthly usage cap is exhausted" in info.value.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_a_refused_token_says_what_to_renew_and_where(mock: responses.RequestsMock, status: int) -> None:
-    unauthorized = {"title": "Unauthorized", "type": "about:blank", "status": status,
-                    "detail": "Unauthorized"}  # fmt: skip
+def test_a_refused_token_says_what_to_renew_and_where(
+    mock: responses.RequestsMock, status: int
+) -> None:
+    unauthorized = {
+        "title": "Unauthorized",
+        "type": "about:blank",
+        "status": status,
+        "detail": "Unauthorized",
+    }
     add_interaction(mock, BREXIT, url=SEARCH, status=status, body=unauthorized)
     with pytest.raises(AuthError) as info:
         TwitterSearchConnector(context()).fetch(source(), FetchState())
     assert f"({status}" in info.value.message
-    assert "X developer portal" in info.value.message and "TWITTER_BEARER_TOKEN" in info.value.message
+    assert (
+        "X developer portal" in info.value.message and "TWITTER_BEARER_TOKEN" in info.value.message
+    )
 
 
 def test_no_token_is_an_auth_error_before_any_request(mock: responses.RequestsMock) -> None:
@@ -349,7 +424,9 @@ def test_a_refused_query_shows_what_x_said(mock: responses.RequestsMock) -> None
         TwitterSearchConnector(context()).fetch(source(), FetchState())
 
 
-def test_errors_beside_data_are_a_problem_and_the_posts_are_kept(mock: responses.RequestsMock) -> None:
+def test_errors_beside_data_are_a_problem_and_the_posts_are_kept(
+    mock: responses.RequestsMock,
+) -> None:
     search(mock, last_page(KPOP))
     result = TwitterSearchConnector(context()).fetch(source(), FetchState())
     assert result.problem == "X could not return 1 item(s): User has been suspended: [leeseunggi]."
@@ -370,7 +447,9 @@ def test_a_network_failure_is_a_fetch_error(mock: responses.RequestsMock) -> Non
         TwitterSearchConnector(context()).fetch(source(), FetchState())
 
 
-@pytest.mark.parametrize("text", ["<html>Over capacity</html>", '{"data": {"id": 1}, "meta": []}', "[1]"])
+@pytest.mark.parametrize(
+    "text", ["<html>Over capacity</html>", '{"data": {"id": 1}, "meta": []}', "[1]"]
+)
 def test_a_malformed_body_is_a_parse_error(mock: responses.RequestsMock, text: str) -> None:
     mock.add("GET", SEARCH, body=text, content_type="application/json")
     with pytest.raises(ParseError):
@@ -389,20 +468,31 @@ def test_a_malformed_tweet_is_skipped_and_reported(mock: responses.RequestsMock)
 
 
 def test_check_makes_one_user_lookup(mock: responses.RequestsMock) -> None:
-    add_interaction(mock, "twitter/tweepy/client_get_user.interaction.json",
-                    url=f"{API}/users/by/username/X")  # fmt: skip
+    add_interaction(
+        mock, "twitter/tweepy/client_get_user.interaction.json", url=f"{API}/users/by/username/X"
+    )
     assert TwitterSearchConnector(context()).check(source()) == []
-    assert len(mock.calls) == 1 and mock.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert (
+        len(mock.calls) == 1
+        and mock.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
+    )
 
 
-def test_check_reports_a_refused_token_and_a_budget_below_one_page(mock: responses.RequestsMock) -> None:
+def test_check_reports_a_refused_token_and_a_budget_below_one_page(
+    mock: responses.RequestsMock,
+) -> None:
     mock.add("GET", f"{API}/users/by/username/X", status=401, json={"title": "Unauthorized"})
     found = TwitterSearchConnector(context()).check(source(budget=20))
-    assert found[0] == ("max_posts_per_day = 20 is below one page of X search results "
-                        "(30 reads): raise it to at least 30")  # fmt: skip
+    assert found[0] == (
+        "max_posts_per_day = 20 is below one page of X search results "
+        "(30 reads): raise it to at least 30"
+    )
     assert found[1].startswith("X refused the bearer token (401)")
-    assert TwitterUserConnector(context(token=None)).check(source("twitter_user"))[0].startswith(
-        "no bearer token")
+    assert (
+        TwitterUserConnector(context(token=None))
+        .check(source("twitter_user"))[0]
+        .startswith("no bearer token")
+    )
 
 
 # --- secrets ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator.domain.models import Engagement, Post, RecipientConfig
@@ -13,22 +13,83 @@ from digests.cluster import Story
 from digests.rank import RankedStory, ScoreParts
 
 # Monday 30 November 2026, 12:30 UTC = 06:30 in Chicago: a typical send time.
-NOW = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
 DAY = timedelta(hours=24)
 WINDOW = (NOW - DAY, NOW)
 
 
-_VOCABULARY = (
-    "lesson students rubric feedback inquiry phenomena retrieval practice exit ticket "
-    "classroom reading writing science maths history project assessment formative "
-    "summative groups discussion homework notebook lab model evidence claim reasoning "
-    "vocabulary fluency phonics station routine seating behaviour parents report grading "
-    "standards unit plan warmup hook question answer draft revise peer review choice "
-    "voice agency podcast video slide board marker timer calendar schedule recess lunch"
-).split()
+_VOCABULARY = [
+    "lesson",
+    "students",
+    "rubric",
+    "feedback",
+    "inquiry",
+    "phenomena",
+    "retrieval",
+    "practice",
+    "exit",
+    "ticket",
+    "classroom",
+    "reading",
+    "writing",
+    "science",
+    "maths",
+    "history",
+    "project",
+    "assessment",
+    "formative",
+    "summative",
+    "groups",
+    "discussion",
+    "homework",
+    "notebook",
+    "lab",
+    "model",
+    "evidence",
+    "claim",
+    "reasoning",
+    "vocabulary",
+    "fluency",
+    "phonics",
+    "station",
+    "routine",
+    "seating",
+    "behaviour",
+    "parents",
+    "report",
+    "grading",
+    "standards",
+    "unit",
+    "plan",
+    "warmup",
+    "hook",
+    "question",
+    "answer",
+    "draft",
+    "revise",
+    "peer",
+    "review",
+    "choice",
+    "voice",
+    "agency",
+    "podcast",
+    "video",
+    "slide",
+    "board",
+    "marker",
+    "timer",
+    "calendar",
+    "schedule",
+    "recess",
+    "lunch",
+]
 # Made-up words too, so that random texts share few words, as real ones do.
-_VOCABULARY += [a + b + c for a in ("bra", "ste", "qui", "mol", "pen", "dar", "lu", "vo")
-                for b in ("ti", "ram", "nel", "co", "sa", "fu") for c in ("n", "x", "ble", "")]
+_VOCABULARY += [
+    a + b + c
+    for a in ("bra", "ste", "qui", "mol", "pen", "dar", "lu", "vo")
+    for b in ("ti", "ram", "nel", "co", "sa", "fu")
+    for c in ("n", "x", "ble", "")
+]
 _FILLER_SEEDS = itertools.count()
 
 

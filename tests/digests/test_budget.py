@@ -66,7 +66,9 @@ def fit_budget(posts, reading_minutes):
 
 
 def test_five_minutes_of_forty_100_word_posts_is_filled_and_not_exceeded():
-    posts = [make_post(f"{i:02d}", hours_ago=i / 10, title="A post", text=words(100)) for i in range(40)]
+    posts = [
+        make_post(f"{i:02d}", hours_ago=i / 10, title="A post", text=words(100)) for i in range(40)
+    ]
     entries, also = fit_budget(posts, reading_minutes=5)
     total = sum(item.reading_seconds for item in [*entries, *also])
     assert total <= 300
@@ -128,8 +130,13 @@ def test_budget_is_never_exceeded(lengths, minutes, title_words):
 
 def test_digest_reading_time_stays_within_the_recipients_minutes():
     posts = [
-        make_post(str(i), hours_ago=i / 4, text=words(100 + 37 * i), author=f"Author {i}",
-                  source_key=("blog", "social")[i % 2])
+        make_post(
+            str(i),
+            hours_ago=i / 4,
+            text=words(100 + 37 * i),
+            author=f"Author {i}",
+            source_key=("blog", "social")[i % 2],
+        )
         for i in range(60)
     ]
     recipient = make_recipient(reading_minutes=3)
@@ -143,10 +150,17 @@ def test_digest_reading_time_stays_within_the_recipients_minutes():
 
 def test_enough_content_fills_at_least_sixty_percent_of_the_budget_in_the_digest():
     posts = [
-        make_post(str(i), hours_ago=i / 6, text=words(20 + 13 * (i % 9)), author=f"Author {i % 11}",
-                  source_key=("blog", "social")[i % 2])
+        make_post(
+            str(i),
+            hours_ago=i / 6,
+            text=words(20 + 13 * (i % 9)),
+            author=f"Author {i % 11}",
+            source_key=("blog", "social")[i % 2],
+        )
         for i in range(120)
     ]
     for minutes in (1, 3, 5, 10):
-        digest = build_digest_from_posts(posts, make_recipient(reading_minutes=minutes), {}, NOW, WINDOW)
+        digest = build_digest_from_posts(
+            posts, make_recipient(reading_minutes=minutes), {}, NOW, WINDOW
+        )
         assert 0.6 * minutes * 60 <= digest.reading_seconds <= minutes * 60

@@ -20,7 +20,8 @@ ARTICLE = "https://cultofpedagogy.com/retrieval-practice"
         pytest.param("https://cultofpedagogy.com/retrieval-practice#comments", id="fragment"),
         pytest.param(
             "https://cultofpedagogy.com/retrieval-practice?utm_source=twitter&utm_medium=social"
-            "&utm_campaign=x", id="utm",
+            "&utm_campaign=x",
+            id="utm",
         ),
         pytest.param("https://cultofpedagogy.com/retrieval-practice?fbclid=IwAR0abc", id="fbclid"),
         pytest.param("https://cultofpedagogy.com/retrieval-practice?gclid=Cj0K", id="gclid"),
@@ -41,20 +42,41 @@ def test_spellings_of_one_article_share_a_key(url):
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        pytest.param("https://x.com/edutopia/status/123?s=20&t=abc",
-                     "https://twitter.com/edutopia/status/123", id="x-is-twitter"),
-        pytest.param("https://mobile.twitter.com/edutopia/status/123",
-                     "https://twitter.com/edutopia/status/123", id="mobile-twitter"),
-        pytest.param("https://youtu.be/dQw4w9WgXcQ?si=tracking",
-                     "https://youtube.com/watch?v=dQw4w9WgXcQ", id="youtu-be"),
-        pytest.param("https://www.youtube.com/watch?v=dQw4w9WgXcQ&feature=share",
-                     "https://youtube.com/watch?v=dQw4w9WgXcQ", id="youtube-feature"),
-        pytest.param("https://m.youtube.com/shorts/dQw4w9WgXcQ",
-                     "https://youtube.com/watch?v=dQw4w9WgXcQ", id="youtube-shorts"),
-        pytest.param("https://youtu.be/dQw4w9WgXcQ?t=42",
-                     "https://youtube.com/watch?v=dQw4w9WgXcQ", id="youtu-be-time-is-same-video"),
-        pytest.param("https://example.org/search?b=2&a=1&utm_term=x",
-                     "https://example.org/search?a=1&b=2", id="params-sorted-kept"),
+        pytest.param(
+            "https://x.com/edutopia/status/123?s=20&t=abc",
+            "https://twitter.com/edutopia/status/123",
+            id="x-is-twitter",
+        ),
+        pytest.param(
+            "https://mobile.twitter.com/edutopia/status/123",
+            "https://twitter.com/edutopia/status/123",
+            id="mobile-twitter",
+        ),
+        pytest.param(
+            "https://youtu.be/dQw4w9WgXcQ?si=tracking",
+            "https://youtube.com/watch?v=dQw4w9WgXcQ",
+            id="youtu-be",
+        ),
+        pytest.param(
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&feature=share",
+            "https://youtube.com/watch?v=dQw4w9WgXcQ",
+            id="youtube-feature",
+        ),
+        pytest.param(
+            "https://m.youtube.com/shorts/dQw4w9WgXcQ",
+            "https://youtube.com/watch?v=dQw4w9WgXcQ",
+            id="youtube-shorts",
+        ),
+        pytest.param(
+            "https://youtu.be/dQw4w9WgXcQ?t=42",
+            "https://youtube.com/watch?v=dQw4w9WgXcQ",
+            id="youtu-be-time-is-same-video",
+        ),
+        pytest.param(
+            "https://example.org/search?b=2&a=1&utm_term=x",
+            "https://example.org/search?a=1&b=2",
+            id="params-sorted-kept",
+        ),
         pytest.param("https://example.org:8443/a/", "https://example.org:8443/a", id="other-port"),
     ],
 )
@@ -63,13 +85,25 @@ def test_host_aliases_and_meaningful_parameters(url, expected):
 
 
 def test_different_pages_keep_different_keys():
-    assert canonical_url("https://example.org/a?id=1") != canonical_url("https://example.org/a?id=2")
+    assert canonical_url("https://example.org/a?id=1") != canonical_url(
+        "https://example.org/a?id=2"
+    )
     assert canonical_url("https://youtu.be/aaa") != canonical_url("https://youtu.be/bbb")
-    assert canonical_url("https://amp.dev/about") == "https://amp.dev/about"  # a site, not an edition
+    assert (
+        canonical_url("https://amp.dev/about") == "https://amp.dev/about"
+    )  # a site, not an edition
 
 
 @pytest.mark.parametrize(
-    "url", ["", "mailto:ana@school.org", "javascript:alert(1)", "/relative/path", "https://", "http://[::1"]
+    "url",
+    [
+        "",
+        "mailto:ana@school.org",
+        "javascript:alert(1)",
+        "/relative/path",
+        "https://",
+        "http://[::1",
+    ],
 )
 def test_non_web_urls_have_no_key(url):
     assert canonical_url(url) == ""

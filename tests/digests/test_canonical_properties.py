@@ -8,16 +8,38 @@ from hypothesis import strategies as st
 from digests.canonical import canonical_url
 
 _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)
-_HOSTS = st.builds(lambda labels, tld: ".".join([*labels, tld]),
-                   st.lists(_LABEL, min_size=1, max_size=3), st.sampled_from(["org", "com", "edu"]))
+_HOSTS = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(_LABEL, min_size=1, max_size=3),
+    st.sampled_from(["org", "com", "edu"]),
+)
 _SEGMENT = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=1, max_size=12)
 _PATHS = st.lists(_SEGMENT, max_size=4).map(lambda parts: "/" + "/".join(parts))
-_PARAMS = st.lists(st.tuples(st.sampled_from(["id", "page", "q", "lang", "v"]), _LABEL),
-                   max_size=3, unique_by=lambda pair: pair[0])
+_PARAMS = st.lists(
+    st.tuples(st.sampled_from(["id", "page", "q", "lang", "v"]), _LABEL),
+    max_size=3,
+    unique_by=lambda pair: pair[0],
+)
 _TRACKING = st.lists(
-    st.tuples(st.sampled_from(["utm_source", "utm_medium", "utm_campaign", "fbclid", "gclid",
-                               "mc_cid", "mc_eid", "igshid"]), _LABEL),
-    min_size=1, max_size=3, unique_by=lambda pair: pair[0])
+    st.tuples(
+        st.sampled_from(
+            [
+                "utm_source",
+                "utm_medium",
+                "utm_campaign",
+                "fbclid",
+                "gclid",
+                "mc_cid",
+                "mc_eid",
+                "igshid",
+            ]
+        ),
+        _LABEL,
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda pair: pair[0],
+)
 
 
 def _url(scheme: str, host: str, path: str, params: list[tuple[str, str]]) -> str:

@@ -23,32 +23,92 @@ def groups(posts):
 def a_day():
     """A hand-built day: one article shared four ways, one cross-post, two loners."""
     return [
-        make_post("blog-1", source_key="blog", url=ARTICLE, title="Retrieval practice routines",
-                  author="Edutopia", hours_ago=5),
-        make_post("tw-1", source_key="edchat", network="twitter", title=None, author="Ben Ortiz",
-                  url="https://x.com/bortiz/status/111", hours_ago=4,
-                  text="Loved this on low-stakes quizzing",
-                  links=(ARTICLE.replace("https://www.", "https://m.") + "?utm_source=twitter",)),
-        make_post("md-1", source_key="mastodon", network="mastodon", title=None,
-                  author="Cy Park", url="https://mastodon.social/@cy/222", hours_ago=3,
-                  text="Retrieval practice, explained well", links=(ARTICLE + "#top",)),
+        make_post(
+            "blog-1",
+            source_key="blog",
+            url=ARTICLE,
+            title="Retrieval practice routines",
+            author="Edutopia",
+            hours_ago=5,
+        ),
+        make_post(
+            "tw-1",
+            source_key="edchat",
+            network="twitter",
+            title=None,
+            author="Ben Ortiz",
+            url="https://x.com/bortiz/status/111",
+            hours_ago=4,
+            text="Loved this on low-stakes quizzing",
+            links=(ARTICLE.replace("https://www.", "https://m.") + "?utm_source=twitter",),
+        ),
+        make_post(
+            "md-1",
+            source_key="mastodon",
+            network="mastodon",
+            title=None,
+            author="Cy Park",
+            url="https://mastodon.social/@cy/222",
+            hours_ago=3,
+            text="Retrieval practice, explained well",
+            links=(ARTICLE + "#top",),
+        ),
         # The same tweet found through a second source (a search and a list): a repost.
-        make_post("tw-1", source_key="list", network="twitter", title=None, author="Ben Ortiz",
-                  url="https://twitter.com/bortiz/status/111/", hours_ago=4,
-                  text="Loved this on low-stakes quizzing"),
+        make_post(
+            "tw-1",
+            source_key="list",
+            network="twitter",
+            title=None,
+            author="Ben Ortiz",
+            url="https://twitter.com/bortiz/status/111/",
+            hours_ago=4,
+            text="Loved this on low-stakes quizzing",
+        ),
         # A quote of that tweet links to it.
-        make_post("tw-2", source_key="edchat", network="twitter", title=None, author="Dee Lane",
-                  url="https://x.com/dlane/status/333", text="Yes! We do this every Monday", hours_ago=2,
-                  links=("https://twitter.com/bortiz/status/111",)),
+        make_post(
+            "tw-2",
+            source_key="edchat",
+            network="twitter",
+            title=None,
+            author="Dee Lane",
+            url="https://x.com/dlane/status/333",
+            text="Yes! We do this every Monday",
+            hours_ago=2,
+            links=("https://twitter.com/bortiz/status/111",),
+        ),
         # The same announcement cross-posted, with each network's hashtags and links.
-        make_post("md-2", source_key="mastodon", network="mastodon", title=None, author="Eve Ruiz",
-                  text=ANNOUNCEMENT + " #scied #edutooters https://sci.fair/r"),
-        make_post("bs-2", source_key="bluesky", network="bluesky", title=None, author="Eve Ruiz",
-                  text="@eve.bsky.social " + ANNOUNCEMENT.replace("Friday,", "Friday;") + " #scichat"),
-        make_post("tw-3", source_key="edchat", network="twitter", title=None, author="Fay Kim",
-                  text="Great post!"),
-        make_post("md-3", source_key="mastodon", network="mastodon", title=None, author="Gus Lee",
-                  text="Great post!"),
+        make_post(
+            "md-2",
+            source_key="mastodon",
+            network="mastodon",
+            title=None,
+            author="Eve Ruiz",
+            text=ANNOUNCEMENT + " #scied #edutooters https://sci.fair/r",
+        ),
+        make_post(
+            "bs-2",
+            source_key="bluesky",
+            network="bluesky",
+            title=None,
+            author="Eve Ruiz",
+            text="@eve.bsky.social " + ANNOUNCEMENT.replace("Friday,", "Friday;") + " #scichat",
+        ),
+        make_post(
+            "tw-3",
+            source_key="edchat",
+            network="twitter",
+            title=None,
+            author="Fay Kim",
+            text="Great post!",
+        ),
+        make_post(
+            "md-3",
+            source_key="mastodon",
+            network="mastodon",
+            title=None,
+            author="Gus Lee",
+            text="Great post!",
+        ),
     ]
 
 
@@ -65,7 +125,9 @@ def test_the_article_leads_its_story_and_sharers_are_counted_once_per_person():
     [story] = [s for s in cluster_posts(a_day()) if s.lead.external_id == "blog-1"]
     assert story.lead.title == "Retrieval practice routines"
     assert [(s.author, s.networks) for s in story.sharers] == [
-        ("Edutopia", ("rss",)), ("Ben Ortiz", ("twitter",)), ("Cy Park", ("mastodon",)),
+        ("Edutopia", ("rss",)),
+        ("Ben Ortiz", ("twitter",)),
+        ("Cy Park", ("mastodon",)),
         ("Dee Lane", ("twitter",)),
     ]  # the lead first, then in order of sharing; Ben's tweet seen twice counts once
 
@@ -99,14 +161,16 @@ def test_links_to_home_pages_hashtags_and_profiles_do_not_make_a_story():
 
 def test_near_identical_text_needs_enough_words_and_real_similarity():
     long_a = text_words(make_post("a", title=None, text=words(120, "x") + " " + ANNOUNCEMENT))
-    assert is_near_identical(text_words(make_post("a", title=None, text=ANNOUNCEMENT)),
-                             text_words(make_post("b", title=None, text=ANNOUNCEMENT.upper())))
+    assert is_near_identical(
+        text_words(make_post("a", title=None, text=ANNOUNCEMENT)),
+        text_words(make_post("b", title=None, text=ANNOUNCEMENT.upper())),
+    )
     assert not is_near_identical(["great", "post"], ["great", "post"])  # too short to tell
     assert not is_near_identical(
         text_words(make_post("c", title=None, text=words(80))),
         text_words(make_post("d", title=None, text=words(80))),
     )
-    assert is_near_identical(long_a, long_a[:-2] + ["edited", "ending"])
+    assert is_near_identical(long_a, [*long_a[:-2], "edited", "ending"])
 
 
 def test_a_story_is_one_entry_saying_who_shared_it():
@@ -114,8 +178,10 @@ def test_a_story_is_one_entry_saying_who_shared_it():
     shown = [*digest.entries, *digest.also]
     assert len(shown) == 4
     [article] = [e for e in digest.entries if e.post.external_id == "blog-1"]
-    expected = ("Shared by 4 people in your network: Edutopia (Web), Ben Ortiz (X), "
-                "Cy Park (Mastodon) and Dee Lane (X)")
+    expected = (
+        "Shared by 4 people in your network: Edutopia (Web), Ben Ortiz (X), "
+        "Cy Park (Mastodon) and Dee Lane (X)"
+    )
     assert expected in render_html(digest)
     assert "Shared by 4 people in your network" in render_text(digest)
     assert article.post.url == ARTICLE

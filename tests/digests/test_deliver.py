@@ -13,10 +13,6 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from aggregator.config.load import EmailConfig, Secret
-from aggregator.domain.errors import StorageError
-from aggregator.domain.models import RecipientConfig
-from aggregator.app.wiring import build_mailer
 from aggregator.app.deliver import (
     FileMailer,
     PermanentFailure,
@@ -26,6 +22,10 @@ from aggregator.app.deliver import (
     UnknownOutcome,
     build_message,
 )
+from aggregator.app.wiring import build_mailer
+from aggregator.config.load import EmailConfig, Secret
+from aggregator.domain.errors import StorageError
+from aggregator.domain.models import RecipientConfig
 from tests.fakes import T0
 from tests.smtp_server import Script, smtp_server
 
@@ -34,10 +34,21 @@ ANA = RecipientConfig(email="ana@school.org", name="Ana Díaz")
 PASSWORD = Secret("PLN_SMTP_PASSWORD", "correct horse")
 
 
-def message(to: RecipientConfig = ANA, subject: str = "Your PLN digest",
-            text: str = "Hello. . .\n.\nA line with a lone dot above.", **kw: Any) -> EmailMessage:
-    return build_message(sender="PLN Digest <digest@school.org>", recipient=to,
-                         subject=subject, text=text, html="<p>Hello</p>", now=T0, **kw)
+def message(
+    to: RecipientConfig = ANA,
+    subject: str = "Your PLN digest",
+    text: str = "Hello. . .\n.\nA line with a lone dot above.",
+    **kw: Any,
+) -> EmailMessage:
+    return build_message(
+        sender="PLN Digest <digest@school.org>",
+        recipient=to,
+        subject=subject,
+        text=text,
+        html="<p>Hello</p>",
+        now=T0,
+        **kw,
+    )
 
 
 def nothing() -> None:
@@ -54,31 +65,41 @@ def client_tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(CERTS / "cert.pem"))
 
 
-def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
-                 auth_data: Any) -> AuthResult:
+def authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data == (b"digest", b"correct horse")
     return AuthResult(success=ok, handled=False)
 
 
 def config(port: int, **changes: Any) -> EmailConfig:
     return dataclasses.replace(
-        EmailConfig(smtp_host="127.0.0.1", smtp_port=port, security="none",
-                    from_address="PLN Digest <digest@school.org>"), **changes)
+        EmailConfig(
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            security="none",
+            from_address="PLN Digest <digest@school.org>",
+        ),
+        **changes,
+    )
 
 
 # --- the message ----------------------------------------------------------------
 
 
 def test_message_is_text_and_html_alternatives_with_its_headers() -> None:
-    built = message(unsubscribe_url="https://school.org/pln/unsubscribe?token=abc",
-                    unsubscribe_mailto="it@school.org")
+    built = message(
+        unsubscribe_url="https://school.org/pln/unsubscribe?token=abc",
+        unsubscribe_mailto="it@school.org",
+    )
     parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
     assert parsed.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert parsed["To"].addresses[0].display_name == "Ana Díaz"  # RFC 2047 encoded and back
     assert parsed["Date"].datetime == T0
-    assert parsed["List-Unsubscribe"] == ("<https://school.org/pln/unsubscribe?token=abc>, "
-                                          "<mailto:it@school.org?subject=unsubscribe>")
+    assert parsed["List-Unsubscribe"] == (
+        "<https://school.org/pln/unsubscribe?token=abc>, <mailto:it@school.org?subject=unsubscribe>"
+    )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert all(b < 128 for b in built.as_bytes())  # no 8-bit data: no 8BITMIME needed
 
@@ -92,8 +113,11 @@ def test_without_an_https_link_there_is_no_one_click_header() -> None:
 @pytest.mark.parametrize("field", ["name", "subject"])
 def test_line_breaks_in_a_name_or_subject_stay_in_their_header(field: str) -> None:
     evil = "Ana\r\nBcc: evil@x\r\n\r\nbody"
-    built = message(RecipientConfig(email="ana@school.org", name=evil)) if field == "name" \
+    built = (
+        message(RecipientConfig(email="ana@school.org", name=evil))
+        if field == "name"
         else message(subject=evil)
+    )
     parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
     assert "Bcc" not in parsed
     assert "Bcc: evil@x" in str(parsed["To"] if field == "name" else parsed["Subject"])
@@ -104,8 +128,9 @@ def test_line_breaks_in_a_name_or_subject_stay_in_their_header(field: str) -> No
 
 def test_starttls_with_login_sends_and_dot_lines_arrive_intact() -> None:
     script = Script()
-    with smtp_server(script, tls_context=server_tls(), require_starttls=True,
-                     authenticator=authenticate) as port:
+    with smtp_server(
+        script, tls_context=server_tls(), require_starttls=True, authenticator=authenticate
+    ) as port:
         cfg = config(port, security="starttls", username="digest", password=PASSWORD)
         with SmtpMailer(cfg, tls=client_tls()) as mailer:
             mailer.send(message(), nothing)
@@ -215,5 +240,7 @@ def test_file_backend_writes_eml_files_and_nothing_when_the_commit_fails(tmp_pat
         mailer.send(message(), refuse)
     (written,) = folder.iterdir()
     assert written.suffix == ".eml"
-    assert message_from_bytes(written.read_bytes(), policy=policy.default)["Message-ID"] \
+    assert (
+        message_from_bytes(written.read_bytes(), policy=policy.default)["Message-ID"]
         == built["Message-ID"]
+    )

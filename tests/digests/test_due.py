@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ LUIS = RecipientConfig(email="luis@school.example", timezone="Europe/London", se
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_a_digest_is_due_once_the_local_send_time_has_passed() -> None:
@@ -58,8 +58,14 @@ class Break:
     last: date
 
 
-def sends(recipient: RecipientConfig, start: datetime, days: int, *,
-          holidays: tuple[Break, ...] = (), grace: timedelta = timedelta(minutes=30)) -> list[datetime]:
+def sends(
+    recipient: RecipientConfig,
+    start: datetime,
+    days: int,
+    *,
+    holidays: tuple[Break, ...] = (),
+    grace: timedelta = timedelta(minutes=30),
+) -> list[datetime]:
     """Tick every minute for `days`, recording each digest when it first
     becomes due, as the service does: the UTC instants digests went out."""
     recorded: dict[str, set[date]] = {}
@@ -78,16 +84,31 @@ def local(at: datetime, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
 
 
-@pytest.mark.parametrize(("recipient", "start", "expected"), [
-    # Chicago falls back on Sun 1 Nov 2026: 06:30 is 11:30 UTC before, 12:30 after.
-    (ANA, utc(2026, 10, 31, 0, 0), ["Sat 31 Oct 06:30", "Sun 01 Nov 06:30", "Mon 02 Nov 06:30"]),
-    # ... and springs forward on Sun 14 Mar 2027.
-    (ANA, utc(2027, 3, 13, 0, 0), ["Sat 13 Mar 06:30", "Sun 14 Mar 06:30", "Mon 15 Mar 06:30"]),
-    # London falls back on Sun 25 Oct 2026.
-    (LUIS, utc(2026, 10, 24, 0, 0), ["Sat 24 Oct 07:00", "Sun 25 Oct 07:00", "Mon 26 Oct 07:00"]),
-    # Sydney springs forward on Sun 4 Oct 2026 (southern spring).
-    (SAM, utc(2026, 10, 2, 14, 0), ["Sat 03 Oct 07:00", "Sun 04 Oct 07:00", "Mon 05 Oct 07:00"]),
-])
+@pytest.mark.parametrize(
+    ("recipient", "start", "expected"),
+    [
+        # Chicago falls back on Sun 1 Nov 2026: 06:30 is 11:30 UTC before, 12:30 after.
+        (
+            ANA,
+            utc(2026, 10, 31, 0, 0),
+            ["Sat 31 Oct 06:30", "Sun 01 Nov 06:30", "Mon 02 Nov 06:30"],
+        ),
+        # ... and springs forward on Sun 14 Mar 2027.
+        (ANA, utc(2027, 3, 13, 0, 0), ["Sat 13 Mar 06:30", "Sun 14 Mar 06:30", "Mon 15 Mar 06:30"]),
+        # London falls back on Sun 25 Oct 2026.
+        (
+            LUIS,
+            utc(2026, 10, 24, 0, 0),
+            ["Sat 24 Oct 07:00", "Sun 25 Oct 07:00", "Mon 26 Oct 07:00"],
+        ),
+        # Sydney springs forward on Sun 4 Oct 2026 (southern spring).
+        (
+            SAM,
+            utc(2026, 10, 2, 14, 0),
+            ["Sat 03 Oct 07:00", "Sun 04 Oct 07:00", "Mon 05 Oct 07:00"],
+        ),
+    ],
+)
 def test_each_local_day_gets_one_digest_at_its_wall_clock_time_across_dst(
     recipient: RecipientConfig, start: datetime, expected: list[str]
 ) -> None:
@@ -99,7 +120,9 @@ def test_each_local_day_gets_one_digest_at_its_wall_clock_time_across_dst(
 
 def test_a_send_time_skipped_or_repeated_by_a_clock_change_still_gives_one_digest() -> None:
     # 02:30 does not exist in Sydney on 4 Oct 2026: it goes at 03:30, once.
-    night_owl = RecipientConfig(email="o@school.example", timezone="Australia/Sydney", send_at="02:30")
+    night_owl = RecipientConfig(
+        email="o@school.example", timezone="Australia/Sydney", send_at="02:30"
+    )
     sent = sends(night_owl, utc(2026, 10, 3, 12, 0), days=1)
     assert [local(at, night_owl.timezone) for at in sent] == ["Sun 04 Oct 03:30"]
     # 01:30 happens twice in London on 25 Oct 2026: the first one, once.
@@ -145,11 +168,19 @@ def test_next_send_skips_weekends_holidays_and_recorded_days() -> None:
     now = utc(2026, 12, 18, 13, 0)
     assert next_send_at(now, weekdays, (WINTER,), {date(2026, 12, 18)}) == utc(2027, 1, 4, 12, 30)
     assert next_send_at(utc(2026, 11, 30, 12, 0), ANA) == utc(2026, 11, 30, 12, 30)
-    assert next_send_at(now, replace(ANA, days=("sat",)), (Break(date(2026, 1, 1), date(2028, 6, 1)),)) is None
+    assert (
+        next_send_at(now, replace(ANA, days=("sat",)), (Break(date(2026, 1, 1), date(2028, 6, 1)),))
+        is None
+    )
 
 
 def test_sending_soon_names_recipients_whose_send_time_is_near() -> None:
     now = utc(2026, 11, 30, 12, 5)  # 06:05 in Chicago, 12:05 in London
     assert sending_soon(now, [ANA, LUIS], timedelta(minutes=30)) == [ANA]
     assert sending_soon(now, [ANA, LUIS], timedelta(minutes=20)) == []
-    assert sending_soon(now, [ANA], timedelta(minutes=30), (Break(date(2026, 11, 30), date(2026, 11, 30)),)) == []
+    assert (
+        sending_soon(
+            now, [ANA], timedelta(minutes=30), (Break(date(2026, 11, 30), date(2026, 11, 30)),)
+        )
+        == []
+    )

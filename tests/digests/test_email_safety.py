@@ -82,8 +82,11 @@ def busy_day(count, text_words=200, html_chars=0):
     """`count` posts from three sources, each with an image, links and counts."""
     return [
         make_post(
-            f"{i:05d}", hours_ago=(i % 230) / 10, source_key=("blog", "social", "pod")[i % 3],
-            author=f"Teacher {i}", text=words(text_words),
+            f"{i:05d}",
+            hours_ago=(i % 230) / 10,
+            source_key=("blog", "social", "pod")[i % 3],
+            author=f"Teacher {i}",
+            text=words(text_words),
             html=("<p>" + "x" * html_chars + "</p>") if html_chars else "",
             image_url=f"https://img.example/{i}.png",
             title=("A long title about formative assessment and feedback " * 3) + str(i),
@@ -102,8 +105,9 @@ def test_ordinary_days_are_email_safe(count):
 def test_a_huge_day_stays_under_gmails_clipping_size():
     # 3,000 posts and an hour of reading: far more than 100 KB could hold.
     recipient = make_recipient(reading_minutes=60, follow=("blog", "social", "pod"))
-    digest = build_digest_from_posts(busy_day(3000, text_words=60, html_chars=3500),
-                                     recipient, {}, NOW, WINDOW)
+    digest = build_digest_from_posts(
+        busy_day(3000, text_words=60, html_chars=3500), recipient, {}, NOW, WINDOW
+    )
     html = render_html(digest)
     assert_email_safe(html)
     assert len(digest.entries) >= 5 and digest.also  # still a real digest, not a stub

@@ -20,10 +20,22 @@ LINE = re.compile(
 
 def explained():
     posts = [
-        make_post("top", title="Retrieval practice routines", hours_ago=1, likes=50,
-                  author="Jennifer Gonzalez"),
-        make_post("share", source_key="social", network="mastodon", title=None, author="Cy Park",
-                  text="Worth reading", links=("https://example.org/blog/top?utm_source=m",)),
+        make_post(
+            "top",
+            title="Retrieval practice routines",
+            hours_ago=1,
+            likes=50,
+            author="Jennifer Gonzalez",
+        ),
+        make_post(
+            "share",
+            source_key="social",
+            network="mastodon",
+            title=None,
+            author="Cy Park",
+            text="Worth reading",
+            links=("https://example.org/blog/top?utm_source=m",),
+        ),
         make_post("spam", title="Giveaway! Win a free class set", hours_ago=2),
         make_post("muted", title="Join our webinar tonight"),
     ]
@@ -35,8 +47,9 @@ def explained():
 
 def test_header_counts_posts_stories_and_the_reading_time():
     digest, lines = explained()
-    assert lines[0] == ("Digest for ana@school.org, Mon 30 Nov "
-                        "(window 2026-11-29 12:30 to 2026-11-30 12:30 UTC)")
+    assert lines[0] == (
+        "Digest for ana@school.org, Mon 30 Nov (window 2026-11-29 12:30 to 2026-11-30 12:30 UTC)"
+    )
     assert lines[1].startswith("34 posts: 1 muted, 33 candidates in 32 stories; ")
     assert lines[1].endswith(f"reading {digest.reading_seconds} s of 120 s")
 
@@ -44,10 +57,12 @@ def test_header_counts_posts_stories_and_the_reading_time():
 def test_every_story_has_one_line_with_its_score_parts_adding_up():
     digest, lines = explained()
     parsed = [LINE.match(line) for line in lines[2:] if not line.startswith(("        +", "   -"))]
-    assert all(parsed), [line for line, m in zip(lines[2:], parsed) if not m]
+    assert all(parsed), [line for line, m in zip(lines[2:], parsed, strict=False) if not m]
     assert [int(m["rank"]) for m in parsed] == list(range(1, 33))
     for m in parsed:
-        parts = float(m["recency"]) + float(m["engagement"]) + float(m["shared"]) + float(m["boost"])
+        parts = (
+            float(m["recency"]) + float(m["engagement"]) + float(m["shared"]) + float(m["boost"])
+        )
         assert abs(parts - float(m["spam"]) - float(m["total"])) < 0.02
     placements = [m["placement"] for m in parsed]
     assert placements.count("ENTRY") == len(digest.entries)
@@ -63,6 +78,7 @@ def test_known_answers_for_the_hand_built_day():
     assert lines[3] == '        + same story: "Worth reading" [social, mastodon, Cy Park]'
     [spam] = [line for line in lines if "Giveaway" in line]
     assert "looks like spam (giveaway)" in spam and not spam.endswith("spam 0.00")
-    assert lines[-1] == ('   -  MUTED   "Join our webinar tonight" [blog, rss, Author muted]: '
-                         'mute word "webinar"')
+    assert lines[-1] == (
+        '   -  MUTED   "Join our webinar tonight" [blog, rss, Author muted]: mute word "webinar"'
+    )
     assert any(line.endswith(": over the reading time") for line in lines)

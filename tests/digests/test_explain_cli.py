@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from aggregator.run.cli import output as cli_output
-from aggregator.run.cli.commands import main
+from aggregator.app.wiring import build_app
 from aggregator.config.load import load_config
 from aggregator.domain.models import FetchResult, Post
-from aggregator.app.wiring import build_app
+from aggregator.run.cli import output as cli_output
+from aggregator.run.cli.commands import main
 
 RECIPIENT = "ana@school.example"
 # 2026-11-30 at 06:30 in Chicago, Ana's send time: the digest `--date 2026-11-30` builds.
-SEND_AT = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)
+SEND_AT = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +35,14 @@ def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def post(external_id: str, title: str, hours_ago: float, source_key: str = "blog") -> Post:
     return Post(
-        source_key=source_key, external_id=external_id, network="rss",
-        url=f"https://blog.example/{external_id}", author=f"Writer {external_id}", title=title,
-        text=f"{title}: notes from a classroom.", html="",
+        source_key=source_key,
+        external_id=external_id,
+        network="rss",
+        url=f"https://blog.example/{external_id}",
+        author=f"Writer {external_id}",
+        title=title,
+        text=f"{title}: notes from a classroom.",
+        html="",
         published_at=SEND_AT - timedelta(hours=hours_ago),
     )
 
@@ -55,8 +60,11 @@ def config(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     posts = {
-        "blog": (post("b1", "Exit tickets that work", 2), post("b2", "Free webinar tonight", 3),
-                 post("old", "Last week's news", 60)),
+        "blog": (
+            post("b1", "Exit tickets that work", 2),
+            post("b2", "Free webinar tonight", 3),
+            post("old", "Last week's news", 60),
+        ),
         "pod": (post("p1", "Episode 12: retrieval practice", 5, "pod"),),
     }
     with build_app(load_config(path), connectors={}) as app:
@@ -66,8 +74,19 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_explain_lists_chosen_and_muted_candidates(config: Path) -> None:
-    result = CliRunner().invoke(main, ["digest", "--recipient", RECIPIENT, "--date", "2026-11-30",
-                                       "--explain", "--config", str(config)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "digest",
+            "--recipient",
+            RECIPIENT,
+            "--date",
+            "2026-11-30",
+            "--explain",
+            "--config",
+            str(config),
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Digest for {RECIPIENT}, Mon 30 Nov")
@@ -79,7 +98,8 @@ def test_explain_lists_chosen_and_muted_candidates(config: Path) -> None:
 
 
 def test_explain_for_an_unknown_recipient_is_a_one_line_error(config: Path) -> None:
-    result = CliRunner().invoke(main, ["digest", "--recipient", "bob@school.example",
-                                       "--explain", "--config", str(config)])
+    result = CliRunner().invoke(
+        main, ["digest", "--recipient", "bob@school.example", "--explain", "--config", str(config)]
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "bob@school.example" in result.stderr

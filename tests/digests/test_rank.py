@@ -62,8 +62,12 @@ def test_a_feed_without_counts_is_neutral():
 
 def test_a_story_shared_by_more_people_ranks_higher():
     url = "https://example.org/article"
-    shared = [make_post(f"s{i}", source_key="social", network="mastodon", title=None,
-                        links=(url,), hours_ago=4) for i in range(4)]
+    shared = [
+        make_post(
+            f"s{i}", source_key="social", network="mastodon", title=None, links=(url,), hours_ago=4
+        )
+        for i in range(4)
+    ]
     alone = make_post("alone", hours_ago=3)
     parts = scores([*shared, alone])
     [lead] = [key for key in parts if key != "alone"]
@@ -87,12 +91,23 @@ def test_boost_moves_a_post_up():
 @pytest.mark.parametrize(
     ("text", "reasons"),
     [
-        pytest.param("HUGE classroom GIVEAWAY! Enter to win a free iPad", ("giveaway",), id="giveaway"),
-        pytest.param("Teachers, earn passive income with #Bitcoin and NFTs", ("crypto",), id="crypto"),
+        pytest.param(
+            "HUGE classroom GIVEAWAY! Enter to win a free iPad", ("giveaway",), id="giveaway"
+        ),
+        pytest.param(
+            "Teachers, earn passive income with #Bitcoin and NFTs", ("crypto",), id="crypto"
+        ),
         pytest.param("Follow for follow! #teacherfollowtrain", ("follow-for-follow",), id="f4f"),
-        pytest.param("#edchat #teachers #k12 #edtech #math #science #ela #scichat", ("hashtag-stuffed",),
-                     id="hashtags"),
-        pytest.param("Our unit on the Bitcoin bubble: a lesson in economics", ("crypto",), id="false-hit-demoted-only"),
+        pytest.param(
+            "#edchat #teachers #k12 #edtech #math #science #ela #scichat",
+            ("hashtag-stuffed",),
+            id="hashtags",
+        ),
+        pytest.param(
+            "Our unit on the Bitcoin bubble: a lesson in economics",
+            ("crypto",),
+            id="false-hit-demoted-only",
+        ),
         pytest.param("Exit tickets that take two minutes #edchat #formative", (), id="clean"),
         pytest.param("Give students the follow-up question first", (), id="no-substring-hits"),
     ],
@@ -109,7 +124,9 @@ def test_spam_sinks_below_clean_posts_but_stays_a_candidate():
     parts = scores(posts)
     assert order(posts) == ["clean", "spam"]
     assert parts["spam"].spam_reasons == ("giveaway",)
-    assert parts["spam"].total == pytest.approx(SPAM_KEEP * (parts["spam"].total - parts["spam"].spam))
+    assert parts["spam"].total == pytest.approx(
+        SPAM_KEEP * (parts["spam"].total - parts["spam"].spam)
+    )
 
 
 def test_ties_break_by_newest_then_external_id_whatever_the_input_order():
@@ -130,6 +147,7 @@ def test_engagement_counts_reposts_and_quotes_more_than_likes():
         make_post("likes", engagement=Engagement(likes=3)),
         make_post("shares", engagement=Engagement(reposts=2)),
     ]
-    assert engagement_percentiles(posts)[("blog", "shares")] > engagement_percentiles(posts)[
-        ("blog", "likes")
-    ]
+    assert (
+        engagement_percentiles(posts)[("blog", "shares")]
+        > engagement_percentiles(posts)[("blog", "likes")]
+    )

@@ -84,8 +84,11 @@ def test_sanitised_post_html_is_rendered_as_markup():
         source_key="social",
     )
     html = render_html(build([post]))
-    assert re.search(r'<p style="[^"]*">Try this: <a href="https://example.org/s" style="[^"]*">'
-                     r"sketchnotes</a></p>", html)
+    assert re.search(
+        r'<p style="[^"]*">Try this: <a href="https://example.org/s" style="[^"]*">'
+        r"sketchnotes</a></p>",
+        html,
+    )
 
 
 def test_long_post_shows_excerpt_and_read_more_link():
@@ -149,8 +152,12 @@ def test_html_has_no_scripts_and_a_preheader_and_greeting():
 
 def test_an_untitled_post_is_headed_by_its_first_sentence_or_first_words():
     short = make_post("1", title=None, text="Exit tickets save my Fridays. Here is how I use them.")
-    long = make_post("2", title=None, text="Our district science fair is open to every middle "
-                                            "school this year: registration closes Friday")
+    long = make_post(
+        "2",
+        title=None,
+        text="Our district science fair is open to every middle "
+        "school this year: registration closes Friday",
+    )
     digest = build([short, long])
     headlines = {entry.post.external_id: entry.headline for entry in digest.entries}
     assert headlines == {

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from digest_factory import DAY, NOW, WINDOW, make_post, make_recipient
 
-from digests.compose import build_digest_from_posts, digest_window
 from digests import select
+from digests.compose import build_digest_from_posts, digest_window
 
 
 def ids(posts):

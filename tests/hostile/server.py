@@ -10,6 +10,7 @@ redirect target that must be refused before connecting).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import zlib
@@ -37,10 +38,8 @@ class HostileServer:
             def do_GET(self) -> None:
                 owner.requested.append(self.path)
                 handler = owner.routes.get(self.path.split("?", 1)[0], _not_found)
-                try:
+                with contextlib.suppress(_GONE):
                     handler(self)
-                except _GONE:
-                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -64,8 +63,12 @@ class HostileServer:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -73,8 +76,14 @@ class HostileServer:
 
     # -- behaviours --------------------------------------------------------------
 
-    def static(self, path: str, content_type: str, body: bytes,
-               headers: Mapping[str, str] | None = None, status: int = 200) -> None:  # fmt: skip
+    def static(
+        self,
+        path: str,
+        content_type: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        status: int = 200,
+    ) -> None:
         """Serve `body` with a Content-Length (and any extra `headers`)."""
 
         def handler(h: BaseHTTPRequestHandler) -> None:
@@ -99,7 +108,9 @@ class HostileServer:
 
         self.routes[path] = handler
 
-    def endless(self, path: str, chunk: bytes = b"<item><title>more</title></item>\n" * 2000) -> None:
+    def endless(
+        self, path: str, chunk: bytes = b"<item><title>more</title></item>\n" * 2000
+    ) -> None:
         """A 200 with no length that never ends (until the client hangs up)."""
 
         def handler(h: BaseHTTPRequestHandler) -> None:
@@ -116,8 +127,10 @@ class HostileServer:
         """Send one byte every `every_s` seconds: of the body, or of the headers."""
 
         def handler(h: BaseHTTPRequestHandler) -> None:
-            head = (b"HTTP/1.0 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b"Content-Length: %d\r\n" % len(body))  # fmt: skip
+            head = (
+                b"HTTP/1.0 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                b"Content-Length: %d\r\n" % len(body)
+            )
             if in_headers:
                 head += b"X-Padding: " + b"x" * 10_000 + b"\r\n"
             head += b"\r\n"
@@ -162,4 +175,3 @@ def deflate_bomb(decoded_bytes: int) -> bytes:
 def nested_gzip(data: bytes) -> bytes:
     """`data` gzipped twice (served as `Content-Encoding: gzip, gzip`)."""
     return gzip.compress(gzip.compress(data, 9), 9)
-

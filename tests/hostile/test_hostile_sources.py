@@ -15,16 +15,16 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aggregator.config.load import load_config
 from aggregator.app.ingest import fetch_sources
-from aggregator.domain.models import FetchOutcome, Post, SourceStatus
 from aggregator.app.wiring import build_app
+from aggregator.config.load import load_config
+from aggregator.domain.models import FetchOutcome, Post, SourceStatus
 from connectors.rss.parse import parse_feed
 from tests.hostile.server import HostileServer, deflate_bomb, gzip_bomb, nested_gzip
 
@@ -59,8 +59,10 @@ class Case:
 
 
 def _refused(host: str, port: int | str, ip: str) -> str:
-    return (re.escape(f"refused to connect to {host}:{port} ({ip} is a private or local address)")
-            + "; list it in fetch.allow_private if this is intended")  # fmt: skip
+    return (
+        re.escape(f"refused to connect to {host}:{port} ({ip} is a private or local address)")
+        + "; list it in fetch.allow_private if this is intended"
+    )
 
 
 def cases(base: str, other_port: int) -> dict[str, Case]:
@@ -81,54 +83,78 @@ def cases(base: str, other_port: int) -> dict[str, Case]:
         "drip-body-1-byte-per-s": Case(f"{base}/drip-body.rss", re.escape(SLOW)),
         "drip-headers-1-byte-per-s": Case(f"{base}/drip-headers.rss", re.escape(SLOW)),
         "redirect-loop": Case(f"{base}/loop-a", re.escape(f"redirect loop at {base}/loop-a")),
-        "redirect-chain-too-long": Case(f"{base}/hop/0", re.escape("too many redirects (more than 5)")),
-        "redirect-other-loopback-port": Case(f"{base}/to-other-port",
-                                             _refused("127.0.0.1", other_port, "127.0.0.1")),
-        "redirect-metadata-169-254": Case(f"{base}/to-metadata",
-                                          _refused("169.254.169.254", 80, "169.254.169.254")),
+        "redirect-chain-too-long": Case(
+            f"{base}/hop/0", re.escape("too many redirects (more than 5)")
+        ),
+        "redirect-other-loopback-port": Case(
+            f"{base}/to-other-port", _refused("127.0.0.1", other_port, "127.0.0.1")
+        ),
+        "redirect-metadata-169-254": Case(
+            f"{base}/to-metadata", _refused("169.254.169.254", 80, "169.254.169.254")
+        ),
         "redirect-10-x": Case(f"{base}/to-ten", _refused("10.1.2.3", 8080, "10.1.2.3")),
-        "redirect-to-file-scheme": Case(f"{base}/to-file", re.escape(
-            "only http and https URLs can be fetched, not file:///etc/passwd")),
-        "url-metadata-169-254": Case("http://169.254.169.254/latest/meta-data/",
-                                     _refused("169.254.169.254", 80, "169.254.169.254")),
+        "redirect-to-file-scheme": Case(
+            f"{base}/to-file",
+            re.escape("only http and https URLs can be fetched, not file:///etc/passwd"),
+        ),
+        "url-metadata-169-254": Case(
+            "http://169.254.169.254/latest/meta-data/",
+            _refused("169.254.169.254", 80, "169.254.169.254"),
+        ),
         "url-10-x": Case("http://10.0.0.1/feed", _refused("10.0.0.1", 80, "10.0.0.1")),
-        "dns-name-to-loopback": Case(f"http://{REBIND_LOOPBACK}:{other_port}/good.rss",
-                                     _refused(REBIND_LOOPBACK, other_port, "127.0.0.1")),
-        "dns-name-to-10-x": Case(f"http://{REBIND_PRIVATE}/feed",
-                                 _refused(REBIND_PRIVATE, 80, "10.0.0.7")),
-        "charset-latin1-served-as-utf8": Case(f"{base}/latin1-as-utf8.rss", None, words=("wünschen",)),
-        "charset-cp1251-served-as-latin1": Case(f"{base}/cp1251-as-latin1.rss", None,
-                                                words=("#17703",)),
+        "dns-name-to-loopback": Case(
+            f"http://{REBIND_LOOPBACK}:{other_port}/good.rss",
+            _refused(REBIND_LOOPBACK, other_port, "127.0.0.1"),
+        ),
+        "dns-name-to-10-x": Case(
+            f"http://{REBIND_PRIVATE}/feed", _refused(REBIND_PRIVATE, 80, "10.0.0.7")
+        ),
+        "charset-latin1-served-as-utf8": Case(
+            f"{base}/latin1-as-utf8.rss", None, words=("wünschen",)
+        ),
+        "charset-cp1251-served-as-latin1": Case(
+            f"{base}/cp1251-as-latin1.rss", None, words=("#17703",)
+        ),
         "charset-utf8-as-text-xml": Case(f"{base}/urdu.xml", None, words=("امریکی",)),
         "charset-unknown-name": Case(f"{base}/urdu-bogus.xml", None, words=("امریکی",)),
         "invalid-utf8-bytes": Case(f"{base}/invalid-bytes.rss", None, words=("امریکی",)),
-        "html-page-with-feed-link": Case(f"{base}/blog/", re.escape(
-            f"not a feed (an HTML page); its feed is at {base}/blog/feed.xml: use that as the source url")),
+        "html-page-with-feed-link": Case(
+            f"{base}/blog/",
+            re.escape(
+                f"not a feed (an HTML page); its feed is at {base}/blog/feed.xml: use that as the source url"
+            ),
+        ),
         "html-page-without-feed-link": Case(f"{base}/login", re.escape("not a feed (HTML page)")),
-        "json-feed-1-1": Case(f"{base}/feed.json", None, titles=("Exit tickets", "Plain text post")),
+        "json-feed-1-1": Case(
+            f"{base}/feed.json", None, titles=("Exit tickets", "Plain text post")
+        ),
         "truncated-feed": Case(f"{base}/truncated.xml", None, titles=("first",), posts=1),
         "empty-200": Case(f"{base}/empty.xml", re.escape("empty document")),
         "not-found-404": Case(f"{base}/missing.rss", re.escape("not found (404): check the URL")),
-    }  # fmt: skip
+    }
 
 
 # -- documents served ---------------------------------------------------------------
 
 
 def _xxe_file(marker_file: Path) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "file://{marker_file}">\n]>\n'
-            '<rss version="2.0"><channel><title>xxe</title><link>https://example.org/</link>'
-            '<item><title>&xxe;</title><link>https://example.org/1</link><guid>xxe-1</guid>'
-            "<description>&xxe;</description></item></channel></rss>").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "file://{marker_file}">\n]>\n'
+        '<rss version="2.0"><channel><title>xxe</title><link>https://example.org/</link>'
+        "<item><title>&xxe;</title><link>https://example.org/1</link><guid>xxe-1</guid>"
+        "<description>&xxe;</description></item></channel></rss>"
+    ).encode()
 
 
 def _xxe_parameter(base: str, marker_file: Path) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{base}/evil.dtd" [\n'
-            f'<!ENTITY % remote SYSTEM "{base}/remote.dtd">\n%remote;\n'
-            f'<!ENTITY % file SYSTEM "file://{marker_file}">\n]>\n'
-            '<rss version="2.0"><channel><title>pe</title><link>https://example.org/</link>'
-            "<item><title>pe &ent; %file;</title><link>https://example.org/1</link><guid>pe-1</guid>"
-            "</item></channel></rss>").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{base}/evil.dtd" [\n'
+        f'<!ENTITY % remote SYSTEM "{base}/remote.dtd">\n%remote;\n'
+        f'<!ENTITY % file SYSTEM "file://{marker_file}">\n]>\n'
+        '<rss version="2.0"><channel><title>pe</title><link>https://example.org/</link>'
+        "<item><title>pe &ent; %file;</title><link>https://example.org/1</link><guid>pe-1</guid>"
+        "</item></channel></rss>"
+    ).encode()
 
 
 _MARKUP_ITEM = """<item><title>{title}</title><guid>m-{n}</guid><link>https://example.org/{n}</link>
@@ -136,43 +162,62 @@ _MARKUP_ITEM = """<item><title>{title}</title><guid>m-{n}</guid><link>https://ex
 <description><![CDATA[{html}]]></description></item>"""
 
 _MARKUP = [
-    ("Hello &lt;script&gt;alert(1)&lt;/script&gt; <![CDATA[<b>bold</b>]]>",
-     '<p onclick="alert(1)" style="position:fixed;top:0">Hi</p><script>alert(2)</script>'
-     '<a href="javascript:alert(3)">j</a><a href="data:text/html,x">d</a><a href="vbscript:x">v</a>'
-     '<a href=" jav&#x09;ascript:alert(4)">t</a><iframe src="https://evil.example/"></iframe>'
-     '<object data="x.swf"></object><embed src="x.swf"><form action="https://e.example/"><input></form>'
-     '<meta http-equiv="refresh" content="0;url=https://evil.example/"><base href="https://evil.example/">'
-     '<img src="https://t.example/p.gif" width="1" height="1"><img src="data:image/png;base64,AAAA">'
-     '<img src="javascript:alert(5)"><img src="https://cdn.example/photo.jpg" onerror="alert(6)" alt="ok">'
-     '<svg onload="alert(7)"><script>alert(8)</script></svg><style>*{display:none}</style>'
-     '<a href="/rel/link" target="_blank">relative</a>'),
-    ("Second <i>post</i>",
-     '<div style="opacity:0"><p>kept text</p></div><link rel="stylesheet" href="https://e.example/x.css">'
-     '<img src="http://img.example/a.png" width="0"><a href="https://ok.example/x">ok</a>'
-     '<math><mi xlink:href="javascript:alert(9)">m</mi></math><noscript><p>hidden</p></noscript>'),
-]  # fmt: skip
+    (
+        "Hello &lt;script&gt;alert(1)&lt;/script&gt; <![CDATA[<b>bold</b>]]>",
+        '<p onclick="alert(1)" style="position:fixed;top:0">Hi</p><script>alert(2)</script>'
+        '<a href="javascript:alert(3)">j</a><a href="data:text/html,x">d</a><a href="vbscript:x">v</a>'
+        '<a href=" jav&#x09;ascript:alert(4)">t</a><iframe src="https://evil.example/"></iframe>'
+        '<object data="x.swf"></object><embed src="x.swf"><form action="https://e.example/"><input></form>'
+        '<meta http-equiv="refresh" content="0;url=https://evil.example/"><base href="https://evil.example/">'
+        '<img src="https://t.example/p.gif" width="1" height="1"><img src="data:image/png;base64,AAAA">'
+        '<img src="javascript:alert(5)"><img src="https://cdn.example/photo.jpg" onerror="alert(6)" alt="ok">'
+        '<svg onload="alert(7)"><script>alert(8)</script></svg><style>*{display:none}</style>'
+        '<a href="/rel/link" target="_blank">relative</a>',
+    ),
+    (
+        "Second <i>post</i>",
+        '<div style="opacity:0"><p>kept text</p></div><link rel="stylesheet" href="https://e.example/x.css">'
+        '<img src="http://img.example/a.png" width="0"><a href="https://ok.example/x">ok</a>'
+        '<math><mi xlink:href="javascript:alert(9)">m</mi></math><noscript><p>hidden</p></noscript>',
+    ),
+]
 
 
 def _markup_feed() -> bytes:
     items = "".join(_MARKUP_ITEM.format(n=n, title=t, html=h) for n, (t, h) in enumerate(_MARKUP))
-    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>m</title>'
-            f"<link>https://example.org/</link>{items}</channel></rss>").encode()  # fmt: skip
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>m</title>'
+        f"<link>https://example.org/</link>{items}</channel></rss>"
+    ).encode()
 
 
 def _json_feed() -> bytes:
-    return json.dumps({
-        "version": "https://jsonfeed.org/version/1.1",
-        "title": "PLN Weekly",
-        "authors": [{"name": "Feed <b>Author</b>"}],
-        "items": [
-            {"id": "j1", "title": "Exit tickets", "url": "https://pln.example/1",
-             "content_html": '<p>Use <a href="https://x.example/">exit tickets</a></p><script>x()</script>',
-             "authors": [{"name": "Luis"}], "date_published": "2026-08-30T10:00:00Z"},
-            {"id": 2, "title": "Plain text post", "content_text": "<b>not bold</b> & friends",
-             "image": "javascript:alert(1)", "attachments": [{"url": "https://pln.example/a.mp3",
-                                                               "mime_type": "audio/mpeg"}]},
-        ],
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "PLN Weekly",
+            "authors": [{"name": "Feed <b>Author</b>"}],
+            "items": [
+                {
+                    "id": "j1",
+                    "title": "Exit tickets",
+                    "url": "https://pln.example/1",
+                    "content_html": '<p>Use <a href="https://x.example/">exit tickets</a></p><script>x()</script>',
+                    "authors": [{"name": "Luis"}],
+                    "date_published": "2026-08-30T10:00:00Z",
+                },
+                {
+                    "id": 2,
+                    "title": "Plain text post",
+                    "content_text": "<b>not bold</b> & friends",
+                    "image": "javascript:alert(1)",
+                    "attachments": [
+                        {"url": "https://pln.example/a.mp3", "mime_type": "audio/mpeg"}
+                    ],
+                },
+            ],
+        }
+    ).encode()
 
 
 def _with_invalid_bytes(body: bytes) -> bytes:
@@ -181,19 +226,24 @@ def _with_invalid_bytes(body: bytes) -> bytes:
     return b"<title>".join(parts[:3] + [b"\xff\xfe\xc3(" + p for p in parts[3:6]] + parts[6:])
 
 
-_HTML_WITH_FEED = (b'<!DOCTYPE html><html><head><title>Blog</title><link rel="stylesheet" href="/s.css">'
-                   b"<link type='application/atom+xml' href='feed.xml' rel='alternate'></head>"
-                   b"<body><p>Hello</p></body></html>")  # fmt: skip
+_HTML_WITH_FEED = (
+    b'<!DOCTYPE html><html><head><title>Blog</title><link rel="stylesheet" href="/s.css">'
+    b"<link type='application/atom+xml' href='feed.xml' rel='alternate'></head>"
+    b"<body><p>Hello</p></body></html>"
+)
 
 
 def serve(srv: HostileServer, other_port: int, marker_file: Path) -> None:
     """Put every case's behaviour on `srv`."""
     base = srv.base_url
     srv.static("/good.rss", RSS, GOOD_FEED.read_bytes(), {"ETag": '"good-v1"'})
-    for path, name in [("/laughs-multi.xml", "billion_laughs_multiline.xml"),
-                       ("/laughs-one.xml", "billion_laughs_oneline.xml"),
-                       ("/quadratic.xml", "quadratic_blowup.xml"),
-                       ("/truncated.xml", "truncated.xml"), ("/empty.xml", "empty_200.xml")]:
+    for path, name in [
+        ("/laughs-multi.xml", "billion_laughs_multiline.xml"),
+        ("/laughs-one.xml", "billion_laughs_oneline.xml"),
+        ("/quadratic.xml", "quadratic_blowup.xml"),
+        ("/truncated.xml", "truncated.xml"),
+        ("/empty.xml", "empty_200.xml"),
+    ]:
         srv.static(path, RSS, (HOSTILE / name).read_bytes())
     srv.static("/xxe-file.xml", RSS, _xxe_file(marker_file))
     srv.static("/xxe-pe.xml", RSS, _xxe_parameter(base, marker_file))
@@ -215,17 +265,26 @@ def serve(srv: HostileServer, other_port: int, marker_file: Path) -> None:
     srv.redirect("/to-metadata", "http://169.254.169.254/latest/meta-data/iam/", status=307)
     srv.redirect("/to-ten", "http://10.1.2.3:8080/feed")
     srv.redirect("/to-file", "file:///etc/passwd")
-    srv.static("/latin1-as-utf8.rss", f"{RSS}; charset=utf-8",
-               (REAL / "miniflux_encoding_ISO-8859-1.xml").read_bytes())
-    srv.static("/cp1251-as-latin1.rss", f"{RSS}; charset=iso-8859-1",
-               (REAL / "miniflux_encoding_WINDOWS-1251.xml").read_bytes())
+    srv.static(
+        "/latin1-as-utf8.rss",
+        f"{RSS}; charset=utf-8",
+        (REAL / "miniflux_encoding_ISO-8859-1.xml").read_bytes(),
+    )
+    srv.static(
+        "/cp1251-as-latin1.rss",
+        f"{RSS}; charset=iso-8859-1",
+        (REAL / "miniflux_encoding_WINDOWS-1251.xml").read_bytes(),
+    )
     urdu = (REAL / "miniflux_urdu_UTF8.xml").read_bytes()
     srv.static("/urdu.xml", "text/xml", urdu)
     srv.static("/urdu-bogus.xml", f"{RSS}; charset=x-no-such-charset", urdu)
     srv.static("/invalid-bytes.rss", f"{RSS}; charset=utf-8", _with_invalid_bytes(urdu))
     srv.static("/blog/", "text/html; charset=utf-8", _HTML_WITH_FEED)
-    srv.static("/login", "text/html", (b"<!DOCTYPE html><html><body><form><input name=pw>"
-                                       b"</form></body></html>"))
+    srv.static(
+        "/login",
+        "text/html",
+        (b"<!DOCTYPE html><html><body><form><input name=pw></form></body></html>"),
+    )
     srv.static("/feed.json", "application/feed+json", _json_feed())
 
 
@@ -247,8 +306,10 @@ class Run:
 
 
 def _config(tmp: Path, port: int, the_cases: dict[str, Case]) -> Path:
-    sources = "".join(f'\n[[sources]]\nkey = "{key}"\nkind = "rss"\nurl = "{case.url}"\n'
-                      for key, case in the_cases.items())  # fmt: skip
+    sources = "".join(
+        f'\n[[sources]]\nkey = "{key}"\nkind = "rss"\nurl = "{case.url}"\n'
+        for key, case in the_cases.items()
+    )
     path = tmp / "pln.toml"
     path.write_text(
         f'[database]\nurl = "sqlite:///{tmp / "pln.db"}"\n\n'
@@ -295,12 +356,25 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             outcomes = {o.source_key: o for o in fetch_sources(app)}
             seconds = time.monotonic() - started
             statuses = {s.key: s for s in app.repo.source_statuses()}
-            far = datetime(1970, 1, 2, tzinfo=timezone.utc), datetime.now(timezone.utc) + timedelta(days=1)
+            far = (
+                datetime(1970, 1, 2, tzinfo=UTC),
+                datetime.now(UTC) + timedelta(days=1),
+            )
             posts = {key: app.repo.posts_for_digest([key], *far) for key in the_cases}
         with sqlite3.connect(tmp / "pln.db") as db:
             integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        yield Run(the_cases, outcomes, statuses, posts, seconds, list(srv.requested),
-                  list(other.requested), connects, (tmp / "pln.db").read_bytes(), integrity)
+        yield Run(
+            the_cases,
+            outcomes,
+            statuses,
+            posts,
+            seconds,
+            list(srv.requested),
+            list(other.requested),
+            connects,
+            (tmp / "pln.db").read_bytes(),
+            integrity,
+        )
 
 
 # -- per case ------------------------------------------------------------------------
@@ -317,7 +391,9 @@ def test_each_source_ends_with_its_expected_record(run: Run, key: str) -> None:
         assert status.consecutive_failures == 0 and status.last_success_at is not None
         assert stored, "a successful fetch of this case stores posts"
     else:
-        assert status.last_error is not None and re.fullmatch(case.error, status.last_error), status.last_error
+        assert status.last_error is not None and re.fullmatch(case.error, status.last_error), (
+            status.last_error
+        )
         assert outcome.error == status.last_error and "\n" not in status.last_error
         assert status.consecutive_failures == 1 and status.last_success_at is None
         assert stored == [] and status.is_active
@@ -338,23 +414,54 @@ def test_the_run_is_bounded_in_time(run: Run) -> None:
 
 
 def test_the_good_source_is_stored_untouched(run: Run) -> None:
-    expected = parse_feed("good", GOOD_FEED.read_bytes(), RSS, run.cases["good"].url,
-                          datetime.now(timezone.utc))  # fmt: skip
+    expected = parse_feed(
+        "good", GOOD_FEED.read_bytes(), RSS, run.cases["good"].url, datetime.now(UTC)
+    )
     stored = {p.external_id: p for p in run.posts["good"]}
     assert sorted(stored) == sorted(p.external_id for p in expected)
     for post in expected:
         got = stored[post.external_id]
-        assert (got.title, got.author, got.html, got.text, got.url, got.links, got.content_hash) == (
-            post.title, post.author, post.html, post.text, post.url, post.links, post.content_hash)
+        assert (
+            got.title,
+            got.author,
+            got.html,
+            got.text,
+            got.url,
+            got.links,
+            got.content_hash,
+        ) == (
+            post.title,
+            post.author,
+            post.html,
+            post.text,
+            post.url,
+            post.links,
+            post.content_hash,
+        )
     assert run.statuses["good"].state.etag == '"good-v1"'
 
 
 _FORBIDDEN = [
     re.compile(p, re.IGNORECASE)
-    for p in (r"<script", r"<iframe", r"<object", r"<embed", r"<form", r"<input", r"<meta", r"<base",
-              r"<link", r"<style", r"<svg", r"<math", r"\son[a-z]+\s*=", r"\sstyle\s*=",
-              r"(?:javascript|vbscript|data):", r"<noscript")
-]  # fmt: skip
+    for p in (
+        r"<script",
+        r"<iframe",
+        r"<object",
+        r"<embed",
+        r"<form",
+        r"<input",
+        r"<meta",
+        r"<base",
+        r"<link",
+        r"<style",
+        r"<svg",
+        r"<math",
+        r"\son[a-z]+\s*=",
+        r"\sstyle\s*=",
+        r"(?:javascript|vbscript|data):",
+        r"<noscript",
+    )
+]
 
 
 def _assert_safe(post: Post) -> None:
@@ -388,7 +495,10 @@ def test_markup_feed_keeps_safe_content(run: Run) -> None:
     # Relative to the document's URL: the feed's own address.
     link = run.cases["markup-and-script-urls"].url.replace("/markup.rss", "/rel/link")
     assert f'<a href="{link}" rel="noopener noreferrer">relative</a>' in first.html
-    assert "https://t.example/p.gif" not in first.html and "http://img.example/a.png" not in second.html
+    assert (
+        "https://t.example/p.gif" not in first.html
+        and "http://img.example/a.png" not in second.html
+    )
     assert "kept text" in second.text and "hidden" not in second.text
 
 
@@ -411,7 +521,13 @@ def test_nothing_was_fetched_or_read_that_must_not_be(run: Run) -> None:
 
 
 def test_refused_addresses_are_refused_before_connecting(run: Run) -> None:
-    for key in ("redirect-metadata-169-254", "url-metadata-169-254", "redirect-10-x", "url-10-x",
-                "dns-name-to-10-x", "dns-name-to-loopback"):
+    for key in (
+        "redirect-metadata-169-254",
+        "url-metadata-169-254",
+        "redirect-10-x",
+        "url-10-x",
+        "dns-name-to-10-x",
+        "dns-name-to-loopback",
+    ):
         assert "refused to connect" in (run.statuses[key].last_error or "")
     assert all(address[1] != 80 for address in run.connects)

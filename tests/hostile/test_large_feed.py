@@ -6,10 +6,10 @@ import time
 from email.utils import format_datetime
 from pathlib import Path
 
-from aggregator.config.load import load_config
-from aggregator.run.demo.server import FeedServer
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
+from aggregator.config.load import load_config
+from aggregator.run.demo.server import FeedServer
 from tests.fakes import T0
 
 ITEMS = 10_000
@@ -23,8 +23,10 @@ def _huge_feed() -> bytes:
         f"<description>&lt;p&gt;Exit ticket number {n}.&lt;/p&gt;</description></item>"
         for n in range(ITEMS)
     )
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
-            f"{items}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
+        f"{items}</channel></rss>"
+    ).encode()
 
 
 def test_a_ten_thousand_item_feed_is_stored_once_in_batches(tmp_path: Path) -> None:
@@ -40,8 +42,11 @@ def test_a_ten_thousand_item_feed_is_stored_once_in_batches(tmp_path: Path) -> N
             started = time.monotonic()
             (first,) = fetch_sources(app)
             elapsed = time.monotonic() - started
-            server.set_route("/big.xml", "application/rss+xml",
-                             _huge_feed().replace(b"Exit ticket number 7.", b"Exit ticket 7, revised."))
+            server.set_route(
+                "/big.xml",
+                "application/rss+xml",
+                _huge_feed().replace(b"Exit ticket number 7.", b"Exit ticket 7, revised."),
+            )
             (second,) = fetch_sources(app)
             (status,) = app.repo.source_statuses()
 

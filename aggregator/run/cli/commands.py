@@ -18,16 +18,20 @@ from typing import Any
 
 import click
 
-from aggregator.run.cli import output as console
+from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
 from aggregator.config.load import load_config
 from aggregator.domain.errors import ConfigError, PLNError
-from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
+from aggregator.run.cli import output as console
 
 log = logging.getLogger(__name__)
 
 CONFIG_OPTION = click.option(
-    "--config", "config_path", default="config.toml", envvar="PLN_CONFIG",
-    show_default=True, type=click.Path(dir_okay=False),
+    "--config",
+    "config_path",
+    default="config.toml",
+    envvar="PLN_CONFIG",
+    show_default=True,
+    type=click.Path(dir_okay=False),
     help="Configuration file (or set PLN_CONFIG).",
 )
 
@@ -51,13 +55,19 @@ class Group(click.Group):
             # A file the user named (--out, a log folder) cannot be written: their
             # fix, not a bug, but the traceback is kept in case it is one.
             log.exception("file system error")
-            click.echo(f"error: {exc.strerror or _first_line(exc)}"
-                       + (f": {exc.filename}" if exc.filename else ""), err=True)
+            click.echo(
+                f"error: {exc.strerror or _first_line(exc)}"
+                + (f": {exc.filename}" if exc.filename else ""),
+                err=True,
+            )
             ctx.exit(1)
         except Exception as exc:
             log.exception("unexpected error")
-            click.echo(f"error: unexpected {exc.__class__.__name__}: {_first_line(exc)} "
-                       f"({console.log_hint()})", err=True)
+            click.echo(
+                f"error: unexpected {exc.__class__.__name__}: {_first_line(exc)} "
+                f"({console.log_hint()})",
+                err=True,
+            )
             ctx.exit(1)
 
 
@@ -82,8 +92,11 @@ def _app(config_path: str) -> Iterator[App]:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the database and the digest (default: a new temporary folder).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the database and the digest (default: a new temporary folder).",
+)
 def demo(out: Path | None) -> None:
     """Run the whole pipeline offline on shipped sample feeds and write a digest."""
     from aggregator.run.demo.pipeline import run_demo
@@ -102,11 +115,14 @@ def check(config_path: str, online: bool) -> None:
     from aggregator.app.checks import billed_reads, check_sources
 
     config = load_config(config_path)
-    click.echo(f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
-               f"{console.counted(len(config.recipients), 'recipient')}")
+    click.echo(
+        f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
+        f"{console.counted(len(config.recipients), 'recipient')}"
+    )
     for key, reads in billed_reads(config.sources).items():
-        click.echo(f"{key}: at most {reads:,} X reads a month (max_posts_per_day x 30); "
-                   "X bills each read")
+        click.echo(
+            f"{key}: at most {reads:,} X reads a month (max_posts_per_day x 30); X bills each read"
+        )
     if online:
         # No database: checking credentials must work before it exists.
         with build_connectors(config) as connectors:
@@ -118,8 +134,9 @@ def check(config_path: str, online: bool) -> None:
 
 @main.command()
 @CONFIG_OPTION
-@click.option("--source", "sources", multiple=True, metavar="KEY",
-              help="Fetch only this source (repeatable).")
+@click.option(
+    "--source", "sources", multiple=True, metavar="KEY", help="Fetch only this source (repeatable)."
+)
 def fetch(config_path: str, sources: Sequence[str]) -> None:
     """Fetch every active source now (or those named), whether due or not."""
     from aggregator.app.ingest import fetch_sources
@@ -134,17 +151,29 @@ def fetch(config_path: str, sources: Sequence[str]) -> None:
 @main.command()
 @CONFIG_OPTION
 @click.option("--recipient", "email", required=True, help="The recipient's email address.")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
-              help="Build the digest as it is sent on this local day (default: now).")
-@click.option("--format", "fmt", type=click.Choice(["html", "text"]), default="text",
-              show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
-@click.option("--explain", is_flag=True,
-              help="Instead of the digest, list every candidate with its score parts and why "
-                   "it was chosen or skipped.")
-def digest(config_path: str, email: str, day: Any, fmt: str, out: Path | None,
-           explain: bool) -> None:
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Build the digest as it is sent on this local day (default: now).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "text"]), default="text", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Instead of the digest, list every candidate with its score parts and why "
+    "it was chosen or skipped.",
+)
+def digest(
+    config_path: str, email: str, day: Any, fmt: str, out: Path | None, explain: bool
+) -> None:
     """Build (without sending) one recipient's digest."""
     from aggregator.app.build import explain_digest_for, render_digest_for
 
@@ -179,8 +208,13 @@ def send(config_path: str, dry_run: bool, email: str | None) -> None:
 @main.command()
 @CONFIG_OPTION
 @click.option("--recipient", "email", required=True, help="The recipient's email address.")
-@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="The local day of the digest whose fate is unknown.")
+@click.option(
+    "--date",
+    "day",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The local day of the digest whose fate is unknown.",
+)
 def resend(config_path: str, email: str, day: Any) -> None:
     """Send again a digest shown as unknown in `pln status`, after the mail server's
     log showed it was never accepted (otherwise the teacher gets it twice)."""
@@ -202,8 +236,10 @@ def unsubscribe(config_path: str, link: str) -> None:
 
     with _app(config_path) as app:
         email, changed = unsubscribe_link(app, link)
-    click.echo(f"{email}: {'unsubscribed' if changed else 'already unsubscribed'}; no digests "
-               "until re-enabled with [email] resubscribe")
+    click.echo(
+        f"{email}: {'unsubscribed' if changed else 'already unsubscribed'}; no digests "
+        "until re-enabled with [email] resubscribe"
+    )
 
 
 @main.command()
@@ -230,4 +266,3 @@ def run(config_path: str) -> None:
     from aggregator.run.service import run_service
 
     raise SystemExit(run_service(config_path))
-

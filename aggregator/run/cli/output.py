@@ -16,10 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
-from aggregator.config.load import format_problems
-from aggregator.domain.errors import ConfigError
 from aggregator.app.health import SourceHealth
 from aggregator.app.ingest import Progress as ProgressCallback
+from aggregator.config.load import format_problems
+from aggregator.domain.errors import ConfigError
 from aggregator.domain.logfmt import LogfmtFormatter
 from aggregator.domain.models import FetchOutcome, SourceStatus
 from aggregator.store.deliveries import DeliveryState
@@ -87,8 +87,11 @@ def setup_logging(verbose: bool) -> None:
         _install(logging.StreamHandler(sys.stderr), LogfmtFormatter())
     elif file is None:
         # Its traceback belongs in the log file, not on a terminal.
-        _install(logging.StreamHandler(sys.stderr), LogfmtFormatter(with_traceback=False),
-                 logging.WARNING)
+        _install(
+            logging.StreamHandler(sys.stderr),
+            LogfmtFormatter(with_traceback=False),
+            logging.WARNING,
+        )
     if file is None:
         log.warning("cannot write the log file %s (%s): warnings go to stderr", path, problem)
 
@@ -127,8 +130,12 @@ def fetch_progress(total: int) -> Iterator[ProgressCallback]:
     if not sys.stderr.isatty():
         yield lambda outcome: None
         return
-    columns = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.description}"))
+    columns = (
+        TextColumn("fetching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("", total=total)
         yield lambda outcome: bar.update(task, advance=1, description=outcome.source_key)
@@ -136,17 +143,25 @@ def fetch_progress(total: int) -> Iterator[ProgressCallback]:
 
 def print_fetch_summary(outcomes: Sequence[FetchOutcome]) -> None:
     """The summary table of `pln fetch`: source, new posts, status, error."""
-    table = Table(_key_column(o.source_key for o in outcomes), "new", "updated", "status",
-                  "error / note")
+    table = Table(
+        _key_column(o.source_key for o in outcomes), "new", "updated", "status", "error / note"
+    )
     for o in sorted(outcomes, key=lambda o: o.source_key):
-        table.add_row(_plain(o.source_key), str(o.new_posts), str(o.updated_posts), o.status,
-                      _plain(o.error or o.problem or o.skipped or ""))
+        table.add_row(
+            _plain(o.source_key),
+            str(o.new_posts),
+            str(o.updated_posts),
+            o.status,
+            _plain(o.error or o.problem or o.skipped or ""),
+        )
     out = _stdout()
     out.print(table)
     failed = sum(1 for o in outcomes if o.error)
     total_new = sum(o.new_posts for o in outcomes)
-    out.print(f"{counted(len(outcomes), 'source')}, {counted(total_new, 'new post')}, "
-              f"{failed} failed", markup=False)
+    out.print(
+        f"{counted(len(outcomes), 'source')}, {counted(total_new, 'new post')}, {failed} failed",
+        markup=False,
+    )
 
 
 def _key_column(keys: Iterable[str]) -> Column:
@@ -179,16 +194,32 @@ def _span(minutes: int) -> str:
 
 
 def print_status(
-    sources: Sequence[SourceStatus], recipients: Sequence[tuple[str, datetime | None]],
+    sources: Sequence[SourceStatus],
+    recipients: Sequence[tuple[str, datetime | None]],
     now: datetime,
 ) -> None:
     """`pln status`: per source health and per recipient last digest."""
-    table = Table(_key_column(s.key for s in sources), "kind", "active",
-                  "posts", "last fetch", "next run", "failures", "last error")
+    table = Table(
+        _key_column(s.key for s in sources),
+        "kind",
+        "active",
+        "posts",
+        "last fetch",
+        "next run",
+        "failures",
+        "last error",
+    )
     for s in sources:
-        table.add_row(_plain(s.key), s.kind, "yes" if s.is_active else "no", str(s.posts_stored),
-                      _when(s.last_attempt_at, now), _when(s.next_attempt_at, now),
-                      str(s.consecutive_failures), _plain(s.last_error or ""))
+        table.add_row(
+            _plain(s.key),
+            s.kind,
+            "yes" if s.is_active else "no",
+            str(s.posts_stored),
+            _when(s.last_attempt_at, now),
+            _when(s.next_attempt_at, now),
+            str(s.consecutive_failures),
+            _plain(s.last_error or ""),
+        )
     out = _stdout()
     out.print(table)
     people = Table(Column("recipient", no_wrap=True), "last digest sent")
@@ -198,7 +229,8 @@ def print_status(
 
 
 def print_schedule(
-    health: Sequence[SourceHealth], next_digests: Sequence[tuple[str, datetime | None]],
+    health: Sequence[SourceHealth],
+    next_digests: Sequence[tuple[str, datetime | None]],
     now: datetime,
 ) -> None:
     """`pln status`: failing and stale sources, and each recipient's next digest."""
@@ -239,6 +271,7 @@ def print_deliveries(states: Sequence[DeliveryState], now: datetime) -> None:
             note = f"retry {_when(s.next_attempt_at, now)}: {note}"
         elif s.status == "sent":
             note = f"sent {_when(s.sent_at, now)}"
-        table.add_row(_plain(s.email), s.local_day.isoformat(), s.status, str(s.attempts),
-                      _plain(note))
+        table.add_row(
+            _plain(s.email), s.local_day.isoformat(), s.status, str(s.attempts), _plain(note)
+        )
     _stdout().print(table)

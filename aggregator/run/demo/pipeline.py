@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from aggregator.config.load import load_config
+from aggregator.app.build import build_digest
 from aggregator.app.ingest import fetch_sources
+from aggregator.app.wiring import build_app
+from aggregator.config.load import load_config
 from aggregator.domain.models import Clock, utc_now
 from aggregator.run.demo.server import FeedServer, demo_feeds
-from aggregator.app.wiring import build_app
-from aggregator.app.build import build_digest
 from digests.render import render_html, render_text
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib.resources import files
 from types import TracebackType
@@ -42,13 +42,13 @@ _DATE_TOKEN = re.compile(r"\{\{hours_ago:(\d+(?:\.\d+)?)\}\}")
 class _Entry:
     """What the server knows of one path: its route and the validators last served."""
 
-    __slots__ = ("content_type", "body", "etag", "last_modified", "_lock")
+    __slots__ = ("_lock", "body", "content_type", "etag", "last_modified")
 
     def __init__(self, content_type: str, body: Body) -> None:
         self.content_type = content_type
         self.body = body
         self.etag = ""
-        self.last_modified = datetime.now(timezone.utc).replace(microsecond=0)
+        self.last_modified = datetime.now(UTC).replace(microsecond=0)
         self._lock = threading.Lock()
 
     def render(self) -> tuple[bytes, str, datetime]:
@@ -60,7 +60,7 @@ class _Entry:
                 if self.etag:
                     # At least one second later: HTTP dates have one-second
                     # resolution, and If-Modified-Since must see the change.
-                    now = datetime.now(timezone.utc).replace(microsecond=0)
+                    now = datetime.now(UTC).replace(microsecond=0)
                     self.last_modified = max(now, self.last_modified + timedelta(seconds=1))
                 self.etag = etag
             return data, etag, self.last_modified
@@ -72,11 +72,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         """Answer 200, 304 or 404."""
         self._respond(send_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         """Answer like GET, without the body."""
         self._respond(send_body=False)
 
@@ -98,8 +98,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "Last-Modified": format_datetime(modified_at, usegmt=True),
             "Cache-Control": "no-cache",
         }
-        if _is_not_modified(self.headers.get("If-None-Match"),
-                            self.headers.get("If-Modified-Since"), etag, modified_at):
+        if _is_not_modified(
+            self.headers.get("If-None-Match"),
+            self.headers.get("If-Modified-Since"),
+            etag,
+            modified_at,
+        ):
             owner.count(304)
             self._send(304, headers, b"", False)
             return
@@ -116,7 +120,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: one debug line per request instead of stderr noise."""
         log.debug("feed server: " + format, *args)
 
@@ -135,7 +139,7 @@ def _is_not_modified(
     except (TypeError, ValueError):
         return False  # an unparsable date is ignored (RFC 9110 §13.1.3)
     if since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+        since = since.replace(tzinfo=UTC)
     return modified_at <= since
 
 
@@ -161,7 +165,9 @@ class FeedServer:
     a changed body gets a new ETag and Last-Modified.
     """
 
-    def __init__(self, routes: Mapping[str, Route] | None = None, *, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, routes: Mapping[str, Route] | None = None, *, latency_s: float = 0.0
+    ) -> None:
         self.latency_s = latency_s
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -252,7 +258,7 @@ def render_template(text: str, now: datetime, style: str) -> str:
         raise ValueError("now must be timezone-aware")
     if style not in ("rfc822", "rfc3339"):
         raise ValueError(f"unknown date style {style!r}")
-    now_utc = now.astimezone(timezone.utc).replace(microsecond=0)
+    now_utc = now.astimezone(UTC).replace(microsecond=0)
 
     def date(match: re.Match[str]) -> str:
         at = now_utc - timedelta(hours=float(match.group(1)))
@@ -269,7 +275,9 @@ def demo_feeds(now: datetime) -> dict[str, Route]:
     Each value is (content type, body bytes). Raises ValueError if `now` is naive.
     """
     routes: dict[str, Route] = {}
-    for item in sorted(files("aggregator.run.demo").joinpath("feeds").iterdir(), key=lambda t: t.name):
+    for item in sorted(
+        files("aggregator.run.demo").joinpath("feeds").iterdir(), key=lambda t: t.name
+    ):
         suffix = "." + item.name.rsplit(".", 1)[-1]
         if suffix not in _FORMATS:
             continue

@@ -87,13 +87,9 @@ def _create_posts() -> None:
         sa.ForeignKeyConstraint(
             ["source_key"], ["sources.key"], name="fk_posts_source_key_sources"
         ),
-        sa.UniqueConstraint(
-            "source_key", "external_id", name="uq_posts_source_key_external_id"
-        ),
+        sa.UniqueConstraint("source_key", "external_id", name="uq_posts_source_key_external_id"),
     )
-    op.create_index(
-        "ix_posts_source_key_published_at", "posts", ["source_key", "published_at"]
-    )
+    op.create_index("ix_posts_source_key_published_at", "posts", ["source_key", "published_at"])
     op.create_index("ix_posts_published_at", "posts", ["published_at"])
     op.create_table(
         "post_links",
@@ -128,9 +124,7 @@ def _create_recipients() -> None:
         "recipient_follows",
         sa.Column("recipient_id", BIG_ID, nullable=False),
         sa.Column("source_key", sa.String(200), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "recipient_id", "source_key", name="pk_recipient_follows"
-        ),
+        sa.PrimaryKeyConstraint("recipient_id", "source_key", name="pk_recipient_follows"),
         sa.ForeignKeyConstraint(
             ["recipient_id"],
             ["recipients.id"],

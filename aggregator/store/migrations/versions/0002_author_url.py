@@ -19,6 +19,4 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "posts", sa.Column("author_url", sa.Text(), nullable=False, server_default="")
-    )
+    op.add_column("posts", sa.Column("author_url", sa.Text(), nullable=False, server_default=""))
