@@ -12,6 +12,25 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get("PLN_TEST_DATABASE_URL", "")
+# Set by .ci/run: there, a test whose server is missing fails instead of skipping,
+# so a green run always carries the real-server coverage.
+REQUIRE_SERVERS = os.environ.get("PLN_REQUIRE_SERVERS") == "1"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.needs_server(available, reason)`: skip, or fail in CI, without the server."""
+    for mark in item.iter_markers("needs_server"):
+        available, reason = mark.args
+        if not available:
+            missing_server(reason)
+
+
+def missing_server(reason: str) -> None:
+    """Inside a fixture: the same rule as `needs_server`, once the server is known missing."""
+    if REQUIRE_SERVERS:
+        pytest.fail(f"required server missing in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
 
 _real_connect = socket.socket.connect
 
@@ -45,9 +64,9 @@ def _reset_postgres(url: str) -> None:
         "sqlite",
         pytest.param(
             "postgresql",
-            marks=pytest.mark.skipif(
-                not POSTGRES_URL,
-                reason="PLN_TEST_DATABASE_URL is not set: PostgreSQL storage tests skipped",
+            marks=pytest.mark.needs_server(
+                bool(POSTGRES_URL),
+                "PLN_TEST_DATABASE_URL is not set: PostgreSQL storage tests skipped",
             ),
         ),
     ]

@@ -24,6 +24,7 @@ from connectors.email_inbox.connector import EmailInboxConnector, format_cursor,
 from connectors.email_inbox.imap import encode_mailbox, is_loopback
 from connectors.email_inbox.mime import UnreadableMessage
 from connectors.email_inbox.post import message_to_post
+from tests.conftest import missing_server
 from tests.fakes import T0, FixedClock
 from tests.imap_server import DOVECOT, OPENSSL, PASSWORD, USER, Dovecot
 
@@ -248,9 +249,9 @@ def test_only_loopback_hosts_may_get_a_password_in_clear() -> None:
 
 # -- against dovecot ------------------------------------------------------------------
 
-needs_dovecot = pytest.mark.skipif(
-    DOVECOT is None or OPENSSL is None,
-    reason="dovecot or openssl not installed (apt-get install -y dovecot-imapd openssl): "
+needs_dovecot = pytest.mark.needs_server(
+    DOVECOT is not None and OPENSSL is not None,
+    "dovecot or openssl not installed (apt-get install -y dovecot-imapd openssl): "
     "IMAP server tests skipped",
 )
 
@@ -258,7 +259,7 @@ needs_dovecot = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def server() -> Iterator[Dovecot]:
     if DOVECOT is None or OPENSSL is None:
-        pytest.skip("dovecot or openssl not installed")
+        missing_server("dovecot or openssl not installed")
     dovecot = Dovecot.start(tls=True)
     yield dovecot
     dovecot.stop()
