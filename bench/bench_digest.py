@@ -31,7 +31,9 @@ from typing import Any
 from aggregator.app.build import build_digest
 from aggregator.app.wiring import App, build_app
 from aggregator.config.load import Config, DatabaseConfig
-from aggregator.domain.models import Engagement, FetchResult, Post, RecipientConfig, SourceConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, SourceConfig
 from digests.render import render_html, render_text
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)

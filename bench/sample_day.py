@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aggregator.domain.models import Engagement, Post, RecipientConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)  # 6:30 AM in Chicago
 RECIPIENT = RecipientConfig(

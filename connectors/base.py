@@ -9,7 +9,8 @@ from typing import ClassVar, Protocol
 import requests
 
 from aggregator.config.load import Config
-from aggregator.domain.models import Clock, FetchResult, FetchState, SourceConfig
+from aggregator.domain.clock import Clock
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 
 
 class Connector(Protocol):

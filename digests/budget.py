@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 
 WORDS_PER_MINUTE = 238
 # Seconds to take in an entry's title, source, author and time before reading.

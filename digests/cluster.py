@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from urllib.parse import urlsplit
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from digests.canonical import canonical_url
 
 # Texts shorter than this (after clean-up) are too generic to match by text:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aggregator.domain.models import Engagement, Post, RecipientConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
 from digests.budget import WORDS_PER_MINUTE, shows_html
 from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
 from digests.cluster import Sharer, cluster_posts

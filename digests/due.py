@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
 
 # After downtime, a digest less late than this still goes out; an older one
 # is skipped (and logged by the caller), never sent late and never twice.

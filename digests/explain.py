@@ -8,7 +8,7 @@ be piped, diffed or pasted into an issue.
 
 from __future__ import annotations
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from digests.choose import Decision
 from digests.compose import Digest, format_day
 

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.domain.models import Post, RecipientConfig
+from aggregator.domain.post import Post
+from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
 from digests.select import mentions, phrase_pattern
 from digests.spam import spam_signals

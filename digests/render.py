@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import css_inline
 import jinja2
 
-from aggregator.domain.models import Engagement
+from aggregator.domain.post import Engagement
 from digests.cluster import Sharer
 from digests.compose import WEEKDAYS, Digest, format_day
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.domain.models import Post, RecipientConfig
+from aggregator.domain.post import Post
+from aggregator.domain.recipient import RecipientConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 
 # More hashtags than this, or hashtags making up more than half the words,
 # is a post written for search rather than for readers.

@@ -8,14 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from aggregator.config.load import Config, DatabaseConfig
-from aggregator.domain.models import (
-    Engagement,
-    FetchResult,
-    FetchState,
-    Post,
-    RecipientConfig,
-    SourceConfig,
-)
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
-from aggregator.domain.models import FetchOutcome
+from aggregator.domain.source import FetchOutcome
 from aggregator.run.cli import output as cli_output
 from aggregator.run.cli.commands import main
 from aggregator.run.demo.server import FeedServer, demo_feeds

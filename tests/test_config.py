@@ -17,12 +17,12 @@ from aggregator.config.load import (
     SOURCE_KINDS,
     SOURCE_OPTIONS,
     Config,
-    Secret,
     format_problems,
     load_config,
     parse_config,
 )
 from aggregator.domain.errors import ConfigError
+from aggregator.domain.secret import Secret
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.domain.errors import ParseError
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from connectors.rss.parse import parse_feed
 
 DATA = Path(__file__).parent / "data"

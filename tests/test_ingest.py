@@ -10,7 +10,7 @@ import pytest
 from aggregator.app.ingest import fetch_due_sources, fetch_sources, next_attempt_at
 from aggregator.app.wiring import build_app
 from aggregator.domain.errors import AuthError, FetchError, PLNError, RateLimited, SourceGone
-from aggregator.domain.models import FetchResult, SourceConfig
+from aggregator.domain.source import FetchResult, SourceConfig
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 

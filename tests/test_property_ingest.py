@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.domain.errors import ParseError
-from aggregator.domain.models import FetchResult, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult, SourceConfig
 from aggregator.store.repository import Repository
 from connectors.rss.parse import parse_feed
 from tests.fakes import T0, make_post

@@ -21,7 +21,8 @@ from aggregator.app.wiring import App, build_app
 from aggregator.config.load import Config
 from aggregator.config.schedule import ScheduleConfig
 from aggregator.domain.errors import FetchError, RateLimited
-from aggregator.domain.models import FetchResult, FetchState, RecipientConfig, SourceConfig
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from aggregator.run.metronome import Metronome, TickReport, build_scheduler, next_digests
 from aggregator.run.service import HealthEmailer, Sender
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post

@@ -16,10 +16,12 @@ from aggregator.app.deliver import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from aggregator.app.unsubscribe import make_token, unsubscribe_link
 from aggregator.app.wiring import App, build_app
-from aggregator.config.load import EmailConfig, Secret
+from aggregator.config.load import EmailConfig
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.domain.errors import PLNError
-from aggregator.domain.models import FetchResult, RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchResult
 from aggregator.store.deliveries import Deliveries
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server

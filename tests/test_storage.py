@@ -16,14 +16,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from aggregator.domain.errors import StorageError
-from aggregator.domain.models import (
-    Engagement,
-    FetchResult,
-    FetchState,
-    Post,
-    RecipientConfig,
-    SourceConfig,
-)
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from aggregator.store import repository as storage
 from aggregator.store.migrations import alembic_config, head_revision
 from aggregator.store.repository import Repository

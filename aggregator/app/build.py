@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
 from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines

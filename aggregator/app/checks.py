@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from aggregator.domain.errors import SourceError
-from aggregator.domain.models import SourceConfig
+from aggregator.domain.source import SourceConfig
 from connectors.base import Connector
 from connectors.twitter.connector import monthly_read_estimate
 

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 from aggregator.config.load import Config
 from aggregator.domain.errors import AuthError
-from aggregator.domain.models import SourceConfig
+from aggregator.domain.source import SourceConfig
 
 
 def credentials_of(source: SourceConfig, config: Config) -> tuple[str, ...]:

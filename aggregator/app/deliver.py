@@ -34,7 +34,7 @@ from typing import Protocol
 
 from aggregator.config.load import EmailConfig
 from aggregator.domain.errors import DeliveryError
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
 
 __all__ = [
     "FileMailer",

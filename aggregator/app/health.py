@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.config.entries import WEEKDAYS
 from aggregator.config.schedule import ScheduleConfig
-from aggregator.domain.models import SourceStatus
+from aggregator.domain.source import SourceStatus
 
 # The weekly health email goes at this local time in `[schedule] timezone`.
 HEALTH_EMAIL_AT = time(7, 0)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from aggregator.app.credentials import CredentialGate
 from aggregator.app.wiring import App
 from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
-from aggregator.domain.models import FetchOutcome, FetchResult, SourceConfig, SourceStatus
+from aggregator.domain.source import FetchOutcome, FetchResult, SourceConfig, SourceStatus
 
 log = logging.getLogger(__name__)
 

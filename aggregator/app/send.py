@@ -29,7 +29,7 @@ from aggregator.app.deliver import (
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.deliveries import Claim, Deliveries
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests

@@ -13,7 +13,7 @@ import requests
 
 from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
 from aggregator.config.load import Config, EmailConfig
-from aggregator.domain.models import Clock, utc_now
+from aggregator.domain.clock import Clock, utc_now
 from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
 from connectors.base import Connector, ConnectorContext

@@ -24,7 +24,8 @@ from aggregator.config.read import (
     is_address,
     is_hostname,
 )
-from aggregator.domain.models import RecipientConfig, SourceConfig, SourceKind
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import SourceConfig, SourceKind
 
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")

@@ -30,9 +30,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
 from aggregator.app.send import DeliveryOutcome
 from aggregator.app.wiring import App
+from aggregator.domain.clock import utc_now
 from aggregator.domain.errors import PLNError
 from aggregator.domain.logfmt import fields
-from aggregator.domain.models import FetchOutcome, utc_now
+from aggregator.domain.source import FetchOutcome
 from aggregator.store.deliveries import Deliveries
 from digests.due import next_send_at, sending_soon
 

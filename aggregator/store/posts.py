@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.domain.models import FetchResult, Post
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult
 from aggregator.store.tables import Base, PostLinkRow, PostRow, content_hash_of, post_values
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """The repository: posts, sources, recipients and digests in SQLite or PostgreSQL.
 
 Models in, models out (STYLE.md §5): callers hand in and get back the
-dataclasses of `aggregator.domain.models`; SQLAlchemy and the rows of
+dataclasses of `aggregator.domain.post`; SQLAlchemy and the rows of
 `aggregator.store.tables` stay inside this module. Every SQLAlchemy or driver error
 leaves as a one-line `StorageError`.
 """
@@ -34,14 +34,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.domain.errors import StorageError
-from aggregator.domain.models import (
-    FetchResult,
-    FetchState,
-    Post,
-    RecipientConfig,
-    SourceConfig,
-    SourceStatus,
-)
+from aggregator.domain.post import Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig, SourceStatus
 from aggregator.store.migrations import upgrade_to_head
 from aggregator.store.posts import (
     dedupe,

@@ -36,14 +36,9 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from aggregator.domain.models import (
-    Engagement,
-    FetchState,
-    Post,
-    RecipientConfig,
-    SourceConfig,
-    SourceStatus,
-)
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchState, SourceConfig, SourceStatus
 
 # Why a source is inactive when the admin removed it from the file; any other
 # reason (410 Gone...) keeps it inactive until the admin edits its options.

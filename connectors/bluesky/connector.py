@@ -27,7 +27,8 @@ from aggregator.domain.errors import (
     RateLimited,
     SourceError,
 )
-from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.bluesky.post import parse_time, to_post
 from connectors.http.fetch import (

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from aggregator.domain.models import Engagement, Post
+from aggregator.domain.post import Engagement, Post
 from connectors.rss.item import web_url
 from connectors.sanitize import plain_text, sanitize_html
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from aggregator.domain.errors import AuthError, FetchError, SourceError
-from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.email_inbox.imap import ImapAccount, MailboxReader, open_mailbox
 from connectors.email_inbox.post import message_to_post

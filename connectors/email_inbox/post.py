@@ -14,7 +14,7 @@ import html as _html
 import re
 from datetime import datetime
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from connectors.email_inbox.facebook import FacebookNotice, find_group_notice
 from connectors.email_inbox.mime import Mail, read_message
 from connectors.sanitize import html_to_text, plain_text, sanitize_html

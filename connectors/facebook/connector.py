@@ -33,7 +33,7 @@ from aggregator.domain.errors import (
     RateLimited,
     SourceError,
 )
-from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.facebook.post import short_message, to_posts
 from connectors.http.fetch import (

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aggregator.domain.models import Engagement, Post, SourceConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.source import SourceConfig
 from connectors.sanitize import html_to_text, sanitize_html
 
 log = logging.getLogger(__name__)

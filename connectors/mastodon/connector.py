@@ -35,7 +35,7 @@ from aggregator.domain.errors import (
     RateLimited,
     SourceError,
 )
-from aggregator.domain.models import FetchResult, FetchState, SourceConfig
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.http.fetch import (
     HttpResponse,

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.domain.models import Engagement, Post
+from aggregator.domain.post import Engagement, Post
 from connectors.rss.item import web_url
 from connectors.sanitize import html_to_text, plain_text, sanitize_html
 

@@ -15,8 +15,10 @@ from typing import ClassVar
 import requests
 
 from aggregator.config.load import FetchConfig
+from aggregator.domain.clock import Clock
 from aggregator.domain.errors import FetchError, ParseError, SourceError
-from aggregator.domain.models import Clock, FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.http.fetch import HttpResponse, fetch_url, raise_for_status
 from connectors.rss.delta import known_items, trim_known

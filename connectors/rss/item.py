@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from connectors.sanitize import html_to_text, plain_text, sanitize_html
 
 __all__ = ["RawItem", "to_post", "web_url"]

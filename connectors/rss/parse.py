@@ -20,7 +20,7 @@ from typing import Any
 import feedparser
 
 from aggregator.domain.errors import ParseError
-from aggregator.domain.models import Post
+from aggregator.domain.post import Post
 from connectors.rss.item import RawItem, to_post, web_url
 from connectors.rss.jsonfeed import parse_json_feed
 

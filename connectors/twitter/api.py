@@ -21,8 +21,8 @@ from typing import Any
 import requests
 import tweepy
 
-from aggregator.config.load import Secret
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited
+from aggregator.domain.secret import Secret
 from connectors.http.fetch import HttpResponse, map_errors, parse_retry_after, raise_for_status
 
 __all__ = ["XPage", "call", "make_client", "token_env_name"]

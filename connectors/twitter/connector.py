@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from aggregator.config.load import Secret
 from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceError
-from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.twitter.api import PAGE_FIELDS, XPage, call, make_client
 from connectors.twitter.cursor import READS_PER_RESULT, XCursor, daily_budget, page_size

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.domain.models import SourceConfig
+from aggregator.domain.source import SourceConfig
 
 __all__ = [
     "DEFAULT_DAILY_READS",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aggregator.domain.models import Engagement, Post
+from aggregator.domain.post import Engagement, Post
 from connectors.sanitize import sanitize_html
 from connectors.twitter.api import JSON, XPage
 

@@ -14,9 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from aggregator.config.load import Config, Secret
+from aggregator.config.load import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.models import FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.bluesky import connector as bluesky
 from connectors.bluesky.connector import BlueskySearchConnector

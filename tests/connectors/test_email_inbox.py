@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from aggregator.config.load import Config, FetchConfig, Secret
+from aggregator.config.load import Config, FetchConfig
 from aggregator.domain.errors import AuthError, FetchError
-from aggregator.domain.models import FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.email_inbox import connector as email_inbox
 from connectors.email_inbox import imap as email_imap

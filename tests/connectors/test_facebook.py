@@ -22,9 +22,10 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config, FacebookConfig, FetchConfig, Secret
+from aggregator.config.load import Config, FacebookConfig, FetchConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.models import FetchState, SourceConfig
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.facebook.connector import (
     FIELDS,

@@ -17,9 +17,11 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config, Secret
+from aggregator.config.load import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.http.fetch import make_session
 from connectors.mastodon.connector import MastodonTagConnector

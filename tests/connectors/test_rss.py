@@ -15,7 +15,8 @@ import responses
 
 from aggregator.config.load import FetchConfig
 from aggregator.domain.errors import FetchError, ParseError, RateLimited, SourceGone
-from aggregator.domain.models import FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchState, SourceConfig
 from connectors.http.fetch import make_session
 from connectors.rss import connector as rss_module
 from connectors.rss.connector import RssConnector

@@ -14,9 +14,11 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config, FetchConfig, Secret, TwitterConfig
+from aggregator.config.load import Config, FetchConfig, TwitterConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.models import FetchResult, FetchState, Post, SourceConfig
+from aggregator.domain.post import Post
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.http.fetch import make_session
 from connectors.twitter import connector as twitter_module

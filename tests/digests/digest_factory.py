@@ -7,7 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aggregator.domain.models import Engagement, Post, RecipientConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
 from digests.choose import Decision, Limits, plan_digest
 from digests.cluster import Story
 from digests.rank import RankedStory, ScoreParts

@@ -23,9 +23,10 @@ from aggregator.app.deliver import (
     build_message,
 )
 from aggregator.app.wiring import build_mailer
-from aggregator.config.load import EmailConfig, Secret
+from aggregator.config.load import EmailConfig
 from aggregator.domain.errors import StorageError
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.secret import Secret
 from tests.fakes import T0
 from tests.smtp_server import Script, smtp_server
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.domain.models import RecipientConfig
+from aggregator.domain.recipient import RecipientConfig
 from digests.compose import digest_window
 from digests.due import due_digests, next_send_at, send_instant, sending_soon
 

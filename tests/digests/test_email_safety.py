@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
-from aggregator.domain.models import Engagement
+from aggregator.domain.post import Engagement
 from digests.compose import build_digest_from_posts
 from digests.render import MAX_HTML_BYTES, render_html
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from aggregator.app.wiring import build_app
 from aggregator.config.load import load_config
-from aggregator.domain.models import FetchResult, Post
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult
 from aggregator.run.cli import output as cli_output
 from aggregator.run.cli.commands import main
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from digest_factory import NOW, make_post, make_recipient
 
-from aggregator.domain.models import Engagement
+from aggregator.domain.post import Engagement
 from digests.cluster import cluster_posts
 from digests.rank import (
     BOOST_BONUS,

@@ -24,7 +24,8 @@ import pytest
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
 from aggregator.config.load import load_config
-from aggregator.domain.models import FetchOutcome, Post, SourceStatus
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchOutcome, SourceStatus
 from connectors.rss.parse import parse_feed
 from tests.hostile.server import HostileServer, deflate_bomb, gzip_bomb, nested_gzip
 

@@ -21,7 +21,7 @@ from aggregator.app.ingest import Progress as ProgressCallback
 from aggregator.config.load import format_problems
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.logfmt import LogfmtFormatter
-from aggregator.domain.models import FetchOutcome, SourceStatus
+from aggregator.domain.source import FetchOutcome, SourceStatus
 from aggregator.store.deliveries import DeliveryState
 
 if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only

@@ -1,71 +1,12 @@
-"""The data that crosses module lines: posts, sources, recipients, fetch results.
-
-Connectors produce `Post`, storage stores and returns `Post`, digests rank and
-render `Post` (STYLE.md §2). No API JSON, feedparser dict or ORM row crosses a
-module line. Every datetime here is timezone-aware UTC.
-"""
+"""Sources: a `[[sources]]` entry, what one fetch brings, what is remembered between fetches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The real clock: an aware UTC datetime (the default `Clock`)."""
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Engagement:
-    """What a network counts about a post; 0 where it does not count it."""
-
-    likes: int = 0
-    reposts: int = 0
-    replies: int = 0
-    quotes: int = 0
-
-    @property
-    def total(self) -> int:
-        """All interactions added up (a crude, network-local signal)."""
-        return self.likes + self.reposts + self.replies + self.quotes
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    """One normalised item from any network.
-
-    `html` is sanitised at ingest and is the only HTML a template trusts;
-    `text` is plain text for ranking, reading time and the text digest.
-    `content_hash` fingerprints what the source sent, so an unchanged item
-    costs no write. `author` is the name a reader sees (with the handle on
-    social networks); `author_url` their profile page, where there is one.
-    """
-
-    source_key: str
-    external_id: str
-    network: str
-    url: str
-    author: str
-    title: str | None
-    text: str
-    html: str
-    published_at: datetime
-    engagement: Engagement = Engagement()
-    media_url: str | None = None
-    media_type: str | None = None
-    image_url: str | None = None
-    canonical_url: str = ""
-    hashtags: tuple[str, ...] = ()
-    language: str | None = None
-    links: tuple[str, ...] = ()
-    content_hash: str = ""
-    author_url: str = ""
-
+from aggregator.domain.post import Post
 
 SourceKind = Literal[
     "rss",
@@ -102,22 +43,6 @@ class SourceConfig:
     def title(self) -> str:
         """The name shown to people: `name` if set, else the key."""
         return self.name or self.key
-
-
-@dataclass(frozen=True, slots=True)
-class RecipientConfig:
-    """A `[[recipients]]` entry: who gets a digest, when, of what."""
-
-    email: str
-    name: str = ""
-    timezone: str = "UTC"
-    send_at: str = "06:30"
-    reading_minutes: int = 5
-    follow: tuple[str, ...] = ()
-    mute: tuple[str, ...] = ()
-    boost: tuple[str, ...] = ()
-    days: tuple[str, ...] = ()
-    """Weekdays a digest goes out ("mon".."sun"); empty means every day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,14 +132,3 @@ class SourceStatus:
     state: FetchState = field(default_factory=FetchState)
     last_new_post_at: datetime | None = None
     """When a fetch last stored a post not seen before (staleness)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    """A digest recorded for a recipient's local day (built, and maybe sent)."""
-
-    recipient_email: str
-    local_day: str
-    built_at: datetime
-    sent_at: datetime | None = None
-    post_count: int = 0

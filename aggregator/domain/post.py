@@ -1,0 +1,56 @@
+"""`Post`, the one currency: connectors produce it, the store keeps it, digests rank and
+render it. No API JSON, feedparser dict or ORM row crosses a module line; every
+datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """What a network counts about a post; 0 where it does not count it."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+    @property
+    def total(self) -> int:
+        """All interactions added up (a crude, network-local signal)."""
+        return self.likes + self.reposts + self.replies + self.quotes
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One normalised item from any network.
+
+    `html` is sanitised at ingest and is the only HTML a template trusts;
+    `text` is plain text for ranking, reading time and the text digest.
+    `content_hash` fingerprints what the source sent, so an unchanged item
+    costs no write. `author` is the name a reader sees (with the handle on
+    social networks); `author_url` their profile page, where there is one.
+    """
+
+    source_key: str
+    external_id: str
+    network: str
+    url: str
+    author: str
+    title: str | None
+    text: str
+    html: str
+    published_at: datetime
+    engagement: Engagement = Engagement()
+    media_url: str | None = None
+    media_type: str | None = None
+    image_url: str | None = None
+    canonical_url: str = ""
+    hashtags: tuple[str, ...] = ()
+    language: str | None = None
+    links: tuple[str, ...] = ()
+    content_hash: str = ""
+    author_url: str = ""
