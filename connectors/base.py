@@ -1,9 +1,11 @@
-"""The interface every network connector implements (STYLE.md §3)."""
+"""The interface every network connector implements, and what the wiring hands it."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar, Protocol
 
 import requests
@@ -18,8 +20,9 @@ class Connector(Protocol):
 
     A connector keeps no state between calls: what it needs to fetch only
     what is new (cursor, ETag, moved URL) comes in `state` and goes back in
-    the `FetchResult`, and ingest stores it. It raises only `SourceError`
-    subclasses.
+    the `FetchResult`, and ingest stores it. A network login, which must
+    outlive a call but is a secret and so is never stored, is kept in the
+    context's `logins`. It raises only `SourceError` subclasses.
     """
 
     kind: ClassVar[str]
@@ -33,6 +36,42 @@ class Connector(Protocol):
         ...
 
 
+@dataclass
+class Login:
+    """One account's login on a network, shared by every source that uses it.
+
+    `tokens` are secrets (never logged, stored or shown). `wait_until` is set
+    when the network refused a new login for now (a login limit): until then
+    `waiting` says why, and after it a login is tried again. A refused
+    password is not remembered here: the run's credential gate gives that
+    refusal to the other sources of the run, and the next run tries again.
+    Hold `lock` while reading or changing a login.
+    """
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: tuple[str, ...] | None = None
+    wait_until: datetime | None = None
+    waiting: str = ""
+
+
+class Logins:
+    """Network logins by account, kept in memory for the life of the process.
+
+    Some networks allow few logins (Bluesky: about 10 a day per account), so a
+    session is kept between fetches and runs, by the wiring rather than by
+    a connector instance; the database never sees it.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._accounts: dict[tuple[str, str], Login] = {}
+
+    def account(self, network: str, name: str) -> Login:
+        """The login of account `name` on `network`, created empty on first use."""
+        with self._guard:
+            return self._accounts.setdefault((network, name), Login())
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     """What wiring hands every network connector: no globals, no database.
@@ -42,10 +81,12 @@ class ConnectorContext:
     replays every request in tests); `config` gives the `[fetch]` limits,
     the network sections and, through `config.secret(name)`, the secrets
     named by a source's `*_env` options; `clock` is "now" (aware UTC);
-    `parse_pool` runs CPU-bound parsing in worker processes when given.
+    `parse_pool` runs CPU-bound parsing in worker processes when given;
+    `logins` keeps network logins between fetches.
     """
 
     session: requests.Session
     config: Config
     clock: Clock
     parse_pool: Executor | None = None
+    logins: Logins = field(default_factory=Logins)

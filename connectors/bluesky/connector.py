@@ -1,21 +1,23 @@
 """The `bluesky_search` connector: `app.bsky.feed.searchPosts` over XRPC
-(API-NOTES §4), with plain `requests` on the guarded session so tests replay it.
+(https://docs.bsky.app/docs/api/app-bsky-feed-search-posts), with plain
+`requests` on the guarded session so tests replay it.
 
 Search needs a login in practice (403 without one since 2025-01-21), and
-`createSession` allows about 10 logins a day per account. So each handle logs
-in at most once per connector instance (one `pln` run), the session is shared
-by every source with that handle and refreshed with `refreshSession` when the
-access token expires, and a failed login is never retried in the same run:
-every source of that handle gets the same error. The JWTs live only in this
-process; they never reach a cursor, a message, a log line or a post.
+`createSession` allows about 10 logins a day per account
+(https://docs.bsky.app/docs/advanced-guides/rate-limits). So a handle logs in
+once and its session, kept in the context's `logins` for the life of the
+process, is shared by every source with that handle and refreshed with
+`refreshSession` when the access token expires. A login limit is remembered
+until the time Bluesky names, then a login is tried again; a refused password
+is given to the run's other sources of that handle by the credential gate, and
+tried again next run. The JWTs live only in memory; they never reach a cursor,
+a message, a log line or a post.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -29,7 +31,7 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
-from connectors.base import ConnectorContext
+from connectors.base import ConnectorContext, Login
 from connectors.bluesky.post import parse_time, to_post
 from connectors.http.fetch import (
     HttpResponse,
@@ -62,7 +64,7 @@ class BlueskySearchConnector:
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self._ctx = ctx
-        self._logins = _Logins(ctx)
+        self._logins = _Sessions(ctx)
 
     def fetch(self, source: SourceConfig, state: FetchState) -> FetchResult:
         """Posts newer than the cursor (`since:<time>`), newest first, at most
@@ -158,37 +160,21 @@ class BlueskySearchConnector:
         )
 
 
-@dataclass
-class _Account:
-    """One Bluesky login, shared by every source with the same handle.
-
-    `tokens` is (accessJwt, refreshJwt): secrets. `failure` is the error of a
-    refused login or refresh, replayed to every later source of the handle.
-    """
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    tokens: tuple[str, str] | None = None
-    failure: SourceError | None = None
-
-
-class _Logins:
-    """Sessions per handle for one connector instance (fetches run in threads)."""
+class _Sessions:
+    """Logging in and refreshing, on the handle's shared `Login`."""
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self._ctx = ctx
-        self._accounts: dict[str, _Account] = {}
-        self._lock = threading.Lock()
 
     def access_token(self, source: SourceConfig) -> str:
-        """The handle's access JWT, logging in if this run has not yet.
+        """The handle's access JWT, logging in when no session is kept.
 
-        Raises AuthError / RateLimited / FetchError when the login fails, now
-        or earlier in this run (never a second createSession per handle)."""
+        Raises AuthError / RateLimited / FetchError when the login fails, and
+        RateLimited without a call while a login limit lasts."""
         handle, password = _credentials(source, self._ctx)
-        with self._lock:
-            account = self._accounts.setdefault(handle, _Account())
+        account = self._ctx.logins.account("bluesky", handle)
         with account.lock:
-            _replay_failure(account, source)
+            _wait_for_limit(account, source, self._ctx.clock())
             if account.tokens is None:
                 try:
                     body = self._post(
@@ -197,21 +183,20 @@ class _Logins:
                         None,
                         {"identifier": handle, "password": password},
                     )
-                    account.tokens = _tokens(source.key, body)
-                except SourceError as exc:
-                    account.failure = exc
+                except RateLimited as exc:
+                    account.wait_until, account.waiting = exc.retry_after, exc.message
                     raise
+                account.tokens = _tokens(source.key, body)
                 log.info("%s: logged in to Bluesky (%s)", source.key, source.option("handle_env"))
             return account.tokens[0]
 
     def refresh(self, source: SourceConfig, stale: str) -> str:
         """A new access JWT after `stale` expired (refreshSession, no new login)."""
         handle, _ = _credentials(source, self._ctx)
-        with self._lock:
-            account = self._accounts[handle]
+        account = self._ctx.logins.account("bluesky", handle)
         with account.lock:
-            _replay_failure(account, source)
-            assert account.tokens is not None  # set by access_token, cleared only with failure
+            if account.tokens is None:  # dropped by a failed refresh meanwhile
+                raise AuthError(source.key, "Bluesky session ended; the next run logs in again")
             if account.tokens[0] != stale:  # another source refreshed it meanwhile
                 return account.tokens[0]
             try:
@@ -219,8 +204,8 @@ class _Logins:
                     source, "com.atproto.server.refreshSession", account.tokens[1], None
                 )
                 account.tokens = _tokens(source.key, body)
-            except SourceError as exc:
-                account.tokens, account.failure = None, exc
+            except SourceError:
+                account.tokens = None  # the next run logs in again
                 raise
             return account.tokens[0]
 
@@ -260,10 +245,11 @@ def _credentials(source: SourceConfig, ctx: ConnectorContext) -> tuple[str, str]
     return handle.reveal().strip().lstrip("@").lower(), password.reveal()
 
 
-def _replay_failure(account: _Account, source: SourceConfig) -> None:
-    failure = account.failure
-    if failure is not None:
-        raise type(failure)(source.key, failure.message, failure.retry_after)
+def _wait_for_limit(account: Login, source: SourceConfig, now: datetime) -> None:
+    """RateLimited, without a call, while the handle's login limit lasts."""
+    if account.wait_until is not None and now < account.wait_until:
+        raise RateLimited(source.key, account.waiting, account.wait_until)
+    account.wait_until, account.waiting = None, ""
 
 
 def _tokens(source_key: str, body: bytes) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
+from aggregator.app.credentials import CredentialGate
 from aggregator.config.load import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.post import Post
@@ -54,10 +55,24 @@ def source(key: str = "edchat", query: str = "redistricting") -> SourceConfig:
     )
 
 
+CONFIG = Config(secrets=(Secret("BSKY_HANDLE", HANDLE), Secret("BSKY_APP_PASSWORD", PASSWORD)))
+
+
 def connector(clock: FixedClock | None = None) -> BlueskySearchConnector:
-    config = Config(secrets=(Secret("BSKY_HANDLE", HANDLE), Secret("BSKY_APP_PASSWORD", PASSWORD)))
-    context = ConnectorContext(make_session("PLN-Digest/test"), config, clock or FixedClock())
+    context = ConnectorContext(make_session("PLN-Digest/test"), CONFIG, clock or FixedClock())
     return BlueskySearchConnector(context)
+
+
+def fetch_run(conn: BlueskySearchConnector, *keys: str) -> list[SourceError]:
+    """One `pln fetch` run over sources `keys` of the same handle, as ingest
+    runs them (through a run's credential gate): the error of each."""
+    gate = CredentialGate(CONFIG)
+    errors = []
+    for key in keys:
+        with pytest.raises(SourceError) as caught, gate.use(source(key)):
+            conn.fetch(source(key), FetchState())
+        errors.append(caught.value)
+    return errors
 
 
 def recorded_posts() -> list[dict[str, Any]]:
@@ -346,11 +361,11 @@ def test_a_refused_refresh_is_an_auth_error_and_no_new_login(mock: Any) -> None:
     )
     conn = connector()
 
-    with pytest.raises(AuthError, match=r"could not be refreshed \(400 ExpiredToken\)"):
-        conn.fetch(source("one"), FetchState())
-    with pytest.raises(AuthError, match="could not be refreshed"):
-        conn.fetch(source("two"), FetchState())
+    errors = fetch_run(conn, "one", "two")
 
+    assert all(isinstance(e, AuthError) for e in errors)
+    assert "could not be refreshed (400 ExpiredToken)" in errors[0].message
+    assert errors[1].message == errors[0].message
     assert len(calls_to(mock, LOGIN)) == 1 and len(calls_to(mock, REFRESH)) == 1
 
 
@@ -378,13 +393,9 @@ def test_bad_credentials_refuse_every_source_of_the_handle_with_one_login(mock: 
     add_interaction(mock, "bluesky/createSession_401.interaction.json")
     conn = connector()
 
-    errors = []
-    for key in ("one", "two"):
-        with pytest.raises(AuthError) as caught:
-            conn.fetch(source(key), FetchState())
-        errors.append(caught.value)
-    assert conn.check(source("three")) == [errors[0].message]
+    errors = fetch_run(conn, "one", "two")
 
+    assert all(isinstance(e, AuthError) for e in errors)
     assert [e.source_key for e in errors] == ["one", "two"]
     assert (
         errors[0].message
@@ -395,6 +406,35 @@ def test_bad_credentials_refuse_every_source_of_the_handle_with_one_login(mock: 
         )
     )
     assert len(calls_to(mock, LOGIN)) == 1 and calls_to(mock, SEARCH) == []
+
+
+def test_a_refused_login_is_tried_again_by_the_next_run(mock: Any) -> None:
+    add_interaction(mock, "bluesky/createSession_401.interaction.json")
+    conn = connector()
+    fetch_run(conn, "one")  # the admin then fixes the app password
+    mock.replace("POST", LOGIN, json={"accessJwt": ACCESS, "refreshJwt": REFRESH_JWT})
+    add_search(mock, body={"posts": recorded_posts()})
+
+    result = conn.fetch(source("one"), FetchState())
+
+    assert len(result.posts) == 25
+    assert len(calls_to(mock, LOGIN)) == 2
+
+
+def test_a_refused_refresh_logs_in_again_next_run(mock: Any) -> None:
+    add_login(mock)
+    add_search(mock, status=400, body={"error": "ExpiredToken", "message": "Token has expired"})
+    add_search(mock, body={"posts": recorded_posts()})
+    mock.add(
+        "POST", REFRESH, status=400, json={"error": "ExpiredToken", "message": "Token has expired"}
+    )
+    conn = connector()
+    fetch_run(conn, "one")
+
+    result = conn.fetch(source("one"), FetchState())
+
+    assert len(result.posts) == 25
+    assert len(calls_to(mock, LOGIN)) == 2
 
 
 def test_the_login_limit_postpones_every_source_of_the_handle_until_the_reset(mock: Any) -> None:
@@ -414,6 +454,29 @@ def test_the_login_limit_postpones_every_source_of_the_handle_until_the_reset(mo
         assert caught.value.retry_after == reset and "login" in caught.value.message
 
     assert len(calls_to(mock, LOGIN)) == 1
+
+
+def test_after_the_login_limit_resets_a_login_is_tried_again(mock: Any) -> None:
+    reset = T0 + timedelta(hours=5)
+    mock.add(
+        "POST",
+        LOGIN,
+        status=429,
+        headers={"RateLimit-Reset": str(int(reset.timestamp()))},
+        json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+    )
+    clock = FixedClock()
+    conn = connector(clock)
+    with pytest.raises(RateLimited):
+        conn.fetch(source(), FetchState())
+    mock.replace("POST", LOGIN, json={"accessJwt": ACCESS, "refreshJwt": REFRESH_JWT})
+    add_search(mock, body={"posts": recorded_posts()})
+
+    clock.advance(hours=5, seconds=1)
+    result = conn.fetch(source(), FetchState())
+
+    assert len(result.posts) == 25
+    assert len(calls_to(mock, LOGIN)) == 2
 
 
 def test_a_rate_limited_search_waits_until_ratelimit_reset(mock: Any) -> None:
