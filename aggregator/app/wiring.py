@@ -17,7 +17,7 @@ from aggregator.domain.clock import Clock, utc_now
 from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
 from connectors.base import Connector, ConnectorContext
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from connectors.rss.connector import RssConnector
 
 

@@ -33,13 +33,9 @@ from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext, Login
 from connectors.bluesky.post import parse_time, to_post
-from connectors.http.fetch import (
-    HttpResponse,
-    fetch_url,
-    map_errors,
-    parse_retry_after,
-    raise_for_status,
-)
+from connectors.http.errors import map_errors, parse_retry_after, raise_for_status
+from connectors.http.fetch import fetch_url
+from connectors.http.response import HttpResponse
 
 __all__ = ["BlueskySearchConnector"]
 

@@ -36,12 +36,8 @@ from aggregator.domain.errors import (
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.facebook.post import short_message, to_posts
-from connectors.http.fetch import (
-    HttpResponse,
-    map_errors,
-    parse_retry_after,
-    raise_for_status,
-)
+from connectors.http.errors import map_errors, parse_retry_after, raise_for_status
+from connectors.http.response import HttpResponse
 
 with warnings.catch_warnings():
     # facebook-sdk 3.1.0 compiles a regex from a non-raw string ("\d"): when

@@ -37,12 +37,9 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.http.fetch import (
-    HttpResponse,
-    fetch_url,
-    parse_retry_after,
-    raise_for_status,
-)
+from connectors.http.errors import parse_retry_after, raise_for_status
+from connectors.http.fetch import fetch_url
+from connectors.http.response import HttpResponse
 from connectors.mastodon.post import JSON, parse_time, to_posts
 
 __all__ = ["MastodonTagConnector"]

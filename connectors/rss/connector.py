@@ -20,7 +20,9 @@ from aggregator.domain.errors import FetchError, ParseError, SourceError
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.http.fetch import HttpResponse, fetch_url, raise_for_status
+from connectors.http.errors import raise_for_status
+from connectors.http.fetch import fetch_url
+from connectors.http.response import HttpResponse
 from connectors.rss.delta import known_items, trim_known
 from connectors.rss.parse import parse_feed
 
@@ -37,7 +39,7 @@ _ACCEPT = (
 class RssConnector:
     """Fetches one feed URL per source (option `url`).
 
-    `session` comes from `connectors.http.fetch.make_session`; `fetch` holds the
+    `session` comes from `connectors.http.guard.make_session`; `fetch` holds the
     limits; `clock` gives "now" (aware UTC); `parse_pool`, when given, runs
     the parsing (CPU-bound) so fetch threads are not serialised on the GIL.
     """

@@ -23,7 +23,8 @@ import tweepy
 
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited
 from aggregator.domain.secret import Secret
-from connectors.http.fetch import HttpResponse, map_errors, parse_retry_after, raise_for_status
+from connectors.http.errors import map_errors, parse_retry_after, raise_for_status
+from connectors.http.response import HttpResponse
 
 __all__ = ["XPage", "call", "make_client", "token_env_name"]
 

@@ -23,7 +23,7 @@ from aggregator.domain.source import FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.bluesky import connector as bluesky
 from connectors.bluesky.connector import BlueskySearchConnector
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from tests.fakes import T0, FixedClock
 from tests.http_fixtures import add_interaction, load_interaction
 

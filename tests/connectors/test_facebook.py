@@ -33,7 +33,7 @@ from connectors.facebook.connector import (
     FacebookGroupConnector,
     FacebookPageConnector,
 )
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from tests.fakes import T0, FixedClock
 
 DATA = Path(__file__).parents[1] / "data" / "http" / "facebook"

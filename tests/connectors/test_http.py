@@ -17,13 +17,10 @@ import responses
 import urllib3.exceptions
 
 from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceGone
-from connectors.http.fetch import (
-    BlockedAddress,
-    HttpResponse,
-    fetch_url,
-    make_session,
-    raise_for_status,
-)
+from connectors.http.errors import raise_for_status
+from connectors.http.fetch import fetch_url
+from connectors.http.guard import BlockedAddress, make_session
+from connectors.http.response import HttpResponse
 
 NOW = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 FEED = "https://feeds.example.org/feed.xml"

@@ -23,7 +23,7 @@ from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from connectors.mastodon.connector import MastodonTagConnector
 from tests.http_fixtures import add_interaction, load_interaction
 

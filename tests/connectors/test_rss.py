@@ -17,7 +17,7 @@ from aggregator.config.load import FetchConfig
 from aggregator.domain.errors import FetchError, ParseError, RateLimited, SourceGone
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchState, SourceConfig
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from connectors.rss import connector as rss_module
 from connectors.rss.connector import RssConnector
 from connectors.rss.parse import parse_feed

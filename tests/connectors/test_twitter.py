@@ -20,7 +20,7 @@ from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
-from connectors.http.fetch import make_session
+from connectors.http.guard import make_session
 from connectors.twitter import connector as twitter_module
 from connectors.twitter.connector import (
     TwitterListConnector,

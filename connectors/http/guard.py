@@ -1,0 +1,228 @@
+"""The address guard: every connection of the connectors' session refuses
+loopback, private, link-local, reserved and multicast addresses unless
+`[fetch] allow_private` lists them.
+
+The check runs on the address actually connected to (a name that resolves to
+10.0.0.1 is refused too), inside the session's adapter, and on each hop's URL
+before a request is sent (`precheck`). `FETCH_DEADLINE` cuts a server that
+drips its response headers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions as u3exc
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse as Urllib3Response
+
+from aggregator.domain.errors import FetchError
+
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class BlockedAddress(Exception):
+    """A URL or connection points at an address the policy refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which non-public addresses may be reached (`[fetch] allow_private`).
+
+    Entries are a host name (any port), `host:port` (that port only) or a
+    CIDR network / single IP (any port).
+    """
+
+    hosts: frozenset[str] = frozenset()
+    host_ports: frozenset[tuple[str, int]] = frozenset()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
+
+    @classmethod
+    def parse(cls, entries: Sequence[str]) -> AddressPolicy:
+        """Build a policy from config entries; raises ValueError on a bad entry."""
+        hosts: set[str] = set()
+        host_ports: set[tuple[str, int]] = set()
+        networks = []
+        for raw in entries:
+            entry = raw.strip().lower()
+            host, sep, port = entry.rpartition(":")
+            if sep and port.isdigit() and (host.count(":") == 0 or host.startswith("[")):
+                host_ports.add((host.strip("[]"), int(port)))
+            elif "/" in entry or _as_ip(entry) is not None:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            else:
+                hosts.add(entry.rstrip("."))
+        return cls(frozenset(hosts), frozenset(host_ports), tuple(networks))
+
+    def check(self, host: str, ip: IP, port: int) -> None:
+        """Raise BlockedAddress if `ip` (reached as `host:port`) is not allowed."""
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_global and not ip.is_multicast:
+            return
+        name = host.strip("[]").lower().rstrip(".")
+        if name in self.hosts or (name, port) in self.host_ports:
+            return
+        if (str(ip), port) in self.host_ports or any(ip in net for net in self.networks):
+            return
+        raise BlockedAddress(
+            f"refused to connect to {name}:{port} ({ip} is a private or local address); "
+            "list it in fetch.allow_private if this is intended"
+        )
+
+
+ADDRESS_POLICY: ContextVar[AddressPolicy] = ContextVar(
+    "pln_address_policy", default=AddressPolicy()
+)
+
+
+class Deadline:
+    """The end of a whole fetch, enforced while response headers arrive.
+
+    The read timeout bounds each `recv`, not the total: a server sending one
+    header byte per read timeout would hold a fetch for hours. At the
+    deadline the socket is shut down, which ends the blocked read.
+    """
+
+    def __init__(self, at: float) -> None:
+        self.at = at  # time.monotonic() seconds
+        self.expired = False
+
+    @contextlib.contextmanager
+    def watch(self, sock: socket.socket) -> Iterator[None]:
+        """Shut `sock` down if the block is still running at the deadline."""
+        timer = threading.Timer(max(self.at - time.monotonic(), 0.0), self._cut, (sock,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _cut(self, sock: socket.socket) -> None:
+        self.expired = True
+        with contextlib.suppress(OSError):  # already closed: nothing to cut
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+FETCH_DEADLINE: ContextVar[Deadline | None] = ContextVar("pln_fetch_deadline", default=None)
+
+
+def _as_ip(host: str) -> IP | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+class _GuardedConnection(HTTPConnection):
+    """Resolves the host itself and refuses a non-allowed address before
+    connecting to exactly the address it checked (no second DNS lookup that
+    could answer differently)."""
+
+    def _new_conn(self) -> socket.socket:
+        host, port = self._dns_host, self.port
+        try:
+            infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise u3exc.NameResolutionError(self.host, self, exc) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        policy = ADDRESS_POLICY.get()
+        for address in addresses:
+            policy.check(self.host, ipaddress.ip_address(address.split("%")[0]), port)
+        last: Exception | None = None
+        for address in addresses:
+            self._dns_host = address  # TLS SNI and Host still use self.host
+            try:
+                return super()._new_conn()
+            except (u3exc.NewConnectionError, u3exc.ConnectTimeoutError) as exc:
+                last = exc
+            finally:
+                self._dns_host = host
+        assert last is not None  # getaddrinfo never returns an empty list
+        raise last
+
+    def getresponse(self) -> Urllib3Response:  # type: ignore[override]  # as urllib3 does
+        """Read the status line and headers, cut off at the fetch's deadline."""
+        deadline = FETCH_DEADLINE.get()
+        if deadline is None or self.sock is None:
+            return super().getresponse()
+        with deadline.watch(self.sock):
+            return super().getresponse()
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    """HTTPS with the same address guard."""
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections go through the address guard."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+
+def make_session(user_agent: str) -> requests.Session:
+    """A session for all connectors: our User-Agent, no automatic retries,
+    and connections that refuse private addresses (see `fetch_url`)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    adapter = _GuardedAdapter(pool_connections=64, pool_maxsize=16, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def precheck(url: str, policy: AddressPolicy, source_key: str) -> None:
+    """Refuse non-web URLs and literal private addresses before any request.
+
+    Names are checked after resolution, at connect time (`_GuardedConnection`).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise FetchError(source_key, f"invalid URL {redact(url)}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(source_key, f"only http and https URLs can be fetched, not {redact(url)}")
+    host = parts.hostname
+    ip = _as_ip(host)
+    if ip is None and (host == "localhost" or host.endswith(".localhost")):
+        ip = ipaddress.ip_address("127.0.0.1")  # RFC 6761: always loopback
+    if ip is not None:
+        policy.check(host, ip, port)
+
+
+def redact(url: str) -> str:
+    """`url` without its query string and fragment, safe to show in messages
+    (private feed URLs carry tokens there)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    hidden = "?..." if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}{hidden}"
