@@ -19,6 +19,7 @@ from connectors.http.guard import (
     FETCH_DEADLINE,
     AddressPolicy,
     Deadline,
+    is_proxied,
     precheck,
     redact,
 )
@@ -94,7 +95,12 @@ def _follow(
 ) -> HttpResponse:
     current, seen, permanent = url, {url}, True
     for _ in range(max_redirects + 1):
-        precheck(current, ADDRESS_POLICY.get(), source_key)
+        precheck(
+            current,
+            ADDRESS_POLICY.get(),
+            source_key,
+            proxied=is_proxied(session, current),
+        )
         resp = session.get(
             current,
             headers=headers,

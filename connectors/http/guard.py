@@ -197,10 +197,14 @@ def make_session(user_agent: str) -> requests.Session:
     return session
 
 
-def precheck(url: str, policy: AddressPolicy, source_key: str) -> None:
-    """Refuse non-web URLs and literal private addresses before any request.
+def precheck(url: str, policy: AddressPolicy, source_key: str, *, proxied: bool = False) -> None:
+    """Refuse non-web URLs and private addresses before any request.
 
-    Names are checked after resolution, at connect time (`_GuardedConnection`).
+    An address is recognised in every spelling the system resolver reads
+    (`literal_ip`). Names are otherwise checked after resolution, at connect
+    time (`_GuardedConnection`); behind a proxy (`proxied`) that check would
+    only see the proxy, so the name is resolved here and every address it
+    gives is checked. BlockedAddress becomes a FetchError naming the fix.
     """
     try:
         parts = urlsplit(url)
@@ -210,11 +214,50 @@ def precheck(url: str, policy: AddressPolicy, source_key: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(source_key, f"only http and https URLs can be fetched, not {redact(url)}")
     host = parts.hostname
-    ip = _as_ip(host)
+    ip = literal_ip(host)
     if ip is None and (host == "localhost" or host.endswith(".localhost")):
         ip = ipaddress.ip_address("127.0.0.1")  # RFC 6761: always loopback
-    if ip is not None:
-        policy.check(host, ip, port)
+    addresses = [ip] if ip is not None else _resolved(host, port) if proxied else []
+    try:
+        for address in addresses:
+            policy.check(host, address, port)
+    except BlockedAddress as exc:
+        raise FetchError(source_key, str(exc)) from exc
+
+
+def literal_ip(host: str) -> IP | None:
+    """The address `host` is, if it is one, in any spelling the resolver accepts.
+
+    Besides dotted quads and IPv6 (IPv4-mapped too), inet_aton(3) reads
+    127.0.0.1 as `2130706433`, `0177.0.0.1`, `0x7f.0.0.1` or `127.1`, and
+    getaddrinfo(3) hands such a name straight to it.
+    """
+    ip = _as_ip(host)
+    if ip is not None or not host[:1].isdigit():
+        return ip
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:  # not a numeric spelling: a host name
+        return None
+
+
+def _resolved(host: str, port: int) -> list[IP]:
+    """Every address `host` resolves to here; none when it does not resolve
+    (a proxy may know names we do not: it is then the proxy's to answer)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def is_proxied(session: requests.Session, url: str) -> bool:
+    """Whether `session` would send a request for `url` through a proxy
+    (its own `proxies`, or HTTP(S)_PROXY / NO_PROXY from the environment)."""
+    proxies = dict(session.proxies)
+    if session.trust_env:
+        proxies = {**requests.utils.get_environ_proxies(url), **proxies}
+    return requests.utils.select_proxy(url, proxies) is not None
 
 
 def redact(url: str) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import http.client
 import threading
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -175,3 +177,55 @@ def deflate_bomb(decoded_bytes: int) -> bytes:
 def nested_gzip(data: bytes) -> bytes:
     """`data` gzipped twice (served as `Content-Encoding: gzip, gzip`)."""
     return gzip.compress(gzip.compress(data, 9), 9)
+
+
+class ForwardingProxy:
+    """A plain HTTP forward proxy on 127.0.0.1, as schools run one: it fetches
+    whatever absolute URL it is asked for, from its own side, and relays the
+    answer (redirects included, unfollowed). Every URL asked for is recorded."""
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+        owner = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requested.append(self.path)
+                parts = urllib.parse.urlsplit(self.path)
+                conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=5)
+                try:
+                    conn.request("GET", parts.path or "/", headers={"Host": parts.netloc})
+                    answer = conn.getresponse()
+                    body = answer.read()
+                except OSError:
+                    self.send_error(502)
+                    return
+                finally:
+                    conn.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> ForwardingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
