@@ -70,11 +70,13 @@ _TAGS = frozenset(
     }
 )
 
-# No style, class, id or on* attribute anywhere: only these survive.
+# No style, class, id or on* attribute anywhere: only these survive. An
+# image's `style` and `hidden` are read to drop hidden images (tracking
+# pixels), then removed with the rest (`_keep_image`).
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
-    "img": {"src", "alt", "title", "width", "height"},
+    "img": {"src", "alt", "title", "width", "height", "style", "hidden"},
     "ol": {"start"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan", "scope"},
@@ -108,7 +110,9 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     URLs must be http(s) (links may also be mailto:); relative ones are
     resolved against `base_url` when it is an http(s) URL, dropped
     otherwise. Links get `rel="noopener noreferrer"`. Images that are not
-    http(s) or are tracking pixels (width or height 0 or 1) are removed.
+    http(s), known trackers, 0 or 1 pixel wide or high, or hidden (by
+    `hidden`, or a style with display:none, visibility:hidden or opacity 0)
+    are removed: once its style is gone, a hidden image would show.
     """
     if not html:
         return ""
@@ -162,15 +166,41 @@ _TRACKERS = re.compile(
 
 
 def _keep_image(match: re.Match[str]) -> str:
-    """Return the <img> tag unchanged, or "" for non-web, 1x1 and tracker images."""
+    """The <img> tag without its style, or "" for non-web, tracker and hidden images."""
     attrs = dict(_ATTR.findall(match.group(0)))
     src = _html.unescape(attrs.get("src", ""))
-    if not _is_web_url(src) or _TRACKERS.match(src):
+    if not _is_web_url(src) or _TRACKERS.match(src) or "hidden" in attrs:
         return ""
-    for size in (attrs.get("width"), attrs.get("height")):
-        if size is not None and size.strip().removesuffix("px") in ("0", "1"):
+    style = _style(_html.unescape(attrs.pop("style", "")))
+    if _is_hidden(style):
+        return ""
+    for name in ("width", "height"):
+        size = attrs.get(name, style.get(name))
+        if size is not None and size.strip().lower().removesuffix("px").strip() in _PIXEL:
             return ""
-    return match.group(0)
+    return "<img" + "".join(f' {name}="{value}"' for name, value in attrs.items()) + ">"
+
+
+_PIXEL = frozenset({"0", "1", "0.0", "1.0"})
+_TRANSPARENT = re.compile(r"^(0+(\.0*)?|\.0+)%?$")
+
+
+def _style(declarations: str) -> dict[str, str]:
+    """A style attribute's declarations by lower-case property (the last one wins)."""
+    found: dict[str, str] = {}
+    for declaration in declarations.split(";"):
+        name, sep, value = declaration.partition(":")
+        if sep:
+            found[name.strip().lower()] = value.replace("!important", "").strip().lower()
+    return found
+
+
+def _is_hidden(style: dict[str, str]) -> bool:
+    return (
+        style.get("display") == "none"
+        or style.get("visibility") in ("hidden", "collapse")
+        or bool(_TRANSPARENT.match(style.get("opacity", "1")))
+    )
 
 
 # Reusable cleaners for text extraction: tags kept bare, or no tags at all.

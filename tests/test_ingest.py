@@ -211,3 +211,16 @@ def test_a_refused_credential_fails_every_source_using_it_with_one_call(db_url: 
     assert outcomes["a"].error == outcomes["b"].error == refused.message
     assert outcomes["other"].new_posts == 1
     assert states["a"].next_attempt_at == states["b"].next_attempt_at == T0 + timedelta(hours=6)
+
+
+def test_a_source_is_told_its_fetch_is_first_until_one_succeeds(db_url: str) -> None:
+    clock = FixedClock()
+    connector = FakeConnector(
+        script={"blog": [FetchError("blog", "timed out"), FetchResult(), FetchResult()]}
+    )
+    with _app(db_url, ["blog"], connector, clock) as app:
+        for _ in range(3):
+            fetch_sources(app)
+            clock.advance(hours=1)
+
+    assert [state.is_first_fetch for _, state in connector.calls] == [True, True, False]

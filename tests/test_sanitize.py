@@ -174,3 +174,33 @@ def test_no_script_handler_or_javascript_url_survives_any_input(dirty: str) -> N
     assert re.search(r"<[^>]*\son[a-z]*\s*=", out) is None
     for url in re.findall(r'\s(?:href|src)="([^"]*)"', out):
         assert url.startswith(("http://", "https://", "mailto:")), url
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        pytest.param('<img style="display:none" src="https://t.example/o.gif">', id="display-none"),
+        pytest.param(
+            '<img style="DISPLAY : None !important" src="https://t.example/o.gif">',
+            id="display-none-loud",
+        ),
+        pytest.param('<img style="visibility:hidden" src="https://t.example/o.gif">', id="hidden"),
+        pytest.param('<img style="opacity:0" src="https://t.example/o.gif">', id="opacity-0"),
+        pytest.param('<img style="opacity:0.0" src="https://t.example/o.gif">', id="opacity-0.0"),
+        pytest.param('<img style="opacity:0%" src="https://t.example/o.gif">', id="opacity-0%"),
+        pytest.param('<img style="width:1px;height:1px" src="https://t.example/o.gif">', id="1x1"),
+        pytest.param('<img style="width: 0; height: 0" src="https://t.example/o.gif">', id="0x0"),
+        pytest.param('<img hidden src="https://t.example/o.gif">', id="hidden-attribute"),
+        pytest.param('<img width="1" height="1" src="https://t.example/o.gif">', id="1x1-attrs"),
+    ],
+)
+def test_a_hidden_image_is_dropped_not_shown_once_its_style_is_gone(img: str) -> None:
+    assert sanitize_html(f"<p>Hello{img}</p>") == "<p>Hello</p>"
+
+
+def test_a_visible_image_keeps_its_size_and_alt_but_no_style() -> None:
+    out = sanitize_html(
+        '<img style="opacity:.5;border:0" width="600" src="https://cdn.example/a.jpg" alt="A &amp; b">'
+    )
+
+    assert out == '<img width="600" src="https://cdn.example/a.jpg" alt="A &amp; b">'

@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aggregator.app.credentials import CredentialGate
@@ -193,8 +194,9 @@ def _fetch_one(app: App, status: SourceStatus, gate: CredentialGate) -> FetchRes
     if connector is None:
         raise SourceError(source.key, f"kind '{source.kind}' is not supported by this version")
     try:
+        state = replace(status.state, is_first_fetch=status.last_success_at is None)
         with gate.use(source):
-            return connector.fetch(source, status.state)
+            return connector.fetch(source, state)
     except SourceError:
         raise
     except Exception as exc:  # a connector bug must not stop the other sources

@@ -50,13 +50,16 @@ class FetchState:
     """What ingest remembers of a source between fetches, handed to its connector.
 
     `url` is set when a feed answered with a permanent redirect: the
-    connector fetches there instead of the configured URL.
+    connector fetches there instead of the configured URL. `is_first_fetch`
+    is set by ingest until a fetch of the source has succeeded: what a
+    source serves then is its back catalogue, not news.
     """
 
     cursor: str | None = None
     etag: str | None = None
     last_modified: str | None = None
     url: str | None = None
+    is_first_fetch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,15 @@
-"""The `rss` connector: RSS, Atom and JSON Feed over HTTP (SPEC "Source kinds").
+"""The `rss` connector: RSS, Atom and JSON Feed over HTTP.
 
 Fetching is a conditional GET through `connectors.http.fetch` (ETag and
 Last-Modified come back in the `FetchResult`, a 304 costs no parsing);
-parsing is `connectors.rss.parse.parse_feed`, optionally in a process pool.
+parsing is `connectors.rss.parse.read_feed`, optionally in a process pool.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import requests
@@ -17,18 +17,24 @@ import requests
 from aggregator.config.load import FetchConfig
 from aggregator.domain.clock import Clock
 from aggregator.domain.errors import FetchError, ParseError, SourceError
-from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.http.errors import raise_for_status
 from connectors.http.fetch import fetch_url
 from connectors.http.response import HttpResponse
 from connectors.rss.delta import known_items, trim_known
-from connectors.rss.parse import parse_feed
+from connectors.rss.item import web_url
+from connectors.rss.parse import ParsedFeed, read_feed
 
 __all__ = ["RssConnector"]
 
 log = logging.getLogger(__name__)
+
+# An item without a date, met on a feed's first fetch, belongs to its back
+# catalogue: it is dated this far back, before any digest window (at most
+# 168 hours), so a whole old feed does not land in the next digest. Undated
+# items met later are new, and dated when first seen.
+UNDATED_BACK_CATALOGUE_AGE = timedelta(days=8)
 
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -77,9 +83,10 @@ class RssConnector:
         if response.status == 304:
             return FetchResult(not_modified=True, moved_to=response.permanent_redirect_to)
         raise_for_status(source.key, response, self._clock())
-        posts, cursor = self._parse(source.key, response, state.cursor)
+        parsed, cursor = self._parse(source.key, response, state)
         return FetchResult(
-            posts=posts,
+            posts=parsed.posts,
+            problem=parsed.problem,
             cursor=cursor,
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
@@ -111,16 +118,23 @@ class RssConnector:
         )
 
     def _parse(
-        self, source_key: str, response: HttpResponse, cursor: str | None
-    ) -> tuple[tuple[Post, ...], str | None]:
-        """Parse here or in the pool; unexpected parser crashes become ParseError."""
+        self, source_key: str, response: HttpResponse, state: FetchState
+    ) -> tuple[ParsedFeed, str | None]:
+        """Parse here or in the pool; unexpected parser crashes become ParseError.
+
+        Relative links are relative to the document's Content-Location when
+        it names one (RFC 9110 §8.7), else to its URL.
+        """
+        now = self._clock()
+        base = web_url(response.headers.get("content-location", ""), response.url)
         args = (
             source_key,
             response.body,
             response.headers.get("content-type", ""),
-            response.url,
-            self._clock(),
-            cursor,
+            base or response.url,
+            now,
+            state.cursor,
+            now - UNDATED_BACK_CATALOGUE_AGE if state.is_first_fetch else None,
         )
         try:
             if self._pool is None:
@@ -136,17 +150,24 @@ class RssConnector:
 
 
 def parse_new_items(
-    source_key: str, body: bytes, content_type: str, url: str, now: datetime, cursor: str | None
-) -> tuple[tuple[Post, ...], str | None]:
+    source_key: str,
+    body: bytes,
+    content_type: str,
+    url: str,
+    now: datetime,
+    cursor: str | None,
+    undated_at: datetime | None = None,
+) -> tuple[ParsedFeed, str | None]:
     """Parse only the items not seen at the last fetch (see `connectors.rss.delta`).
 
-    Module-level so a process pool can run it. Returns the posts and the new
-    cursor; raises ParseError like `parse_feed`.
+    Module-level so a process pool can run it. Returns the parsed feed and
+    the new cursor; raises ParseError like `read_feed`.
     """
     delta = trim_known(body, known_items(cursor))
     if delta.document is None:
-        return (), delta.cursor
-    return parse_feed(source_key, delta.document, content_type, url, now), delta.cursor
+        return ParsedFeed(()), delta.cursor
+    parsed = read_feed(source_key, delta.document, content_type, url, now, undated_at)
+    return parsed, delta.cursor
 
 
 def from_context(context: ConnectorContext) -> RssConnector:

@@ -18,17 +18,21 @@ from urllib.parse import urljoin, urlsplit
 from aggregator.domain.post import Post
 from connectors.sanitize import html_to_text, plain_text, sanitize_html
 
-__all__ = ["RawItem", "to_post", "web_url"]
+__all__ = ["RawItem", "byline", "to_post", "web_url"]
 
 _HREF = re.compile(r'<a\s[^>]*?href="([^"]*)"')
+# An address in a byline ("ana@school.org (Ana Diaz)", "Name <me@example.com>"):
+# shown to every reader of the digest, so it is never kept.
+_EMAIL = re.compile(r"[<(]?\s*(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*[>)]?")
 
 
 @dataclass(frozen=True, slots=True)
 class RawItem:
     """An item as the document gave it (strings not yet cleaned).
 
-    `content` is HTML unless `content_is_text`; `base` is the URL its
-    relative links are relative to (xml:base or the document URL);
+    `content` is HTML unless `content_is_text`, `title` likewise with
+    `title_is_text`; `base` is the URL its relative links are relative to
+    (xml:base or the document URL);
     `published_at`/`updated_at` are aware UTC when the document had a
     readable date. `fingerprint` holds the raw fields that define the item,
     hashed into `Post.content_hash`.
@@ -36,6 +40,7 @@ class RawItem:
 
     id: str
     title: str
+    title_is_text: bool
     link: str
     content: str
     content_is_text: bool
@@ -70,29 +75,37 @@ def _digest(parts: tuple[str, ...]) -> str:
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def to_post(raw: RawItem, source_key: str, feed_url: str, now: datetime) -> Post:
-    """Clean a `RawItem` into a `Post` (network "rss").
+def to_post(
+    raw: RawItem, source_key: str, feed_url: str, now: datetime, undated_at: datetime | None = None
+) -> Post | None:
+    """Clean a `RawItem` into a `Post` (network "rss"); None for an item with
+    no title, text, link or media (nothing a reader could be shown).
 
     Identity: the item's id, else its link, else a hash of title and
     content, so an item with neither keeps the same id on every fetch.
-    Date: published, else updated, else `now` (first seen); never later
-    than `now`. URLs are absolute http(s) or dropped.
+    Date: published, else updated, else `undated_at` (default `now`: first
+    seen); never later than `now`. URLs are absolute http(s) or dropped.
+    Bylines lose e-mail addresses.
     """
     base = web_url(raw.base, feed_url) or feed_url
     link = web_url(raw.link, base)
-    external_id = raw.id.strip() or link or "sha256:" + _digest((raw.title, raw.content))
     body = _html.escape(raw.content) if raw.content_is_text else raw.content
     html = sanitize_html(body, base_url=base)
-    when = raw.published_at or raw.updated_at or now
+    text = html_to_text(html, is_sanitized=True)
+    title = " ".join(raw.title.split()) if raw.title_is_text else plain_text(raw.title)
     media_url, media_type, image_url = _media(raw, base)
+    if not (title or text or link or media_url):
+        return None
+    external_id = raw.id.strip() or link or "sha256:" + _digest((raw.title, raw.content))
+    when = raw.published_at or raw.updated_at or undated_at or now
     return Post(
         source_key=source_key,
         external_id=external_id,
         network="rss",
         url=link,
-        author=plain_text(raw.author),
-        title=plain_text(raw.title) or None,
-        text=html_to_text(html, is_sanitized=True),
+        author=byline(raw.author),
+        title=title or None,
+        text=text,
         html=html,
         published_at=min(when, now),
         media_url=media_url,
@@ -103,6 +116,15 @@ def to_post(raw: RawItem, source_key: str, feed_url: str, now: datetime) -> Post
         links=_links(html),
         content_hash=_digest(raw.fingerprint),
     )
+
+
+def byline(author: str) -> str:
+    """An author as shown to readers: plain text without e-mail addresses
+    (`"ana@school.org (Ana Diaz)"` -> `"Ana Diaz"`, a bare address -> `""`)."""
+    name = " ".join(_EMAIL.sub(" ", plain_text(author)).split()).strip(" ,;-")
+    if name.startswith("(") and name.endswith(")"):  # RSS 2.0: "address (Name)"
+        name = name[1:-1].strip()
+    return name
 
 
 def _media(raw: RawItem, base: str) -> tuple[str | None, str | None, str | None]:

@@ -65,6 +65,7 @@ def _raw_item(item: dict[str, Any], language: str | None, feed_author: str) -> R
     return RawItem(
         id=item_id,
         title=_str(item.get("title")),
+        title_is_text=True,  # JSON Feed titles are plain text
         link=_str(item.get("url")) or _str(item.get("external_url")),
         content=content,
         content_is_text=is_text,

@@ -15,7 +15,7 @@ import time
 import xml.sax
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import feedparser
 
@@ -24,7 +24,7 @@ from aggregator.domain.post import Post
 from connectors.rss.item import RawItem, to_post, web_url
 from connectors.rss.jsonfeed import parse_json_feed
 
-__all__ = ["parse_feed"]
+__all__ = ["ParsedFeed", "parse_feed", "read_feed"]
 
 _BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
 # A DOCTYPE with an internal subset; quoted values may contain "]" or ">".
@@ -38,18 +38,42 @@ _TAG_ATTR = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))
 # Valid multi-byte UTF-8 characters needed per invalid byte sequence before
 # a document is read as UTF-8 with a few bad bytes (see `_repaired_utf8`).
 _UTF8_EVIDENCE = 20
+# The end tag of a feed's root element, at the end of a complete document.
+_ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>\s*\Z", re.IGNORECASE)
 _FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/feed+json")
+
+
+class ParsedFeed(NamedTuple):
+    """A feed's posts, and what went wrong while reading them (None: nothing)."""
+
+    posts: tuple[Post, ...]
+    problem: str | None = None
 
 
 def parse_feed(
     source_key: str, body: bytes, content_type: str, url: str, now: datetime
 ) -> tuple[Post, ...]:
+    """The posts of a fetched feed document (see `read_feed`)."""
+    return read_feed(source_key, body, content_type, url, now).posts
+
+
+def read_feed(
+    source_key: str,
+    body: bytes,
+    content_type: str,
+    url: str,
+    now: datetime,
+    undated_at: datetime | None = None,
+) -> ParsedFeed:
     """Parse a fetched feed document into posts.
 
     `content_type` is the response's Content-Type (it decides the charset
-    under RFC 3023), `url` the final document URL (base of relative links),
-    `now` the fetch time (aware UTC: date of undated items, cap on future
-    dates). A bozo (not well-formed) feed still yields its complete items.
+    under RFC 3023), `url` the document's base URL (of relative links),
+    `now` the fetch time (aware UTC: cap on future dates), `undated_at` the
+    date of items without one (default `now`: first seen). A feed that is
+    not well-formed XML is read leniently: every item is kept but a partial
+    last one (a cut-off document), and that loss is the `problem`. Items
+    with no title, text or link are left out.
 
     Raises ParseError for an empty document, an HTML page (naming its feed
     when the page links one), a document declaring XML entities that cannot
@@ -63,7 +87,7 @@ def parse_feed(
     stripped = body.lstrip(_BOM_AND_SPACE)
     if stripped.startswith(b"{"):
         items = parse_json_feed(source_key, stripped)
-        return tuple(to_post(item, source_key, url, now) for item in items)
+        return ParsedFeed(_posts(items, source_key, url, now, undated_at))
     document = _without_entities(source_key, body)
     try:
         parsed = feedparser.parse(
@@ -80,7 +104,15 @@ def parse_feed(
         raise ParseError(source_key, "not a feed (unreadable character encoding)") from exc
     if not parsed.entries and not parsed.get("version"):
         raise ParseError(source_key, _not_a_feed(body, url))
-    return tuple(to_post(item, source_key, url, now) for item in _raw_items(parsed))
+    items, problem = _raw_items(parsed, _is_cut_off(document))
+    return ParsedFeed(_posts(items, source_key, url, now, undated_at), problem)
+
+
+def _posts(
+    items: Iterable[RawItem], source_key: str, url: str, now: datetime, undated_at: datetime | None
+) -> tuple[Post, ...]:
+    posts = (to_post(item, source_key, url, now, undated_at) for item in items)
+    return tuple(post for post in posts if post is not None)
 
 
 def _repaired_utf8(body: bytes, content_type: str) -> tuple[bytes, str]:
@@ -162,23 +194,43 @@ def _alternate_feed(head: bytes, url: str) -> str:
     return ""
 
 
-def _raw_items(parsed: Any) -> Iterable[RawItem]:
-    """RawItems from a feedparser result.
+def _raw_items(parsed: Any, cut_off: bool) -> tuple[list[RawItem], str | None]:
+    """RawItems from a feedparser result, and the problem of a broken document.
 
-    When the document was not well-formed, items with neither id nor link
-    are dropped: a truncated document ends with such a partial item
-    (API-NOTES §5, `truncated.xml`), which would otherwise be stored under a
-    hash of its half title and never replaced.
+    feedparser reads a document that is not well-formed XML leniently and
+    keeps every item it can. Only a cut-off document's last item can be
+    partial: without an id or link it would be stored under a hash of its
+    half title and never replaced, so it is dropped, and the loss reported.
+    A complete document with an error elsewhere (an undefined entity) keeps
+    every item.
     """
-    truncated = isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)
+    error = parsed.get("bozo_exception")
     feed = parsed.feed
     language = feed.get("language") or None
-    feed_author = feed.get("author", "")
-    for entry in parsed.entries:
-        item = _raw_item(entry, language, feed_author)
-        if truncated and not (item.id or item.link):
-            continue
-        yield item
+    feed_author = _author(feed)
+    items = [_raw_item(entry, language, feed_author) for entry in parsed.entries]
+    if not isinstance(error, xml.sax.SAXException) or not items or not cut_off:
+        return items, None
+    if items[-1].id or items[-1].link:
+        return items, None
+    reason = str(error.getMessage() if isinstance(error, xml.sax.SAXParseException) else error)
+    kept = len(items) - 1
+    return items[:-1], (
+        f"the feed is cut off or is broken XML ({reason[:80]}); "
+        f"kept {kept} complete item(s) and left out a partial one"
+    )
+
+
+def _is_cut_off(document: bytes) -> bool:
+    """Whether the document stops before its root element is closed."""
+    return _ROOT_END.search(document[-256:]) is None and not _looks_wide(document)
+
+
+def _author(element: Mapping[str, Any]) -> str:
+    """An entry's or channel's author name: the parsed name of an RSS
+    `address (Name)` or Atom `<name>`, else the text as written."""
+    detail = element.get("author_detail") or {}
+    return str(detail.get("name") or ("" if detail.get("email") else element.get("author", "")))
 
 
 def _raw_item(entry: Any, language: str | None, feed_author: str) -> RawItem:
@@ -186,7 +238,7 @@ def _raw_item(entry: Any, language: str | None, feed_author: str) -> RawItem:
     # (updated -> published) with a DeprecationWarning, and is slower.
     entry = dict(entry)
     content, is_text, base = _content(entry)
-    author = (entry.get("author_detail") or {}).get("name") or entry.get("author") or feed_author
+    author = _author(entry) or feed_author
     enclosures = tuple(
         (str(link.get("href", "")), str(link.get("type", "")))
         for link in entry.get("links", ())
@@ -195,6 +247,7 @@ def _raw_item(entry: Any, language: str | None, feed_author: str) -> RawItem:
     return RawItem(
         id=str(entry.get("id", "")),
         title=str(entry.get("title", "")),
+        title_is_text=(entry.get("title_detail") or {}).get("type") == "text/plain",
         link=str(entry.get("link", "")),
         content=content,
         content_is_text=is_text,

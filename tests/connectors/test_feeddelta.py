@@ -30,7 +30,8 @@ def rss(*items: str) -> bytes:
 
 
 def parse(body: bytes, cursor: str | None):
-    return parse_new_items("blog", body, "application/rss+xml", URL, NOW, cursor)
+    parsed, new_cursor = parse_new_items("blog", body, "application/rss+xml", URL, NOW, cursor)
+    return parsed.posts, new_cursor
 
 
 @pytest.mark.parametrize("path", REAL_FEEDS, ids=lambda p: p.name)
