@@ -329,6 +329,39 @@ def test_demo_writes_both_digests(tmp_path: Path) -> None:
     assert "Good morning, Ana." in text_path.read_text(encoding="utf-8")
 
 
+def test_demo_into_a_relative_folder_then_status_on_its_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = pln("demo", "--out", "demo")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo" / "pln.db").exists() and not (tmp_path / "demo" / "demo").exists()
+    config = tmp_path / "demo" / "config.toml"
+    assert f"pln status --config {config}" in result.stdout
+
+    status = pln("status", "--config", "demo/config.toml")
+
+    assert status.exit_code == 0, status.output
+    assert rows(status.stdout)["cult-of-retrieval"][3] == "8"  # posts stored by the demo
+
+
+def test_demo_writes_its_configuration_where_config_says_and_never_over_another(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "mine.toml"
+    result = pln("demo", "--out", str(tmp_path / "demo"), "--config", str(mine))
+    assert result.exit_code == 0, result.output
+    assert mine.read_text(encoding="utf-8").startswith("# Configuration used by `pln demo`")
+    assert pln("demo", "--out", str(tmp_path / "demo"), "--config", str(mine)).exit_code == 0
+
+    real = tmp_path / "config.toml"
+    real.write_text('[database]\nurl = "sqlite:///school.db"\n', encoding="utf-8")
+    refused = pln("demo", "--out", str(tmp_path / "again"), "--config", str(real))
+
+    assert_one_line_error(refused, f"{real} exists and is not a demo configuration")
+    assert real.read_text(encoding="utf-8").startswith("[database]")
+
+
 # -- errors ------------------------------------------------------------------
 
 

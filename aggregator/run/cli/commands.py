@@ -97,14 +97,21 @@ def _app(config_path: str) -> Iterator[App]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the database and the digest (default: a new temporary folder).",
 )
-def demo(out: Path | None) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the demo's configuration (default: config.toml in the --out folder).",
+)
+def demo(out: Path | None, config_path: Path | None) -> None:
     """Run the whole pipeline offline on shipped sample feeds and write a digest."""
     from aggregator.run.demo.pipeline import run_demo
 
-    report = run_demo(out)
+    report = run_demo(out, config=config_path)
     click.echo(f"HTML digest: {report.html_path}")
     click.echo(f"Text digest: {report.text_path}")
     click.echo(report.summary)
+    click.echo(f"Try the other commands on it: pln status --config {report.config_path}")
 
 
 @main.command()

@@ -17,6 +17,7 @@ from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
 from aggregator.config.load import load_config
 from aggregator.domain.clock import Clock, utc_now
+from aggregator.domain.errors import PLNError
 from aggregator.run.demo.server import FeedServer, demo_feeds
 from digests.render import render_html, render_text
 
@@ -27,22 +28,40 @@ class DemoReport:
 
     html_path: Path
     text_path: Path
+    config_path: Path
     summary: str
 
 
-def run_demo(out: Path | None = None, clock: Clock = utc_now) -> DemoReport:
+_TEMPLATE = resources.files("aggregator.run.demo").joinpath("demo.toml")
+
+
+def run_demo(
+    out: Path | None = None, clock: Clock = utc_now, config: Path | None = None
+) -> DemoReport:
     """Fetch the sample feeds into a new database in `out` and write a digest there.
 
-    `out` defaults to a new temporary folder; it must not already hold a demo
-    database (the demo always starts fresh).
+    `out` defaults to a new temporary folder; a demo database already there
+    is replaced (the demo always starts fresh). The demo's configuration is
+    written to `config` (default `out/config.toml`), so other commands can be
+    tried on the demo's database with `--config`; raises PLNError rather than
+    overwrite a file that `pln demo` did not write.
     """
-    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="pln-demo-"))
+    # Absolute: the configuration's relative paths are read from its own folder.
+    folder = (
+        Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="pln-demo-"))
+    ).resolve()
+    config_path = Path(config).resolve() if config is not None else folder / "config.toml"
+    template = _TEMPLATE.read_text("utf-8")
+    if config_path.exists() and not _is_demo_config(config_path, template):
+        raise PLNError(
+            f"{config_path} exists and is not a demo configuration; "
+            "name another file with --config or leave it out"
+        )
     folder.mkdir(parents=True, exist_ok=True)
+    config_path.parent.mkdir(parents=True, exist_ok=True)
     (folder / "pln.db").unlink(missing_ok=True)
     now = clock()
     with FeedServer(demo_feeds(now)) as server:
-        config_path = folder / "config.toml"
-        template = resources.files("aggregator.run.demo").joinpath("demo.toml").read_text("utf-8")
         config_path.write_text(
             template.format(port=server.port, db_url=f"sqlite:///{(folder / 'pln.db').as_posix()}"),
             encoding="utf-8",
@@ -64,4 +83,13 @@ def run_demo(out: Path | None = None, clock: Clock = utc_now) -> DemoReport:
     )
     if failed:
         summary += f" Failed: {', '.join(failed)}."
-    return DemoReport(html_path, text_path, summary)
+    return DemoReport(html_path, text_path, config_path, summary)
+
+
+def _is_demo_config(path: Path, template: str) -> bool:
+    """Whether `path` starts like the configurations `pln demo` writes."""
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.readline() == template.splitlines(keepends=True)[0]
+    except (OSError, UnicodeDecodeError):
+        return False
