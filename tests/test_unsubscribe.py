@@ -55,6 +55,11 @@ def swap_address(token: str, email: str) -> str:
         pytest.param(lambda t: t[: len(t) // 2], id="cut-short"),
         pytest.param(lambda t: "!!!." + t.partition(".")[2], id="not-base64"),
         pytest.param(lambda t: "", id="empty"),
+        pytest.param(lambda t: t[:3] + "!" + t[3:], id="junk-in-address"),
+        pytest.param(lambda t: t[:-3] + "*" + t[-3:], id="junk-in-signature"),
+        pytest.param(lambda t: t + "==", id="padding-appended"),
+        pytest.param(lambda t: t.replace(".", "=.", 1), id="padding-in-address"),
+        pytest.param(lambda t: t[:-1] + chr(ord(t[-1]) ^ 1), id="stray-bits"),
     ],
 )
 def test_a_tampered_token_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aggregator.app.wiring import App
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # Binds a signature to this use, so the secret signing something else one day
 # cannot make unsubscribe tokens.
 _PURPOSE = b"pln-digest unsubscribe v1\x00"
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _b64(data: bytes) -> str:
@@ -35,7 +37,14 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: only the one spelling `_b64` writes decodes (the lenient stdlib
+    decoder skips junk characters and accepts padding and stray bits)."""
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not unpadded base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical spelling")
+    return data
 
 
 def _signature(secret: str, email: str) -> bytes:
