@@ -28,14 +28,15 @@ from aggregator.app.deliver import (
 )
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
+from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
-from aggregator.store.deliveries import Claim, Deliveries
+from aggregator.store.deliveries import Deliveries
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
-__all__ = ["DeliveryOutcome", "retry_delay", "send_due_digests"]
+__all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +47,6 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=1)
 # Attempts before a day's digest is given up: 5, 10, 20, 40 min apart.
 MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """What happened to one recipient's digest for one local day.
-
-    `status`: "sent", "would send" (dry run), "retry" (at `retry_at`),
-    "failed", "unknown" (may have been accepted: check the mail log for
-    `message_id`), "missed" (too late after downtime: skipped), "skipped"
-    (nothing new, and `[digest] skip_empty` is on).
-    """
-
-    email: str
-    local_day: date
-    status: str
-    subject: str = ""
-    post_count: int = 0
-    message_id: str = ""
-    error: str = ""
-    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +99,7 @@ def send_due_digests(
             continue
         outcome = _deliver(app, deliveries, mailer, job.recipient, claim)
         outcomes.append(outcome)
-        if outcome.status == "retry" and outcome.error.startswith(_UNAVAILABLE):
+        if outcome.status is OutcomeStatus.RETRY and outcome.error.startswith(_UNAVAILABLE):
             unavailable = outcome.error
     return outcomes
 
@@ -171,7 +152,7 @@ def _skip_missed(
         if claim is not None:
             deliveries.mark_failed(claim, reason)
             log.warning("%s: digest for %s %s", due.recipient.email, due.local_day, reason)
-    return DeliveryOutcome(due.recipient.email, due.local_day, "missed", error=reason)
+    return DeliveryOutcome(due.recipient.email, due.local_day, OutcomeStatus.MISSED, error=reason)
 
 
 def _deliver(
@@ -183,14 +164,16 @@ def _deliver(
         digest = build_digest(app, recipient, now)
         if digest.is_empty and app.config.digest.skip_empty:
             deliveries.mark_skipped(claim, "nothing new: empty digests are not sent")
-            return DeliveryOutcome(claim.email, claim.local_day, "skipped", digest.subject, 0)
+            return DeliveryOutcome(
+                claim.email, claim.local_day, OutcomeStatus.SKIPPED, digest.subject, 0
+            )
         message = _message(app, recipient, digest, now)
     except PLNError as exc:
         return _failed_attempt(deliveries, claim, str(exc), now)
     message_id = str(message["Message-ID"])
     count = len(digest.entries) + len(digest.also)
     outcome = DeliveryOutcome(
-        claim.email, claim.local_day, "sent", digest.subject, count, message_id
+        claim.email, claim.local_day, OutcomeStatus.SENT, digest.subject, count, message_id
     )
     try:
         mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, count, now))
@@ -201,7 +184,7 @@ def _deliver(
     except PermanentFailure as exc:
         deliveries.mark_failed(claim, str(exc))
         log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
-        return replace(outcome, status="failed", error=str(exc))
+        return replace(outcome, status=OutcomeStatus.FAILED, error=str(exc))
     except UnknownOutcome as exc:
         deliveries.note_unknown(claim, str(exc))
         log.error(
@@ -212,7 +195,7 @@ def _deliver(
             exc,
             message_id,
         )
-        return replace(outcome, status="unknown", error=str(exc))
+        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=str(exc))
     deliveries.mark_sent(claim, app.clock())
     log.info(
         "%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count, message_id
@@ -228,7 +211,7 @@ def _failed_attempt(
         error = f"gave up after {claim.attempts} attempts: {error}"
         deliveries.mark_failed(claim, error)
         log.error("%s: digest for %s: %s", claim.email, claim.local_day, error)
-        return DeliveryOutcome(claim.email, claim.local_day, "failed", error=error)
+        return DeliveryOutcome(claim.email, claim.local_day, OutcomeStatus.FAILED, error=error)
     retry_at = now + retry_delay(claim.attempts)
     deliveries.mark_retry(claim, error, retry_at)
     log.warning(
@@ -238,14 +221,18 @@ def _failed_attempt(
         error,
         retry_at.isoformat(timespec="minutes"),
     )
-    return DeliveryOutcome(claim.email, claim.local_day, "retry", error=error, retry_at=retry_at)
+    return DeliveryOutcome(
+        claim.email, claim.local_day, OutcomeStatus.RETRY, error=error, retry_at=retry_at
+    )
 
 
 def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
     digest = build_digest(app, job.recipient, now)
     count = len(digest.entries) + len(digest.also)
-    return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject, count)
+    return DeliveryOutcome(
+        job.recipient.email, job.local_day, OutcomeStatus.WOULD_SEND, digest.subject, count
+    )
 
 
 def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
@@ -287,5 +274,7 @@ def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> Del
     return (
         sent[0]
         if sent
-        else DeliveryOutcome(email, local_day, "retry", error="claimed by another process")
+        else DeliveryOutcome(
+            email, local_day, OutcomeStatus.RETRY, error="claimed by another process"
+        )
     )

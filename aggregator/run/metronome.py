@@ -28,9 +28,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
-from aggregator.app.send import DeliveryOutcome
 from aggregator.app.wiring import App
 from aggregator.domain.clock import utc_now
+from aggregator.domain.delivery import DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import PLNError
 from aggregator.domain.logfmt import fields
 from aggregator.domain.source import FetchOutcome
@@ -171,7 +171,7 @@ class Metronome:
     def _send_due(self) -> Sequence[DeliveryOutcome]:
         outcomes = _guarded("send due digests", self._send, self.app) or ()
         if outcomes:
-            sent = sum(o.status == "sent" for o in outcomes)
+            sent = sum(o.status is OutcomeStatus.SENT for o in outcomes)
             log.info(
                 "sent %d of %d digests",
                 sent,

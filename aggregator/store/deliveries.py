@@ -3,23 +3,13 @@
 A digest goes out at most once per recipient and local day (STYLE.md §5,
 `claim_delivery`): a `digests` row and its `deliveries` row are inserted,
 unique, in their own transaction before any SMTP, and every later step is a
-guarded state change of that row:
-
-    claimed --(the end-of-data mark is about to be sent)--> unknown
-    unknown --(250)--> sent          unknown --(5xx)--> failed
-    claimed/unknown --(4xx, or the server was lost before the end of data)--> retry
-    claimed/retry --(its next_attempt_at has come)--> claimed again (`reclaim`)
-
-A row left `claimed` by a crash is safe to send again once its lease ends:
-the server never saw the end of the message. A row left `unknown` may have
-been accepted, so it is never sent again automatically; `pln status` shows
-it with its Message-ID to look up in the mail server's log.
+guarded change of that row's `DeliveryState` (`aggregator.domain.delivery`
+draws the states and why an `unknown` delivery is never sent again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -28,44 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from aggregator.domain.delivery import Claim, DeliveryState, RecordedDelivery
 from aggregator.domain.errors import StorageError
 from aggregator.store.repository import Repository
 from aggregator.store.tables import DeliveryRow, DigestRow, RecipientRow
 
-__all__ = ["STATUSES", "Claim", "Deliveries", "DeliveryState"]
-
-CLAIMED, RETRY, UNKNOWN, SENT, FAILED = "claimed", "retry", "unknown", "sent", "failed"
-SKIPPED = "skipped"  # nothing to send that day, and the admin asked not to send empty digests
-STATUSES = (CLAIMED, RETRY, UNKNOWN, SENT, FAILED)
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """The right to send `email`'s digest for `local_day`, held until `lease_until`.
-
-    `attempts` counts this attempt (1 for a first claim).
-    """
-
-    delivery_id: int
-    email: str
-    local_day: date
-    attempts: int
-    lease_until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryState:
-    """A recipient's latest recorded delivery, for `pln status`."""
-
-    email: str
-    local_day: date
-    status: str  # one of STATUSES
-    attempts: int
-    claimed_at: datetime
-    sent_at: datetime | None = None
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    message_id: str | None = None
+__all__ = ["Deliveries"]
 
 
 class Deliveries:
@@ -110,7 +68,7 @@ class Deliveries:
                     "digest_id": digest_id,
                     "claimed_at": now,
                     "attempts": 1,
-                    "status": CLAIMED,
+                    "status": DeliveryState.CLAIMED,
                     "next_attempt_at": now + lease,
                 },
             )
@@ -129,7 +87,10 @@ class Deliveries:
         stmt = (
             select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
             .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
-            .where(DeliveryRow.status.in_((CLAIMED, RETRY)), DeliveryRow.next_attempt_at <= now)
+            .where(
+                DeliveryRow.status.in_((DeliveryState.CLAIMED, DeliveryState.RETRY)),
+                DeliveryRow.next_attempt_at <= now,
+            )
             .order_by(DeliveryRow.next_attempt_at, DigestRow.recipient_email)
         )
 
@@ -150,11 +111,11 @@ class Deliveries:
             update(DeliveryRow)
             .where(
                 DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status.in_((CLAIMED, RETRY)),
+                DeliveryRow.status.in_((DeliveryState.CLAIMED, DeliveryState.RETRY)),
                 DeliveryRow.next_attempt_at <= now,
             )
             .values(
-                status=CLAIMED,
+                status=DeliveryState.CLAIMED,
                 claimed_at=now,
                 attempts=DeliveryRow.attempts + 1,
                 next_attempt_at=now + lease,
@@ -180,11 +141,11 @@ class Deliveries:
             update(DeliveryRow)
             .where(
                 DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status == CLAIMED,
+                DeliveryRow.status == DeliveryState.CLAIMED,
                 DeliveryRow.attempts == claim.attempts,
             )
             .values(
-                status=UNKNOWN,
+                status=DeliveryState.UNKNOWN,
                 message_id=message_id,
                 next_attempt_at=None,
                 last_error=f"sending since {now.isoformat(timespec='seconds')}",
@@ -222,7 +183,7 @@ class Deliveries:
             .where(
                 DigestRow.recipient_email == email,
                 DigestRow.local_day == local_day.isoformat(),
-                DeliveryRow.status == UNKNOWN,
+                DeliveryRow.status == DeliveryState.UNKNOWN,
             )
         )
 
@@ -231,7 +192,7 @@ class Deliveries:
             if row is None:
                 return None
             message_id = row.message_id
-            row.status, row.next_attempt_at = RETRY, now
+            row.status, row.next_attempt_at = DeliveryState.RETRY, now
             row.last_error = f"released for a new attempt (was {message_id})"
             return message_id or ""
 
@@ -239,28 +200,44 @@ class Deliveries:
 
     def mark_sent(self, claim: Claim, now: datetime) -> None:
         """Record that the server accepted the message (250). Raises `StorageError`."""
-        self._set(claim, (UNKNOWN,), status=SENT, sent_at=now, last_error=None)
+        self._set(
+            claim, (DeliveryState.UNKNOWN,), status=DeliveryState.SENT, sent_at=now, last_error=None
+        )
 
     def mark_retry(self, claim: Claim, error: str, retry_at: datetime) -> None:
         """Record a temporary failure: nothing was accepted; try again at `retry_at`."""
         self._set(
-            claim, (CLAIMED, UNKNOWN), status=RETRY, last_error=error, next_attempt_at=retry_at
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.UNKNOWN),
+            status=DeliveryState.RETRY,
+            last_error=error,
+            next_attempt_at=retry_at,
         )
 
     def mark_failed(self, claim: Claim, error: str) -> None:
         """Record a permanent failure for that day (5xx, or too many attempts)."""
         self._set(
-            claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error, next_attempt_at=None
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.RETRY, DeliveryState.UNKNOWN),
+            status=DeliveryState.FAILED,
+            last_error=error,
+            next_attempt_at=None,
         )
 
     def mark_skipped(self, claim: Claim, reason: str) -> None:
         """Record that the day's digest was empty and deliberately not sent."""
-        self._set(claim, (CLAIMED, RETRY), status=SKIPPED, last_error=reason, next_attempt_at=None)
+        self._set(
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.RETRY),
+            status=DeliveryState.SKIPPED,
+            last_error=reason,
+            next_attempt_at=None,
+        )
 
     def note_unknown(self, claim: Claim, error: str) -> None:
         """Keep the delivery `unknown` with why: the server went away after the
         whole message was sent, so it may have been accepted."""
-        self._set(claim, (UNKNOWN,), last_error=error)
+        self._set(claim, (DeliveryState.UNKNOWN,), last_error=error)
 
     def recorded_days(self, emails: Collection[str], since: date) -> dict[str, set[date]]:
         """The local days from `since` on that have a delivery, per email
@@ -282,7 +259,7 @@ class Deliveries:
 
         return self._repo.run("reading recorded digests", work)
 
-    def latest(self) -> list[DeliveryState]:
+    def latest(self) -> list[RecordedDelivery]:
         """Each recipient's latest delivery (by local day), ordered by email."""
         latest_day = (
             select(DigestRow.recipient_email, func.max(DigestRow.local_day).label("day"))
@@ -301,7 +278,7 @@ class Deliveries:
             .order_by(DigestRow.recipient_email)
         )
 
-        def work(session: Session) -> list[DeliveryState]:
+        def work(session: Session) -> list[RecordedDelivery]:
             return [_state(row, email, day) for row, email, day in session.execute(stmt)]
 
         return self._repo.run("reading deliveries", work)
@@ -368,7 +345,7 @@ class Deliveries:
 
     # -- helpers ---------------------------------------------------------------
 
-    def _set(self, claim: Claim, from_states: tuple[str, ...], **values: Any) -> None:
+    def _set(self, claim: Claim, from_states: tuple[DeliveryState, ...], **values: Any) -> None:
         stmt = (
             update(DeliveryRow)
             .where(DeliveryRow.id == claim.delivery_id, DeliveryRow.status.in_(from_states))
@@ -404,11 +381,11 @@ def _rowcount(session: Session, stmt: Update) -> int:
     return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
 
 
-def _state(row: DeliveryRow, email: str, day: str) -> DeliveryState:
-    return DeliveryState(
+def _state(row: DeliveryRow, email: str, day: str) -> RecordedDelivery:
+    return RecordedDelivery(
         email=email,
         local_day=date.fromisoformat(day),
-        status=row.status,
+        status=DeliveryState(row.status),
         attempts=row.attempts,
         claimed_at=row.claimed_at,
         sent_at=row.sent_at,

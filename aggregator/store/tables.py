@@ -36,6 +36,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
+from aggregator.domain.delivery import DeliveryState
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchState, SourceConfig, SourceStatus
@@ -279,8 +280,8 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(Text)
-    # claimed | retry | unknown | sent | failed (aggregator.store.deliveries).
-    status: Mapped[str] = mapped_column(String(10), server_default="claimed")
+    # A `DeliveryState` value (aggregator.domain.delivery).
+    status: Mapped[str] = mapped_column(String(10), server_default=DeliveryState.CLAIMED.value)
     # A claim's lease, or when a failed attempt may be retried.
     next_attempt_at: Mapped[datetime | None]
 

@@ -20,6 +20,7 @@ import click
 
 from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
 from aggregator.config.load import load_config
+from aggregator.domain.delivery import OutcomeStatus
 from aggregator.domain.errors import ConfigError, PLNError
 from aggregator.run.cli import output as console
 
@@ -201,7 +202,7 @@ def send(config_path: str, dry_run: bool, email: str | None) -> None:
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcomes = send_due_digests(app, mailer, dry_run=dry_run, only=email)
     console.print_send(outcomes)
-    if any(o.status in ("failed", "unknown") for o in outcomes):
+    if any(o.status in (OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN) for o in outcomes):
         raise SystemExit(1)
 
 
@@ -223,7 +224,7 @@ def resend(config_path: str, email: str, day: Any) -> None:
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcome = resend_unknown(app, mailer, email, day.date())
     console.print_send([outcome])
-    if outcome.status != "sent":
+    if outcome.status is not OutcomeStatus.SENT:
         raise SystemExit(1)
 
 
