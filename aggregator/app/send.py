@@ -18,18 +18,17 @@ from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from aggregator.app.build import build_digest
-from aggregator.app.deliver import (
-    Mailer,
-    PermanentFailure,
-    ServerUnavailable,
-    TemporaryFailure,
-    UnknownOutcome,
-    build_message,
-)
+from aggregator.app.deliver import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
-from aggregator.domain.errors import PLNError
+from aggregator.domain.errors import (
+    PermanentFailure,
+    PLNError,
+    ServerUnavailable,
+    TemporaryFailure,
+    UnknownOutcome,
+)
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.deliveries import Deliveries
 from digests.compose import Digest
@@ -86,7 +85,7 @@ def send_due_digests(
     if only is not None:
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
-    unavailable = ""
+    unavailable: ServerUnavailable | None = None
     for job in jobs:
         if dry_run:
             outcomes.append(_preview(app, job, now))
@@ -94,18 +93,15 @@ def send_due_digests(
         claim = job.claim or deliveries.claim(job.recipient.email, job.local_day, now, LEASE)
         if claim is None:
             continue  # another process claimed it in the meantime
-        if unavailable:
-            outcomes.append(_failed_attempt(deliveries, claim, unavailable, now))
-            continue
-        outcome = _deliver(app, deliveries, mailer, job.recipient, claim)
-        outcomes.append(outcome)
-        if outcome.status is OutcomeStatus.RETRY and outcome.error.startswith(_UNAVAILABLE):
-            unavailable = outcome.error
+        if unavailable is None:
+            try:
+                outcomes.append(_deliver(app, deliveries, mailer, job.recipient, claim))
+                continue
+            except ServerUnavailable as exc:
+                unavailable = exc  # the rest of the batch is not tried: it would fail alike
+        error = f"server unavailable: {unavailable}"
+        outcomes.append(_failed_attempt(deliveries, claim, error, now))
     return outcomes
-
-
-# The error of a failure that stops the batch (ServerUnavailable) starts so.
-_UNAVAILABLE = "server unavailable: "
 
 
 def _jobs(
@@ -158,7 +154,11 @@ def _skip_missed(
 def _deliver(
     app: App, deliveries: Deliveries, mailer: Mailer, recipient: RecipientConfig, claim: Claim
 ) -> DeliveryOutcome:
-    """Build, render and send one claimed digest; record how it went."""
+    """Build, render and send one claimed digest; record how it went.
+
+    Raises `ServerUnavailable` without recording it: the caller records it
+    for this digest and for the rest of the batch.
+    """
     now = app.clock()
     try:
         digest = build_digest(app, recipient, now)
@@ -177,8 +177,8 @@ def _deliver(
     )
     try:
         mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, count, now))
-    except ServerUnavailable as exc:
-        return _failed_attempt(deliveries, claim, _UNAVAILABLE + str(exc), now)
+    except ServerUnavailable:
+        raise
     except TemporaryFailure as exc:
         return _failed_attempt(deliveries, claim, str(exc), now)
     except PermanentFailure as exc:
