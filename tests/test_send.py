@@ -22,7 +22,6 @@ from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult
-from aggregator.store.deliveries import Deliveries
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
 
@@ -121,7 +120,7 @@ def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) ->
     link = unsubscribe.split(">")[0].lstrip("<")
     assert f"Unsubscribe: {link}" in text.get_content()
     assert f'href="{html_escape(link)}"' in html.get_content()  # the footer's link
-    (sent,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (sent,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert (sent.status, sent.message_id, sent.sent_at) == ("sent", message["Message-ID"], T0)
 
 
@@ -206,7 +205,7 @@ def test_a_drop_after_the_whole_message_is_never_resent(world: World) -> None:
         world.clock.advance(hours=1)
         assert world.send() == {}
     assert len(world.script.to(ANA)) == 1
-    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert state.status == "unknown"
     assert state.message_id == world.script.to(ANA)[0]["Message-ID"]
 
@@ -226,7 +225,7 @@ def test_an_unknown_digest_is_resent_only_when_the_admin_says_so(world: World) -
 
 def test_a_crash_before_sending_is_sent_once_its_claim_expires(world: World) -> None:
     """A claim left by a process killed before SMTP: nothing reached the server."""
-    Deliveries(world.app.repo).claim(ANA, DAY, T0, LEASE)
+    world.app.repo.claim_delivery(ANA, DAY, T0, LEASE)
     assert world.send() == {BEN: "sent"}
     world.clock.advance(seconds=LEASE.total_seconds())
     assert world.send() == {ANA: "sent"}
@@ -239,7 +238,7 @@ def test_one_recipients_5xx_does_not_stop_the_others(world: World) -> None:
     assert world.send() == {ANA: "failed", BEN: "sent"}
     world.clock.advance(hours=1)
     assert world.send() == {}
-    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert state.status == "failed" and "550" in (state.last_error or "")
 
 
@@ -268,7 +267,7 @@ def test_dry_run_sends_and_records_nothing(world: World) -> None:
     assert {o.email: o.status for o in outcomes} == {ANA: "would send", BEN: "would send"}
     assert all(o.subject and o.post_count == 2 for o in outcomes)
     assert world.script.received == []
-    assert Deliveries(world.app.repo).latest() == []
+    assert world.app.repo.latest_deliveries() == []
     assert world.send() == {ANA: "sent", BEN: "sent"}
 
 

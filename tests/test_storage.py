@@ -19,7 +19,7 @@ from aggregator.domain.errors import StorageError
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
-from aggregator.store import repository as storage
+from aggregator.store import sources
 from aggregator.store.migrations import alembic_config, head_revision
 from aggregator.store.repository import Repository
 from aggregator.store.tables import Base, DeliveryRow, DigestRow
@@ -327,7 +327,7 @@ def test_crash_after_insert_rolls_back_posts_and_state(
     def explode(*args: object) -> None:
         raise sa.exc.OperationalError("INSERT INTO post_links", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(storage, "replace_links", explode)
+    monkeypatch.setattr(sources, "replace_links", explode)
     with pytest.raises(StorageError, match="disk I/O error"):
         repo.save_fetch("blog", FetchResult((make_post(1),), cursor="c"), NOW, LATER)
     assert repo.count_posts() == 0

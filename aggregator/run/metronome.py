@@ -34,7 +34,6 @@ from aggregator.domain.delivery import DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import PLNError
 from aggregator.domain.logfmt import fields
 from aggregator.domain.source import FetchOutcome
-from aggregator.store.deliveries import Deliveries
 from digests.due import next_send_at, sending_soon
 
 log = logging.getLogger(__name__)
@@ -200,7 +199,7 @@ def next_digests(app: App) -> list[tuple[str, datetime | None]]:
     planned (None: none within a year), for `pln status`."""
     now = app.clock()
     emails = [r.email for r in app.config.recipients]
-    recorded = Deliveries(app.repo).recorded_days(emails, (now - timedelta(days=2)).date())
+    recorded = app.repo.recorded_days(emails, (now - timedelta(days=2)).date())
     return [
         (r.email, next_send_at(now, r, app.config.calendar.holidays, recorded.get(r.email, set())))
         for r in app.config.recipients

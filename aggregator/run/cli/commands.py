@@ -249,14 +249,13 @@ def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.app.health import source_health
     from aggregator.run.metronome import next_digests
-    from aggregator.store.deliveries import Deliveries
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()
         console.print_status(statuses, app.repo.last_digests(), now)
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)
-        console.print_deliveries(Deliveries(app.repo).latest(), now)
+        console.print_deliveries(app.repo.latest_deliveries(), now)
 
 
 @main.command()
