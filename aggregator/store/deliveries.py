@@ -50,7 +50,9 @@ class DeliveryRecords(Transactions):
                     "post_count": 0,
                 },
             )
-            if digest_id is None:  # built before (`record_digest`) but never sent
+            if digest_id is None:
+                # The day's digest row exists: with its delivery (then the insert
+                # below finds it), or without one, e.g. its delivery deleted by hand.
                 digest_id = session.scalar(
                     select(DigestRow.id).where(
                         DigestRow.recipient_email == email, DigestRow.local_day == day

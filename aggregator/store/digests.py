@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregator.domain.post import Post
@@ -93,37 +91,3 @@ class DigestRecords(Transactions):
             return [(email, sent_at) for email, sent_at in session.execute(stmt)]
 
         return self._run("reading digests", work)
-
-    def record_digest(
-        self, email: str, local_day: str, built_at: datetime, post_count: int
-    ) -> None:
-        """Record that `email`'s digest for `local_day` (YYYY-MM-DD) was built.
-
-        Building the same day again updates that row. Raises `StorageError`.
-        """
-        values = {
-            "recipient_email": email,
-            "local_day": local_day,
-            "built_at": built_at,
-            "post_count": post_count,
-        }
-
-        def work(session: Session) -> None:
-            upsert = (
-                postgresql_insert(DigestRow)
-                if session.get_bind().dialect.name == "postgresql"
-                else sqlite_insert(DigestRow)
-            ).values(values)
-            session.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["recipient_email", "local_day"],
-                    set_={"built_at": built_at, "post_count": post_count},
-                )
-            )
-
-        self._run(f"recording digest of {email}", work, write=True)
-
-    def count_posts(self) -> int:
-        """How many posts are stored, all sources together."""
-        stmt = select(func.count()).select_from(PostRow)
-        return self._run("counting posts", lambda s: s.execute(stmt).scalar_one())

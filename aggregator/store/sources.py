@@ -1,4 +1,4 @@
-"""The sources part of the repository: syncing `[[sources]]`, fetch state, saving fetches.
+"""The sources part of the repository: syncing `[[sources]]`, their state, saving fetches.
 
 A fetch is one transaction: the batch of posts (written by
 `aggregator.store.posts`) together with the source's attempt time, cursor,
@@ -95,13 +95,6 @@ class SourceRecords(Transactions):
             return [_status_of(row, 0) for row in session.scalars(plain)]
 
         return self._run("reading source status", work)
-
-    def fetch_state(self, key: str) -> FetchState:
-        """What the connector of source `key` needs to fetch only what is new.
-
-        Raises `StorageError` if the source is not stored.
-        """
-        return self._run(f"reading state of {key}", lambda s: _fetch_state_of(_source_row(s, key)))
 
     def due_source_keys(self, now: datetime) -> list[str]:
         """Keys of active sources due at `now` (never tried first, then most overdue)."""
@@ -233,12 +226,8 @@ def _status_of(row: SourceRow, posts_stored: int) -> SourceStatus:
         consecutive_failures=row.consecutive_failures,
         next_attempt_at=row.next_attempt_at,
         wait_until=row.wait_until,
-        state=_fetch_state_of(row),
-    )
-
-
-def _fetch_state_of(row: SourceRow) -> FetchState:
-    """What a connector is handed: cursor, validators, moved URL."""
-    return FetchState(
-        cursor=row.cursor, etag=row.etag, last_modified=row.last_modified, url=row.moved_url
+        # What the connector is handed to fetch only what is new.
+        state=FetchState(
+            cursor=row.cursor, etag=row.etag, last_modified=row.last_modified, url=row.moved_url
+        ),
     )
