@@ -426,35 +426,28 @@ def test_a_day_is_claimed_once(repo: Repository) -> None:
 # -- recipients -------------------------------------------------------------------------
 
 
-def recipient_rows(db_url: str) -> list[tuple[str, bool, str]]:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [
-                tuple(r)
-                for r in conn.execute(
-                    sa.text(  # type: ignore[misc]
-                        "SELECT r.email, r.is_active, f.source_key FROM recipients r "
-                        "LEFT JOIN recipient_follows f ON f.recipient_id = r.id ORDER BY 1, 3"
-                    )
-                )
-            ]
-    finally:
-        engine.dispose()
-
-
-def test_sync_recipients_replaces_follows_and_deactivates(repo: Repository, db_url: str) -> None:
+def test_sync_recipients_deactivates_the_missing_and_brings_them_back(repo: Repository) -> None:
     ana = RecipientConfig("ana@school.org", follow=("blog", "edchat"))
     ben = RecipientConfig("ben@school.org", follow=("blog",))
     repo.sync_recipients([ana, ben])
     repo.sync_recipients([ana, ben])
     repo.sync_recipients([replace(ana, follow=("edchat",))])
-    assert recipient_rows(db_url) == [
-        ("ana@school.org", True, "edchat"),
-        ("ben@school.org", False, "blog"),
-    ]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org"]
     repo.sync_recipients([replace(ana, follow=("edchat",)), ben])
-    assert [active for _, active, _ in recipient_rows(db_url)] == [True, True]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org", "ben@school.org"]
+
+
+def test_an_unsubscribed_recipient_stays_inactive_across_syncs(repo: Repository) -> None:
+    ana = RecipientConfig("ana@school.org")
+    repo.sync_recipients([ana])
+    assert repo.unsubscribe("ANA@school.org", NOW) is True
+    repo.sync_recipients([ana])
+    assert repo.last_digests() == []
+    assert repo.unsubscribed() == {"ana@school.org"}
+    assert repo.lift_unsubscribes({"ana@school.org": NOW.date()}, ["ana@school.org"]) == [
+        "ana@school.org"
+    ]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org"]
 
 
 def test_statuses_without_counts_skip_only_the_count(repo: Repository) -> None:

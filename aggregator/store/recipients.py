@@ -1,7 +1,8 @@
 """The recipients part of the repository: syncing `[[recipients]]`, unsubscribes.
 
-The configuration says who gets a digest; a stored recipient row adds what
-must outlive an edit of the file: whether they unsubscribed, and when.
+The configuration says who gets a digest and what they follow; a stored
+recipient row adds what must outlive an edit of the file: whether they
+unsubscribed, and when. `pln status` lists the active rows.
 """
 
 from __future__ import annotations
@@ -9,23 +10,24 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aggregator.domain.errors import StorageError
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.engine import Transactions
-from aggregator.store.tables import RecipientFollowRow, RecipientRow
+from aggregator.store.tables import RecipientRow
 
 
 class RecipientRecords(Transactions):
     """Stored recipients and their unsubscribes; one part of `Repository`."""
 
     def sync_recipients(self, recipients: Sequence[RecipientConfig]) -> None:
-        """Make the stored recipients and what they follow match the configuration.
+        """Make the stored recipients match the configuration.
 
         Recipients missing from the configuration are deactivated, never
-        deleted; one who unsubscribed stays inactive. Raises `StorageError`.
+        deleted; one who unsubscribed stays inactive. What they follow is
+        read from the configuration, not stored. Raises `StorageError`.
         """
         wanted = {recipient.email: recipient for recipient in recipients}
 
@@ -39,8 +41,6 @@ class RecipientRecords(Transactions):
             for email, row in rows.items():
                 if email not in wanted:
                     row.is_active = False
-            session.flush()  # gives new recipients their ids
-            _replace_follows(session, {rows[e].id: set(c.follow) for e, c in wanted.items()})
 
         self._run("syncing recipients", work, write=True)
 
@@ -108,23 +108,3 @@ def _apply(row: RecipientRow, config: RecipientConfig) -> None:
     row.send_at = config.send_at
     row.reading_minutes = config.reading_minutes
     row.is_active = row.unsubscribed_at is None
-
-
-def _replace_follows(session: Session, follows: dict[int, set[str]]) -> None:
-    """Replace the follows of the recipients whose set changed."""
-    stored: dict[int, set[str]] = {recipient_id: set() for recipient_id in follows}
-    for recipient_id, key in session.execute(
-        select(RecipientFollowRow.recipient_id, RecipientFollowRow.source_key)
-    ):
-        stored.setdefault(recipient_id, set()).add(key)
-    changed = [rid for rid, keys in follows.items() if stored[rid] != keys]
-    if not changed:
-        return
-    session.execute(
-        delete(RecipientFollowRow)
-        .where(RecipientFollowRow.recipient_id.in_(changed))
-        .execution_options(synchronize_session=False)
-    )
-    rows = [{"recipient_id": r, "source_key": k} for r in changed for k in sorted(follows[r])]
-    if rows:
-        session.execute(insert(RecipientFollowRow), rows)

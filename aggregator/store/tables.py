@@ -175,7 +175,8 @@ class RecipientRow(Base):
 
 
 class RecipientFollowRow(Base):
-    """A source key a recipient follows (a key, so it survives source edits)."""
+    """A source key a recipient follows. No longer written nor read: follows
+    come from the configuration. Kept while the schema has the table."""
 
     __tablename__ = "recipient_follows"
 
