@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from aggregator.domain.delivery import Claim
 from aggregator.domain.errors import StorageError
@@ -21,7 +22,7 @@ from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from aggregator.store import sources
-from aggregator.store.migrations import alembic_config, head_revision
+from aggregator.store.migrations import alembic_config
 from aggregator.store.repository import Repository
 from aggregator.store.tables import Base
 
@@ -72,6 +73,10 @@ def count_statements(engine: sa.Engine) -> list[str]:
 def status(repo: Repository, key: str):  # type: ignore[no-untyped-def]
     (found,) = repo.source_statuses([key])
     return found
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def stored_posts(repo: Repository) -> int:

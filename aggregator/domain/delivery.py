@@ -56,7 +56,8 @@ class OutcomeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The right to send `email`'s digest for `local_day`, held until `lease_until`.
+    """The right to send `email`'s digest for `local_day`, held for the lease
+    given when it was taken (after that, another process may take it).
 
     `attempts` counts this attempt (1 for a first claim).
     """
@@ -65,7 +66,6 @@ class Claim:
     email: str
     local_day: date
     attempts: int
-    lease_until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,6 @@ class RecordedDelivery:
     local_day: date
     status: DeliveryState
     attempts: int
-    claimed_at: datetime
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
     last_error: str | None = None

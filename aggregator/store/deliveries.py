@@ -10,6 +10,7 @@ and why an `unknown` delivery is never sent again).
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -72,7 +73,7 @@ class DeliveryRecords(Transactions):
             )
             if delivery_id is None:
                 return None
-            return Claim(delivery_id, email, local_day, 1, now + lease)
+            return Claim(delivery_id, email, local_day, 1)
 
         return self._run(f"claiming the digest of {email} for {day}", work, write=True)
 
@@ -94,9 +95,7 @@ class DeliveryRecords(Transactions):
 
         def work(session: Session) -> list[Claim]:
             return [
-                Claim(
-                    row.id, email, date.fromisoformat(day), row.attempts, row.next_attempt_at or now
-                )
+                Claim(row.id, email, date.fromisoformat(day), row.attempts)
                 for row, email, day in session.execute(stmt)
             ]
 
@@ -122,9 +121,7 @@ class DeliveryRecords(Transactions):
         taken = self._updated_one(f"reclaiming the digest of {claim.email}", stmt)
         if not taken:
             return None
-        return Claim(
-            claim.delivery_id, claim.email, claim.local_day, claim.attempts + 1, now + lease
-        )
+        return replace(claim, attempts=claim.attempts + 1)
 
     def mark_unknown(
         self, claim: Claim, message_id: str, built_at: datetime, post_count: int, now: datetime
@@ -327,7 +324,6 @@ def _state(row: DeliveryRow, email: str, day: str) -> RecordedDelivery:
         local_day=date.fromisoformat(day),
         status=DeliveryState(row.status),
         attempts=row.attempts,
-        claimed_at=row.claimed_at,
         sent_at=row.sent_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,

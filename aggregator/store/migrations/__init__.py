@@ -31,11 +31,6 @@ def alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    """The newest revision this code knows."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 def upgrade_to_head(conn: Connection, shown_url: str) -> None:
     """Bring the schema on `conn` to the newest revision, in one transaction.
 
