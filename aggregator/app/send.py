@@ -139,7 +139,7 @@ def _jobs(
 
 def _skip_missed(repo: Repository, due: DueDigest, now: datetime, dry_run: bool) -> DeliveryOutcome:
     """Record a digest too late to send as failed for its day, so it is
-    reported once and never sent late (issue #5, misfire policy)."""
+    reported once and never sent late (the misfire policy)."""
     reason = f"missed: due at {due.send_at:%H:%M} UTC, too long ago (the service was down)"
     if not dry_run:
         claim = repo.claim_delivery(due.recipient.email, due.local_day, now, LEASE)

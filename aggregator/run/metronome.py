@@ -1,4 +1,4 @@
-"""The metronome behind `pln run` (STYLE.md §6: "the scheduler is a metronome").
+"""The metronome behind `pln run`: what it does each minute, and the clock that ticks it.
 
 APScheduler only keeps time: one interval job calls `Metronome.tick` every
 minute (coalesced, never two at once). What a tick does is derived from the

@@ -1,4 +1,4 @@
-"""The `pln` command line: thin commands over the library (SPEC.md "Command line").
+"""The `pln` command line: thin commands over the library.
 
 Each command parses its options, calls one library function and prints.
 Errors a user can cause (`PLNError`, a file that cannot be written) print as
@@ -38,7 +38,7 @@ CONFIG_OPTION = click.option(
 
 
 class Group(click.Group):
-    """Turns every error into one line and an exit code (STYLE.md §8)."""
+    """Turns every error into one line and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -73,7 +73,7 @@ class Group(click.Group):
 
 
 def _first_line(exc: BaseException) -> str:
-    """The error's message on one line (SPEC: a one-line error on bad input)."""
+    """The error's message on one line: bad input gets a one-line error."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else exc.__class__.__name__
 

@@ -70,7 +70,7 @@ def setup_logging(verbose: bool) -> None:
     to stderr with --verbose.
 
     When the log file cannot be written, warnings go to stderr instead,
-    without tracebacks (SPEC: no traceback on the terminal). Idempotent: the
+    without tracebacks (no traceback ever reaches the terminal). Idempotent: the
     handlers of an earlier call are closed and replaced.
     """
     close_logging()

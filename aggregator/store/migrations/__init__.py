@@ -1,7 +1,7 @@
 """Alembic migrations of the PLN Digest schema, applied on first use.
 
 `upgrade_to_head` is what `Repository.open` calls; users need no alembic.ini.
-Revisions in `versions/` are append-only (STYLE.md §5).
+Revisions in `versions/` are append-only: never edit a released one, add one.
 """
 
 from __future__ import annotations
