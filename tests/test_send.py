@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from html import escape as html_escape
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from aggregator.app.unsubscribe import make_token, unsubscribe_link
 from aggregator.app.wiring import App, build_app
 from aggregator.config.load import EmailConfig
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
-from aggregator.domain.errors import PLNError
+from aggregator.domain.errors import PLNError, ServerUnavailable
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult
@@ -259,6 +260,37 @@ def test_an_unreachable_server_is_tried_once_and_everyone_retried(db_url: str) -
             outcomes = send_due_digests(app, mailer)
     assert [(o.email, o.status) for o in outcomes] == [(ANA, "retry"), (BEN, "retry")]
     assert all("server unavailable" in o.error for o in outcomes)
+
+
+@dataclass
+class UnavailableMailer:
+    """A mailer whose server cannot be reached; counts the tries."""
+
+    tries: int = 0
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        self.tries += 1
+        raise ServerUnavailable("cannot use SMTP server 127.0.0.1:1: connection refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unavailable_server_is_tried_once_per_batch_up_to_the_last_attempt(
+    db_url: str,
+) -> None:
+    clock, mailer = FixedClock(), UnavailableMailer()
+    with make_app(db_url, clock, email_config(1)) as app:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            outcomes = send_due_digests(app, mailer)
+            assert mailer.tries == attempt  # Ben's digest never tries the server again
+            status = "failed" if attempt == MAX_ATTEMPTS else "retry"
+            assert [(o.email, o.status) for o in outcomes] == [(ANA, status), (BEN, status)]
+            assert all(
+                "server unavailable: cannot use SMTP server 127.0.0.1:1" in o.error
+                for o in outcomes
+            )
+            clock.advance(hours=1)
 
 
 def test_dry_run_sends_and_records_nothing(world: World) -> None:
