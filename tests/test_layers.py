@@ -25,7 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     DIGESTS: {DOMAIN},
     TEMPLATES: set(),
     APP: {DOMAIN, CONFIG, STORE, CONNECTORS, DIGESTS},
-    RUN: {DOMAIN, CONFIG, STORE, CONNECTORS, DIGESTS, APP},
+    # The entry points reach the database through the app's Repository object.
+    RUN: {DOMAIN, CONFIG, CONNECTORS, DIGESTS, APP},
 }
 # The package roots themselves: `aggregator/__init__.py` names the public API
 # (lazily, by module path), `connectors/__init__.py` is the REGISTRY.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from html import escape as html_escape
 from pathlib import Path
 
@@ -18,11 +19,10 @@ from aggregator.app.unsubscribe import make_token, unsubscribe_link
 from aggregator.app.wiring import App, build_app
 from aggregator.config.load import EmailConfig
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
-from aggregator.domain.errors import PLNError
+from aggregator.domain.errors import PLNError, ServerUnavailable
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult
-from aggregator.store.deliveries import Deliveries
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
 
@@ -121,7 +121,7 @@ def test_each_due_recipient_gets_one_digest_over_one_connection(world: World) ->
     link = unsubscribe.split(">")[0].lstrip("<")
     assert f"Unsubscribe: {link}" in text.get_content()
     assert f'href="{html_escape(link)}"' in html.get_content()  # the footer's link
-    (sent,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (sent,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert (sent.status, sent.message_id, sent.sent_at) == ("sent", message["Message-ID"], T0)
 
 
@@ -206,7 +206,7 @@ def test_a_drop_after_the_whole_message_is_never_resent(world: World) -> None:
         world.clock.advance(hours=1)
         assert world.send() == {}
     assert len(world.script.to(ANA)) == 1
-    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert state.status == "unknown"
     assert state.message_id == world.script.to(ANA)[0]["Message-ID"]
 
@@ -226,7 +226,7 @@ def test_an_unknown_digest_is_resent_only_when_the_admin_says_so(world: World) -
 
 def test_a_crash_before_sending_is_sent_once_its_claim_expires(world: World) -> None:
     """A claim left by a process killed before SMTP: nothing reached the server."""
-    Deliveries(world.app.repo).claim(ANA, DAY, T0, LEASE)
+    world.app.repo.claim_delivery(ANA, DAY, T0, LEASE)
     assert world.send() == {BEN: "sent"}
     world.clock.advance(seconds=LEASE.total_seconds())
     assert world.send() == {ANA: "sent"}
@@ -239,7 +239,7 @@ def test_one_recipients_5xx_does_not_stop_the_others(world: World) -> None:
     assert world.send() == {ANA: "failed", BEN: "sent"}
     world.clock.advance(hours=1)
     assert world.send() == {}
-    (state,) = [s for s in Deliveries(world.app.repo).latest() if s.email == ANA]
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
     assert state.status == "failed" and "550" in (state.last_error or "")
 
 
@@ -262,13 +262,44 @@ def test_an_unreachable_server_is_tried_once_and_everyone_retried(db_url: str) -
     assert all("server unavailable" in o.error for o in outcomes)
 
 
+@dataclass
+class UnavailableMailer:
+    """A mailer whose server cannot be reached; counts the tries."""
+
+    tries: int = 0
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        self.tries += 1
+        raise ServerUnavailable("cannot use SMTP server 127.0.0.1:1: connection refused")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unavailable_server_is_tried_once_per_batch_up_to_the_last_attempt(
+    db_url: str,
+) -> None:
+    clock, mailer = FixedClock(), UnavailableMailer()
+    with make_app(db_url, clock, email_config(1)) as app:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            outcomes = send_due_digests(app, mailer)
+            assert mailer.tries == attempt  # Ben's digest never tries the server again
+            status = "failed" if attempt == MAX_ATTEMPTS else "retry"
+            assert [(o.email, o.status) for o in outcomes] == [(ANA, status), (BEN, status)]
+            assert all(
+                "server unavailable: cannot use SMTP server 127.0.0.1:1" in o.error
+                for o in outcomes
+            )
+            clock.advance(hours=1)
+
+
 def test_dry_run_sends_and_records_nothing(world: World) -> None:
     with world.mailer() as mailer:
         outcomes = send_due_digests(world.app, mailer, dry_run=True)
     assert {o.email: o.status for o in outcomes} == {ANA: "would send", BEN: "would send"}
     assert all(o.subject and o.post_count == 2 for o in outcomes)
     assert world.script.received == []
-    assert Deliveries(world.app.repo).latest() == []
+    assert world.app.repo.latest_deliveries() == []
     assert world.send() == {ANA: "sent", BEN: "sent"}
 
 

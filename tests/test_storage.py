@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,15 +14,17 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from aggregator.domain.delivery import Claim
 from aggregator.domain.errors import StorageError
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
-from aggregator.store import repository as storage
-from aggregator.store.migrations import alembic_config, head_revision
+from aggregator.store import sources
+from aggregator.store.migrations import alembic_config
 from aggregator.store.repository import Repository
-from aggregator.store.tables import Base, DeliveryRow, DigestRow
+from aggregator.store.tables import Base
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -73,6 +75,14 @@ def status(repo: Repository, key: str):  # type: ignore[no-untyped-def]
     return found
 
 
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def stored_posts(repo: Repository) -> int:
+    return sum(s.posts_stored for s in repo.source_statuses())
+
+
 # -- opening and migrations ------------------------------------------------------
 
 
@@ -86,7 +96,7 @@ def test_first_open_creates_schema_and_second_open_changes_nothing(db_url: str) 
             assert MigrationContext.configure(conn).get_current_revision() == head_revision()
         ddl = count_statements(engine)
         with Repository.open(db_url) as again:
-            assert again.count_posts() == 1
+            assert stored_posts(again) == 1
         assert not [s for s in ddl if s.lstrip().upper().startswith(("CREATE", "ALTER"))]
     finally:
         engine.dispose()
@@ -155,7 +165,7 @@ def test_in_memory_database_is_shared_by_every_call() -> None:
     with Repository.open("sqlite://") as repo:
         repo.sync_sources([BLOG], NOW)
         repo.save_fetch("blog", FetchResult((make_post(1),)), NOW, LATER)
-        assert repo.count_posts() == 1
+        assert stored_posts(repo) == 1
 
 
 def test_a_locked_sqlite_database_is_waited_for(tmp_path: Path) -> None:
@@ -193,7 +203,7 @@ def test_removed_source_is_deactivated_posts_kept_and_comes_back(repo: Repositor
     assert "blog" not in repo.due_source_keys(LATER)
     repo.sync_sources([BLOG, TAG], LATER)
     assert status(repo, "blog").is_active
-    assert repo.count_posts() == 2
+    assert stored_posts(repo) == 2
 
 
 def test_edited_source_takes_new_options_and_forgets_old_state(repo: Repository) -> None:
@@ -242,7 +252,7 @@ def test_failures_count_up_and_a_success_resets_them(repo: Repository) -> None:
 
 def test_unknown_source_is_a_storage_error(repo: Repository) -> None:
     with pytest.raises(StorageError, match="unknown source 'nope'"):
-        repo.fetch_state("nope")
+        repo.save_fetch("nope", FetchResult(), NOW, LATER)
     with pytest.raises(StorageError, match="unknown source 'nope'"):
         repo.save_failure("nope", "boom", NOW, LATER)
 
@@ -254,7 +264,7 @@ def test_same_batch_twice_stores_it_once(repo: Repository) -> None:
     batch = FetchResult(tuple(make_post(n) for n in range(5)), etag='"a"')
     assert repo.save_fetch("blog", batch, NOW, LATER) == (5, 0)
     assert repo.save_fetch("blog", batch, LATER, LATER) == (0, 0)
-    assert repo.count_posts() == 5
+    assert stored_posts(repo) == 5
     assert status(repo, "blog").posts_stored == 5
 
 
@@ -269,7 +279,7 @@ def test_changed_post_is_updated_in_place(repo: Repository) -> None:
         links=("https://other.example/",),
     )
     assert repo.save_fetch("blog", FetchResult((edited, make_post(2))), LATER, LATER) == (0, 1)
-    assert repo.count_posts() == 2
+    assert stored_posts(repo) == 2
     posts = repo.posts_for_digest(["blog"], NOW - timedelta(days=1), LATER)
     stored = {p.external_id: p for p in posts}
     assert stored["id-1"] == edited
@@ -304,9 +314,9 @@ def test_not_modified_keeps_validators_and_records_the_attempt(repo: Repository)
 
 def test_moved_url_is_remembered(repo: Repository) -> None:
     repo.save_fetch("blog", FetchResult(moved_to="https://moved.example/feed"), NOW, LATER)
-    assert repo.fetch_state("blog").url == "https://moved.example/feed"
+    assert status(repo, "blog").state.url == "https://moved.example/feed"
     repo.save_fetch("blog", FetchResult(), LATER, LATER)
-    assert repo.fetch_state("blog").url == "https://moved.example/feed"
+    assert status(repo, "blog").state.url == "https://moved.example/feed"
 
 
 def test_crash_mid_batch_stores_nothing_of_it(repo: Repository) -> None:
@@ -316,7 +326,7 @@ def test_crash_mid_batch_stores_nothing_of_it(repo: Repository) -> None:
     posts[1499] = replace(posts[1499], author=None)  # type: ignore[arg-type]
     with pytest.raises(StorageError, match="saving posts of blog failed"):
         repo.save_fetch("blog", FetchResult(tuple(posts), etag='"after"'), LATER, LATER)
-    assert repo.count_posts() == 1
+    assert stored_posts(repo) == 1
     blog = status(repo, "blog")
     assert (blog.state.etag, blog.last_attempt_at, blog.next_attempt_at) == ('"before"', NOW, NOW)
 
@@ -327,11 +337,11 @@ def test_crash_after_insert_rolls_back_posts_and_state(
     def explode(*args: object) -> None:
         raise sa.exc.OperationalError("INSERT INTO post_links", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(storage, "replace_links", explode)
+    monkeypatch.setattr(sources, "replace_links", explode)
     with pytest.raises(StorageError, match="disk I/O error"):
         repo.save_fetch("blog", FetchResult((make_post(1),), cursor="c"), NOW, LATER)
-    assert repo.count_posts() == 0
-    assert repo.fetch_state("blog") == FetchState()
+    assert stored_posts(repo) == 0
+    assert status(repo, "blog").state == FetchState()
     assert status(repo, "blog").last_attempt_at is None
 
 
@@ -349,7 +359,7 @@ def test_large_batch_takes_a_few_statements_not_one_per_post(repo: Repository) -
     changed = FetchResult(tuple(make_post(n, content_hash=f"new-{n}") for n in range(2000)))
     assert repo.save_fetch("blog", changed, LATER, LATER) == (0, 2000)
     assert len(statements) < 20
-    assert repo.count_posts() == 2000
+    assert stored_posts(repo) == 2000
 
 
 def test_ten_thousand_posts_in_one_call(repo: Repository) -> None:
@@ -390,68 +400,59 @@ def test_naive_datetime_is_refused(repo: Repository) -> None:
         repo.save_failure("blog", "x", datetime(2025, 1, 1), LATER)
 
 
-def mark_sent(db_url: str, local_day: str, sent_at: datetime) -> None:
-    engine = sa.create_engine(db_url)
-    with engine.begin() as conn:
-        day = sa.select(DigestRow.id).where(DigestRow.local_day == local_day)
-        digest_id = conn.execute(day).scalar_one()
-        sent = {"digest_id": digest_id, "claimed_at": sent_at, "sent_at": sent_at, "attempts": 1}
-        conn.execute(sa.insert(DeliveryRow).values(sent))
-    engine.dispose()
+def deliver(repo: Repository, email: str, day: date, at: datetime) -> Claim:
+    """Claim `email`'s digest for `day` at `at` and send it as far as the last step."""
+    claim = repo.claim_delivery(email, day, at, timedelta(minutes=15))
+    assert claim is not None
+    repo.mark_unknown(claim, f"<{day}@school.org>", at, 5, at)
+    return claim
 
 
-def test_last_digest_at_is_the_latest_sent_digest(repo: Repository, db_url: str) -> None:
+def test_last_digest_at_is_the_latest_sent_digest(repo: Repository) -> None:
     ana, ben = "ana@school.org", "ben@school.org"
     repo.sync_recipients([RecipientConfig(ana), RecipientConfig(ben)])
     assert repo.last_digest_at(ana) is None
-    repo.record_digest(ana, "2025-03-09", NOW - timedelta(days=1), 5)
-    repo.record_digest(ana, "2025-03-10", NOW, 7)
+    yesterday = deliver(repo, ana, date(2025, 3, 9), NOW - timedelta(days=1))
+    deliver(repo, ana, date(2025, 3, 10), NOW)
     assert repo.last_digest_at(ana) is None  # built, never sent
-    mark_sent(db_url, "2025-03-09", NOW - timedelta(hours=20))
+    repo.mark_sent(yesterday, NOW - timedelta(hours=20))
     assert repo.last_digest_at(ana) == NOW - timedelta(days=1)
     assert repo.last_digests() == [(ana, NOW - timedelta(hours=20)), (ben, None)]
     assert repo.last_digests()[0][1].tzinfo == UTC  # type: ignore[union-attr]
 
 
-def test_record_digest_twice_keeps_one_row(repo: Repository, db_url: str) -> None:
-    repo.record_digest("ana@school.org", "2025-03-10", NOW, 3)
-    repo.record_digest("ana@school.org", "2025-03-10", LATER, 4)
-    mark_sent(db_url, "2025-03-10", LATER)  # would fail if there were two rows
-    assert repo.last_digest_at("ana@school.org") == LATER
+def test_a_day_is_claimed_once(repo: Repository) -> None:
+    day = date(2025, 3, 10)
+    assert repo.claim_delivery("ana@school.org", day, NOW, timedelta(minutes=15)) is not None
+    assert repo.claim_delivery("ana@school.org", day, LATER, timedelta(minutes=15)) is None
+    assert repo.recorded_days(["ana@school.org"], day) == {"ana@school.org": {day}}
 
 
 # -- recipients -------------------------------------------------------------------------
 
 
-def recipient_rows(db_url: str) -> list[tuple[str, bool, str]]:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [
-                tuple(r)
-                for r in conn.execute(
-                    sa.text(  # type: ignore[misc]
-                        "SELECT r.email, r.is_active, f.source_key FROM recipients r "
-                        "LEFT JOIN recipient_follows f ON f.recipient_id = r.id ORDER BY 1, 3"
-                    )
-                )
-            ]
-    finally:
-        engine.dispose()
-
-
-def test_sync_recipients_replaces_follows_and_deactivates(repo: Repository, db_url: str) -> None:
+def test_sync_recipients_deactivates_the_missing_and_brings_them_back(repo: Repository) -> None:
     ana = RecipientConfig("ana@school.org", follow=("blog", "edchat"))
     ben = RecipientConfig("ben@school.org", follow=("blog",))
     repo.sync_recipients([ana, ben])
     repo.sync_recipients([ana, ben])
     repo.sync_recipients([replace(ana, follow=("edchat",))])
-    assert recipient_rows(db_url) == [
-        ("ana@school.org", True, "edchat"),
-        ("ben@school.org", False, "blog"),
-    ]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org"]
     repo.sync_recipients([replace(ana, follow=("edchat",)), ben])
-    assert [active for _, active, _ in recipient_rows(db_url)] == [True, True]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org", "ben@school.org"]
+
+
+def test_an_unsubscribed_recipient_stays_inactive_across_syncs(repo: Repository) -> None:
+    ana = RecipientConfig("ana@school.org")
+    repo.sync_recipients([ana])
+    assert repo.unsubscribe("ANA@school.org", NOW) is True
+    repo.sync_recipients([ana])
+    assert repo.last_digests() == []
+    assert repo.unsubscribed() == {"ana@school.org"}
+    assert repo.lift_unsubscribes({"ana@school.org": NOW.date()}, ["ana@school.org"]) == [
+        "ana@school.org"
+    ]
+    assert [email for email, _ in repo.last_digests()] == ["ana@school.org"]
 
 
 def test_statuses_without_counts_skip_only_the_count(repo: Repository) -> None:

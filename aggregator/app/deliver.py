@@ -6,10 +6,12 @@ post title or recipient name can add a header: the policy refuses a header
 value with a line break, and names are quoted as display names.
 
 A `Mailer` tells the caller exactly how far a message got, since that
-decides whether it may be sent again (see `aggregator.app.send`):
-`TemporaryFailure` (not accepted; try later), `PermanentFailure` (refused,
-5xx), `UnknownOutcome` (the whole message went out but no answer came back:
-it may have been accepted, RFC 1047). `on_commit` is called just before the
+decides whether it may be sent again (see `aggregator.app.send`), with the
+`DeliveryError` subclasses of `aggregator.domain.errors`: `TemporaryFailure`
+(not accepted; try later), `ServerUnavailable` (a temporary failure that
+the rest of the batch would meet too), `PermanentFailure` (refused, 5xx),
+`UnknownOutcome` (the whole message went out but no answer came back: it
+may have been accepted, RFC 1047). `on_commit` is called just before the
 point of no return, the end-of-data mark.
 """
 
@@ -33,19 +35,16 @@ from types import TracebackType
 from typing import Protocol
 
 from aggregator.config.load import EmailConfig
-from aggregator.domain.errors import DeliveryError
+from aggregator.domain.errors import (
+    DeliveryError,
+    PermanentFailure,
+    ServerUnavailable,
+    TemporaryFailure,
+    UnknownOutcome,
+)
 from aggregator.domain.recipient import RecipientConfig
 
-__all__ = [
-    "FileMailer",
-    "Mailer",
-    "PermanentFailure",
-    "ServerUnavailable",
-    "SmtpMailer",
-    "TemporaryFailure",
-    "UnknownOutcome",
-    "build_message",
-]
+__all__ = ["FileMailer", "Mailer", "SmtpMailer", "build_message"]
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +53,6 @@ _END_OF_DATA = b".\r\n"
 # Bodies in quoted-printable or base64, never raw 8-bit: we do not ask the
 # server for 8BITMIME. Header values with a line break are refused.
 _POLICY = policy.SMTP.clone(cte_type="7bit")
-
-
-class TemporaryFailure(DeliveryError):
-    """The server did not accept the message (4xx, or lost before the end of
-    the message): sending it again later is safe."""
-
-
-class ServerUnavailable(TemporaryFailure):
-    """The server cannot be reached or refused the login: the rest of the
-    batch would fail the same way."""
-
-
-class PermanentFailure(DeliveryError):
-    """The server refused the message for good (5xx)."""
-
-
-class UnknownOutcome(DeliveryError):
-    """The whole message was sent but the server's answer was lost: it may
-    have been accepted, so it must not be sent again automatically."""
 
 
 class Mailer(Protocol):

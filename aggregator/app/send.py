@@ -4,7 +4,7 @@ What is due comes from `digests.due` over the configured, subscribed
 recipients and the days already recorded in the database, plus deliveries
 waiting for a retry. Each digest is claimed in the database before any SMTP
 and marked sent only once the server accepted it; see
-`aggregator.store.deliveries` for the states and why a message whose fate
+`aggregator.domain.delivery` for the states and why a message whose fate
 is unknown is never sent twice.
 """
 
@@ -18,24 +18,24 @@ from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from aggregator.app.build import build_digest
-from aggregator.app.deliver import (
-    Mailer,
+from aggregator.app.deliver import Mailer, build_message
+from aggregator.app.unsubscribe import make_unsubscribe_url
+from aggregator.app.wiring import App
+from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
+from aggregator.domain.errors import (
     PermanentFailure,
+    PLNError,
     ServerUnavailable,
     TemporaryFailure,
     UnknownOutcome,
-    build_message,
 )
-from aggregator.app.unsubscribe import make_unsubscribe_url
-from aggregator.app.wiring import App
-from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
-from aggregator.store.deliveries import Claim, Deliveries
+from aggregator.store.repository import Repository
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
 
-__all__ = ["DeliveryOutcome", "retry_delay", "send_due_digests"]
+__all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +46,6 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=1)
 # Attempts before a day's digest is given up: 5, 10, 20, 40 min apart.
 MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """What happened to one recipient's digest for one local day.
-
-    `status`: "sent", "would send" (dry run), "retry" (at `retry_at`),
-    "failed", "unknown" (may have been accepted: check the mail log for
-    `message_id`), "missed" (too late after downtime: skipped), "skipped"
-    (nothing new, and `[digest] skip_empty` is on).
-    """
-
-    email: str
-    local_day: date
-    status: str
-    subject: str = ""
-    post_count: int = 0
-    message_id: str = ""
-    error: str = ""
-    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,50 +74,47 @@ def send_due_digests(
     if only is not None and app.config.recipient(only) is None:
         raise PLNError(f"no recipient {only} in {app.config.path}; check [[recipients]]")
     now = app.clock()
-    deliveries = Deliveries(app.repo)
+    repo = app.repo
     if not dry_run:
-        deliveries.lift_unsubscribes(
+        repo.lift_unsubscribes(
             dict(app.config.email.resubscribe), [r.email for r in app.config.recipients]
         )
-    gone = deliveries.unsubscribed()
+    gone = repo.unsubscribed()
     recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
-    jobs, outcomes = _jobs(app, deliveries, recipients, now, dry_run)
+    jobs, outcomes = _jobs(app, recipients, now, dry_run)
     if only is not None:
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
-    unavailable = ""
+    unavailable: ServerUnavailable | None = None
     for job in jobs:
         if dry_run:
             outcomes.append(_preview(app, job, now))
             continue
-        claim = job.claim or deliveries.claim(job.recipient.email, job.local_day, now, LEASE)
+        claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
         if claim is None:
             continue  # another process claimed it in the meantime
-        if unavailable:
-            outcomes.append(_failed_attempt(deliveries, claim, unavailable, now))
-            continue
-        outcome = _deliver(app, deliveries, mailer, job.recipient, claim)
-        outcomes.append(outcome)
-        if outcome.status == "retry" and outcome.error.startswith(_UNAVAILABLE):
-            unavailable = outcome.error
+        if unavailable is None:
+            try:
+                outcomes.append(_deliver(app, mailer, job.recipient, claim))
+                continue
+            except ServerUnavailable as exc:
+                unavailable = exc  # the rest of the batch is not tried: it would fail alike
+        error = f"server unavailable: {unavailable}"
+        outcomes.append(_failed_attempt(repo, claim, error, now))
     return outcomes
-
-
-# The error of a failure that stops the batch (ServerUnavailable) starts so.
-_UNAVAILABLE = "server unavailable: "
 
 
 def _jobs(
     app: App,
-    deliveries: Deliveries,
     recipients: list[RecipientConfig],
     now: datetime,
     dry_run: bool,
 ) -> tuple[list[_Job], list[DeliveryOutcome]]:
     """Retries whose time has come, then digests due now (on send days, outside
     holidays, within the misfire grace); and the missed ones."""
+    repo = app.repo
     by_email = {r.email: r for r in recipients}
-    recorded = deliveries.recorded_days(list(by_email), (now - timedelta(days=2)).date())
+    recorded = repo.recorded_days(list(by_email), (now - timedelta(days=2)).date())
     due, missed = due_digests(
         now=now,
         recipients=recipients,
@@ -145,65 +122,67 @@ def _jobs(
         grace=app.config.schedule.misfire_grace,
         holidays=app.config.calendar.holidays,
     )
-    outcomes = [_skip_missed(deliveries, d, now, dry_run) for d in missed]
+    outcomes = [_skip_missed(repo, d, now, dry_run) for d in missed]
     jobs: list[_Job] = []
-    for waiting in deliveries.due_retries(now):
+    for waiting in repo.deliveries_to_retry(now):
         recipient = by_email.get(waiting.email)
         if dry_run:
             jobs.extend([_Job(recipient, waiting.local_day)] if recipient else [])
         elif recipient is None:
-            deliveries.mark_failed(waiting, "no longer a subscribed recipient")
+            repo.mark_failed(waiting, "no longer a subscribed recipient")
         else:
-            claim = deliveries.reclaim(waiting, now, LEASE)
+            claim = repo.reclaim_delivery(waiting, now, LEASE)
             jobs.extend([_Job(recipient, waiting.local_day, claim)] if claim else [])
     jobs.extend(_Job(d.recipient, d.local_day) for d in due)
     return jobs, outcomes
 
 
-def _skip_missed(
-    deliveries: Deliveries, due: DueDigest, now: datetime, dry_run: bool
-) -> DeliveryOutcome:
+def _skip_missed(repo: Repository, due: DueDigest, now: datetime, dry_run: bool) -> DeliveryOutcome:
     """Record a digest too late to send as failed for its day, so it is
-    reported once and never sent late (issue #5, misfire policy)."""
+    reported once and never sent late (the misfire policy)."""
     reason = f"missed: due at {due.send_at:%H:%M} UTC, too long ago (the service was down)"
     if not dry_run:
-        claim = deliveries.claim(due.recipient.email, due.local_day, now, LEASE)
+        claim = repo.claim_delivery(due.recipient.email, due.local_day, now, LEASE)
         if claim is not None:
-            deliveries.mark_failed(claim, reason)
+            repo.mark_failed(claim, reason)
             log.warning("%s: digest for %s %s", due.recipient.email, due.local_day, reason)
-    return DeliveryOutcome(due.recipient.email, due.local_day, "missed", error=reason)
+    return DeliveryOutcome(due.recipient.email, due.local_day, OutcomeStatus.MISSED, error=reason)
 
 
-def _deliver(
-    app: App, deliveries: Deliveries, mailer: Mailer, recipient: RecipientConfig, claim: Claim
-) -> DeliveryOutcome:
-    """Build, render and send one claimed digest; record how it went."""
-    now = app.clock()
+def _deliver(app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim) -> DeliveryOutcome:
+    """Build, render and send one claimed digest; record how it went.
+
+    Raises `ServerUnavailable` without recording it: the caller records it
+    for this digest and for the rest of the batch.
+    """
+    now, repo = app.clock(), app.repo
     try:
         digest = build_digest(app, recipient, now)
         if digest.is_empty and app.config.digest.skip_empty:
-            deliveries.mark_skipped(claim, "nothing new: empty digests are not sent")
-            return DeliveryOutcome(claim.email, claim.local_day, "skipped", digest.subject, 0)
+            repo.mark_skipped(claim, "nothing new: empty digests are not sent")
+            return DeliveryOutcome(
+                claim.email, claim.local_day, OutcomeStatus.SKIPPED, digest.subject, 0
+            )
         message = _message(app, recipient, digest, now)
     except PLNError as exc:
-        return _failed_attempt(deliveries, claim, str(exc), now)
+        return _failed_attempt(repo, claim, str(exc), now)
     message_id = str(message["Message-ID"])
     count = len(digest.entries) + len(digest.also)
     outcome = DeliveryOutcome(
-        claim.email, claim.local_day, "sent", digest.subject, count, message_id
+        claim.email, claim.local_day, OutcomeStatus.SENT, digest.subject, count, message_id
     )
     try:
-        mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, count, now))
-    except ServerUnavailable as exc:
-        return _failed_attempt(deliveries, claim, _UNAVAILABLE + str(exc), now)
+        mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, count, now))
+    except ServerUnavailable:
+        raise
     except TemporaryFailure as exc:
-        return _failed_attempt(deliveries, claim, str(exc), now)
+        return _failed_attempt(repo, claim, str(exc), now)
     except PermanentFailure as exc:
-        deliveries.mark_failed(claim, str(exc))
+        repo.mark_failed(claim, str(exc))
         log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
-        return replace(outcome, status="failed", error=str(exc))
+        return replace(outcome, status=OutcomeStatus.FAILED, error=str(exc))
     except UnknownOutcome as exc:
-        deliveries.note_unknown(claim, str(exc))
+        repo.note_unknown(claim, str(exc))
         log.error(
             "%s: digest for %s may have been sent (%s); not sending it again: "
             "check the mail log for %s",
@@ -212,25 +191,23 @@ def _deliver(
             exc,
             message_id,
         )
-        return replace(outcome, status="unknown", error=str(exc))
-    deliveries.mark_sent(claim, app.clock())
+        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=str(exc))
+    repo.mark_sent(claim, app.clock())
     log.info(
         "%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count, message_id
     )
     return outcome
 
 
-def _failed_attempt(
-    deliveries: Deliveries, claim: Claim, error: str, now: datetime
-) -> DeliveryOutcome:
+def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -> DeliveryOutcome:
     """Record a temporary failure: a retry after back-off, or failed after the last."""
     if claim.attempts >= MAX_ATTEMPTS:
         error = f"gave up after {claim.attempts} attempts: {error}"
-        deliveries.mark_failed(claim, error)
+        repo.mark_failed(claim, error)
         log.error("%s: digest for %s: %s", claim.email, claim.local_day, error)
-        return DeliveryOutcome(claim.email, claim.local_day, "failed", error=error)
+        return DeliveryOutcome(claim.email, claim.local_day, OutcomeStatus.FAILED, error=error)
     retry_at = now + retry_delay(claim.attempts)
-    deliveries.mark_retry(claim, error, retry_at)
+    repo.mark_retry(claim, error, retry_at)
     log.warning(
         "%s: digest for %s not sent (%s); retry at %s",
         claim.email,
@@ -238,14 +215,18 @@ def _failed_attempt(
         error,
         retry_at.isoformat(timespec="minutes"),
     )
-    return DeliveryOutcome(claim.email, claim.local_day, "retry", error=error, retry_at=retry_at)
+    return DeliveryOutcome(
+        claim.email, claim.local_day, OutcomeStatus.RETRY, error=error, retry_at=retry_at
+    )
 
 
 def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
     digest = build_digest(app, job.recipient, now)
     count = len(digest.entries) + len(digest.also)
-    return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject, count)
+    return DeliveryOutcome(
+        job.recipient.email, job.local_day, OutcomeStatus.WOULD_SEND, digest.subject, count
+    )
 
 
 def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
@@ -273,8 +254,7 @@ def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> Del
     recipient = app.config.recipient(email)
     if recipient is None:
         raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
-    deliveries = Deliveries(app.repo)
-    released = deliveries.release_unknown(recipient.email, local_day, app.clock())
+    released = app.repo.release_unknown(recipient.email, local_day, app.clock())
     if released is None:
         raise PLNError(
             f"{email} has no digest of unknown fate for {local_day}: "
@@ -287,5 +267,7 @@ def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> Del
     return (
         sent[0]
         if sent
-        else DeliveryOutcome(email, local_day, "retry", error="claimed by another process")
+        else DeliveryOutcome(
+            email, local_day, OutcomeStatus.RETRY, error="claimed by another process"
+        )
     )

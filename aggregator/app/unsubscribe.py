@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from aggregator.app.wiring import App
 from aggregator.config.load import EmailConfig
 from aggregator.domain.errors import PLNError
-from aggregator.store.deliveries import Deliveries
 
 __all__ = ["make_token", "make_unsubscribe_url", "token_from", "unsubscribe_link", "verify_token"]
 
@@ -116,6 +115,6 @@ def unsubscribe_link(app: App, link: str) -> tuple[str, bool]:
     that is not a stored recipient.
     """
     email = verify_token(app.config.email, token_from(link))
-    changed = Deliveries(app.repo).unsubscribe(email, app.clock())
+    changed = app.repo.unsubscribe(email, app.clock())
     log.info("%s: %s", email, "unsubscribed" if changed else "was already unsubscribed")
     return email, changed

@@ -1,8 +1,8 @@
-"""The one exception tree of PLN Digest (STYLE.md §4).
+"""The one exception tree of PLN Digest.
 
-Foreign exceptions are translated once, at the edge (`connectors/_http.py`,
-`storage.py`, `digests/deliver.py`), with `raise ... from exc`. Every message
-is one line a teacher or an admin can act on.
+Foreign exceptions are translated once, at the edge (`connectors/http/`,
+`aggregator/store/`, `aggregator/app/deliver.py`), with `raise ... from exc`.
+Every message is one line a teacher or an admin can act on.
 """
 
 from __future__ import annotations
@@ -84,4 +84,27 @@ class ParseError(SourceError):
 
 
 class DeliveryError(PLNError):
-    """The mail server refused or could not be reached."""
+    """The mail server refused or could not be reached.
+
+    How far the message got decides whether it may be sent again, so a
+    mailer raises one of the subclasses below, never this class itself.
+    """
+
+
+class TemporaryFailure(DeliveryError):
+    """The server did not accept the message (4xx, or lost before the end of
+    the message): sending it again later is safe."""
+
+
+class ServerUnavailable(TemporaryFailure):
+    """The server cannot be reached or refused the login: the rest of the
+    batch would fail the same way."""
+
+
+class PermanentFailure(DeliveryError):
+    """The server refused the message for good (5xx)."""
+
+
+class UnknownOutcome(DeliveryError):
+    """The whole message was sent but the server's answer was lost: it may
+    have been accepted, so it must not be sent again automatically."""

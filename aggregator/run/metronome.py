@@ -1,4 +1,4 @@
-"""The metronome behind `pln run` (STYLE.md §6: "the scheduler is a metronome").
+"""The metronome behind `pln run`: what it does each minute, and the clock that ticks it.
 
 APScheduler only keeps time: one interval job calls `Metronome.tick` every
 minute (coalesced, never two at once). What a tick does is derived from the
@@ -28,13 +28,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
-from aggregator.app.send import DeliveryOutcome
 from aggregator.app.wiring import App
 from aggregator.domain.clock import utc_now
+from aggregator.domain.delivery import DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import PLNError
 from aggregator.domain.logfmt import fields
 from aggregator.domain.source import FetchOutcome
-from aggregator.store.deliveries import Deliveries
 from digests.due import next_send_at, sending_soon
 
 log = logging.getLogger(__name__)
@@ -171,7 +170,7 @@ class Metronome:
     def _send_due(self) -> Sequence[DeliveryOutcome]:
         outcomes = _guarded("send due digests", self._send, self.app) or ()
         if outcomes:
-            sent = sum(o.status == "sent" for o in outcomes)
+            sent = sum(o.status is OutcomeStatus.SENT for o in outcomes)
             log.info(
                 "sent %d of %d digests",
                 sent,
@@ -200,7 +199,7 @@ def next_digests(app: App) -> list[tuple[str, datetime | None]]:
     planned (None: none within a year), for `pln status`."""
     now = app.clock()
     emails = [r.email for r in app.config.recipients]
-    recorded = Deliveries(app.repo).recorded_days(emails, (now - timedelta(days=2)).date())
+    recorded = app.repo.recorded_days(emails, (now - timedelta(days=2)).date())
     return [
         (r.email, next_send_at(now, r, app.config.calendar.holidays, recorded.get(r.email, set())))
         for r in app.config.recipients

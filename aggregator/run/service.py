@@ -20,14 +20,14 @@ from types import FrameType
 
 from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
-from aggregator.app.send import LEASE, DeliveryOutcome, send_due_digests
+from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.config.load import load_config
 from aggregator.domain.clock import Clock, utc_now
+from aggregator.domain.delivery import DeliveryOutcome
 from aggregator.domain.errors import DeliveryError
 from aggregator.domain.logfmt import fields
 from aggregator.run.metronome import TICK, Metronome, build_scheduler
-from aggregator.store.deliveries import Deliveries
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -74,26 +74,26 @@ class HealthEmailer:
         day = health_email_day(now, app.config.schedule, grace)
         if day is None or not app.config.email.admin:
             return
-        deliveries = Deliveries(app.repo)
-        claim = deliveries.claim(f"health-report:{app.config.email.admin}", day, now, LEASE)
+        repo = app.repo
+        claim = repo.claim_delivery(f"health-report:{app.config.email.admin}", day, now, LEASE)
         if claim is None:
             return
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
-        health = source_health(app.repo.source_statuses(with_post_counts=False), now, stale_after)
+        health = source_health(repo.source_statuses(with_post_counts=False), now, stale_after)
         message = health_email(
             health, day, app.config.email.from_address, app.config.email.admin, now
         )
         message_id = str(message["Message-ID"])
         mailer = self._mailer or build_mailer(app.config.email)
         try:
-            mailer.send(message, lambda: deliveries.mark_unknown(claim, message_id, now, 0, now))
+            mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, 0, now))
         except DeliveryError as exc:
-            deliveries.mark_failed(claim, str(exc))
+            repo.mark_failed(claim, str(exc))
             raise
         finally:
             if self._mailer is None:
                 mailer.close()
-        deliveries.mark_sent(claim, app.clock())
+        repo.mark_sent(claim, app.clock())
         log.info(
             "health email sent",
             extra=fields(

@@ -1,25 +1,16 @@
-"""The deliveries part of the repository: claims, their outcomes, unsubscribes.
+"""The deliveries part of the repository: claims and their outcomes.
 
-A digest goes out at most once per recipient and local day (STYLE.md §5,
-`claim_delivery`): a `digests` row and its `deliveries` row are inserted,
-unique, in their own transaction before any SMTP, and every later step is a
-guarded state change of that row:
-
-    claimed --(the end-of-data mark is about to be sent)--> unknown
-    unknown --(250)--> sent          unknown --(5xx)--> failed
-    claimed/unknown --(4xx, or the server was lost before the end of data)--> retry
-    claimed/retry --(its next_attempt_at has come)--> claimed again (`reclaim`)
-
-A row left `claimed` by a crash is safe to send again once its lease ends:
-the server never saw the end of the message. A row left `unknown` may have
-been accepted, so it is never sent again automatically; `pln status` shows
-it with its Message-ID to look up in the mail server's log.
+A digest goes out at most once per recipient and local day: a `digests` row
+and its `deliveries` row are inserted, unique, in their own transaction
+before any SMTP (`claim_delivery`), and every later step is a guarded change
+of that row's `DeliveryState` (`aggregator.domain.delivery` draws the states
+and why an `unknown` delivery is never sent again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -28,54 +19,18 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from aggregator.domain.delivery import Claim, DeliveryState, RecordedDelivery
 from aggregator.domain.errors import StorageError
-from aggregator.store.repository import Repository
-from aggregator.store.tables import DeliveryRow, DigestRow, RecipientRow
-
-__all__ = ["STATUSES", "Claim", "Deliveries", "DeliveryState"]
-
-CLAIMED, RETRY, UNKNOWN, SENT, FAILED = "claimed", "retry", "unknown", "sent", "failed"
-SKIPPED = "skipped"  # nothing to send that day, and the admin asked not to send empty digests
-STATUSES = (CLAIMED, RETRY, UNKNOWN, SENT, FAILED)
+from aggregator.store.engine import Transactions
+from aggregator.store.tables import DeliveryRow, DigestRow
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """The right to send `email`'s digest for `local_day`, held until `lease_until`.
+class DeliveryRecords(Transactions):
+    """Claims to send digests and what became of them; one part of `Repository`."""
 
-    `attempts` counts this attempt (1 for a first claim).
-    """
-
-    delivery_id: int
-    email: str
-    local_day: date
-    attempts: int
-    lease_until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryState:
-    """A recipient's latest recorded delivery, for `pln status`."""
-
-    email: str
-    local_day: date
-    status: str  # one of STATUSES
-    attempts: int
-    claimed_at: datetime
-    sent_at: datetime | None = None
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    message_id: str | None = None
-
-
-class Deliveries:
-    """Delivery records kept in a `Repository`'s database."""
-
-    def __init__(self, repo: Repository) -> None:
-        """Use `repo`'s database and transactions."""
-        self._repo = repo
-
-    def claim(self, email: str, local_day: date, now: datetime, lease: timedelta) -> Claim | None:
+    def claim_delivery(
+        self, email: str, local_day: date, now: datetime, lease: timedelta
+    ) -> Claim | None:
         """Record, before any SMTP, that `email`'s digest for `local_day` is being sent.
 
         Returns None when that day already has a delivery (sent, failing or
@@ -96,7 +51,9 @@ class Deliveries:
                     "post_count": 0,
                 },
             )
-            if digest_id is None:  # built before (`record_digest`) but never sent
+            if digest_id is None:
+                # The day's digest row exists: with its delivery (then the insert
+                # below finds it), or without one, e.g. its delivery deleted by hand.
                 digest_id = session.scalar(
                     select(DigestRow.id).where(
                         DigestRow.recipient_email == email, DigestRow.local_day == day
@@ -110,62 +67,61 @@ class Deliveries:
                     "digest_id": digest_id,
                     "claimed_at": now,
                     "attempts": 1,
-                    "status": CLAIMED,
+                    "status": DeliveryState.CLAIMED,
                     "next_attempt_at": now + lease,
                 },
             )
             if delivery_id is None:
                 return None
-            return Claim(delivery_id, email, local_day, 1, now + lease)
+            return Claim(delivery_id, email, local_day, 1)
 
-        return self._repo.run(f"claiming the digest of {email} for {day}", work, write=True)
+        return self._run(f"claiming the digest of {email} for {day}", work, write=True)
 
-    def due_retries(self, now: datetime) -> list[Claim]:
+    def deliveries_to_retry(self, now: datetime) -> list[Claim]:
         """Deliveries to try again at `now`: failed temporarily, or claimed by a
         process that stopped before sending (its lease ended); oldest first.
 
-        The claims returned are not yet held: `reclaim` each one.
+        The claims returned are not yet held: `reclaim_delivery` each one.
         """
         stmt = (
             select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
             .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
-            .where(DeliveryRow.status.in_((CLAIMED, RETRY)), DeliveryRow.next_attempt_at <= now)
+            .where(
+                DeliveryRow.status.in_((DeliveryState.CLAIMED, DeliveryState.RETRY)),
+                DeliveryRow.next_attempt_at <= now,
+            )
             .order_by(DeliveryRow.next_attempt_at, DigestRow.recipient_email)
         )
 
         def work(session: Session) -> list[Claim]:
             return [
-                Claim(
-                    row.id, email, date.fromisoformat(day), row.attempts, row.next_attempt_at or now
-                )
+                Claim(row.id, email, date.fromisoformat(day), row.attempts)
                 for row, email, day in session.execute(stmt)
             ]
 
-        return self._repo.run("listing deliveries to retry", work)
+        return self._run("listing deliveries to retry", work)
 
-    def reclaim(self, claim: Claim, now: datetime, lease: timedelta) -> Claim | None:
-        """Take a claim from `due_retries` for one more attempt; None if another
+    def reclaim_delivery(self, claim: Claim, now: datetime, lease: timedelta) -> Claim | None:
+        """Take a claim from `deliveries_to_retry` for one more attempt; None if another
         process took it first. Raises `StorageError`."""
         stmt = (
             update(DeliveryRow)
             .where(
                 DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status.in_((CLAIMED, RETRY)),
+                DeliveryRow.status.in_((DeliveryState.CLAIMED, DeliveryState.RETRY)),
                 DeliveryRow.next_attempt_at <= now,
             )
             .values(
-                status=CLAIMED,
+                status=DeliveryState.CLAIMED,
                 claimed_at=now,
                 attempts=DeliveryRow.attempts + 1,
                 next_attempt_at=now + lease,
             )
         )
-        taken = self._changed(f"reclaiming the digest of {claim.email}", stmt)
+        taken = self._updated_one(f"reclaiming the digest of {claim.email}", stmt)
         if not taken:
             return None
-        return Claim(
-            claim.delivery_id, claim.email, claim.local_day, claim.attempts + 1, now + lease
-        )
+        return replace(claim, attempts=claim.attempts + 1)
 
     def mark_unknown(
         self, claim: Claim, message_id: str, built_at: datetime, post_count: int, now: datetime
@@ -180,11 +136,11 @@ class Deliveries:
             update(DeliveryRow)
             .where(
                 DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status == CLAIMED,
+                DeliveryRow.status == DeliveryState.CLAIMED,
                 DeliveryRow.attempts == claim.attempts,
             )
             .values(
-                status=UNKNOWN,
+                status=DeliveryState.UNKNOWN,
                 message_id=message_id,
                 next_attempt_at=None,
                 last_error=f"sending since {now.isoformat(timespec='seconds')}",
@@ -209,7 +165,7 @@ class Deliveries:
                 )
             session.execute(digest)
 
-        self._repo.run(f"recording the send of {claim.email}", work, write=True)
+        self._run(f"recording the send of {claim.email}", work, write=True)
 
     def release_unknown(self, email: str, local_day: date, now: datetime) -> str | None:
         """Make an `unknown` delivery due for a retry now: the admin found in
@@ -222,7 +178,7 @@ class Deliveries:
             .where(
                 DigestRow.recipient_email == email,
                 DigestRow.local_day == local_day.isoformat(),
-                DeliveryRow.status == UNKNOWN,
+                DeliveryRow.status == DeliveryState.UNKNOWN,
             )
         )
 
@@ -231,36 +187,52 @@ class Deliveries:
             if row is None:
                 return None
             message_id = row.message_id
-            row.status, row.next_attempt_at = RETRY, now
+            row.status, row.next_attempt_at = DeliveryState.RETRY, now
             row.last_error = f"released for a new attempt (was {message_id})"
             return message_id or ""
 
-        return self._repo.run(f"releasing the digest of {email} for {local_day}", work, write=True)
+        return self._run(f"releasing the digest of {email} for {local_day}", work, write=True)
 
     def mark_sent(self, claim: Claim, now: datetime) -> None:
         """Record that the server accepted the message (250). Raises `StorageError`."""
-        self._set(claim, (UNKNOWN,), status=SENT, sent_at=now, last_error=None)
+        self._set_delivery(
+            claim, (DeliveryState.UNKNOWN,), status=DeliveryState.SENT, sent_at=now, last_error=None
+        )
 
     def mark_retry(self, claim: Claim, error: str, retry_at: datetime) -> None:
         """Record a temporary failure: nothing was accepted; try again at `retry_at`."""
-        self._set(
-            claim, (CLAIMED, UNKNOWN), status=RETRY, last_error=error, next_attempt_at=retry_at
+        self._set_delivery(
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.UNKNOWN),
+            status=DeliveryState.RETRY,
+            last_error=error,
+            next_attempt_at=retry_at,
         )
 
     def mark_failed(self, claim: Claim, error: str) -> None:
         """Record a permanent failure for that day (5xx, or too many attempts)."""
-        self._set(
-            claim, (CLAIMED, RETRY, UNKNOWN), status=FAILED, last_error=error, next_attempt_at=None
+        self._set_delivery(
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.RETRY, DeliveryState.UNKNOWN),
+            status=DeliveryState.FAILED,
+            last_error=error,
+            next_attempt_at=None,
         )
 
     def mark_skipped(self, claim: Claim, reason: str) -> None:
         """Record that the day's digest was empty and deliberately not sent."""
-        self._set(claim, (CLAIMED, RETRY), status=SKIPPED, last_error=reason, next_attempt_at=None)
+        self._set_delivery(
+            claim,
+            (DeliveryState.CLAIMED, DeliveryState.RETRY),
+            status=DeliveryState.SKIPPED,
+            last_error=reason,
+            next_attempt_at=None,
+        )
 
     def note_unknown(self, claim: Claim, error: str) -> None:
         """Keep the delivery `unknown` with why: the server went away after the
         whole message was sent, so it may have been accepted."""
-        self._set(claim, (UNKNOWN,), last_error=error)
+        self._set_delivery(claim, (DeliveryState.UNKNOWN,), last_error=error)
 
     def recorded_days(self, emails: Collection[str], since: date) -> dict[str, set[date]]:
         """The local days from `since` on that have a delivery, per email
@@ -280,9 +252,9 @@ class Deliveries:
                 days.setdefault(email, set()).add(date.fromisoformat(day))
             return days
 
-        return self._repo.run("reading recorded digests", work)
+        return self._run("reading recorded digests", work)
 
-    def latest(self) -> list[DeliveryState]:
+    def latest_deliveries(self) -> list[RecordedDelivery]:
         """Each recipient's latest delivery (by local day), ordered by email."""
         latest_day = (
             select(DigestRow.recipient_email, func.max(DigestRow.local_day).label("day"))
@@ -301,87 +273,29 @@ class Deliveries:
             .order_by(DigestRow.recipient_email)
         )
 
-        def work(session: Session) -> list[DeliveryState]:
+        def work(session: Session) -> list[RecordedDelivery]:
             return [_state(row, email, day) for row, email, day in session.execute(stmt)]
 
-        return self._repo.run("reading deliveries", work)
-
-    # -- unsubscribes ----------------------------------------------------------
-
-    def unsubscribe(self, email: str, now: datetime) -> bool:
-        """Stop all digests to `email` (any case) from `now`; False if it already was.
-
-        Raises `StorageError` when no recipient has that address.
-        """
-
-        def work(session: Session) -> bool:
-            row = session.scalars(
-                select(RecipientRow).where(func.lower(RecipientRow.email) == email.lower())
-            ).one_or_none()
-            if row is None:
-                raise StorageError(f"no recipient {email} is stored; nothing to unsubscribe")
-            if row.unsubscribed_at is not None:
-                return False
-            row.unsubscribed_at, row.is_active = now, False
-            return True
-
-        return self._repo.run(f"unsubscribing {email}", work, write=True)
-
-    def unsubscribed(self) -> set[str]:
-        """The addresses (lower case) that unsubscribed and were not re-enabled."""
-        stmt = select(RecipientRow.email).where(RecipientRow.unsubscribed_at.is_not(None))
-        return self._repo.run(
-            "reading unsubscribes", lambda s: {e.lower() for e in s.scalars(stmt)}
-        )
-
-    def lift_unsubscribes(
-        self, resubscribe: Mapping[str, date], configured: Collection[str]
-    ) -> list[str]:
-        """Re-enable recipients the admin listed in `[email] resubscribe`.
-
-        An unsubscribe made on or before the listed day is lifted; a later
-        one stands, so the entry can stay in the file. Recipients in
-        `configured` become active again. Returns the addresses re-enabled.
-        """
-        wanted = {email.lower(): day for email, day in resubscribe.items()}
-        active = {email.lower() for email in configured}
-        if not wanted:
-            return []
-
-        def work(session: Session) -> list[str]:
-            lifted = []
-            for row in session.scalars(
-                select(RecipientRow).where(RecipientRow.unsubscribed_at.is_not(None))
-            ):
-                day = wanted.get(row.email.lower())
-                if (
-                    day is not None
-                    and row.unsubscribed_at is not None
-                    and row.unsubscribed_at.date() <= day
-                ):
-                    row.unsubscribed_at = None
-                    row.is_active = row.email.lower() in active
-                    lifted.append(row.email)
-            return lifted
-
-        return self._repo.run("re-enabling recipients", work, write=True)
+        return self._run("reading deliveries", work)
 
     # -- helpers ---------------------------------------------------------------
 
-    def _set(self, claim: Claim, from_states: tuple[str, ...], **values: Any) -> None:
+    def _set_delivery(
+        self, claim: Claim, from_states: tuple[DeliveryState, ...], **values: Any
+    ) -> None:
         stmt = (
             update(DeliveryRow)
             .where(DeliveryRow.id == claim.delivery_id, DeliveryRow.status.in_(from_states))
             .values(**values)
         )
-        if not self._changed(f"recording the delivery to {claim.email}", stmt):
+        if not self._updated_one(f"recording the delivery to {claim.email}", stmt):
             raise StorageError(
                 f"the delivery to {claim.email} for {claim.local_day} is no longer "
                 f"{' or '.join(from_states)}; not updated"
             )
 
-    def _changed(self, action: str, stmt: Update) -> bool:
-        return self._repo.run(action, lambda s: _rowcount(s, stmt) == 1, write=True)
+    def _updated_one(self, action: str, stmt: Update) -> bool:
+        return self._run(action, lambda s: _rowcount(s, stmt) == 1, write=True)
 
 
 def _insert_new(
@@ -404,13 +318,12 @@ def _rowcount(session: Session, stmt: Update) -> int:
     return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
 
 
-def _state(row: DeliveryRow, email: str, day: str) -> DeliveryState:
-    return DeliveryState(
+def _state(row: DeliveryRow, email: str, day: str) -> RecordedDelivery:
+    return RecordedDelivery(
         email=email,
         local_day=date.fromisoformat(day),
-        status=row.status,
+        status=DeliveryState(row.status),
         attempts=row.attempts,
-        claimed_at=row.claimed_at,
         sent_at=row.sent_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,

@@ -1,9 +1,9 @@
-"""The database side of storage: engine settings, typed ORM models, row mapping.
+"""The database side of the store: typed ORM models and the mapping of post rows.
 
-Only `aggregator/storage.py` and the Alembic environment import this module;
-no row object leaves `storage.py` (STYLE.md §5). The tables here must match
-what `aggregator/migrations/versions/` builds: a test compares the two, so a
-change here comes with a new, append-only revision.
+Only `aggregator/store/` and the Alembic environment import this module; no
+row object leaves the store. The tables here must match what
+`aggregator/store/migrations/versions/` builds: a test compares the two, so
+a change here comes with a new, append-only revision.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Connection,
     DateTime,
     Dialect,
-    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -28,30 +26,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    create_engine,
-    event,
-    make_url,
 )
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import StaticPool
 
+from aggregator.domain.delivery import DeliveryState
 from aggregator.domain.post import Engagement, Post
-from aggregator.domain.recipient import RecipientConfig
-from aggregator.domain.source import FetchState, SourceConfig, SourceStatus
-
-# Why a source is inactive when the admin removed it from the file; any other
-# reason (410 Gone...) keeps it inactive until the admin edits its options.
-REMOVED_FROM_CONFIG = "removed from the configuration"
-# Execution option of write transactions: they take SQLite's write lock at BEGIN.
-WRITE_OPTION = "pln_write"
-
-_SQLITE_PRAGMAS = (
-    "PRAGMA busy_timeout=5000",  # wait up to 5 s for another writer's lock
-    "PRAGMA journal_mode=WAL",  # readers never block the writer
-    "PRAGMA foreign_keys=ON",  # off by default in SQLite
-    "PRAGMA synchronous=NORMAL",  # durable enough with WAL, much faster than FULL
-)
 
 # Named constraints let later revisions alter them, SQLite batch mode included.
 NAMING_CONVENTION = {
@@ -92,52 +71,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-# -- engine ------------------------------------------------------------------
-
-
-def create_engine_for(url: str) -> Engine:
-    """An engine for `url`: SQLite (PRAGMAs, real transactions) or PostgreSQL.
-
-    Raises `ArgumentError` for a malformed URL or another database, and
-    `ImportError` when the driver is not installed.
-    """
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
-    if backend != "sqlite":
-        raise ArgumentError(
-            f"unsupported database {backend!r}; use sqlite:///FILE or postgresql+psycopg://..."
-        )
-    if parsed.database in (None, "", ":memory:"):
-        # One shared connection, or each thread would see its own empty database.
-        engine = create_engine(
-            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        engine = create_engine(parsed)
-    event.listen(engine, "connect", _on_sqlite_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
-    return engine
-
-
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # sqlite3 skips BEGIN before SELECT and DDL; we emit it ourselves so
-    # reads are consistent and a migration is all or nothing.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
-
-
-def _on_sqlite_begin(conn: Connection) -> None:
-    # A writer takes the lock at BEGIN, so busy_timeout waits for it; a
-    # deferred BEGIN would fail at its first write if another writer got in.
-    is_write = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
 
 
 # -- schema ------------------------------------------------------------------
@@ -242,7 +175,8 @@ class RecipientRow(Base):
 
 
 class RecipientFollowRow(Base):
-    """A source key a recipient follows (a key, so it survives source edits)."""
+    """A source key a recipient follows. No longer written nor read: follows
+    come from the configuration. Kept while the schema has the table."""
 
     __tablename__ = "recipient_follows"
 
@@ -279,8 +213,8 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(Text)
-    # claimed | retry | unknown | sent | failed (aggregator.store.deliveries).
-    status: Mapped[str] = mapped_column(String(10), server_default="claimed")
+    # A `DeliveryState` value (aggregator.domain.delivery).
+    status: Mapped[str] = mapped_column(String(10), server_default=DeliveryState.CLAIMED.value)
     # A claim's lease, or when a failed attempt may be retried.
     next_attempt_at: Mapped[datetime | None]
 
@@ -372,66 +306,4 @@ def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
         language=row.language,
         links=links,
         content_hash=row.content_hash,
-    )
-
-
-def new_source_row(config: SourceConfig, now: datetime) -> SourceRow:
-    """A stored source for a new `[[sources]]` entry: active and due at `now`."""
-    return SourceRow(
-        key=config.key,
-        kind=config.kind,
-        name=config.name,
-        options=dict(config.options),
-        is_active=True,
-        consecutive_failures=0,
-        next_attempt_at=now,
-    )
-
-
-def reconcile_source(row: SourceRow, config: SourceConfig, now: datetime) -> None:
-    """Apply an edited `[[sources]]` entry to its stored row (see `Repository.sync_sources`)."""
-    options = dict(config.options)
-    row.name = config.name
-    if row.kind != config.kind or row.options != options:
-        # A new target: what the old one told us (ETag, redirect, errors) no longer applies.
-        row.kind, row.options = config.kind, options
-        row.cursor = row.etag = row.last_modified = row.moved_url = None
-        row.last_error, row.consecutive_failures = None, 0
-        row.next_attempt_at = now
-        row.is_active, row.deactivated_reason = True, None
-    elif not row.is_active and row.deactivated_reason in (None, REMOVED_FROM_CONFIG):
-        row.is_active, row.deactivated_reason = True, None
-
-
-def apply_recipient(row: RecipientRow, config: RecipientConfig) -> None:
-    """Copy a `[[recipients]]` entry onto its row; an unsubscribe outlasts it."""
-    row.name = config.name
-    row.timezone = config.timezone
-    row.send_at = config.send_at
-    row.reading_minutes = config.reading_minutes
-    row.is_active = row.unsubscribed_at is None
-
-
-def fetch_state_of(row: SourceRow) -> FetchState:
-    """What a connector is handed: cursor, validators, moved URL."""
-    return FetchState(
-        cursor=row.cursor, etag=row.etag, last_modified=row.last_modified, url=row.moved_url
-    )
-
-
-def status_of(row: SourceRow, posts_stored: int) -> SourceStatus:
-    """The `SourceStatus` of a stored source."""
-    return SourceStatus(
-        key=row.key,
-        kind=row.kind,
-        is_active=row.is_active,
-        posts_stored=posts_stored,
-        last_attempt_at=row.last_attempt_at,
-        last_success_at=row.last_success_at,
-        last_new_post_at=row.last_new_post_at,
-        last_error=row.last_error,
-        consecutive_failures=row.consecutive_failures,
-        next_attempt_at=row.next_attempt_at,
-        wait_until=row.wait_until,
-        state=fetch_state_of(row),
     )

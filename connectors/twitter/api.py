@@ -26,7 +26,7 @@ from aggregator.domain.secret import Secret
 from connectors.http.errors import map_errors, parse_retry_after, raise_for_status
 from connectors.http.response import HttpResponse
 
-__all__ = ["XPage", "call", "make_client", "token_env_name"]
+__all__ = ["XPage", "call", "make_client"]
 
 JSON = dict[str, Any]
 
@@ -76,11 +76,6 @@ def make_client(session: requests.Session, token: Secret, timeout_s: float) -> A
     )
     client.session = _XSession(session, token, timeout_s)
     return client
-
-
-def token_env_name(token: Secret | None) -> str:
-    """The variable the bearer token comes from, for messages."""
-    return token.env_name if token is not None else "the [twitter] bearer_token_env variable"
 
 
 @dataclass(frozen=True, slots=True)

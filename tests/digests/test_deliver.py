@@ -13,18 +13,16 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from aggregator.app.deliver import (
-    FileMailer,
-    PermanentFailure,
-    ServerUnavailable,
-    SmtpMailer,
-    TemporaryFailure,
-    UnknownOutcome,
-    build_message,
-)
+from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
 from aggregator.app.wiring import build_mailer
 from aggregator.config.load import EmailConfig
-from aggregator.domain.errors import StorageError
+from aggregator.domain.errors import (
+    PermanentFailure,
+    ServerUnavailable,
+    StorageError,
+    TemporaryFailure,
+    UnknownOutcome,
+)
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from tests.fakes import T0

@@ -1,4 +1,4 @@
-"""The `pln` command line: thin commands over the library (SPEC.md "Command line").
+"""The `pln` command line: thin commands over the library.
 
 Each command parses its options, calls one library function and prints.
 Errors a user can cause (`PLNError`, a file that cannot be written) print as
@@ -20,6 +20,7 @@ import click
 
 from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
 from aggregator.config.load import load_config
+from aggregator.domain.delivery import OutcomeStatus
 from aggregator.domain.errors import ConfigError, PLNError
 from aggregator.run.cli import output as console
 
@@ -37,7 +38,7 @@ CONFIG_OPTION = click.option(
 
 
 class Group(click.Group):
-    """Turns every error into one line and an exit code (STYLE.md §8)."""
+    """Turns every error into one line and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -72,7 +73,7 @@ class Group(click.Group):
 
 
 def _first_line(exc: BaseException) -> str:
-    """The error's message on one line (SPEC: a one-line error on bad input)."""
+    """The error's message on one line: bad input gets a one-line error."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else exc.__class__.__name__
 
@@ -208,7 +209,7 @@ def send(config_path: str, dry_run: bool, email: str | None) -> None:
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcomes = send_due_digests(app, mailer, dry_run=dry_run, only=email)
     console.print_send(outcomes)
-    if any(o.status in ("failed", "unknown") for o in outcomes):
+    if any(o.status in (OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN) for o in outcomes):
         raise SystemExit(1)
 
 
@@ -230,7 +231,7 @@ def resend(config_path: str, email: str, day: Any) -> None:
     with _app(config_path) as app, closing(build_mailer(app.config.email)) as mailer:
         outcome = resend_unknown(app, mailer, email, day.date())
     console.print_send([outcome])
-    if outcome.status != "sent":
+    if outcome.status is not OutcomeStatus.SENT:
         raise SystemExit(1)
 
 
@@ -255,14 +256,13 @@ def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.app.health import source_health
     from aggregator.run.metronome import next_digests
-    from aggregator.store.deliveries import Deliveries
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()
         console.print_status(statuses, app.repo.last_digests(), now)
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)
-        console.print_deliveries(Deliveries(app.repo).latest(), now)
+        console.print_deliveries(app.repo.latest_deliveries(), now)
 
 
 @main.command()

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -19,19 +18,23 @@ from rich.text import Text
 from aggregator.app.health import SourceHealth
 from aggregator.app.ingest import Progress as ProgressCallback
 from aggregator.config.load import format_problems
+from aggregator.domain.delivery import (
+    DeliveryOutcome,
+    DeliveryState,
+    OutcomeStatus,
+    RecordedDelivery,
+)
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.logfmt import LogfmtFormatter
 from aggregator.domain.source import FetchOutcome, SourceStatus
-from aggregator.store.deliveries import DeliveryState
-
-if TYPE_CHECKING:  # digests sit outside aggregator: imported for the annotation only
-    from aggregator.app.send import DeliveryOutcome as SendOutcome
 
 log = logging.getLogger(__name__)
 
 # Handlers `setup_logging` installs carry this name, so a second call (a test
 # runner invoking `main` again) replaces them instead of adding duplicates.
 _HANDLER_NAME = "pln-digest"
+# Outcomes counted as digests sent (or, in a dry run, that would be).
+_SENDING = (OutcomeStatus.SENT, OutcomeStatus.WOULD_SEND)
 # Width of tables written to a file or a pipe: wide enough that no message is
 # wrapped or cut, so `pln status | grep` and cron mail see whole lines.
 _PIPE_WIDTH = 10_000
@@ -67,7 +70,7 @@ def setup_logging(verbose: bool) -> None:
     to stderr with --verbose.
 
     When the log file cannot be written, warnings go to stderr instead,
-    without tracebacks (SPEC: no traceback on the terminal). Idempotent: the
+    without tracebacks (no traceback ever reaches the terminal). Idempotent: the
     handlers of an earlier call are closed and replaced.
     """
     close_logging()
@@ -245,31 +248,32 @@ def print_schedule(
         out.print(f"next digest for {email}: {when}", markup=False)
 
 
-def print_send(outcomes: Sequence[SendOutcome]) -> None:
+def print_send(outcomes: Sequence[DeliveryOutcome]) -> None:
     """`pln send`: one line per digest (sent, would send, retry, failed...), then totals."""
     out = _stdout()
     for o in outcomes:
-        detail = o.subject if o.status in ("sent", "would send") else o.error
-        if o.status == "retry" and o.retry_at is not None:
+        detail = o.subject if o.status in _SENDING else o.error
+        if o.status is OutcomeStatus.RETRY and o.retry_at is not None:
             detail += f" (retry at {o.retry_at:%H:%M} UTC)"
-        if o.status == "unknown":
+        if o.status is OutcomeStatus.UNKNOWN:
             detail += f"; check the mail log for {o.message_id}"
         out.print(f"{o.email} {o.local_day}: {o.status}: {detail}", markup=False)
-    sent = sum(1 for o in outcomes if o.status in ("sent", "would send"))
-    verb = "would be sent" if any(o.status == "would send" for o in outcomes) else "sent"
+    sent = sum(1 for o in outcomes if o.status in _SENDING)
+    dry = any(o.status is OutcomeStatus.WOULD_SEND for o in outcomes)
+    verb = "would be sent" if dry else "sent"
     out.print(f"{counted(sent, 'digest')} {verb}, {len(outcomes) - sent} not", markup=False)
 
 
-def print_deliveries(states: Sequence[DeliveryState], now: datetime) -> None:
+def print_deliveries(states: Sequence[RecordedDelivery], now: datetime) -> None:
     """`pln status`: each recipient's latest delivery, with what to do if it is stuck."""
     table = Table(Column("recipient", no_wrap=True), "day", "delivery", "attempts", "note")
     for s in states:
         note = s.last_error or ""
-        if s.status == "unknown":
+        if s.status is DeliveryState.UNKNOWN:
             note = f"unknown: check the mail log for {s.message_id} ({note})"
-        elif s.status == "retry":
+        elif s.status is DeliveryState.RETRY:
             note = f"retry {_when(s.next_attempt_at, now)}: {note}"
-        elif s.status == "sent":
+        elif s.status is DeliveryState.SENT:
             note = f"sent {_when(s.sent_at, now)}"
         table.add_row(
             _plain(s.email), s.local_day.isoformat(), s.status, str(s.attempts), _plain(note)

@@ -1,7 +1,7 @@
 """Alembic migrations of the PLN Digest schema, applied on first use.
 
 `upgrade_to_head` is what `Repository.open` calls; users need no alembic.ini.
-Revisions in `versions/` are append-only (STYLE.md §5).
+Revisions in `versions/` are append-only: never edit a released one, add one.
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ def alembic_config() -> Config:
     location = str(Path(__file__).parent).replace("%", "%%")  # configparser syntax
     config.set_main_option("script_location", location)
     return config
-
-
-def head_revision() -> str | None:
-    """The newest revision this code knows."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade_to_head(conn: Connection, shown_url: str) -> None:

@@ -1,0 +1,93 @@
+"""The digests part of the repository: the posts a digest is built from, digests sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aggregator.domain.post import Post
+from aggregator.store.engine import Transactions
+from aggregator.store.tables import (
+    DeliveryRow,
+    DigestRow,
+    PostLinkRow,
+    PostRow,
+    RecipientRow,
+    post_from_row,
+)
+
+
+class DigestRecords(Transactions):
+    """Posts read for digests, and digests recorded; one part of `Repository`."""
+
+    def posts_for_digest(
+        self, source_keys: Sequence[str], since: datetime, until: datetime
+    ) -> list[Post]:
+        """Posts of `source_keys` published in [since, until), newest first.
+
+        Ties are broken by external id. Raises `StorageError`.
+        """
+        if not source_keys:
+            return []
+        window = (
+            PostRow.source_key.in_(source_keys),
+            PostRow.published_at >= since,
+            PostRow.published_at < until,
+        )
+        posts_stmt = (
+            select(PostRow)
+            .where(*window)
+            .order_by(PostRow.published_at.desc(), PostRow.external_id)
+        )
+        # One query for the links of the whole result, not one per post.
+        links_stmt = (
+            select(PostLinkRow.post_id, PostLinkRow.url)
+            .where(PostLinkRow.post_id.in_(select(PostRow.id).where(*window)))
+            .order_by(PostLinkRow.post_id, PostLinkRow.position)
+        )
+
+        def work(session: Session) -> list[Post]:
+            rows = session.scalars(posts_stmt).all()
+            links: dict[int, list[str]] = {}
+            for post_id, url in session.execute(links_stmt):
+                links.setdefault(post_id, []).append(url)
+            return [post_from_row(row, tuple(links.get(row.id, ()))) for row in rows]
+
+        return self._run("reading posts for a digest", work)
+
+    def last_digest_at(self, email: str) -> datetime | None:
+        """When the latest digest actually sent to `email` was built, or None."""
+        stmt = (
+            select(DigestRow.built_at)
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .where(DigestRow.recipient_email == email, DeliveryRow.sent_at.is_not(None))
+            .order_by(DigestRow.built_at.desc())
+            .limit(1)
+        )
+        return self._run(f"reading digests of {email}", lambda s: s.scalar(stmt))
+
+    def last_digests(self) -> list[tuple[str, datetime | None]]:
+        """Each active recipient's email and when a digest was last sent (None: never).
+
+        For `pln status`, ordered by email. Raises `StorageError`.
+        """
+        sent = (
+            select(DigestRow.recipient_email, func.max(DeliveryRow.sent_at).label("sent_at"))
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .group_by(DigestRow.recipient_email)
+            .subquery()
+        )
+        stmt = (
+            select(RecipientRow.email, sent.c.sent_at)
+            .outerjoin(sent, sent.c.recipient_email == RecipientRow.email)
+            .where(RecipientRow.is_active)
+            .order_by(RecipientRow.email)
+        )
+
+        def work(session: Session) -> list[tuple[str, datetime | None]]:
+            return [(email, sent_at) for email, sent_at in session.execute(stmt)]
+
+        return self._run("reading digests", work)
