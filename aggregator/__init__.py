@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Config": "aggregator.config.load",
+    "Config": "aggregator.config.types",
     "load_config": "aggregator.config.load",
     "ConfigError": "aggregator.domain.errors",
     "PLNError": "aggregator.domain.errors",

@@ -30,7 +30,7 @@ from typing import Any
 
 from aggregator.app.build import build_digest
 from aggregator.app.wiring import App, build_app
-from aggregator.config.load import Config, DatabaseConfig
+from aggregator.config.types import Config, DatabaseConfig
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, SourceConfig

@@ -8,7 +8,7 @@ from typing import ClassVar, Protocol
 
 import requests
 
-from aggregator.config.load import Config
+from aggregator.config.types import Config
 from aggregator.domain.clock import Clock
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 

@@ -13,14 +13,9 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 
-from aggregator.config.load import (
-    SOURCE_KINDS,
-    SOURCE_OPTIONS,
-    Config,
-    format_problems,
-    load_config,
-    parse_config,
-)
+from aggregator.config.entries import SOURCE_KINDS, SOURCE_OPTIONS
+from aggregator.config.load import format_problems, load_config, parse_config
+from aggregator.config.types import Config
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.secret import Secret
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from aggregator.config.load import Config
+from aggregator.config.types import Config
 from aggregator.domain.errors import AuthError
 from aggregator.domain.source import SourceConfig
 

@@ -17,7 +17,7 @@ import logging
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aggregator.app.wiring import App
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import PLNError
 from aggregator.store.deliveries import Deliveries
 

@@ -23,7 +23,7 @@ from aggregator.app.deliver import (
     build_message,
 )
 from aggregator.app.wiring import build_mailer
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import StorageError
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
