@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "Config": "aggregator.config.types",
-    "load_config": "aggregator.config.load",
+    "load_config": "aggregator.app.config",
     "ConfigError": "aggregator.domain.errors",
     "PLNError": "aggregator.domain.errors",
     "SourceError": "aggregator.domain.errors",

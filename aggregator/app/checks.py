@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from aggregator.domain.errors import SourceError
 from aggregator.domain.source import SourceConfig
 from connectors.base import Connector
-from connectors.twitter.connector import monthly_read_estimate
+from connectors.twitter.cursor import monthly_read_estimate
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,13 @@
-"""Loading and validating the TOML configuration (SPEC.md "Configuration").
+"""Loading and validating the TOML configuration.
 
-`load_config(path) -> Config` gathers every problem, each with its line,
-before failing with one `ConfigError`; `format_problems` turns it into the
-lines `pln check` prints. Secrets are read only through `*_env` keys,
-into `Secret`. Reading typed values and mapping keys to lines is
-`config.read`'s job; the single tables are `config.sections`', the
-`[[sources]]` and `[[recipients]]` entries `config.entries`'.
+`load_config(path, kinds=...) -> Config` gathers every problem, each with
+its line, before failing with one `ConfigError`; `format_problems` turns it
+into the lines `pln check` prints. The source kinds are a parameter, as the
+connectors define them (the app layer passes `connectors.REGISTRY`).
+Secrets are read only through `*_env` keys, into `Secret`. Reading typed
+values and mapping keys to lines is `config.read`'s job; the single tables
+are `config.sections`', the `[[sources]]` and `[[recipients]]` entries
+`config.entries`'.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from aggregator.config.sections import (
 from aggregator.config.types import Config, TwitterConfig
 from aggregator.domain.errors import ConfigError, Problem
 from aggregator.domain.secret import Secret
-from aggregator.domain.source import SourceConfig
+from aggregator.domain.source import KindSpec, SourceConfig
 
 __all__ = ["format_problems", "load_config", "parse_config"]
 
@@ -54,12 +56,18 @@ _TOML_HINTS = {
 }
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    kinds: Mapping[str, KindSpec],
+) -> Config:
     """Read and validate the configuration file at `path`.
 
-    `environ` (default `os.environ`) supplies the secrets that `*_env` keys
-    name. Raises ConfigError listing every problem with its line, or one
-    problem when the file is missing, unreadable or not TOML.
+    `kinds` are the valid source kinds and what each takes. `environ`
+    (default `os.environ`) supplies the secrets that `*_env` keys name.
+    Raises ConfigError listing every problem with its line, or one problem
+    when the file is missing, unreadable or not TOML.
     """
     shown = os.fspath(path)
     try:
@@ -73,7 +81,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         text = data.decode("utf-8-sig")  # -sig: Notepad saves UTF-8 with a BOM
     except UnicodeDecodeError as exc:
         raise _file_error(shown, f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
-    return parse_config(text, shown, environ)
+    return parse_config(text, shown, environ, kinds=kinds)
 
 
 def _file_error(shown: str, message: str) -> ConfigError:
@@ -82,9 +90,14 @@ def _file_error(shown: str, message: str) -> ConfigError:
 
 
 def parse_config(
-    text: str, path: str | os.PathLike[str] = "", environ: Mapping[str, str] | None = None
+    text: str,
+    path: str | os.PathLike[str] = "",
+    environ: Mapping[str, str] | None = None,
+    *,
+    kinds: Mapping[str, KindSpec],
 ) -> Config:
-    """Validate configuration `text`; `path` names the file it came from.
+    """Validate configuration `text`; `path` names the file it came from, and
+    `kinds` the valid source kinds (see `load_config`).
 
     A relative SQLite path is resolved against `path`'s folder (the current
     folder when `path` is empty). Raises ConfigError with every problem,
@@ -98,7 +111,7 @@ def parse_config(
     report = Report(LineMap(text))
     absolute = os.path.abspath(shown) if shown else ""
     environ = os.environ if environ is None else environ
-    config = _read_config(Table(document, (), report), absolute, environ)
+    config = _read_config(Table(document, (), report), absolute, environ, kinds)
     if report.problems:
         report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ConfigError(report.problems, shown)
@@ -125,13 +138,15 @@ def format_problems(error: ConfigError) -> list[str]:
     return lines
 
 
-def _read_config(root: Table, path: str, environ: Mapping[str, str]) -> Config:
+def _read_config(
+    root: Table, path: str, environ: Mapping[str, str], kinds: Mapping[str, KindSpec]
+) -> Config:
     root.check_keys(_TOP_KEYS)
-    sources, needs = read_sources(root.tables("sources"))
+    sources, needs = read_sources(root.tables("sources"), kinds)
     recipients = read_recipients(root.tables("recipients"), {s.key for s in sources if s.key})
     twitter = root.table("twitter")
     twitter.check_keys(("bearer_token_env",))
-    twitter_use = _first_use(root, sources, "twitter_")
+    twitter_use = _first_use(root, sources, kinds, "twitter")
     bearer = read_secret(twitter, "bearer_token_env", environ, twitter_use)
     return Config(
         path=path,
@@ -141,7 +156,7 @@ def _read_config(root: Table, path: str, environ: Mapping[str, str]) -> Config:
         digest=read_digest(root.table("digest")),
         twitter=TwitterConfig(bearer_token=bearer),
         facebook=read_facebook(
-            root.table("facebook"), environ, _first_use(root, sources, "facebook_")
+            root.table("facebook"), environ, _first_use(root, sources, kinds, "facebook")
         ),
         schedule=read_schedule(root.table("schedule")),
         calendar=read_calendar(root.table("calendar")),
@@ -152,11 +167,12 @@ def _read_config(root: Table, path: str, environ: Mapping[str, str]) -> Config:
 
 
 def _first_use(
-    root: Table, sources: tuple[SourceConfig, ...], kind_prefix: str
+    root: Table, sources: tuple[SourceConfig, ...], kinds: Mapping[str, KindSpec], section: str
 ) -> SecretUse | None:
-    """The first source whose kind needs a network's token, if any."""
+    """The first source whose kind needs the token of table `section`, if any."""
     for index, source in enumerate(sources):
-        if source.kind.startswith(kind_prefix):
+        spec = kinds.get(source.kind)
+        if spec is not None and spec.section == section:
             line = root.report.lines.line_of(("sources", index))
             return SecretUse(f"required by source {source.key!r}", line)
     return None

@@ -26,8 +26,8 @@ from connectors.twitter.connector import (
     TwitterListConnector,
     TwitterSearchConnector,
     TwitterUserConnector,
-    monthly_read_estimate,
 )
+from connectors.twitter.cursor import monthly_read_estimate
 from tests.http_fixtures import add_interaction, load_interaction
 
 SECRET = "AAAA-fake-X-bearer-7Qz9-DO-NOT-LEAK"

@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from aggregator.app.build import build_digest
+from aggregator.app.config import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.run.demo.server import FeedServer, demo_feeds
 from digests.render import render_html, render_text
