@@ -124,3 +124,8 @@ class Config:
     def secret(self, env_name: str) -> Secret | None:
         """The secret a source option names, e.g. `secret(source.option("token_env"))`."""
         return next((s for s in self.secrets if s.env_name == env_name), None)
+
+    def section_token(self, section: str) -> Secret | None:
+        """The token a network's table holds (`[twitter]`, `[facebook]`), or None."""
+        tokens = {"twitter": self.twitter.bearer_token, "facebook": self.facebook.access_token}
+        return tokens.get(section)
