@@ -10,8 +10,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Config": "aggregator.config.load",
-    "load_config": "aggregator.config.load",
+    "Config": "aggregator.config.types",
+    "load_config": "aggregator.app.config",
     "ConfigError": "aggregator.domain.errors",
     "PLNError": "aggregator.domain.errors",
     "SourceError": "aggregator.domain.errors",

@@ -30,10 +30,11 @@ from typing import Any
 
 from aggregator.app.build import build_digest
 from aggregator.app.wiring import App, build_app
-from aggregator.config.load import Config, DatabaseConfig
+from aggregator.config.types import Config, DatabaseConfig
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, SourceConfig
+from connectors import network_labels
 from digests.render import render_html, render_text
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
@@ -258,13 +259,14 @@ def timed_reads(app: App, timings: Timings) -> None:
 def run_digests(app: App, recipients: list[RecipientConfig]) -> tuple[Timings, float]:
     timings = Timings()
     timed_reads(app, timings)
+    labels = network_labels()
     started = time.perf_counter()
     for recipient in recipients:
         t0 = time.perf_counter()
         digest = build_digest(app, recipient, NOW)
         t1 = time.perf_counter()
-        html = render_html(digest)
-        render_text(digest)
+        html = render_html(digest, labels=labels)
+        render_text(digest, labels=labels)
         timings.render.append(time.perf_counter() - t1)
         timings.build.append(t1 - t0)
         timings.entries.append(len(digest.entries) + len(digest.also))

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sample_day import NOW, RECIPIENT, SOURCE_TITLES, sample_posts
 
+from connectors import network_labels
 from digests.compose import build_digest_from_posts
 from digests.explain import explain_lines
 from digests.render import render_html, render_text
@@ -64,10 +65,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     window = (NOW - timedelta(days=1), NOW)
     digest = build_digest_from_posts(sample_posts(), RECIPIENT, SOURCE_TITLES, NOW, window)
-    html = render_html(digest)
+    labels = network_labels()
+    html = render_html(digest, labels=labels)
     page = args.out / "digest.html"
     page.write_text(html, encoding="utf-8")
-    (args.out / "digest.txt").write_text(render_text(digest), encoding="utf-8")
+    (args.out / "digest.txt").write_text(render_text(digest, labels=labels), encoding="utf-8")
     (args.out / "explain.txt").write_text("\n".join(explain_lines(digest)) + "\n", encoding="utf-8")
     print(f"{page}: {len(html.encode()):,} bytes; subject: {digest.subject}")
     for name, size in SIZES.items():

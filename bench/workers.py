@@ -39,9 +39,9 @@ def _measure(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def run_project(workdir: Path, base_url: str, feeds: int, workers: int) -> dict[str, Any]:
     """PLN Digest: `fetch_sources` over every configured feed."""
+    from aggregator import load_config
     from aggregator.app.ingest import fetch_sources
     from aggregator.app.wiring import build_app
-    from aggregator.config.load import load_config
 
     config_path = workdir / "config.toml"
     if not config_path.exists():

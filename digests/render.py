@@ -4,7 +4,9 @@ Templates live in the top-level `templates/` folder, installed as the
 package `digests.templates`. HTML is autoescaped; the only markup trusted
 as-is is `post.html`, which ingest has already sanitised (STYLE.md §2).
 Links go through `safe_href`, since escaping does not stop a
-`javascript:` URL.
+`javascript:` URL. Networks are named as the caller's `labels` say
+(`Post.network` -> "X", "Web"): the connectors know their networks, and
+this package does not import them.
 
 The HTML is written with classes and one <style> block; css-inline (a
 maintained Rust inliner) moves every rule into style="" attributes, since
@@ -20,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,14 +41,6 @@ _DAY_LIKE_WINDOW = timedelta(hours=20)
 MAX_HTML_BYTES = 100_000
 # Names listed in "shared by"; the rest are counted.
 SHARER_NAMES = 4
-NETWORK_NAMES = {
-    "rss": "Web",
-    "twitter": "X",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "email": "Email",
-}
 _NUMBER_WORDS = (
     "zero",
     "one",
@@ -89,15 +83,16 @@ def paragraphs(text: str) -> list[str]:
     return [part.strip() for part in text.split("\n\n") if part.strip()]
 
 
-def network_name(network: str) -> str:
-    """How a reader knows the network: "X", "Mastodon", "Web" (for feeds)."""
-    return NETWORK_NAMES.get(network, network.capitalize())
+def network_name(network: str, labels: Mapping[str, str]) -> str:
+    """How a reader knows the network: its label in `labels` ("X", "Web" for
+    feeds), else its name capitalised."""
+    return labels.get(network, network.capitalize())
 
 
-def shared_by(sharers: Sequence[Sharer]) -> str:
+def shared_by(sharers: Sequence[Sharer], labels: Mapping[str, str]) -> str:
     """ "Shared by 3 people in your network: Ana (Mastodon, X), Ben (X) and Cy (Web)"."""
     names = [
-        f"{s.author or 'someone'} ({', '.join(network_name(n) for n in s.networks)})"
+        f"{s.author or 'someone'} ({', '.join(network_name(n, labels) for n in s.networks)})"
         for s in sharers[:SHARER_NAMES]
     ]
     others = len(sharers) - len(names)
@@ -133,7 +128,9 @@ def _preheader(digest: Digest, post_count: int, read_minutes: int) -> str:
     return f"{post_count} stories, about {read_minutes} min: {heads}"
 
 
-def _context(digest: Digest, left_out: int = 0, unsubscribe_url: str = "") -> dict[str, Any]:
+def _context(
+    digest: Digest, labels: Mapping[str, str], left_out: int = 0, unsubscribe_url: str = ""
+) -> dict[str, Any]:
     """What both templates are given: the digest plus phrases worked out once."""
     window = digest.window_end - digest.window_start
     recipient = digest.recipient
@@ -153,7 +150,20 @@ def _context(digest: Digest, left_out: int = 0, unsubscribe_url: str = "") -> di
             "since yesterday" if window >= _DAY_LIKE_WINDOW else "since your last digest"
         ),
         "budget_phrase": _minutes_phrase(recipient.reading_minutes),
+        "network_labels": labels,
     }
+
+
+@jinja2.pass_context
+def _network_filter(context: jinja2.runtime.Context, network: str) -> str:
+    """`{{ post.network|network }}`, with the labels `render_*` was given."""
+    return network_name(network, context["network_labels"])
+
+
+@jinja2.pass_context
+def _shared_by_filter(context: jinja2.runtime.Context, sharers: Sequence[Sharer]) -> str:
+    """`{{ entry.sharers|shared_by }}`, with the labels `render_*` was given."""
+    return shared_by(sharers, context["network_labels"])
 
 
 def _is_html(template_name: str | None) -> bool:
@@ -175,8 +185,8 @@ def _environment() -> jinja2.Environment:
     env.filters["href"] = safe_href
     env.filters["clock"] = format_clock
     env.filters["paragraphs"] = paragraphs
-    env.filters["network"] = network_name
-    env.filters["shared_by"] = shared_by
+    env.filters["network"] = _network_filter
+    env.filters["shared_by"] = _shared_by_filter
     env.filters["engagement"] = engagement_phrase
     return env
 
@@ -187,8 +197,10 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def _render_inlined(digest: Digest, left_out: int, unsubscribe_url: str) -> str:
-    context = _context(digest, left_out, unsubscribe_url)
+def _render_inlined(
+    digest: Digest, labels: Mapping[str, str], left_out: int, unsubscribe_url: str
+) -> str:
+    context = _context(digest, labels, left_out, unsubscribe_url)
     html = _environment().get_template("digest.html.j2").render(context)
     return _inliner().inline(html)
 
@@ -204,25 +216,27 @@ def _shorter(digest: Digest) -> Digest:
     return dataclasses.replace(digest, entries=entries, also=also, reading_seconds=seconds)
 
 
-def render_html(digest: Digest, unsubscribe_url: str = "") -> str:
+def render_html(digest: Digest, unsubscribe_url: str = "", *, labels: Mapping[str, str]) -> str:
     """The digest as a self-contained HTML email body and web page, with an
-    unsubscribe link in its footer when `unsubscribe_url` (http(s)) is given.
+    unsubscribe link in its footer when `unsubscribe_url` (http(s)) is given;
+    `labels` name the networks (`Post.network` -> "X").
 
     Table layout 600 px wide, CSS inlined, no scripts, no external CSS or
     fonts, no tracking; at most MAX_HTML_BYTES of UTF-8 (the last headlines,
     then entries, are left out if needed, and the page says how many).
     """
     shown = digest
-    html = _render_inlined(shown, 0, unsubscribe_url)
+    html = _render_inlined(shown, labels, 0, unsubscribe_url)
     while len(html.encode()) > MAX_HTML_BYTES and (shown.entries or shown.also):
         shown = _shorter(shown)
         total = len(digest.entries) + len(digest.also)
-        html = _render_inlined(shown, total - len(shown.entries) - len(shown.also), unsubscribe_url)
+        left_out = total - len(shown.entries) - len(shown.also)
+        html = _render_inlined(shown, labels, left_out, unsubscribe_url)
     return html
 
 
-def render_text(digest: Digest, unsubscribe_url: str = "") -> str:
+def render_text(digest: Digest, unsubscribe_url: str = "", *, labels: Mapping[str, str]) -> str:
     """The digest as plain text that reads well on its own, each URL on its own
-    line; the unsubscribe link last when given."""
-    context = _context(digest, unsubscribe_url=unsubscribe_url)
+    line; the unsubscribe link last when given; `labels` name the networks."""
+    context = _context(digest, labels, unsubscribe_url=unsubscribe_url)
     return _environment().get_template("digest.txt.j2").render(context)

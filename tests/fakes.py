@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from aggregator.config.load import Config, DatabaseConfig
+from aggregator.config.types import Config, DatabaseConfig
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig

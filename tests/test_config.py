@@ -13,16 +13,12 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 
-from aggregator.config.load import (
-    SOURCE_KINDS,
-    SOURCE_OPTIONS,
-    Config,
-    format_problems,
-    load_config,
-    parse_config,
-)
+from aggregator.app.config import load_config, parse_config
+from aggregator.config.load import format_problems
+from aggregator.config.types import Config
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.secret import Secret
+from connectors import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -66,7 +62,7 @@ def test_example_loads_with_one_source_of_each_kind() -> None:
     environ = example_environ()
     config = load_config(EXAMPLE, environ)
     assert config.path == str(EXAMPLE)
-    assert sorted({s.kind for s in config.sources}) == sorted(SOURCE_KINDS)
+    assert sorted({s.kind for s in config.sources}) == sorted(REGISTRY)
     assert len(config.recipients) == 2
     assert config.email.password is not None
     assert config.email.password.reveal() == environ["PLN_SMTP_PASSWORD"]
@@ -114,10 +110,10 @@ def test_every_config_key_is_documented_in_the_example() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     document = tomllib.loads(text)
     assert undocumented(Config, [document], "") == []
-    for kind, options in SOURCE_OPTIONS.items():
+    for kind, spec in REGISTRY.items():
         entries = [s for s in document["sources"] if s["kind"] == kind]
         assert entries, f"no {kind} source in the example"
-        for name in options:
+        for name in spec.options:
             commented = re.search(rf"^#\s*{name}\s*=", text, re.MULTILINE)
             assert any(name in e for e in entries) or commented, f"{kind}.{name} undocumented"
 
@@ -230,7 +226,7 @@ def test_unknown_kind_lists_the_valid_ones() -> None:
     assert message.startswith(
         "config.toml:3: sources[1].kind: unknown kind 'rs' (did you mean 'rss'?)"
     )
-    assert message.endswith("valid kinds: " + ", ".join(SOURCE_KINDS))
+    assert message.endswith("valid kinds: " + ", ".join(REGISTRY))
 
 
 # --- values -----------------------------------------------------------------

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.run.demo.server import FeedServer
 
 SOURCES = 24
@@ -38,7 +38,7 @@ ROOT = Path(__file__).parent.parent
 # The child: fetch everything, printing one line per stored source.
 CHILD = """
 import sys
-from aggregator.config.load import load_config
+from aggregator import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
 with build_app(load_config(sys.argv[1])) as app:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import load_config
 from aggregator.app.build import render_digest_for
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.run.demo.pipeline import run_demo
 from tests.fakes import FixedClock
 

@@ -18,8 +18,8 @@ import pytest
 
 from aggregator.app.ingest import refresh_stale_sources
 from aggregator.app.wiring import App, build_app
-from aggregator.config.load import Config
 from aggregator.config.schedule import ScheduleConfig
+from aggregator.config.types import Config
 from aggregator.domain.errors import FetchError, RateLimited
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig

@@ -17,8 +17,8 @@ from aggregator.app.deliver import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from aggregator.app.unsubscribe import make_token, unsubscribe_link
 from aggregator.app.wiring import App, build_app
-from aggregator.config.load import EmailConfig
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import PLNError, ServerUnavailable
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, token_from, verify_token
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import PLNError
 from aggregator.domain.secret import Secret
 from aggregator.run.cli import output as cli_output

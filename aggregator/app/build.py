@@ -1,7 +1,8 @@
 """Building one recipient's digest from the database: the digest orchestrator.
 
 The pure work (window, selection, budget) lives in `digests.compose`; this
-module only reads what it needs from the repository and renders.
+module only reads what it needs from the repository and renders, naming
+each network as its connector labels it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
+from connectors import network_labels
 from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines
@@ -39,6 +41,15 @@ def build_digest(app: App, recipient: RecipientConfig, now: datetime) -> Digest:
     return digest
 
 
+def render_digest(digest: Digest, fmt: str, unsubscribe_url: str = "") -> str:
+    """`digest` rendered as `fmt` ("html" or "text"), with the networks' labels
+    from the connectors' REGISTRY and the unsubscribe link when given."""
+    labels = network_labels()
+    if fmt == "html":
+        return render_html(digest, unsubscribe_url, labels=labels)
+    return render_text(digest, unsubscribe_url, labels=labels)
+
+
 def _digest_for(app: App, email: str, day: date | None) -> Digest:
     """The digest of the recipient with address `email`, now or at their send
     time on the local `day`; raises PLNError when there is no such recipient."""
@@ -55,8 +66,7 @@ def render_digest_for(app: App, email: str, fmt: str, day: date | None = None) -
 
     Raises PLNError when no recipient has that address.
     """
-    digest = _digest_for(app, email, day)
-    return render_html(digest) if fmt == "html" else render_text(digest)
+    return render_digest(_digest_for(app, email, day), fmt)
 
 
 def explain_digest_for(app: App, email: str, day: date | None = None) -> list[str]:

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from aggregator.domain.errors import SourceError
 from aggregator.domain.source import SourceConfig
+from connectors import REGISTRY
 from connectors.base import Connector
-from connectors.twitter.connector import monthly_read_estimate
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,11 @@ def check_sources(
 
 
 def billed_reads(sources: Sequence[SourceConfig]) -> dict[str, int]:
-    """Expected monthly reads per X source: X bills every post read
-    (API-NOTES §1), so admins see the cost before it is spent."""
-    return {
-        source.key: monthly_read_estimate(source)
-        for source in sources
-        if source.kind.startswith("twitter_")
-    }
+    """The most reads a month per source of a network that bills each post
+    read (X), so admins see the cost before it is spent."""
+    estimates: dict[str, int] = {}
+    for source in sources:
+        spec = REGISTRY.get(source.kind)
+        if spec is not None and spec.monthly_reads is not None:
+            estimates[source.key] = spec.monthly_reads(source)
+    return estimates

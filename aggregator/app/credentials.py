@@ -14,20 +14,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from aggregator.config.load import Config
+from aggregator.config.types import Config
 from aggregator.domain.errors import AuthError
 from aggregator.domain.source import SourceConfig
+from connectors import REGISTRY
 
 
 def credentials_of(source: SourceConfig, config: Config) -> tuple[str, ...]:
     """The environment variables holding the secrets `source` is fetched with.
 
-    Its own `*_env` options, and its network's section token; sorted, so
-    locks are always taken in the same order.
+    Its own `*_env` options, and the token of its network's table (see
+    `Network.section`); sorted, so locks are always taken in the same order.
     """
     names = {value for name, value in source.options if name.endswith("_env") and value}
-    section = {"twitter": config.twitter.bearer_token, "facebook": config.facebook.access_token}
-    secret = section.get(source.kind.split("_")[0])
+    spec = REGISTRY.get(source.kind)
+    secret = config.section_token(spec.section) if spec and spec.section else None
     if secret is not None:
         names.add(secret.env_name)
     return tuple(sorted(names))

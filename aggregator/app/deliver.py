@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import (
     DeliveryError,
     PermanentFailure,

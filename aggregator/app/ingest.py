@@ -22,28 +22,16 @@ from aggregator.app.credentials import CredentialGate
 from aggregator.app.wiring import App
 from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
 from aggregator.domain.source import FetchOutcome, FetchResult, SourceConfig, SourceStatus
+from connectors import REGISTRY
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[FetchOutcome], None]
 
-# How often a healthy source is fetched when neither the kind nor the source
-# says otherwise; feeds rarely change faster, and networks bill for reads.
+# How often a healthy source is fetched when neither its kind (in the
+# connectors' REGISTRY) nor the source says otherwise; feeds rarely change
+# faster, and networks bill for reads.
 DEFAULT_INTERVAL = timedelta(minutes=60)
-# Per kind, overridden by a source's `interval_minutes`: X bills every read,
-# Facebook's Graph API limits calls per hour, a newsletter inbox is cheap to
-# poll and a hashtag on Mastodon moves faster than a blog.
-KIND_INTERVALS: dict[str, timedelta] = {
-    "rss": DEFAULT_INTERVAL,
-    "twitter_search": timedelta(minutes=240),
-    "twitter_user": timedelta(minutes=240),
-    "twitter_list": timedelta(minutes=240),
-    "facebook_group": timedelta(minutes=120),
-    "facebook_page": timedelta(minutes=120),
-    "mastodon_tag": timedelta(minutes=30),
-    "bluesky_search": timedelta(minutes=60),
-    "email_inbox": timedelta(minutes=15),
-}
 # A failing source backs off exponentially but is still tried at least daily.
 MAX_BACKOFF = timedelta(hours=24)
 AUTH_RETRY = timedelta(hours=6)
@@ -265,4 +253,5 @@ def _interval(source: SourceConfig | None) -> timedelta:
         return DEFAULT_INTERVAL
     if source.interval_minutes:
         return timedelta(minutes=source.interval_minutes)
-    return KIND_INTERVALS.get(source.kind, DEFAULT_INTERVAL)
+    spec = REGISTRY.get(source.kind)
+    return spec.default_interval if spec is not None else DEFAULT_INTERVAL

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
-from aggregator.app.build import build_digest
+from aggregator.app.build import build_digest, render_digest
 from aggregator.app.deliver import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
@@ -33,7 +33,6 @@ from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
-from digests.render import render_html, render_text
 
 __all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
@@ -237,8 +236,8 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
         sender=email.from_address,
         recipient=recipient,
         subject=digest.subject,
-        text=render_text(digest, url or ""),
-        html=render_html(digest, url or ""),
+        text=render_digest(digest, "text", url or ""),
+        html=render_digest(digest, "html", url or ""),
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
         unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],

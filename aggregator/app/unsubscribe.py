@@ -18,7 +18,7 @@ import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aggregator.app.wiring import App
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import PLNError
 
 __all__ = ["make_token", "make_unsubscribe_url", "token_from", "unsubscribe_link", "verify_token"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
-from aggregator.config.load import Config, EmailConfig
+from aggregator.config.types import Config, EmailConfig
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory

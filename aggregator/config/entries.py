@@ -1,7 +1,8 @@
 """The `[[sources]]` and `[[recipients]]` entries of the configuration.
 
-Each kind of source takes its own options (`SOURCE_OPTIONS`); they are kept
-in `SourceConfig.options` as sorted `(name, text)` pairs: numbers as digits,
+Each kind of source takes its own options, as its `KindSpec` says (the
+kinds are handed in: the connectors define them). They are kept in
+`SourceConfig.options` as sorted `(name, text)` pairs: numbers as digits,
 booleans as `true`/`false`, `*_env` options as the variable's *name* (the
 secret itself is resolved by `aggregator.config.load` into `Config.secrets`).
 """
@@ -9,11 +10,9 @@ secret itself is resolved by `aggregator.config.load` into `Config.secrets`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import time
-from typing import Literal, get_args
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from aggregator.config.read import (
@@ -22,12 +21,10 @@ from aggregator.config.read import (
     did_you_mean,
     format_path,
     is_address,
-    is_hostname,
 )
 from aggregator.domain.recipient import RecipientConfig
-from aggregator.domain.source import SourceConfig, SourceKind
+from aggregator.domain.source import KindSpec, Option, SourceConfig
 
-SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")
 RECIPIENT_KEYS = (
     "email",
@@ -48,124 +45,6 @@ _SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _RECIPIENT_DEFAULTS = RecipientConfig(email="")
 
 
-def _http_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        is_web = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-        is_web = is_web and parts.port != 0
-    except ValueError as exc:  # a port that is not a number, a broken IPv6 literal
-        raise ValueError("not an http(s) URL") from exc
-    if not is_web:
-        raise ValueError("not an http(s) URL")
-    if parts.password is not None:
-        raise ValueError("secrets are never written in the file: take the password out of the URL")
-    return value
-
-
-def _instance(value: str) -> str:
-    """`mastodon.social` or `https://mastodon.social/` -> `https://mastodon.social`."""
-    message = "must be a host name like mastodon.social, or an https:// URL"
-    host = value.rstrip("/")
-    if "://" in value:
-        parts = urlsplit(value)
-        if parts.scheme.lower() != "https" or parts.path.strip("/") or parts.query:
-            raise ValueError(message)
-        host = parts.netloc
-    name, _, port = host.partition(":")
-    if not is_hostname(name) or (port and not port.isdigit()):
-        raise ValueError(message)
-    return f"https://{host.lower()}"
-
-
-def _hashtag(value: str) -> str:
-    tag = value.removeprefix("#")
-    if not re.fullmatch(r"\w+", tag):
-        raise ValueError("must be one hashtag, like edchat (letters, digits and _)")
-    return tag
-
-
-def _twitter_username(value: str) -> str:
-    name = value.removeprefix("@")
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", name):
-        raise ValueError("must be an X user name, like edutopia (at most 15 letters, digits, _)")
-    return name
-
-
-def _numeric_id(value: str) -> str:
-    if not value.isdigit():
-        raise ValueError('must be a numeric id in quotes, like "123456789"')
-    return value
-
-
-def _page_id(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9.]+", value):
-        raise ValueError("must be the page's numeric id or user name")
-    return value
-
-
-def _host(value: str) -> str:
-    if not is_hostname(value):
-        raise ValueError("not a host name, like imap.school.org")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One kind-specific `[[sources]]` option.
-
-    `normalize` checks a text value and returns it in canonical form, or
-    raises ValueError with the message shown to the admin. A "count" is a
-    whole number of at least 1, kept as digits.
-    """
-
-    type: Literal["text", "port", "count", "bool", "env"] = "text"
-    required: bool = False
-    default: str | None = None
-    normalize: Callable[[str], str] | None = None
-
-
-# X bills every post read: each X source reads at most this many posts a UTC day.
-_X_READ_BUDGET = Option("count", default="100")
-
-SOURCE_OPTIONS: Mapping[str, Mapping[str, Option]] = {
-    "rss": {"url": Option(required=True, normalize=_http_url)},
-    "twitter_search": {
-        "query": Option(required=True),
-        "max_posts_per_day": _X_READ_BUDGET,
-    },
-    "twitter_user": {
-        "username": Option(required=True, normalize=_twitter_username),
-        "max_posts_per_day": _X_READ_BUDGET,
-    },
-    "twitter_list": {
-        "list_id": Option(required=True, normalize=_numeric_id),
-        "max_posts_per_day": _X_READ_BUDGET,
-    },
-    "facebook_group": {"group_id": Option(required=True, normalize=_numeric_id)},
-    "facebook_page": {"page_id": Option(required=True, normalize=_page_id)},
-    "mastodon_tag": {
-        "instance": Option(required=True, normalize=_instance),
-        "tag": Option(required=True, normalize=_hashtag),
-        "token_env": Option("env"),
-    },
-    "bluesky_search": {
-        "query": Option(required=True),
-        "handle_env": Option("env", required=True),
-        "app_password_env": Option("env", required=True),
-    },
-    "email_inbox": {
-        "host": Option(required=True, normalize=_host),
-        "port": Option("port", default="993"),
-        "username": Option(required=True),
-        "password_env": Option("env", required=True),
-        "mailbox": Option(default="INBOX"),
-        "mark_read": Option("bool", default="false"),
-    },
-}
-"""Per source kind: its options (STYLE.md §3: a new network adds a block here)."""
-_ALL_OPTIONS = sorted({name for spec in SOURCE_OPTIONS.values() for name in spec})
-
-
 @dataclass(frozen=True, slots=True)
 class EnvNeed:
     """A source's `*_env` option: the variable must be set, the source uses it."""
@@ -174,16 +53,19 @@ class EnvNeed:
     env_name: str
 
 
-def read_sources(tables: list[Table]) -> tuple[tuple[SourceConfig, ...], tuple[EnvNeed, ...]]:
+def read_sources(
+    tables: list[Table], kinds: Mapping[str, KindSpec]
+) -> tuple[tuple[SourceConfig, ...], tuple[EnvNeed, ...]]:
     """Every `[[sources]]` entry, and the environment variables they need.
 
-    Keys must be unique; every problem goes to the tables' report.
+    `kinds` are the valid kinds, in the order problems list them. Keys must
+    be unique; every problem goes to the tables' report.
     """
     sources: list[SourceConfig] = []
     needs: list[EnvNeed] = []
     first_index: dict[str, int] = {}
     for index, table in enumerate(tables):
-        source = _read_source(table, needs)
+        source = _read_source(table, kinds, needs)
         if source.key in first_index:
             other = format_path(("sources", first_index[source.key]))
             table.problem("key", f"duplicate key {source.key!r} (also {other})")
@@ -193,27 +75,27 @@ def read_sources(tables: list[Table]) -> tuple[tuple[SourceConfig, ...], tuple[E
     return tuple(sources), tuple(needs)
 
 
-def _read_source(table: Table, needs: list[EnvNeed]) -> SourceConfig:
+def _read_source(table: Table, kinds: Mapping[str, KindSpec], needs: list[EnvNeed]) -> SourceConfig:
     key = table.text("key", required="(a short id like edchat)")
     if key and not _SOURCE_KEY.match(key):
         table.problem("key", "must be lower-case letters, digits, - and _ (like cult-of-pedagogy)")
-    kind = table.text("kind", required=f"(one of: {', '.join(SOURCE_KINDS)})")
+    kind = table.text("kind", required=f"(one of: {', '.join(kinds)})")
     interval = None
     if "interval_minutes" in table.data:
         interval = table.whole("interval_minutes", 0, 5) or None
     options: tuple[tuple[str, str], ...] = ()
-    if kind in SOURCE_OPTIONS:
-        spec = SOURCE_OPTIONS[kind]
+    if kind in kinds:
+        spec = kinds[kind].options
         table.check_keys([*SOURCE_KEYS, *spec], where=f" for a {kind} source")
         options = _read_options(table, kind, spec, needs)
     elif kind:
         table.problem(
             "kind",
-            f"unknown kind {kind!r}{did_you_mean(kind, SOURCE_KINDS)}; "
-            f"valid kinds: {', '.join(SOURCE_KINDS)}",
+            f"unknown kind {kind!r}{did_you_mean(kind, kinds)}; valid kinds: {', '.join(kinds)}",
         )
     else:
-        table.check_keys([*SOURCE_KEYS, *_ALL_OPTIONS])
+        every_option = sorted({name for spec in kinds.values() for name in spec.options})
+        table.check_keys([*SOURCE_KEYS, *every_option])
     name = table.text("name")
     return SourceConfig(key=key, kind=kind, name=name, options=options, interval_minutes=interval)
 

@@ -1,24 +1,51 @@
-"""Sources: a `[[sources]]` entry, what one fetch brings, what is remembered between fetches."""
+"""Sources: a `[[sources]]` entry and the options a kind takes, what one fetch
+brings, what is remembered between fetches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from aggregator.domain.post import Post
 
-SourceKind = Literal[
-    "rss",
-    "twitter_search",
-    "twitter_user",
-    "twitter_list",
-    "facebook_group",
-    "facebook_page",
-    "mastodon_tag",
-    "bluesky_search",
-    "email_inbox",
-]
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One kind-specific `[[sources]]` option.
+
+    `normalize` checks a text value and returns it in canonical form, or
+    raises ValueError with the message shown to the admin. A "count" is a
+    whole number of at least 1, kept as digits.
+    """
+
+    type: Literal["text", "port", "count", "bool", "env"] = "text"
+    required: bool = False
+    default: str | None = None
+    normalize: Callable[[str], str] | None = None
+
+
+class KindSpec(Protocol):
+    """What the configuration must know of a source kind to read its entries.
+
+    The configuration cannot know the kinds itself (they are the connectors'
+    business): whoever loads it passes a mapping from kind to `KindSpec`.
+    `options` are the kind's own `[[sources]]` keys, in the order they are
+    checked; `section` names the configuration table holding the token that
+    every source of the kind's network is fetched with (`"twitter"` for
+    `[twitter] bearer_token_env`), or is None when sources name their own.
+    """
+
+    @property
+    def options(self) -> Mapping[str, Option]:
+        """The kind's own options, by name."""
+        ...
+
+    @property
+    def section(self) -> str | None:
+        """The configuration table of the network's token, if it has one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import FrameType
 
+from aggregator.app.config import load_config
 from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
-from aggregator.config.load import load_config
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.delivery import DeliveryOutcome
 from aggregator.domain.errors import DeliveryError

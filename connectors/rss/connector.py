@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import requests
 
-from aggregator.config.load import FetchConfig
+from aggregator.config.types import FetchConfig
 from aggregator.domain.clock import Clock
 from aggregator.domain.errors import FetchError, ParseError, SourceError
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig

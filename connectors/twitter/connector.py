@@ -29,7 +29,6 @@ __all__ = [
     "TwitterListConnector",
     "TwitterSearchConnector",
     "TwitterUserConnector",
-    "monthly_read_estimate",
 ]
 
 MAX_PAGES = 5
@@ -40,11 +39,6 @@ _NO_TOKEN = (
     "no bearer token: set [twitter] bearer_token_env in the configuration and that "
     "variable to the App's bearer token (X developer portal > your App > Keys and tokens)"
 )
-
-
-def monthly_read_estimate(source: SourceConfig) -> int:
-    """The most posts a month `source` may read from X (`max_posts_per_day` x 30)."""
-    return daily_budget(source) * 30
 
 
 @dataclass(frozen=True, slots=True)

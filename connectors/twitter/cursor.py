@@ -22,6 +22,7 @@ __all__ = [
     "READS_PER_RESULT",
     "XCursor",
     "daily_budget",
+    "monthly_read_estimate",
     "page_size",
 ]
 
@@ -92,6 +93,11 @@ def daily_budget(source: SourceConfig) -> int:
     """The source's `max_posts_per_day` (validated by the config), else 100."""
     value = source.option("max_posts_per_day")
     return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_DAILY_READS
+
+
+def monthly_read_estimate(source: SourceConfig) -> int:
+    """The most posts a month `source` may read from X (`max_posts_per_day` x 30)."""
+    return daily_budget(source) * 30
 
 
 def page_size(budget: int, used: int, minimum: int) -> int | None:

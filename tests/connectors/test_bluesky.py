@@ -15,7 +15,7 @@ import pytest
 import responses
 
 from aggregator.app.credentials import CredentialGate
-from aggregator.config.load import Config
+from aggregator.config.types import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from aggregator.config.load import Config, FetchConfig
+from aggregator.config.types import Config, FetchConfig
 from aggregator.domain.errors import AuthError, FetchError
 from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret

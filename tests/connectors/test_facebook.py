@@ -22,7 +22,7 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config, FacebookConfig, FetchConfig
+from aggregator.config.types import Config, FacebookConfig, FetchConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchState, SourceConfig

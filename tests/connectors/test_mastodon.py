@@ -17,7 +17,7 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config
+from aggregator.config.types import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret

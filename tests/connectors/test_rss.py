@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import responses
 
-from aggregator.config.load import FetchConfig
+from aggregator.config.types import FetchConfig
 from aggregator.domain.errors import FetchError, ParseError, RateLimited, SourceGone
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchState, SourceConfig

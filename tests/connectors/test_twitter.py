@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 
-from aggregator.config.load import Config, FetchConfig, TwitterConfig
+from aggregator.config.types import Config, FetchConfig, TwitterConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
 from aggregator.domain.post import Post
 from aggregator.domain.secret import Secret
@@ -26,8 +26,8 @@ from connectors.twitter.connector import (
     TwitterListConnector,
     TwitterSearchConnector,
     TwitterUserConnector,
-    monthly_read_estimate,
 )
+from connectors.twitter.cursor import monthly_read_estimate
 from tests.http_fixtures import add_interaction, load_interaction
 
 SECRET = "AAAA-fake-X-bearer-7Qz9-DO-NOT-LEAK"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
+from connectors import network_labels
 from digests.cluster import cluster_posts, is_near_identical, story_keys, text_words
 from digests.compose import build_digest_from_posts
 from digests.render import render_html, render_text
+
+LABELS = network_labels()
 
 ARTICLE = "https://www.edutopia.org/article/retrieval-practice-routines/"
 ANNOUNCEMENT = (
@@ -182,6 +185,6 @@ def test_a_story_is_one_entry_saying_who_shared_it():
         "Shared by 4 people in your network: Edutopia (Web), Ben Ortiz (X), "
         "Cy Park (Mastodon) and Dee Lane (X)"
     )
-    assert expected in render_html(digest)
-    assert "Shared by 4 people in your network" in render_text(digest)
+    assert expected in render_html(digest, labels=LABELS)
+    assert "Shared by 4 people in your network" in render_text(digest, labels=LABELS)
     assert article.post.url == ARTICLE

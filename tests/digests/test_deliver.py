@@ -15,7 +15,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
 from aggregator.app.wiring import build_mailer
-from aggregator.config.load import EmailConfig
+from aggregator.config.types import EmailConfig
 from aggregator.domain.errors import (
     PermanentFailure,
     ServerUnavailable,

@@ -9,8 +9,11 @@ import pytest
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
 from aggregator.domain.post import Engagement
+from connectors import network_labels
 from digests.compose import build_digest_from_posts
 from digests.render import MAX_HTML_BYTES, render_html
+
+LABELS = network_labels()
 
 
 class _Elements(HTMLParser):
@@ -99,7 +102,7 @@ def busy_day(count, text_words=200, html_chars=0):
 @pytest.mark.parametrize("count", [0, 1, 12, 200])
 def test_ordinary_days_are_email_safe(count):
     digest = build_digest_from_posts(busy_day(count), make_recipient(), {}, NOW, WINDOW)
-    assert_email_safe(render_html(digest))
+    assert_email_safe(render_html(digest, labels=LABELS))
 
 
 def test_a_huge_day_stays_under_gmails_clipping_size():
@@ -108,19 +111,23 @@ def test_a_huge_day_stays_under_gmails_clipping_size():
     digest = build_digest_from_posts(
         busy_day(3000, text_words=60, html_chars=3500), recipient, {}, NOW, WINDOW
     )
-    html = render_html(digest)
+    html = render_html(digest, labels=LABELS)
     assert_email_safe(html)
     assert len(digest.entries) >= 5 and digest.also  # still a real digest, not a stub
 
 
 def test_post_html_that_is_too_large_is_shown_as_its_excerpt():
     post = make_post("1", text=words(40, "notes"), html="<p>" + "y" * 60_000 + "</p>")
-    html = render_html(build_digest_from_posts([post], make_recipient(), {}, NOW, WINDOW))
+    html = render_html(
+        build_digest_from_posts([post], make_recipient(), {}, NOW, WINDOW), labels=LABELS
+    )
     assert "y" * 100 not in html and "notes notes" in html
     assert_email_safe(html)
 
 
 def test_dark_mode_and_phone_rules_are_present():
-    html = render_html(build_digest_from_posts(busy_day(3), make_recipient(), {}, NOW, WINDOW))
+    html = render_html(
+        build_digest_from_posts(busy_day(3), make_recipient(), {}, NOW, WINDOW), labels=LABELS
+    )
     assert '<meta name="color-scheme" content="light dark">' in html
     assert "@media (prefers-color-scheme: dark)" in html and "@media (max-width: 620px)" in html

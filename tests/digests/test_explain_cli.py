@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aggregator import load_config
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult
 from aggregator.run.cli import output as cli_output

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from aggregator import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchOutcome, SourceStatus
 from connectors.rss.parse import parse_feed

@@ -6,9 +6,9 @@ import time
 from email.utils import format_datetime
 from pathlib import Path
 
+from aggregator import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.run.demo.server import FeedServer
 from tests.fakes import T0
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from aggregator import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from tests.hostile.server import ForwardingProxy, HostileServer
 
 GOOD_FEED = Path(__file__).parent.parent / "data" / "feeds" / "reader" / "full.rss"

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aggregator import load_config
 from aggregator.app.send import send_due_digests
 from aggregator.app.wiring import build_app, build_mailer
-from aggregator.config.load import load_config
 from aggregator.run.demo.pipeline import run_demo
 from tests.fakes import FixedClock
 

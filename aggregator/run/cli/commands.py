@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
+from aggregator.app.config import load_config
 from aggregator.app.wiring import App, build_app, build_connectors, build_mailer
-from aggregator.config.load import load_config
 from aggregator.domain.delivery import OutcomeStatus
 from aggregator.domain.errors import ConfigError, PLNError
 from aggregator.run.cli import output as console

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from aggregator.app.build import build_digest
+from aggregator.app.build import build_digest, render_digest
+from aggregator.app.config import load_config
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.wiring import build_app
-from aggregator.config.load import load_config
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.errors import PLNError
 from aggregator.run.demo.server import FeedServer, demo_feeds
-from digests.render import render_html, render_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +70,8 @@ def run_demo(
             recipient = app.config.recipients[0]
             digest = build_digest(app, recipient, clock())
     html_path, text_path = folder / "digest.html", folder / "digest.txt"
-    html_path.write_text(render_html(digest), encoding="utf-8")
-    text_path.write_text(render_text(digest), encoding="utf-8")
+    html_path.write_text(render_digest(digest, "html"), encoding="utf-8")
+    text_path.write_text(render_digest(digest, "text"), encoding="utf-8")
     stored = sum(o.new_posts for o in outcomes)
     failed = [o.source_key for o in outcomes if o.error]
     summary = (

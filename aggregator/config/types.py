@@ -1,0 +1,131 @@
+"""The configuration as the rest of the program sees it: frozen dataclasses.
+
+`aggregator.config.load` builds them from `config.toml`; every other layer
+only reads them. Defaults here are the defaults of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.secret import Secret
+from aggregator.domain.source import SourceConfig
+
+__all__ = [
+    "CalendarConfig",
+    "Config",
+    "DatabaseConfig",
+    "DigestConfig",
+    "EmailConfig",
+    "FacebookConfig",
+    "FetchConfig",
+    "Holiday",
+    "ScheduleConfig",
+    "Secret",
+    "TwitterConfig",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """`[database]`: where posts and state are kept."""
+
+    url: str = "sqlite:///pln.db"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """`[email]`: how digests are sent."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: Secret | None = None
+    from_address: str = "PLN Digest <digest@localhost>"
+    backend: str = "smtp"
+    """"smtp", or "file": each message is written as an .eml file to `folder`."""
+    folder: str = ""
+    admin: str = ""
+    """The admin's address: the health email, and unsubscribe requests by mail."""
+    unsubscribe_secret: Secret | None = None
+    public_url: str = ""
+    """Base URL of the unsubscribe link (https://...); "" for no link."""
+    resubscribe: tuple[tuple[str, date], ...] = ()
+    """(address, day): an unsubscribe made on or before that day is lifted."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """`[fetch]`: limits for every network request."""
+
+    timeout_seconds: float = 20.0
+    max_body_bytes: int = 10_000_000
+    max_redirects: int = 5
+    workers: int = 16
+    allow_private: tuple[str, ...] = ()
+    user_agent: str = "PLN-Digest/0.1 (+https://github.com/pln-digest/pln-digest)"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestConfig:
+    """`[digest]`: defaults for building digests."""
+
+    max_window_hours: int = 24
+    words_per_minute: int = 238
+    skip_empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TwitterConfig:
+    """`[twitter]`: the app-only bearer token."""
+
+    bearer_token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FacebookConfig:
+    """`[facebook]`: the Graph API token and version."""
+
+    access_token: Secret | None = None
+    graph_version: str = "v24.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration, validated; passed down explicitly."""
+
+    path: str = ""
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    twitter: TwitterConfig = field(default_factory=TwitterConfig)
+    facebook: FacebookConfig = field(default_factory=FacebookConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    recipients: tuple[RecipientConfig, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    """The secrets named by `[[sources]]` `*_env` options (see `secret`)."""
+
+    def source(self, key: str) -> SourceConfig | None:
+        """The source with this key, or None."""
+        return next((s for s in self.sources if s.key == key), None)
+
+    def recipient(self, email: str) -> RecipientConfig | None:
+        """The recipient with this address (case-insensitive), or None."""
+        wanted = email.strip().lower()
+        return next((r for r in self.recipients if r.email.lower() == wanted), None)
+
+    def secret(self, env_name: str) -> Secret | None:
+        """The secret a source option names, e.g. `secret(source.option("token_env"))`."""
+        return next((s for s in self.secrets if s.env_name == env_name), None)
+
+    def section_token(self, section: str) -> Secret | None:
+        """The token a network's table holds (`[twitter]`, `[facebook]`), or None."""
+        tokens = {"twitter": self.twitter.bearer_token, "facebook": self.facebook.access_token}
+        return tokens.get(section)
