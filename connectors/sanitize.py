@@ -1,8 +1,7 @@
 """The one HTML sanitiser of PLN Digest: an nh3 (ammonia) allow-list.
 
 Every piece of HTML from any network goes through `sanitize_html` once, at
-ingest, before it is stored (SPEC "Bad input": "HTML from any source is
-sanitised before it reaches a digest"). Titles and author names are plain text
+ingest, before it is stored. Titles and author names are plain text
 everywhere: `plain_text` strips whatever markup they carry, and templates
 escape them.
 """

@@ -1,5 +1,5 @@
 """Which digests are due: recipients, their local send times and the clock in,
-a list out (STYLE.md §6: pure; "the scheduler is a metronome").
+a list out (pure: the scheduler is a metronome, see docs/architecture.md).
 
 What is due is derived from the configuration, the deliveries already
 recorded and `now` alone, so `pln send` and `pln run` agree, and a restart

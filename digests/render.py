@@ -2,7 +2,7 @@
 
 Templates live in the top-level `templates/` folder, installed as the
 package `digests.templates`. HTML is autoescaped; the only markup trusted
-as-is is `post.html`, which ingest has already sanitised (STYLE.md §2).
+as-is is `post.html`, which ingest has already sanitised.
 Links go through `safe_href`, since escaping does not stop a
 `javascript:` URL. Networks are named as the caller's `labels` say
 (`Post.network` -> "X", "Web"): the connectors know their networks, and

@@ -1,7 +1,7 @@
 """Which posts may appear in a recipient's digest at all: window, follows, mutes.
 
 Pure functions: the posts, the recipient and the window come in as
-arguments (STYLE.md §6). Grouping shares of one story is `cluster.py`'s
+arguments. Grouping shares of one story is `cluster.py`'s
 job, ordering is `rank.py`'s.
 """
 

@@ -2,8 +2,7 @@
 
 An expired token is one problem, not one per source: once a network refuses
 a credential, every other source using it in the same run is marked with the
-same message without calling the network again (issue #3, "Expired or invalid
-credentials mark every source using them"). Fetches that share a credential
+same message without calling the network again. Fetches that share a credential
 also take turns, so a rate limit or a login limit (Bluesky allows 10 logins a
 day) is met by one request, not by a burst.
 """

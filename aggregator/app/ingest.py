@@ -4,8 +4,7 @@ Each source is one small, idempotent unit of work ("fetch source K"): its
 connector runs in a bounded thread pool, and its batch of posts is written
 together with its new cursor in one transaction as soon as it arrives, so
 memory holds one batch at a time and a crash loses at most the batch in
-flight. A failure is data: it is recorded on its source and the run goes on
-(SPEC.md "Bad input").
+flight. A failure is data: it is recorded on its source and the run goes on.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reading a parsed TOML document while collecting line-numbered problems.
 
 `tomllib` returns values but no positions, so `LineMap` scans the text once
-for table headers and `key =` lines (STYLE.md §7), and every problem is
+for table headers and `key =` lines, and every problem is
 reported at the line of the nearest key or table it concerns. `Table` reads
 typed values out of one table; each wrong value becomes a `Problem` and a
 default, so validation goes on and the admin sees every problem at once.

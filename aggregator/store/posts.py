@@ -1,7 +1,7 @@
 """Writing one fetched batch of posts (used by `storage.Repository.save_fetch`).
 
 The batch is split into new and changed posts with one query per chunk,
-then written with a few statements per batch, never one per post (STYLE.md §5).
+then written with a few statements per batch, never one per post.
 """
 
 from __future__ import annotations

@@ -379,4 +379,4 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# --- postView -> Post (the one adapter, STYLE.md §2) ----------------------
+# --- postView -> Post (the one adapter) ----------------------

@@ -1,5 +1,4 @@
-"""The `email_inbox` connector: new messages of an IMAP mailbox as posts
-(SPEC "Source kinds": newsletters and Facebook group notifications).
+"""The `email_inbox` connector: new messages of an IMAP mailbox as posts (newsletters and Facebook group notifications).
 
 The mailbox is read, never changed: it is opened with EXAMINE and messages
 are read with BODY.PEEK, so no \\Seen flag is set, unless the source says
@@ -162,7 +161,7 @@ class EmailInboxConnector:
         """The post, or why the message was skipped."""
         try:
             return message_to_post(raw, source_key, f"{uidvalidity}:{uid}", self._ctx.clock())
-        except Exception as exc:  # one bad message must not lose the others (SPEC "Bad input")
+        except Exception as exc:  # one bad message must not lose the others
             log.warning("%s: skipped message UID %d: %s", source_key, uid, exc, exc_info=True)
             return f"UID {uid} cannot be read as an email ({exc})"
 

@@ -1,7 +1,7 @@
 """Facebook group notification emails, recognised and read as group posts.
 
-Meta stopped serving group feeds to apps in April 2024 (SPEC "Source
-kinds"), so schools follow groups by having Facebook email each new post to
+Meta stopped serving group feeds to apps in April 2024 (docs/api-notes.md
+§2), so schools follow groups by having Facebook email each new post to
 the mailbox. Such a message comes from `notification@facebookmail.com` and
 links to the post as `https://www.facebook.com/groups/<group>/posts/<post>/`;
 its subject names the group ("New post in Science Teachers Network", "Maria

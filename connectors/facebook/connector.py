@@ -1,5 +1,5 @@
 """The `facebook_page` and `facebook_group` connectors: posts from the Graph
-API through facebook-sdk 3.1.0 (API-NOTES §2).
+API through facebook-sdk 3.1.0 (docs/api-notes.md §2).
 
 facebook-sdk only knows Graph versions up to 3.1 and refuses a newer one in
 its constructor, so the client is built with its default and the configured
@@ -172,7 +172,7 @@ class _FacebookConnector:
             access_token=settings.access_token.reveal(), timeout=timeout, session=wire
         )
         # The constructor only accepts versions up to "3.1"; the attribute is
-        # what every request path reads (API-NOTES §2, "Workaround").
+        # what every request path reads (docs/api-notes.md §2, "Workaround").
         graph.version = settings.graph_version
         return graph, wire
 
@@ -233,7 +233,7 @@ class _FacebookConnector:
     def _translate(
         self, exc: Any, response: requests.Response | None, source_key: str
     ) -> SourceError:
-        """The SourceError a GraphAPIError means (API-NOTES §2, "Errors")."""
+        """The SourceError a GraphAPIError means (docs/api-notes.md §2, "Errors")."""
         error = exc.result.get("error") if isinstance(exc.result, dict) else None
         status = response.status_code if response is not None else 0
         if not isinstance(error, dict):

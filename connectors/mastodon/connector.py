@@ -1,7 +1,7 @@
 """The `mastodon_tag` connector: an instance's public hashtag timeline.
 
 Plain `requests` + JSON over the guarded session (`connectors.http.fetch`), no
-SDK: one GET of `/api/v1/timelines/tag/:tag` per page (API-NOTES §3).
+SDK: one GET of `/api/v1/timelines/tag/:tag` per page (docs/api-notes.md §3).
 
 Paging: the first fetch reads the newest page and follows `rel="next"`
 (older) until the digest window is covered, the page cap is reached or a

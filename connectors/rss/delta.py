@@ -1,7 +1,7 @@
 """Skipping unchanged feed items before they are parsed.
 
 A feed that changed usually gained a few items and kept the rest byte for
-byte. Parsing is nearly all the cost of a fetch (API-NOTES §5 "Speed"), so
+byte. Parsing is nearly all the cost of a fetch (docs/api-notes.md §5 "Speed"), so
 the items are found by a cheap scan, fingerprinted, and only those not seen
 last time are handed to feedparser, inside the document's own head and tail
 (namespaces, base URL, language and feed author stay as they were).

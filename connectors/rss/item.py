@@ -2,7 +2,7 @@
 
 The RSS/Atom reader (`feedparse.py`) and the JSON Feed reader
 (`jsonfeed.py`) each fill a `RawItem` with what the document says, untouched;
-`to_post` is the one place where it is cleaned (STYLE.md §2): identity,
+`to_post` is the one place where it is cleaned: identity,
 dates, URLs, sanitised HTML, media.
 """
 

@@ -1,6 +1,6 @@
 """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1) to `RawItem`s.
 
-feedparser 6.0.x cannot read JSON Feed (API-NOTES §5), so it is read with
+feedparser 6.0.x cannot read JSON Feed (docs/api-notes.md §5), so it is read with
 `json` here. Values of the wrong type are ignored rather than trusted: a
 feed with a numeric title or a string where a list belongs still yields its
 usable items.

@@ -2,7 +2,7 @@
 
 `parse_feed` is a pure, module-level function of bytes in and posts out, so
 it can run in a process pool: parsing is where a feed fetch spends its time
-(API-NOTES §5 "Speed"). feedparser runs with its own sanitiser and relative-
+(docs/api-notes.md §5 "Speed"). feedparser runs with its own sanitiser and relative-
 URI rewriting off; `connectors.sanitize` does both once, in Rust, for about
 a third of feedparser's cost on a large feed.
 """
@@ -144,7 +144,7 @@ def _without_entities(source_key: str, body: bytes) -> bytes:
     """Remove a DOCTYPE's internal subset, where entities are declared.
 
     feedparser keeps "safe" entities and its loose parser expands them, so
-    a 16 kB document can become a 20-million-character title (API-NOTES §5
+    a 16 kB document can become a 20-million-character title (docs/api-notes.md §5
     "quadratic blowup"). Without declarations, references stay literal.
     """
     if _ENTITY_DECL.search(body) is None and not _looks_wide(body):

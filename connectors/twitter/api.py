@@ -7,7 +7,7 @@ session wrapper (`_XSession`) that sends through the shared guarded session
 with the `[fetch]` timeout and adds the real token itself. Answers are read
 as raw JSON (`return_type=requests.Response`): tweepy's `Tweet` objects warn
 on every pre-2022 tweet, and malformed JSON must become a ParseError.
-API-NOTES §1 has the facts and sources.
+docs/api-notes.md §1 has the facts and sources.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["XPage", "call", "make_client"]
 
 JSON = dict[str, Any]
 
-# One request per page asks for everything a post needs (API-NOTES §1 "Fields").
+# One request per page asks for everything a post needs (docs/api-notes.md §1 "Fields").
 PAGE_FIELDS: Mapping[str, str] = {
     "tweet_fields": "created_at,public_metrics,entities,author_id,lang,conversation_id,"
     "referenced_tweets,edit_history_tweet_ids,note_tweet,attachments",
@@ -166,7 +166,7 @@ def _by_key(items: object, key: str) -> dict[str, JSON]:
 def _error_for(
     source_key: str, response: requests.Response, token: Secret, now: datetime
 ) -> Exception:
-    """The SourceError an X error response means (API-NOTES §1 "errors")."""
+    """The SourceError an X error response means (docs/api-notes.md §1 "errors")."""
     status, detail = response.status_code, _detail(response)
     renew = _RENEW.format(env=token.env_name)
     if status == 401:

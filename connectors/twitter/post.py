@@ -6,7 +6,7 @@ its own words that links the quoted tweet. The text is X's `text` (or
 `note_tweet.text` for long posts) with HTML entities decoded, t.co links
 replaced by their expanded URL, and links to the tweet itself (media,
 "show more") removed. An edited tweet keeps the first id of its edit history
-as `external_id`, so it updates one post. API-NOTES §1.
+as `external_id`, so it updates one post. docs/api-notes.md §1.
 """
 
 from __future__ import annotations
