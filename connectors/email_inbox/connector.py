@@ -1,4 +1,5 @@
-"""The `email_inbox` connector: new messages of an IMAP mailbox as posts (newsletters and Facebook group notifications).
+"""The `email_inbox` connector: new messages of an IMAP mailbox as posts
+(newsletters and Facebook group notifications).
 
 The mailbox is read, never changed: it is opened with EXAMINE and messages
 are read with BODY.PEEK, so no \\Seen flag is set, unless the source says
