@@ -125,6 +125,29 @@ def test_check_valid_config_prints_ok(config: Path) -> None:
     assert result.stderr == ""
 
 
+def test_check_refuses_an_empty_configuration(tmp_path: Path) -> None:
+    empty = tmp_path / "config.toml"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+
+    result = pln("check", "--config", str(empty))
+
+    assert_one_line_error(result, "no [[sources]]: nothing would be fetched")
+
+
+def test_check_notes_that_nobody_gets_a_digest_yet(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nkey = "blog"\nkind = "rss"\nurl = "https://blog.example/feed"\n',
+        encoding="utf-8",
+    )
+
+    result = pln("check", "--config", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert "note:" in result.stdout and "no [[recipients]] yet" in result.stdout
+    assert "OK — 1 source, 0 recipients" in result.stdout
+
+
 def test_check_lists_every_problem_with_its_line_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import textwrap
@@ -750,3 +751,25 @@ def test_a_short_unsubscribe_secret_is_refused_without_echoing_it() -> None:
         "config.toml:2: email.unsubscribe_secret_env: PLN_UNSUBSCRIBE_SECRET is too short"
     )
     assert "hunter2" not in found
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        pytest.param(
+            [f"w{n}" for n in range(201)],
+            "at most 200 words or phrases (this list has 201)",
+            id="too-many",
+        ),
+        pytest.param(["ok", "x" * 101], "'xxxxxxxxxxxxxxxxxxxx'... is longer than 100", id="long"),
+        pytest.param(["ok", " "], "holds an empty entry; remove it", id="empty"),
+    ],
+)
+def test_mute_and_boost_lists_are_bounded(words: list[str], message: str) -> None:
+    for key in ("mute", "boost"):
+        text = f"""
+            [[recipients]]
+            email = "ana@school.org"
+            {key} = {json.dumps(words)}
+        """
+        assert only_problem(text).startswith(f"config.toml:3: recipients[1].{key}: {message}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from aggregator.config.types import Config
 from aggregator.domain.errors import SourceError
 from aggregator.domain.source import SourceConfig
 from connectors import REGISTRY
@@ -40,3 +41,21 @@ def billed_reads(sources: Sequence[SourceConfig]) -> dict[str, int]:
         if spec is not None and spec.monthly_reads is not None:
             estimates[source.key] = spec.monthly_reads(source)
     return estimates
+
+
+def config_gaps(config: Config) -> tuple[list[str], list[str]]:
+    """What a valid configuration still lacks to be useful: (errors, notes).
+
+    With no `[[sources]]` nothing would ever be fetched (an empty file is
+    valid TOML, not a configuration); with no `[[recipients]]` nothing is
+    sent, which can be meant while sources are being set up.
+    """
+    errors, notes = [], []
+    if not config.sources:
+        errors.append(
+            f"{config.path}: no [[sources]]: nothing would be fetched; "
+            "add one (every kind is shown in config.example.toml)"
+        )
+    if not config.recipients:
+        notes.append(f"{config.path}: no [[recipients]] yet: nothing will be sent")
+    return errors, notes

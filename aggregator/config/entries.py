@@ -43,6 +43,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SOURCE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _RECIPIENT_DEFAULTS = RecipientConfig(email="")
+# A teacher's mute and boost lists: enough for any real list, small enough that
+# matching them costs little per post.
+MAX_PHRASES = 200
+MAX_PHRASE_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +176,27 @@ def _read_recipient(table: Table, source_keys: Collection[str]) -> RecipientConf
         send_at=_read_send_at(table),
         reading_minutes=table.whole("reading_minutes", _RECIPIENT_DEFAULTS.reading_minutes, 1, 60),
         follow=follow,
-        mute=table.texts("mute"),
-        boost=table.texts("boost"),
+        mute=_read_phrases(table, "mute"),
+        boost=_read_phrases(table, "boost"),
         days=_read_days(table),
     )
+
+
+def _read_phrases(table: Table, key: str) -> tuple[str, ...]:
+    """`mute` or `boost`: words and phrases, bounded so that matching them
+    stays a small part of building a digest."""
+    phrases = table.texts(key)
+    if len(phrases) > MAX_PHRASES:
+        table.problem(key, f"at most {MAX_PHRASES} words or phrases (this list has {len(phrases)})")
+        return ()
+    for phrase in phrases:
+        if not phrase:
+            table.problem(key, "holds an empty entry; remove it")
+            return ()
+        if len(phrase) > MAX_PHRASE_CHARS:
+            table.problem(key, f"{phrase[:20]!r}... is longer than {MAX_PHRASE_CHARS} characters")
+            return ()
+    return phrases
 
 
 def _read_days(table: Table) -> tuple[str, ...]:

@@ -120,9 +120,16 @@ def demo(out: Path | None, config_path: Path | None) -> None:
 @click.option("--online", is_flag=True, help="Also try each source's credentials and URL.")
 def check(config_path: str, online: bool) -> None:
     """Validate the configuration (and, with --online, every source)."""
-    from aggregator.app.checks import billed_reads, check_sources
+    from aggregator.app.checks import billed_reads, check_sources, config_gaps
 
     config = load_config(config_path)
+    errors, notes = config_gaps(config)
+    for line in errors:
+        click.echo(f"error: {line}", err=True)
+    if errors:
+        raise SystemExit(1)
+    for line in notes:
+        click.echo(f"note: {line}")
     click.echo(
         f"{config.path}: OK — {console.counted(len(config.sources), 'source')}, "
         f"{console.counted(len(config.recipients), 'recipient')}"
