@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from urllib.parse import urlsplit
 
+from aggregator.domain.canonical import canonical_url
 from aggregator.domain.post import Post
-from digests.canonical import canonical_url
 
 # Texts shorter than this (after clean-up) are too generic to match by text:
 # "Great post!" from two people is not one story.
