@@ -9,7 +9,7 @@ score = recency + engagement + sharing + boost - spam, where
 - sharing grows with log2 of how many people shared it (0 for one);
 - boost is BOOST_BONUS when any of its posts mentions a recipient's boost term;
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
-  like spam (`spam.py`), so spam sinks but never disappears.
+  like spam (`aggregator.domain.spam`), so spam sinks but never disappears.
 Pure: the clock comes in as `now`.
 """
 
@@ -24,9 +24,9 @@ from datetime import datetime
 
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.spam import spam_signals
 from digests.cluster import Story
 from digests.select import mentions, phrase_pattern
-from digests.spam import spam_signals
 
 RECENCY_HALF_LIFE_HOURS = 6.0
 ENGAGEMENT_WEIGHT = 1.0
