@@ -23,7 +23,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from aggregator.domain.canonical import canonical_url
@@ -152,13 +152,50 @@ def text_signature(post: Post) -> str:
     return text_signature_of(post.title or "", post.text)
 
 
+@dataclass(frozen=True, slots=True)
+class PostKeys:
+    """What is worked out from a post when it is stored (see the `Post` fields of these names)."""
+
+    canonical_url: str
+    story_keys: tuple[str, ...]
+    text_signature: str
+    spam_signals: tuple[str, ...]
+
+
+def keys_of(
+    *,
+    url: str,
+    declared_url: str,
+    links: Iterable[str],
+    title: str,
+    text: str,
+    hashtags: tuple[str, ...],
+) -> PostKeys:
+    """The keys of a post given as the columns it is stored in: `declared_url`
+    is the URL its source declared canonical ("" for none)."""
+    return PostKeys(
+        canonical_url=page_url(url, declared_url),
+        story_keys=story_keys_of((declared_url, url, *links)),
+        text_signature=text_signature_of(title, text),
+        spam_signals=spam_signals_of(title, text, hashtags),
+    )
+
+
 def with_keys(post: Post) -> Post:
     """`post` with its canonical URL, story keys, text signature and spam
     signals worked out from its content (what the store keeps with it)."""
+    keys = keys_of(
+        url=post.url,
+        declared_url=post.canonical_url,
+        links=post.links,
+        title=post.title or "",
+        text=post.text,
+        hashtags=post.hashtags,
+    )
     return replace(
         post,
-        canonical_url=page_url(post.url, post.canonical_url),
-        story_keys=story_keys_of((post.canonical_url, post.url, *post.links)),
-        text_signature=text_signature_of(post.title or "", post.text),
-        spam_signals=spam_signals_of(post.title or "", post.text, post.hashtags),
+        canonical_url=keys.canonical_url,
+        story_keys=keys.story_keys,
+        text_signature=keys.text_signature,
+        spam_signals=keys.spam_signals,
     )

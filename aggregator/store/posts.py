@@ -2,11 +2,15 @@
 
 The batch is split into new and changed posts with one query per chunk,
 then written with a few statements per batch, never one per post (STYLE.md §5).
+What digests need to know about a post (canonical URL, story keys, text
+signature, spam signals) is worked out here, once, for the posts written:
+not again for every recipient whose digest shows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult
-from aggregator.store.tables import Base, PostLinkRow, PostRow, content_hash_of, post_values
+from aggregator.domain.story import with_keys
+from aggregator.store.tables import (
+    Base,
+    PostLinkRow,
+    PostRow,
+    PostStoryKeyRow,
+    content_hash_of,
+    post_values,
+)
 
 T = TypeVar("T")
 
@@ -44,7 +56,11 @@ def dedupe(source_key: str, posts: Sequence[Post]) -> dict[str, Post]:
 def split_batch(
     session: Session, source_key: str, posts: dict[str, Post]
 ) -> tuple[list[Post], list[tuple[int, Post]]]:
-    """Split the batch into new posts and (id, post) of changed stored ones."""
+    """Split the batch into new posts and (id, post) of changed stored ones.
+
+    Both come back keyed (`keyed`), ready to store; unchanged posts are not
+    keyed at all.
+    """
     stored: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(list(posts)):
         stmt = select(PostRow.external_id, PostRow.id, PostRow.content_hash).where(
@@ -56,10 +72,19 @@ def split_batch(
     changed: list[tuple[int, Post]] = []
     for external_id, post in posts.items():
         if external_id not in stored:
-            new.append(post)
+            new.append(keyed(post))
         elif stored[external_id][1] != content_hash_of(post):
-            changed.append((stored[external_id][0], post))
+            changed.append((stored[external_id][0], keyed(post)))
     return new, changed
+
+
+def keyed(post: Post) -> Post:
+    """`post` with its keys worked out (`with_keys`) and its content hash pinned first.
+
+    The hash is of the post as its source sent it, so that the next fetch
+    of the same post compares equal whatever the keys fill in.
+    """
+    return with_keys(replace(post, content_hash=content_hash_of(post)))
 
 
 def insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[str, int]:
@@ -84,20 +109,29 @@ def update_posts(session: Session, changed: list[tuple[int, Post]], now: datetim
 def replace_links(
     session: Session, new: list[tuple[int, Post]], changed: list[tuple[int, Post]]
 ) -> None:
-    """Store the links of new and changed posts, replacing the changed ones' old links."""
-    for chunk in _chunks([post_id for post_id, _post in changed]):
-        session.execute(
-            delete(PostLinkRow)
-            .where(PostLinkRow.post_id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
-    rows = [
+    """Store the links and story keys of new and changed (keyed) posts,
+    replacing the changed ones' old rows."""
+    for table in (PostLinkRow, PostStoryKeyRow):
+        for chunk in _chunks([post_id for post_id, _post in changed]):
+            session.execute(
+                delete(table)
+                .where(table.post_id.in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
+    links = [
         {"post_id": post_id, "position": position, "url": url}
         for post_id, post in new + changed
         for position, url in enumerate(post.links)
     ]
-    if rows:
-        session.connection().execute(insert(Base.metadata.tables["post_links"]), rows)
+    if links:
+        session.connection().execute(insert(Base.metadata.tables["post_links"]), links)
+    keys = [
+        {"post_id": post_id, "position": position, "key": key}
+        for post_id, post in new + changed
+        for position, key in enumerate(post.story_keys or ())
+    ]
+    if keys:
+        session.connection().execute(insert(Base.metadata.tables["post_story_keys"]), keys)
 
 
 def success_values(

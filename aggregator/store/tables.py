@@ -212,6 +212,12 @@ class PostRow(Base):
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
+    # Worked out from the columns above when the post is stored, like
+    # `canonical_url` and the post's rows in `post_story_keys` (see
+    # `aggregator.domain.story.with_keys`). "" is no signature (a text too
+    # short to match by text) or no spam signals; signals are comma-separated.
+    text_signature: Mapped[str] = mapped_column(Text, server_default="")
+    spam_signals: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class PostLinkRow(Base):
@@ -224,6 +230,24 @@ class PostLinkRow(Base):
     )
     position: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)
+
+
+class PostStoryKeyRow(Base):
+    """A story key of a post: a canonical URL naming what the post is about.
+
+    Indexed, so the posts sharing a story are found without reading them
+    all; a hash index on PostgreSQL, whose B-tree entries cannot hold a
+    very long URL (SQLite's can).
+    """
+
+    __tablename__ = "post_story_keys"
+    __table_args__ = (Index("ix_post_story_keys_key", "key", postgresql_using="hash"),)
+
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
 
 
 class RecipientRow(Base):
@@ -322,7 +346,13 @@ def content_hash_of(post: Post) -> str:
 
 
 def post_values(post: Post) -> dict[str, Any]:
-    """The `posts` columns for `post` (all but id, fetched_at, updated_at)."""
+    """The `posts` columns for `post` (all but id, fetched_at, updated_at).
+
+    `post` comes through `aggregator.domain.story.with_keys`: what is
+    derived from it is stored with it. Raises ValueError otherwise.
+    """
+    if post.story_keys is None or post.text_signature is None or post.spam_signals is None:
+        raise ValueError(f"post {post.external_id!r} stored without its keys worked out")
     return {
         "source_key": post.source_key,
         "external_id": post.external_id,
@@ -345,11 +375,13 @@ def post_values(post: Post) -> dict[str, Any]:
         "hashtags": list(post.hashtags),
         "language": post.language,
         "content_hash": content_hash_of(post),
+        "text_signature": post.text_signature,
+        "spam_signals": ",".join(post.spam_signals),
     }
 
 
-def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
-    """The `Post` a stored row holds, with the links stored for it."""
+def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, ...]) -> Post:
+    """The `Post` a stored row holds, with the links and story keys stored for it."""
     return Post(
         source_key=row.source_key,
         external_id=row.external_id,
@@ -372,6 +404,9 @@ def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
         language=row.language,
         links=links,
         content_hash=row.content_hash,
+        story_keys=story_keys,
+        text_signature=row.text_signature,
+        spam_signals=tuple(row.spam_signals.split(",")) if row.spam_signals else (),
     )
 
 
