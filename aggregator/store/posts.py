@@ -9,6 +9,8 @@ not again for every recipient whose digest shows them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -20,19 +22,80 @@ from sqlalchemy.orm import Session
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult
 from aggregator.domain.story import with_keys
-from aggregator.store.tables import (
-    Base,
-    PostLinkRow,
-    PostRow,
-    PostStoryKeyRow,
-    content_hash_of,
-    post_values,
-)
+from aggregator.store.tables import Base, PostLinkRow, PostRow, PostStoryKeyRow
 
 T = TypeVar("T")
 
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
+
+
+def content_hash_of(post: Post) -> str:
+    """The post's `content_hash`, or a SHA-256 of what a reader sees when unset.
+
+    A change of this value is what makes storage rewrite a stored post.
+    """
+    if post.content_hash:
+        return post.content_hash
+    seen = [
+        post.network,
+        post.url,
+        post.canonical_url,
+        post.author,
+        post.author_url,
+        post.title,
+        post.text,
+        post.html,
+        post.published_at.isoformat(),
+        [
+            post.engagement.likes,
+            post.engagement.reposts,
+            post.engagement.replies,
+            post.engagement.quotes,
+        ],
+        post.media_url,
+        post.media_type,
+        post.image_url,
+        list(post.hashtags),
+        post.language,
+        list(post.links),
+    ]
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+
+
+def post_values(post: Post) -> dict[str, Any]:
+    """The `posts` columns for `post` (all but id, fetched_at, updated_at).
+
+    `post` comes through `aggregator.domain.story.with_keys`: what is
+    derived from it is stored with it. Raises ValueError otherwise.
+    """
+    if post.story_keys is None or post.text_signature is None or post.spam_signals is None:
+        raise ValueError(f"post {post.external_id!r} stored without its keys worked out")
+    return {
+        "source_key": post.source_key,
+        "external_id": post.external_id,
+        "network": post.network,
+        "url": post.url,
+        "canonical_url": post.canonical_url,
+        "author": post.author,
+        "author_url": post.author_url,
+        "title": post.title,
+        "text": post.text,
+        "html": post.html,
+        "published_at": post.published_at,
+        "likes": post.engagement.likes,
+        "reposts": post.engagement.reposts,
+        "replies": post.engagement.replies,
+        "quotes": post.engagement.quotes,
+        "media_url": post.media_url,
+        "media_type": post.media_type,
+        "image_url": post.image_url,
+        "hashtags": list(post.hashtags),
+        "language": post.language,
+        "content_hash": content_hash_of(post),
+        "text_signature": post.text_signature,
+        "spam_signals": ",".join(post.spam_signals),
+    }
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
