@@ -28,6 +28,7 @@ from aggregator.domain.story import (
     clean_words,
     signature_bands,
     signature_digest,
+    signature_words,
     story_keys,
     text_signature,
 )
@@ -82,10 +83,11 @@ def text_words(post: Post) -> list[str]:
     return clean_words(post.title or "", post.text)
 
 
-def _copy_key(post: Post) -> list[str]:
-    """The cleaned text as a key, for texts long enough to be matched at all."""
-    digest = signature_digest(text_signature(post))
-    return [digest] if digest else []
+def _may_match(count_a: int, count_b: int) -> bool:
+    """Whether texts of these word counts could be near-identical at all:
+    lengths too far apart cannot reach either threshold."""
+    shorter, longer = sorted((count_a, count_b))
+    return shorter >= MIN_TEXT_WORDS and shorter >= LONG_TEXT_JACCARD * longer
 
 
 def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
@@ -94,17 +96,24 @@ def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
 
 def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two cleaned word lists say the same thing (see the module constants)."""
-    return _Matcher([a, b]).is_match(0, 1)
+    return _Matcher([a, b].__getitem__).is_match(0, 1)
 
 
 class _Matcher:
-    """Near-identical tests over a list of cleaned texts, trigram sets computed once each."""
+    """Near-identical tests over texts by index, each text's words, word set and
+    trigrams worked out once, when first compared."""
 
-    def __init__(self, words: Sequence[Sequence[str]] | Callable[[int], Sequence[str]]) -> None:
-        self.words = words if callable(words) else words.__getitem__
+    def __init__(self, words_of: Callable[[int], Sequence[str]]) -> None:
+        self.words_of = words_of
+        self.word_lists: dict[int, Sequence[str]] = {}
         self.trigrams: dict[int, frozenset[tuple[str, ...]]] = {}
         self.word_sets: dict[int, frozenset[str]] = {}
         self.compared: set[tuple[int, int]] = set()
+
+    def words(self, i: int) -> Sequence[str]:
+        if i not in self.word_lists:
+            self.word_lists[i] = self.words_of(i)
+        return self.word_lists[i]
 
     def _word_set(self, i: int) -> frozenset[str]:
         if i not in self.word_sets:
@@ -122,15 +131,13 @@ class _Matcher:
             return False
         self.compared.add((i, j))
         a, b = self.words(i), self.words(j)
-        shorter, longer = sorted((len(a), len(b)))
-        # Lengths this far apart cannot reach either threshold: skip the work.
-        if shorter < MIN_TEXT_WORDS or shorter < LONG_TEXT_JACCARD * longer:
+        if not _may_match(len(a), len(b)):
             return False
         # Texts this close share most of their words: a cheap test first.
         sa, sb = self._word_set(i), self._word_set(j)
         if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
             return False
-        if longer <= SHORT_TEXT_WORDS:
+        if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
             matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
             # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
             return (
@@ -168,41 +175,22 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
-    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
-    buckets: dict[tuple[int, str], list[int]] = {}
-    digests = []
-    for index, post in enumerate(posts):
-        signature = text_signature(post)
-        digests.append(signature_digest(signature))
-        for bucket in signature_bands(signature):
-            buckets.setdefault(bucket, []).append(index)
-    matcher = _Matcher(functools.lru_cache(maxsize=None)(lambda i: text_words(posts[i])))
-    for members in buckets.values():
-        if len(members) > MAX_BUCKET:
-            continue
-        for pos, i in enumerate(members):
-            for j in members[pos + 1 :]:
-                # Already joined (by a link or an earlier band): no need to compare.
-                if groups.find(i) != groups.find(j) and _PAIRS.decide(
-                    digests[i], digests[j], functools.partial(matcher.is_match, i, j)
-                ):
-                    groups.union(i, j)
-
-
-class _PairMemo:
-    """Near-identical verdicts by the two texts' digests, most recent kept.
+class PairMemo:
+    """Near-identical verdicts by the two texts' digests, the oldest forgotten first.
 
     The same two posts meet again in the digest of everyone who follows
     both sources; comparing them is the costly part of clustering, and the
-    verdict depends on their texts alone, so it is remembered (still pure).
+    verdict depends on their texts alone. A caller building many digests
+    (a batch of sends) makes one and hands it to each: the digests are the
+    same with it or without it, only faster. Holds at most `size` verdicts.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int = PAIR_MEMO_SIZE) -> None:
         self.size = size
         self.verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
 
     def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
+        """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""
         key = (a, b) if a <= b else (b, a)
         verdict = self.verdicts.get(key)
         if verdict is None:
@@ -212,7 +200,32 @@ class _PairMemo:
         return verdict
 
 
-_PAIRS = _PairMemo(PAIR_MEMO_SIZE)
+def _join_by_text(
+    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: PairMemo
+) -> None:
+    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for index, signature in enumerate(signatures):
+        for bucket in signature_bands(signature):
+            buckets.setdefault(bucket, []).append(index)
+    digests = [signature_digest(signature) for signature in signatures]
+    counts = [signature_words(signature) for signature in signatures]
+    matcher = _Matcher(lambda i: text_words(posts[i]))
+    for members in buckets.values():
+        if len(members) > MAX_BUCKET:
+            continue
+        for pos, i in enumerate(members):
+            for j in members[pos + 1 :]:
+                # Already joined (by a link or an earlier band), or of lengths
+                # that cannot match (known without cleaning either text).
+                if (
+                    groups.find(i) != groups.find(j)
+                    and _may_match(counts[i], counts[j])
+                    and memo.decide(
+                        digests[i], digests[j], functools.partial(matcher.is_match, i, j)
+                    )
+                ):
+                    groups.union(i, j)
 
 
 def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
@@ -232,19 +245,22 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
     )
 
 
-def cluster_posts(posts: Sequence[Post]) -> list[Story]:
+def cluster_posts(posts: Sequence[Post], memo: PairMemo | None = None) -> list[Story]:
     """The posts grouped into stories, each with its best post as lead.
 
     A post shared twice by the same source (same external id) counts once.
     The order of stories follows their first post in a canonical order, so
-    the result does not depend on the input order.
+    the result does not depend on the input order. `memo` carries
+    near-identical verdicts over from other digests (see `PairMemo`).
     """
     unique = {(p.source_key, p.external_id): p for p in posts}
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
+    signatures = [text_signature(post) for post in ordered]
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
-    _join_by_key(groups, enumerate(_copy_key(post) for post in ordered))
-    _join_by_text(groups, ordered)
+    # Exact copies (the same cleaned text) share their signature's digest.
+    _join_by_key(groups, enumerate([signature_digest(s)] if s else [] for s in signatures))
+    _join_by_text(groups, ordered, signatures, PairMemo() if memo is None else memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)

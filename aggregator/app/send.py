@@ -31,6 +31,7 @@ from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.deliveries import Claim, Deliveries
+from digests.cluster import PairMemo
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 from digests.render import render_html, render_text
@@ -106,9 +107,12 @@ def send_due_digests(
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
     unavailable = ""
+    # The recipients of a batch follow many of the same sources: their
+    # digests compare many of the same pairs of posts.
+    memo = PairMemo()
     for job in jobs:
         if dry_run:
-            outcomes.append(_preview(app, job, now))
+            outcomes.append(_preview(app, job, now, memo))
             continue
         claim = job.claim or deliveries.claim(job.recipient.email, job.local_day, now, LEASE)
         if claim is None:
@@ -116,7 +120,7 @@ def send_due_digests(
         if unavailable:
             outcomes.append(_failed_attempt(deliveries, claim, unavailable, now))
             continue
-        outcome = _deliver(app, deliveries, mailer, job.recipient, claim)
+        outcome = _deliver(app, deliveries, mailer, job.recipient, claim, memo)
         outcomes.append(outcome)
         if outcome.status == "retry" and outcome.error.startswith(_UNAVAILABLE):
             unavailable = outcome.error
@@ -175,12 +179,17 @@ def _skip_missed(
 
 
 def _deliver(
-    app: App, deliveries: Deliveries, mailer: Mailer, recipient: RecipientConfig, claim: Claim
+    app: App,
+    deliveries: Deliveries,
+    mailer: Mailer,
+    recipient: RecipientConfig,
+    claim: Claim,
+    memo: PairMemo,
 ) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went."""
     now = app.clock()
     try:
-        digest = build_digest(app, recipient, now)
+        digest = build_digest(app, recipient, now, memo)
         if digest.is_empty and app.config.digest.skip_empty:
             deliveries.mark_skipped(claim, "nothing new: empty digests are not sent")
             return DeliveryOutcome(claim.email, claim.local_day, "skipped", digest.subject, 0)
@@ -241,9 +250,9 @@ def _failed_attempt(
     return DeliveryOutcome(claim.email, claim.local_day, "retry", error=error, retry_at=retry_at)
 
 
-def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
+def _preview(app: App, job: _Job, now: datetime, memo: PairMemo) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
-    digest = build_digest(app, job.recipient, now)
+    digest = build_digest(app, job.recipient, now, memo)
     count = len(digest.entries) + len(digest.also)
     return DeliveryOutcome(job.recipient.email, job.local_day, "would send", digest.subject, count)
 
