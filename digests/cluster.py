@@ -7,31 +7,32 @@ are set aside (one announcement cross-posted to several networks). Groups
 are the connected components of those pairs (union-find).
 
 Near-identical text is found without comparing every pair: posts are
-bucketed by locality-sensitive hashing of their word sets (MinHash, 5
-bands of 3: texts sharing 80% of their words meet in a bucket 97% of
-the time, texts sharing 20% 4% of the time) and only posts sharing a
-bucket are compared, so a day of thousands of posts costs milliseconds.
-Hashes are CRC-32, not `hash()`, so the grouping is the same in every process.
+bucketed by the band hashes of their text signatures (locality-sensitive
+hashing of their word sets, see `aggregator.domain.story`) and only posts
+sharing a bucket are compared, so a day of thousands of posts costs
+milliseconds. Story keys and signatures are worked out once, when a post
+is stored, and read back with it; clustering only compares them.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import re
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from urllib.parse import urlsplit
 
 from aggregator.domain.post import Post
-from digests.canonical import canonical_url
+from aggregator.domain.story import (
+    MIN_TEXT_WORDS,
+    clean_words,
+    signature_bands,
+    signature_digest,
+    signature_words,
+    story_keys,
+    text_signature,
+)
 
-# Texts shorter than this (after clean-up) are too generic to match by text:
-# "Great post!" from two people is not one story.
-MIN_TEXT_WORDS = 6
 # Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
 # reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
 # similarity reaches LONG_TEXT_JACCARD.
@@ -41,31 +42,12 @@ LONG_TEXT_JACCARD = 0.75
 # Near-identical texts share at least this much of their word sets (a
 # necessary condition, checked before the costlier comparisons).
 MIN_WORD_OVERLAP = 0.6
-# Cross-posts agree from their first words: longer texts are compared on
-# this many, which bounds the cost of a comparison.
-MATCH_WORDS = 300
-_BANDS, _ROWS = 5, 3
 # A bucket this full is a band of very common words, not a set of copies:
 # comparing all its pairs would cost O(n^2) for nothing. Exact copies are
 # still joined, by their cleaned text as a key.
 MAX_BUCKET = 64
-# Texts whose signature is remembered between digests (about 400 bytes each).
-SIGNATURE_CACHE = 50_000
-_PRIME = (1 << 61) - 1
-_SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(_BANDS * _ROWS))
-
-_STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have i in is it its my of on or our so "
-    "that the their this to was we were what when with you your".split()
-)
-_NOISE = re.compile(r"https?://\S+|(?<!\w)[@#][\w.@-]+")
-_WORD = re.compile(r"\w+")
-# Paths of pages that are not a story: a site's home, a tag or a profile.
-_NOT_A_STORY = re.compile(
-    r"^/?$|^/(hashtag|tags?|search|explore)(/|$)|^/@[^/]+$|^/profile/[^/]+$", re.IGNORECASE
-)
-# On these hosts a one-segment path is a profile, not a post.
-_PROFILE_HOSTS = frozenset({"twitter.com", "facebook.com", "instagram.com", "bsky.app"})
+# Near-identical verdicts remembered between digests (a few hundred bytes each).
+PAIR_MEMO_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,66 +78,16 @@ class Story:
         return tuple(Sharer(name, tuple(networks)) for name, networks in people.values())
 
 
-def story_keys(post: Post) -> set[str]:
-    """The canonical URLs that identify what `post` is about: itself and what it links.
-
-    Links to a site's home page, a hashtag, a search or a profile are left
-    out: two posts linking #edchat are not one story.
-    """
-    keys = set()
-    for url in (post.canonical_url, post.url, *post.links):
-        key = canonical_url(url) if url else ""
-        if key and _is_story_url(key):
-            keys.add(key)
-    return keys
-
-
-def _is_story_url(key: str) -> bool:
-    """Whether a canonical URL names one thing, not a home page, tag, search or profile."""
-    parts = urlsplit(key)
-    if _NOT_A_STORY.match(parts.path):
-        return False
-    return not (parts.hostname in _PROFILE_HOSTS and parts.path.count("/") == 1)
-
-
 def text_words(post: Post) -> list[str]:
     """The post's first MATCH_WORDS own words: lower case, no links, mentions or hashtags."""
-    return _clean(post.title or "", post.text)
+    return clean_words(post.title or "", post.text)
 
 
-def _clean(title: str, text: str) -> list[str]:
-    return _WORD.findall(_NOISE.sub(" ", f"{title} {text}").lower())[:MATCH_WORDS]
-
-
-@functools.lru_cache(maxsize=SIGNATURE_CACHE)
-def _signature(title: str, text: str) -> tuple[bytes, tuple[tuple[int, tuple[int, ...]], ...]]:
-    """A digest of the cleaned text and its LSH buckets; (b"", ()) when too short.
-
-    Cached (by content, so still pure): a post is in the digests of
-    everyone following its source, and hashing its words is the costly part.
-    """
-    words = _clean(title, text)
-    if len(words) < MIN_TEXT_WORDS:
-        return b"", ()
-    digest = hashlib.blake2b(" ".join(words).encode(), digest_size=16).digest()
-    return digest, tuple(_bands(words))
-
-
-def _copy_key(post: Post) -> list[bytes]:
-    """The cleaned text as a key, for texts long enough to be matched at all."""
-    digest, _ = _signature(post.title or "", post.text)
-    return [digest] if digest else []
-
-
-def _bands(words: Sequence[str]) -> list[tuple[int, tuple[int, ...]]]:
-    """(band, hash) buckets of the word set: similar sets very likely share one.
-
-    Stop words are left out: every text has them, so buckets keyed on them
-    would bring unrelated texts together for a comparison.
-    """
-    hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
-    mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
-    return [(band, tuple(mins[band * _ROWS : (band + 1) * _ROWS])) for band in range(_BANDS)]
+def _may_match(count_a: int, count_b: int) -> bool:
+    """Whether texts of these word counts could be near-identical at all:
+    lengths too far apart cannot reach either threshold."""
+    shorter, longer = sorted((count_a, count_b))
+    return shorter >= MIN_TEXT_WORDS and shorter >= LONG_TEXT_JACCARD * longer
 
 
 def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
@@ -164,17 +96,24 @@ def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
 
 def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two cleaned word lists say the same thing (see the module constants)."""
-    return _Matcher([a, b]).is_match(0, 1)
+    return _Matcher([a, b].__getitem__).is_match(0, 1)
 
 
 class _Matcher:
-    """Near-identical tests over a list of cleaned texts, trigram sets computed once each."""
+    """Near-identical tests over texts by index, each text's words, word set and
+    trigrams worked out once, when first compared."""
 
-    def __init__(self, words: Sequence[Sequence[str]] | Callable[[int], Sequence[str]]) -> None:
-        self.words = words if callable(words) else words.__getitem__
+    def __init__(self, words_of: Callable[[int], Sequence[str]]) -> None:
+        self.words_of = words_of
+        self.word_lists: dict[int, Sequence[str]] = {}
         self.trigrams: dict[int, frozenset[tuple[str, ...]]] = {}
         self.word_sets: dict[int, frozenset[str]] = {}
         self.compared: set[tuple[int, int]] = set()
+
+    def words(self, i: int) -> Sequence[str]:
+        if i not in self.word_lists:
+            self.word_lists[i] = self.words_of(i)
+        return self.word_lists[i]
 
     def _word_set(self, i: int) -> frozenset[str]:
         if i not in self.word_sets:
@@ -192,15 +131,13 @@ class _Matcher:
             return False
         self.compared.add((i, j))
         a, b = self.words(i), self.words(j)
-        shorter, longer = sorted((len(a), len(b)))
-        # Lengths this far apart cannot reach either threshold: skip the work.
-        if shorter < MIN_TEXT_WORDS or shorter < LONG_TEXT_JACCARD * longer:
+        if not _may_match(len(a), len(b)):
             return False
         # Texts this close share most of their words: a cheap test first.
         sa, sb = self._word_set(i), self._word_set(j)
         if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
             return False
-        if longer <= SHORT_TEXT_WORDS:
+        if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
             matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
             # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
             return (
@@ -238,41 +175,22 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-def _join_by_text(groups: _Groups, posts: Sequence[Post]) -> None:
-    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
-    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
-    digests = []
-    for index, post in enumerate(posts):
-        digest, bands = _signature(post.title or "", post.text)
-        digests.append(digest)
-        for bucket in bands:
-            buckets.setdefault(bucket, []).append(index)
-    matcher = _Matcher(functools.lru_cache(maxsize=None)(lambda i: text_words(posts[i])))
-    for members in buckets.values():
-        if len(members) > MAX_BUCKET:
-            continue
-        for pos, i in enumerate(members):
-            for j in members[pos + 1 :]:
-                # Already joined (by a link or an earlier band): no need to compare.
-                if groups.find(i) != groups.find(j) and _PAIRS.decide(
-                    digests[i], digests[j], functools.partial(matcher.is_match, i, j)
-                ):
-                    groups.union(i, j)
-
-
-class _PairMemo:
-    """Near-identical verdicts by the two texts' digests, most recent kept.
+class PairMemo:
+    """Near-identical verdicts by the two texts' digests, the oldest forgotten first.
 
     The same two posts meet again in the digest of everyone who follows
     both sources; comparing them is the costly part of clustering, and the
-    verdict depends on their texts alone, so it is remembered (still pure).
+    verdict depends on their texts alone. A caller building many digests
+    (a batch of sends) makes one and hands it to each: the digests are the
+    same with it or without it, only faster. Holds at most `size` verdicts.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int = PAIR_MEMO_SIZE) -> None:
         self.size = size
-        self.verdicts: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
+        self.verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
 
-    def decide(self, a: bytes, b: bytes, compare: Callable[[], bool]) -> bool:
+    def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
+        """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""
         key = (a, b) if a <= b else (b, a)
         verdict = self.verdicts.get(key)
         if verdict is None:
@@ -282,7 +200,32 @@ class _PairMemo:
         return verdict
 
 
-_PAIRS = _PairMemo(SIGNATURE_CACHE)
+def _join_by_text(
+    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: PairMemo
+) -> None:
+    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for index, signature in enumerate(signatures):
+        for bucket in signature_bands(signature):
+            buckets.setdefault(bucket, []).append(index)
+    digests = [signature_digest(signature) for signature in signatures]
+    counts = [signature_words(signature) for signature in signatures]
+    matcher = _Matcher(lambda i: text_words(posts[i]))
+    for members in buckets.values():
+        if len(members) > MAX_BUCKET:
+            continue
+        for pos, i in enumerate(members):
+            for j in members[pos + 1 :]:
+                # Already joined (by a link or an earlier band), or of lengths
+                # that cannot match (known without cleaning either text).
+                if (
+                    groups.find(i) != groups.find(j)
+                    and _may_match(counts[i], counts[j])
+                    and memo.decide(
+                        digests[i], digests[j], functools.partial(matcher.is_match, i, j)
+                    )
+                ):
+                    groups.union(i, j)
 
 
 def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
@@ -302,19 +245,22 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
     )
 
 
-def cluster_posts(posts: Sequence[Post]) -> list[Story]:
+def cluster_posts(posts: Sequence[Post], memo: PairMemo | None = None) -> list[Story]:
     """The posts grouped into stories, each with its best post as lead.
 
     A post shared twice by the same source (same external id) counts once.
     The order of stories follows their first post in a canonical order, so
-    the result does not depend on the input order.
+    the result does not depend on the input order. `memo` carries
+    near-identical verdicts over from other digests (see `PairMemo`).
     """
     unique = {(p.source_key, p.external_id): p for p in posts}
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
+    signatures = [text_signature(post) for post in ordered]
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
-    _join_by_key(groups, enumerate(_copy_key(post) for post in ordered))
-    _join_by_text(groups, ordered)
+    # Exact copies (the same cleaned text) share their signature's digest.
+    _join_by_key(groups, enumerate([signature_digest(s)] if s else [] for s in signatures))
+    _join_by_text(groups, ordered, signatures, PairMemo() if memo is None else memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)

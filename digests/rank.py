@@ -9,14 +9,13 @@ score = recency + engagement + sharing + boost - spam, where
 - sharing grows with log2 of how many people shared it (0 for one);
 - boost is BOOST_BONUS when any of its posts mentions a recipient's boost term;
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
-  like spam (`spam.py`), so spam sinks but never disappears.
+  like spam (`aggregator.domain.spam`), so spam sinks but never disappears.
 Pure: the clock comes in as `now`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ from datetime import datetime
 
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.spam import spam_signals
 from digests.cluster import Story
-from digests.select import mentions, phrase_pattern
-from digests.spam import spam_signals
+from digests.select import Phrases, compile_phrases, mentions
 
 RECENCY_HALF_LIFE_HOURS = 6.0
 ENGAGEMENT_WEIGHT = 1.0
@@ -100,7 +99,7 @@ def engagement_percentiles(posts: Sequence[Post]) -> dict[tuple[str, str], float
 def score_story(
     story: Story,
     percentiles: dict[tuple[str, str], float],
-    boost: re.Pattern[str] | None,
+    boost: Phrases | None,
     now: datetime,
 ) -> ScoreParts:
     """The parts of `story`'s score at `now` (a post dated after `now` is brand new)."""
@@ -125,7 +124,7 @@ def rank_stories(
     and source_key, so the same input always gives the same digest.
     """
     percentiles = engagement_percentiles([p for story in stories for p in story.posts])
-    boost = phrase_pattern(recipient.boost)
+    boost = compile_phrases(recipient.boost)
     scored = [(score_story(story, percentiles, boost, now), story) for story in stories]
     scored.sort(
         key=lambda item: (

@@ -28,49 +28,56 @@ class Selection:
     muted: tuple[tuple[Post, str], ...] = ()
 
 
-def phrase_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """A case-insensitive pattern matching any of `terms` as a whole word or phrase.
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """Words and phrases to look for in posts (a recipient's mutes or boosts), compiled.
+
+    `pattern` matches any of them, case-insensitive, as a whole word or
+    phrase; `needles` holds the first word of each, case-folded: a post
+    containing none of them cannot match, and a substring test is far
+    cheaper than the pattern's search (its lookbehind is tried at every
+    position of the text).
+    """
+
+    pattern: re.Pattern[str]
+    needles: tuple[str, ...]
+
+
+def compile_phrases(terms: Iterable[str]) -> Phrases | None:
+    """The `Phrases` matching any of `terms` as a whole word or phrase.
 
     "webinar" matches "Webinar!" and "#webinar" but not "webinars"; a phrase
     such as "formative assessment" matches across any run of whitespace.
     Returns None when no term is non-blank (nothing can match).
     """
-    alternatives = []
+    alternatives, needles = [], set()
     for term in terms:
         words = term.split()
         if words:
             alternatives.append(r"\s+".join(re.escape(word) for word in words))
+            needles.add(words[0].casefold())
     if not alternatives:
         return None
     # Lookarounds instead of \b so that terms starting or ending with a
     # non-word character ("C++", "#edchat") still match as a whole.
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
-    _NEEDLES[pattern] = tuple({term.split()[0].casefold() for term in terms if term.split()})
-    return pattern
+    return Phrases(pattern, tuple(sorted(needles)))
 
 
-# Per pattern, the first word of each term, case-folded: a post containing
-# none of them cannot match, and a substring test is far cheaper than the
-# pattern's search (its lookbehind is tried at every position of the text).
-_NEEDLES: dict[re.Pattern[str], tuple[str, ...]] = {}
-
-
-def matched_term(pattern: re.Pattern[str] | None, post: Post) -> str | None:
-    """The first of the pattern's terms in the post's title or text, or None."""
-    if pattern is None:
+def matched_term(phrases: Phrases | None, post: Post) -> str | None:
+    """The first of the phrases in the post's title or text, as written there, or None."""
+    if phrases is None:
         return None
-    needles = _NEEDLES.get(pattern)
-    if needles is not None:
-        lowered = f"{post.title or ''}\n{post.text}".casefold()
-        if not any(needle in lowered for needle in needles):
-            return None
-    found = pattern.search(post.title or "") or pattern.search(post.text)
+    lowered = f"{post.title or ''}\n{post.text}".casefold()
+    if not any(needle in lowered for needle in phrases.needles):
+        return None
+    found = phrases.pattern.search(post.title or "") or phrases.pattern.search(post.text)
     return " ".join(found.group(0).split()) if found else None
 
 
-def mentions(pattern: re.Pattern[str] | None, post: Post) -> bool:
-    """Whether the post's title or text contains one of the pattern's terms."""
-    return matched_term(pattern, post) is not None
+def mentions(phrases: Phrases | None, post: Post) -> bool:
+    """Whether the post's title or text contains one of the phrases."""
+    return matched_term(phrases, post) is not None
 
 
 def select_candidates(
@@ -88,7 +95,7 @@ def select_candidates(
     any mute word or phrase (case-insensitive, whole words, title or text),
     which are listed in `muted`. Order is kept.
     """
-    muted_pattern = phrase_pattern(recipient.mute)
+    mutes = compile_phrases(recipient.mute)
     follows = set(recipient.follow)
     kept: list[Post] = []
     muted: list[tuple[Post, str]] = []
@@ -99,7 +106,7 @@ def select_candidates(
             post = replace(post, published_at=window_end)
         if post.published_at <= window_start:
             continue
-        term = matched_term(muted_pattern, post)
+        term = matched_term(mutes, post)
         if term is not None:
             muted.append((post, term))
         else:

@@ -31,6 +31,7 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
+from digests.cluster import PairMemo
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
 
@@ -85,16 +86,19 @@ def send_due_digests(
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
     unavailable: ServerUnavailable | None = None
+    # The recipients of a batch follow many of the same sources: their
+    # digests compare many of the same pairs of posts.
+    memo = PairMemo()
     for job in jobs:
         if dry_run:
-            outcomes.append(_preview(app, job, now))
+            outcomes.append(_preview(app, job, now, memo))
             continue
         claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
         if claim is None:
             continue  # another process claimed it in the meantime
         if unavailable is None:
             try:
-                outcomes.append(_deliver(app, mailer, job.recipient, claim))
+                outcomes.append(_deliver(app, mailer, job.recipient, claim, memo))
                 continue
             except ServerUnavailable as exc:
                 unavailable = exc  # the rest of the batch is not tried: it would fail alike
@@ -148,7 +152,9 @@ def _skip_missed(repo: Repository, due: DueDigest, now: datetime, dry_run: bool)
     return DeliveryOutcome(due.recipient.email, due.local_day, OutcomeStatus.MISSED, error=reason)
 
 
-def _deliver(app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim) -> DeliveryOutcome:
+def _deliver(
+    app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim, memo: PairMemo
+) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went.
 
     Raises `ServerUnavailable` without recording it: the caller records it
@@ -156,7 +162,7 @@ def _deliver(app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim)
     """
     now, repo = app.clock(), app.repo
     try:
-        digest = build_digest(app, recipient, now)
+        digest = build_digest(app, recipient, now, memo)
         if digest.is_empty and app.config.digest.skip_empty:
             repo.mark_skipped(claim, "nothing new: empty digests are not sent")
             return DeliveryOutcome(
@@ -219,9 +225,9 @@ def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -
     )
 
 
-def _preview(app: App, job: _Job, now: datetime) -> DeliveryOutcome:
+def _preview(app: App, job: _Job, now: datetime, memo: PairMemo) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
-    digest = build_digest(app, job.recipient, now)
+    digest = build_digest(app, job.recipient, now, memo)
     count = len(digest.entries) + len(digest.also)
     return DeliveryOutcome(
         job.recipient.email, job.local_day, OutcomeStatus.WOULD_SEND, digest.subject, count

@@ -5,7 +5,7 @@ datetime is timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -33,6 +33,16 @@ class Post:
     `content_hash` fingerprints what the source sent, so an unchanged item
     costs no write. `author` is the name a reader sees (with the handle on
     social networks); `author_url` their profile page, where there is one.
+
+    Four fields are worked out from the others when the post is stored
+    (`aggregator.domain.story.with_keys`) and read back with it, so a digest
+    does not redo that work for every recipient: `canonical_url`, the post's
+    own page as a grouping key (a connector may set the URL its source
+    declares canonical; the store canonicalises it, else `url`);
+    `story_keys`, the canonical URLs of what it is about; `text_signature`,
+    for finding near-identical texts; `spam_signals`, why it looks like
+    spam (None for the last three: not worked out yet). Being derived, they
+    take no part in comparing posts.
     """
 
     source_key: str
@@ -48,9 +58,12 @@ class Post:
     media_url: str | None = None
     media_type: str | None = None
     image_url: str | None = None
-    canonical_url: str = ""
+    canonical_url: str = field(default="", compare=False)
     hashtags: tuple[str, ...] = ()
     language: str | None = None
     links: tuple[str, ...] = ()
     content_hash: str = ""
     author_url: str = ""
+    story_keys: tuple[str, ...] | None = field(default=None, compare=False)
+    text_signature: str | None = field(default=None, compare=False, repr=False)
+    spam_signals: tuple[str, ...] | None = field(default=None, compare=False)

@@ -15,6 +15,7 @@ from aggregator.store.tables import (
     DigestRow,
     PostLinkRow,
     PostRow,
+    PostStoryKeyRow,
     RecipientRow,
     post_from_row,
 )
@@ -26,7 +27,8 @@ class DigestRecords(Transactions):
     def posts_for_digest(
         self, source_keys: Sequence[str], since: datetime, until: datetime
     ) -> list[Post]:
-        """Posts of `source_keys` published in [since, until), newest first.
+        """Posts of `source_keys` published in [since, until), newest first,
+        with what was worked out when they were stored (story keys...).
 
         Ties are broken by external id. Raises `StorageError`.
         """
@@ -42,11 +44,17 @@ class DigestRecords(Transactions):
             .where(*window)
             .order_by(PostRow.published_at.desc(), PostRow.external_id)
         )
-        # One query for the links of the whole result, not one per post.
+        # One query each for the links and story keys of the whole result,
+        # not one per post.
         links_stmt = (
             select(PostLinkRow.post_id, PostLinkRow.url)
             .where(PostLinkRow.post_id.in_(select(PostRow.id).where(*window)))
             .order_by(PostLinkRow.post_id, PostLinkRow.position)
+        )
+        keys_stmt = (
+            select(PostStoryKeyRow.post_id, PostStoryKeyRow.key)
+            .where(PostStoryKeyRow.post_id.in_(select(PostRow.id).where(*window)))
+            .order_by(PostStoryKeyRow.post_id, PostStoryKeyRow.position)
         )
 
         def work(session: Session) -> list[Post]:
@@ -54,7 +62,13 @@ class DigestRecords(Transactions):
             links: dict[int, list[str]] = {}
             for post_id, url in session.execute(links_stmt):
                 links.setdefault(post_id, []).append(url)
-            return [post_from_row(row, tuple(links.get(row.id, ()))) for row in rows]
+            keys: dict[int, list[str]] = {}
+            for post_id, key in session.execute(keys_stmt):
+                keys.setdefault(post_id, []).append(key)
+            return [
+                post_from_row(row, tuple(links.get(row.id, ())), tuple(keys.get(row.id, ())))
+                for row in rows
+            ]
 
         return self._run("reading posts for a digest", work)
 

@@ -2,11 +2,17 @@
 
 The batch is split into new and changed posts with one query per chunk,
 then written with a few statements per batch, never one per post.
+What digests need to know about a post (canonical URL, story keys, text
+signature, spam signals) is worked out here, once, for the posts written:
+not again for every recipient whose digest shows them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,12 +21,81 @@ from sqlalchemy.orm import Session
 
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult
-from aggregator.store.tables import Base, PostLinkRow, PostRow, content_hash_of, post_values
+from aggregator.domain.story import with_keys
+from aggregator.store.tables import Base, PostLinkRow, PostRow, PostStoryKeyRow
 
 T = TypeVar("T")
 
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
+
+
+def content_hash_of(post: Post) -> str:
+    """The post's `content_hash`, or a SHA-256 of what a reader sees when unset.
+
+    A change of this value is what makes storage rewrite a stored post.
+    """
+    if post.content_hash:
+        return post.content_hash
+    seen = [
+        post.network,
+        post.url,
+        post.canonical_url,
+        post.author,
+        post.author_url,
+        post.title,
+        post.text,
+        post.html,
+        post.published_at.isoformat(),
+        [
+            post.engagement.likes,
+            post.engagement.reposts,
+            post.engagement.replies,
+            post.engagement.quotes,
+        ],
+        post.media_url,
+        post.media_type,
+        post.image_url,
+        list(post.hashtags),
+        post.language,
+        list(post.links),
+    ]
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+
+
+def post_values(post: Post) -> dict[str, Any]:
+    """The `posts` columns for `post` (all but id, fetched_at, updated_at).
+
+    `post` comes through `aggregator.domain.story.with_keys`: what is
+    derived from it is stored with it. Raises ValueError otherwise.
+    """
+    if post.story_keys is None or post.text_signature is None or post.spam_signals is None:
+        raise ValueError(f"post {post.external_id!r} stored without its keys worked out")
+    return {
+        "source_key": post.source_key,
+        "external_id": post.external_id,
+        "network": post.network,
+        "url": post.url,
+        "canonical_url": post.canonical_url,
+        "author": post.author,
+        "author_url": post.author_url,
+        "title": post.title,
+        "text": post.text,
+        "html": post.html,
+        "published_at": post.published_at,
+        "likes": post.engagement.likes,
+        "reposts": post.engagement.reposts,
+        "replies": post.engagement.replies,
+        "quotes": post.engagement.quotes,
+        "media_url": post.media_url,
+        "media_type": post.media_type,
+        "image_url": post.image_url,
+        "hashtags": list(post.hashtags),
+        "language": post.language,
+        "content_hash": content_hash_of(post),
+        "text_signature": post.text_signature,
+        "spam_signals": ",".join(post.spam_signals),
+    }
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -44,7 +119,11 @@ def dedupe(source_key: str, posts: Sequence[Post]) -> dict[str, Post]:
 def split_batch(
     session: Session, source_key: str, posts: dict[str, Post]
 ) -> tuple[list[Post], list[tuple[int, Post]]]:
-    """Split the batch into new posts and (id, post) of changed stored ones."""
+    """Split the batch into new posts and (id, post) of changed stored ones.
+
+    Both come back keyed (`keyed`), ready to store; unchanged posts are not
+    keyed at all.
+    """
     stored: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(list(posts)):
         stmt = select(PostRow.external_id, PostRow.id, PostRow.content_hash).where(
@@ -56,10 +135,19 @@ def split_batch(
     changed: list[tuple[int, Post]] = []
     for external_id, post in posts.items():
         if external_id not in stored:
-            new.append(post)
+            new.append(keyed(post))
         elif stored[external_id][1] != content_hash_of(post):
-            changed.append((stored[external_id][0], post))
+            changed.append((stored[external_id][0], keyed(post)))
     return new, changed
+
+
+def keyed(post: Post) -> Post:
+    """`post` with its keys worked out (`with_keys`) and its content hash pinned first.
+
+    The hash is of the post as its source sent it, so that the next fetch
+    of the same post compares equal whatever the keys fill in.
+    """
+    return with_keys(replace(post, content_hash=content_hash_of(post)))
 
 
 def insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[str, int]:
@@ -84,20 +172,29 @@ def update_posts(session: Session, changed: list[tuple[int, Post]], now: datetim
 def replace_links(
     session: Session, new: list[tuple[int, Post]], changed: list[tuple[int, Post]]
 ) -> None:
-    """Store the links of new and changed posts, replacing the changed ones' old links."""
-    for chunk in _chunks([post_id for post_id, _post in changed]):
-        session.execute(
-            delete(PostLinkRow)
-            .where(PostLinkRow.post_id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
-    rows = [
+    """Store the links and story keys of new and changed (keyed) posts,
+    replacing the changed ones' old rows."""
+    for table in (PostLinkRow, PostStoryKeyRow):
+        for chunk in _chunks([post_id for post_id, _post in changed]):
+            session.execute(
+                delete(table)
+                .where(table.post_id.in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
+    links = [
         {"post_id": post_id, "position": position, "url": url}
         for post_id, post in new + changed
         for position, url in enumerate(post.links)
     ]
-    if rows:
-        session.connection().execute(insert(Base.metadata.tables["post_links"]), rows)
+    if links:
+        session.connection().execute(insert(Base.metadata.tables["post_links"]), links)
+    keys = [
+        {"post_id": post_id, "position": position, "key": key}
+        for post_id, post in new + changed
+        for position, key in enumerate(post.story_keys or ())
+    ]
+    if keys:
+        session.connection().execute(insert(Base.metadata.tables["post_story_keys"]), keys)
 
 
 def success_values(

@@ -8,8 +8,6 @@ a change here comes with a new, append-only revision.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -145,6 +143,12 @@ class PostRow(Base):
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
+    # Worked out from the columns above when the post is stored, like
+    # `canonical_url` and the post's rows in `post_story_keys` (see
+    # `aggregator.domain.story.with_keys`). "" is no signature (a text too
+    # short to match by text) or no spam signals; signals are comma-separated.
+    text_signature: Mapped[str] = mapped_column(Text, server_default="")
+    spam_signals: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class PostLinkRow(Base):
@@ -157,6 +161,24 @@ class PostLinkRow(Base):
     )
     position: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)
+
+
+class PostStoryKeyRow(Base):
+    """A story key of a post: a canonical URL naming what the post is about.
+
+    Indexed, so the posts sharing a story are found without reading them
+    all; a hash index on PostgreSQL, whose B-tree entries cannot hold a
+    very long URL (SQLite's can).
+    """
+
+    __tablename__ = "post_story_keys"
+    __table_args__ = (Index("ix_post_story_keys_key", "key", postgresql_using="hash"),)
+
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
 
 
 class RecipientRow(Base):
@@ -222,68 +244,8 @@ class DeliveryRow(Base):
 # -- mapping between models and rows -------------------------------------------
 
 
-def content_hash_of(post: Post) -> str:
-    """The post's `content_hash`, or a SHA-256 of what a reader sees when unset.
-
-    A change of this value is what makes storage rewrite a stored post.
-    """
-    if post.content_hash:
-        return post.content_hash
-    seen = [
-        post.network,
-        post.url,
-        post.canonical_url,
-        post.author,
-        post.author_url,
-        post.title,
-        post.text,
-        post.html,
-        post.published_at.isoformat(),
-        [
-            post.engagement.likes,
-            post.engagement.reposts,
-            post.engagement.replies,
-            post.engagement.quotes,
-        ],
-        post.media_url,
-        post.media_type,
-        post.image_url,
-        list(post.hashtags),
-        post.language,
-        list(post.links),
-    ]
-    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
-
-
-def post_values(post: Post) -> dict[str, Any]:
-    """The `posts` columns for `post` (all but id, fetched_at, updated_at)."""
-    return {
-        "source_key": post.source_key,
-        "external_id": post.external_id,
-        "network": post.network,
-        "url": post.url,
-        "canonical_url": post.canonical_url,
-        "author": post.author,
-        "author_url": post.author_url,
-        "title": post.title,
-        "text": post.text,
-        "html": post.html,
-        "published_at": post.published_at,
-        "likes": post.engagement.likes,
-        "reposts": post.engagement.reposts,
-        "replies": post.engagement.replies,
-        "quotes": post.engagement.quotes,
-        "media_url": post.media_url,
-        "media_type": post.media_type,
-        "image_url": post.image_url,
-        "hashtags": list(post.hashtags),
-        "language": post.language,
-        "content_hash": content_hash_of(post),
-    }
-
-
-def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
-    """The `Post` a stored row holds, with the links stored for it."""
+def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, ...]) -> Post:
+    """The `Post` a stored row holds, with the links and story keys stored for it."""
     return Post(
         source_key=row.source_key,
         external_id=row.external_id,
@@ -306,4 +268,7 @@ def post_from_row(row: PostRow, links: tuple[str, ...]) -> Post:
         language=row.language,
         links=links,
         content_hash=row.content_hash,
+        story_keys=story_keys,
+        text_signature=row.text_signature,
+        spam_signals=tuple(row.spam_signals.split(",")) if row.spam_signals else (),
     )

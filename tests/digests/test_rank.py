@@ -8,6 +8,7 @@ import pytest
 from digest_factory import NOW, make_post, make_recipient
 
 from aggregator.domain.post import Engagement
+from aggregator.domain.spam import spam_signals
 from digests.cluster import cluster_posts
 from digests.rank import (
     BOOST_BONUS,
@@ -16,7 +17,6 @@ from digests.rank import (
     engagement_percentiles,
     rank_stories,
 )
-from digests.spam import spam_signals
 
 
 def order(posts, recipient=None):

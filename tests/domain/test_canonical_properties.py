@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digests.canonical import canonical_url
+from aggregator.domain.canonical import canonical_url
 
 _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)
 _HOSTS = st.builds(

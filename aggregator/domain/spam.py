@@ -1,13 +1,16 @@
 """Recognising the posts a teacher never wants first: giveaways, crypto, follow-for-follow.
 
 These are demotions, not filters: a false positive ("a giveaway of my
-lesson plans") sinks down the digest instead of vanishing. Muting is the
-recipient's own filter (`select.py`).
+lesson plans") sinks down the digest (`digests.rank`) instead of
+vanishing. Muting is the recipient's own filter (`digests.select`).
+The signals are a pure function of the post, worked out once when it is
+stored and read back with it (see `aggregator.domain.story.with_keys`):
+searching every pattern through a long text is costly, and a post is in
+the digest of everyone following its source.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 
 from aggregator.domain.post import Post
@@ -51,14 +54,17 @@ def _is_hashtag_stuffed(text: str, hashtags: tuple[str, ...]) -> bool:
 
 def spam_signals(post: Post) -> tuple[str, ...]:
     """Why `post` looks like spam: any of "giveaway", "crypto",
-    "follow-for-follow", "hashtag-stuffed", in that order; () when clean."""
-    return _signals(post.title or "", post.text, post.hashtags)
+    "follow-for-follow", "hashtag-stuffed", in that order; () when clean.
+
+    The signals stored with the post when it has them, else worked out now.
+    """
+    if post.spam_signals is not None:
+        return post.spam_signals
+    return spam_signals_of(post.title or "", post.text, post.hashtags)
 
 
-# Cached by content (still pure): a post is judged once, not once per
-# digest of everyone who follows its source.
-@functools.lru_cache(maxsize=50_000)
-def _signals(title: str, text: str, hashtags: tuple[str, ...]) -> tuple[str, ...]:
+def spam_signals_of(title: str, text: str, hashtags: tuple[str, ...]) -> tuple[str, ...]:
+    """The spam signals of a post's title, text and hashtags (see `spam_signals`)."""
     both = f"{title}\n{text}"
     found = [reason for reason, pattern in _COMPILED if pattern.search(both)]
     if _is_hashtag_stuffed(text, hashtags):

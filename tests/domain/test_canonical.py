@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digests.canonical import canonical_url
+from aggregator.domain.canonical import canonical_url
 
 ARTICLE = "https://cultofpedagogy.com/retrieval-practice"
 

@@ -1,0 +1,201 @@
+"""What a post is about, as keys: its story keys and the signature of its text.
+
+Two posts are one story when they share a story key (a canonical URL
+naming one thing: the post itself, or an article, post or video it links)
+or when their texts are near-identical once links, mentions and hashtags
+are set aside. The text signature lets `digests.cluster` find the
+near-identical candidates without comparing every pair: a digest of the
+cleaned text (exact copies share it) and locality-sensitive hashes of its
+word set (MinHash, 5 bands of 3: texts sharing 80% of their words share a
+band 97% of the time, texts sharing 20% 4% of the time).
+
+These are pure functions of a post, worked out once when it is stored
+(`with_keys`) and read back with it; a post that has not been through the
+store has them worked out on demand. Hashes are CRC-32 and BLAKE2, not
+`hash()`, so they are the same in every process and can be stored. A
+change to these rules needs a migration that recomputes them for the
+posts already stored, as revision 0004 does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from aggregator.domain.canonical import canonical_url
+from aggregator.domain.post import Post
+from aggregator.domain.spam import spam_signals_of
+
+# Texts shorter than this (after clean-up) are too generic to match by text:
+# "Great post!" from two people is not one story.
+MIN_TEXT_WORDS = 6
+# Cross-posts agree from their first words: longer texts are compared on
+# this many, which bounds the cost of a comparison.
+MATCH_WORDS = 300
+BANDS, ROWS = 5, 3
+# A signature is the text's digest, its number of words (at most
+# MATCH_WORDS), then one hash per band, in hex digits.
+DIGEST_DIGITS, COUNT_DIGITS, BAND_DIGITS = 32, 4, 16
+_PRIME = (1 << 61) - 1
+_SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(BANDS * ROWS))
+
+_STOP_WORDS = frozenset(
+    "a an and are as at be but by for from has have i in is it its my of on or our so "
+    "that the their this to was we were what when with you your".split()
+)
+_NOISE = re.compile(r"https?://\S+|(?<!\w)[@#][\w.@-]+")
+_WORD = re.compile(r"\w+")
+# Paths of pages that are not a story: a site's home, a tag or a profile.
+_NOT_A_STORY = re.compile(
+    r"^/?$|^/(hashtag|tags?|search|explore)(/|$)|^/@[^/]+$|^/profile/[^/]+$", re.IGNORECASE
+)
+# On these hosts a one-segment path is a profile, not a post.
+_PROFILE_HOSTS = frozenset({"twitter.com", "facebook.com", "instagram.com", "bsky.app"})
+
+
+def page_url(url: str, declared: str = "") -> str:
+    """The canonical URL of a post's own page: of the URL its source declared
+    canonical when there is one, else of `url`; "" when neither is http(s)."""
+    return (canonical_url(declared) if declared else "") or canonical_url(url)
+
+
+def story_keys_of(urls: Iterable[str]) -> tuple[str, ...]:
+    """The canonical URLs of `urls` that name one thing, sorted, each once.
+
+    Links to a site's home page, a hashtag, a search or a profile are left
+    out: two posts linking #edchat are not one story.
+    """
+    keys = {canonical_url(url) for url in urls if url}
+    return tuple(sorted(key for key in keys if key and is_story_url(key)))
+
+
+def is_story_url(key: str) -> bool:
+    """Whether a canonical URL names one thing, not a home page, tag, search or profile."""
+    parts = urlsplit(key)
+    if _NOT_A_STORY.match(parts.path):
+        return False
+    return not (parts.hostname in _PROFILE_HOSTS and parts.path.count("/") == 1)
+
+
+def clean_words(title: str, text: str) -> list[str]:
+    """The first MATCH_WORDS words of a title and text: lower case, without
+    links, mentions or hashtags."""
+    return _WORD.findall(_NOISE.sub(" ", f"{title} {text}").lower())[:MATCH_WORDS]
+
+
+def text_signature_of(title: str, text: str) -> str:
+    """The signature of a post's cleaned text; "" when too short to match by text.
+
+    DIGEST_DIGITS hex digits of its BLAKE2 digest, COUNT_DIGITS of its
+    number of words, then BAND_DIGITS per band: texts sharing a band's
+    digits are candidates for a comparison.
+    """
+    words = clean_words(title, text)
+    if len(words) < MIN_TEXT_WORDS:
+        return ""
+    digest = hashlib.blake2b(" ".join(words).encode(), digest_size=DIGEST_DIGITS // 2)
+    count = f"{len(words):0{COUNT_DIGITS}x}"
+    return digest.hexdigest() + count + "".join(_band_hashes(words))
+
+
+def _band_hashes(words: Sequence[str]) -> list[str]:
+    """One hash per band of the word set's MinHash: similar sets very likely share one.
+
+    Stop words are left out: every text has them, so bands made of them
+    would bring unrelated texts together for a comparison.
+    """
+    hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
+    mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
+    bands = []
+    for band in range(BANDS):
+        rows = b"".join(m.to_bytes(8, "big") for m in mins[band * ROWS : (band + 1) * ROWS])
+        bands.append(hashlib.blake2b(rows, digest_size=BAND_DIGITS // 2).hexdigest())
+    return bands
+
+
+def signature_digest(signature: str) -> str:
+    """The digest part of a text signature: equal for texts that clean up the same."""
+    return signature[:DIGEST_DIGITS]
+
+
+def signature_words(signature: str) -> int:
+    """How many words (at most MATCH_WORDS) a text signature was made from; 0 for none."""
+    return int(signature[DIGEST_DIGITS : DIGEST_DIGITS + COUNT_DIGITS], 16) if signature else 0
+
+
+def signature_bands(signature: str) -> list[tuple[int, str]]:
+    """The (band, hash) buckets of a text signature; none for a text too short."""
+    if not signature:
+        return []
+    start = DIGEST_DIGITS + COUNT_DIGITS
+    return [
+        (band, signature[start + band * BAND_DIGITS : start + (band + 1) * BAND_DIGITS])
+        for band in range(BANDS)
+    ]
+
+
+def story_keys(post: Post) -> tuple[str, ...]:
+    """The post's story keys: as stored with it, else worked out from its URLs."""
+    if post.story_keys is not None:
+        return post.story_keys
+    return story_keys_of((post.canonical_url, post.url, *post.links))
+
+
+def text_signature(post: Post) -> str:
+    """The post's text signature: as stored with it, else worked out from its text."""
+    if post.text_signature is not None:
+        return post.text_signature
+    return text_signature_of(post.title or "", post.text)
+
+
+@dataclass(frozen=True, slots=True)
+class PostKeys:
+    """What is worked out from a post when it is stored (see the `Post` fields of these names)."""
+
+    canonical_url: str
+    story_keys: tuple[str, ...]
+    text_signature: str
+    spam_signals: tuple[str, ...]
+
+
+def keys_of(
+    *,
+    url: str,
+    declared_url: str,
+    links: Iterable[str],
+    title: str,
+    text: str,
+    hashtags: tuple[str, ...],
+) -> PostKeys:
+    """The keys of a post given as the columns it is stored in: `declared_url`
+    is the URL its source declared canonical ("" for none)."""
+    return PostKeys(
+        canonical_url=page_url(url, declared_url),
+        story_keys=story_keys_of((declared_url, url, *links)),
+        text_signature=text_signature_of(title, text),
+        spam_signals=spam_signals_of(title, text, hashtags),
+    )
+
+
+def with_keys(post: Post) -> Post:
+    """`post` with its canonical URL, story keys, text signature and spam
+    signals worked out from its content (what the store keeps with it)."""
+    keys = keys_of(
+        url=post.url,
+        declared_url=post.canonical_url,
+        links=post.links,
+        title=post.title or "",
+        text=post.text,
+        hashtags=post.hashtags,
+    )
+    return replace(
+        post,
+        canonical_url=keys.canonical_url,
+        story_keys=keys.story_keys,
+        text_signature=keys.text_signature,
+        spam_signals=keys.spam_signals,
+    )

@@ -1,0 +1,89 @@
+"""What a post is about, as keys: worked out from its content, or read as stored."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from aggregator.domain.post import Post
+from aggregator.domain.spam import spam_signals
+from aggregator.domain.story import (
+    BANDS,
+    page_url,
+    signature_bands,
+    signature_digest,
+    signature_words,
+    story_keys,
+    text_signature,
+    text_signature_of,
+    with_keys,
+)
+
+ANNOUNCEMENT = (
+    "Our district science fair is open to every middle school this year: "
+    "registration closes Friday, judges still needed for Saturday morning."
+)
+
+
+def make_post(**changes: object) -> Post:
+    post = Post(
+        source_key="edchat",
+        external_id="1",
+        network="mastodon",
+        url="https://mastodon.social/@cy/222?utm_source=feed",
+        author="Cy",
+        title=None,
+        text=ANNOUNCEMENT,
+        html="",
+        published_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+        links=(
+            "https://www.edutopia.org/article/retrieval/?utm_campaign=x&fbclid=y#top",
+            "https://mastodon.social/tags/edchat",
+            "https://x.com/edutopia",
+        ),
+    )
+    return replace(post, **changes)  # type: ignore[arg-type]
+
+
+def test_with_keys_works_out_what_the_digests_need() -> None:
+    keyed = with_keys(make_post(text="GIVEAWAY! " + ANNOUNCEMENT))
+    assert keyed.canonical_url == "https://mastodon.social/@cy/222"
+    # A tag page and a profile are not stories; tracking and fragments go.
+    assert keyed.story_keys == (
+        "https://edutopia.org/article/retrieval",
+        "https://mastodon.social/@cy/222",
+    )
+    assert keyed.spam_signals == ("giveaway",)
+    assert keyed.text_signature == text_signature_of("", keyed.text)
+    assert keyed == make_post(text=keyed.text)  # derived values take no part in equality
+
+
+def test_a_declared_canonical_url_wins_and_both_are_keys() -> None:
+    post = make_post(canonical_url="http://blog.example/post/", links=())
+    assert with_keys(post).canonical_url == "https://blog.example/post"
+    assert with_keys(post).story_keys == (
+        "https://blog.example/post",
+        "https://mastodon.social/@cy/222",
+    )
+    assert page_url("mailto:a@b.example") == ""
+
+
+def test_stored_values_are_read_not_worked_out_again() -> None:
+    stored = make_post(story_keys=("https://k.example/1",), text_signature="", spam_signals=())
+    assert story_keys(stored) == ("https://k.example/1",)
+    assert text_signature(stored) == ""
+    assert spam_signals(replace(stored, text="crypto giveaway")) == ()
+    fresh = make_post()
+    assert story_keys(fresh) == with_keys(fresh).story_keys
+    assert text_signature(fresh) == with_keys(fresh).text_signature
+
+
+def test_signature_parts() -> None:
+    signature = text_signature_of("", ANNOUNCEMENT)
+    shouted = text_signature_of("", ANNOUNCEMENT.upper() + " #edchat https://t.example/x")
+    assert signature == shouted  # case, hashtags and links set aside
+    assert len(signature_digest(signature)) == 32
+    assert signature_words(signature) == 21
+    assert [band for band, _ in signature_bands(signature)] == list(range(BANDS))
+    assert text_signature_of("Great", "post!") == ""
+    assert signature_bands("") == [] and signature_digest("") == "" and signature_words("") == 0

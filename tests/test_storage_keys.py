@@ -1,0 +1,186 @@
+"""A post's keys (canonical URL, story keys, text signature, spam signals) are
+worked out once, when it is stored, and read back with it; revision 0004
+works them out for the posts stored before it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from aggregator.domain.post import Post
+from aggregator.domain.source import FetchResult, SourceConfig
+from aggregator.domain.story import with_keys
+from aggregator.store.migrations import alembic_config
+from aggregator.store.repository import Repository
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(hours=1)
+FAR = (NOW - timedelta(days=30), LATER)
+BLOG = SourceConfig("blog", "rss", "A blog", (("url", "https://blog.example/feed"),))
+TEXT = "Retrieval practice routines that take five minutes at the start of every lesson"
+
+
+def make_post(n: int, **changes: object) -> Post:
+    post = Post(
+        source_key="blog",
+        external_id=f"id-{n}",
+        network="rss",
+        url=f"http://www.blog.example/{n}/?utm_source=rss&utm_medium=feed#comments",
+        author="Ana",
+        title=f"Post {n}",
+        text=f"{TEXT} {n}" if n % 2 else "Free giveaway! #crypto",
+        html="",
+        published_at=NOW - timedelta(minutes=n),
+        hashtags=("edchat",),
+        links=(
+            f"https://m.shared.example/articles/{n}?fbclid=abc",
+            "https://shared.example/",  # a home page: not a story
+            "https://x.com/edutopia",  # a profile: not a story
+        ),
+        content_hash=f"hash-{n}",
+    )
+    return replace(post, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def repo(db_url: str) -> Iterator[Repository]:
+    repository = Repository.open(db_url)
+    repository.sync_sources([BLOG], NOW)
+    yield repository
+    repository.close()
+
+
+def test_a_stored_post_comes_back_with_its_keys(repo: Repository) -> None:
+    repo.save_fetch("blog", FetchResult((make_post(1), make_post(2))), NOW, LATER)
+    one, two = sorted(repo.posts_for_digest(["blog"], *FAR), key=lambda p: p.external_id)
+    assert one.canonical_url == "https://blog.example/1"
+    assert one.story_keys == ("https://blog.example/1", "https://shared.example/articles/1")
+    assert one.text_signature and one.spam_signals == ()
+    assert two.spam_signals == ("giveaway", "crypto")
+    assert two.text_signature == ""  # too few words to match by text
+    for stored in (one, two):
+        expected = with_keys(make_post(int(stored.external_id[3:])))
+        assert (stored.story_keys, stored.text_signature, stored.spam_signals) == (
+            expected.story_keys,
+            expected.text_signature,
+            expected.spam_signals,
+        )
+
+
+def test_a_changed_post_gets_new_keys_and_an_unchanged_one_is_not_rewritten(
+    repo: Repository,
+) -> None:
+    repo.save_fetch("blog", FetchResult((make_post(1),)), NOW, LATER)
+    moved = make_post(1, links=("https://other.example/a",), content_hash="hash-1b")
+    assert repo.save_fetch("blog", FetchResult((moved,)), LATER, LATER) == (0, 1)
+    (stored,) = repo.posts_for_digest(["blog"], *FAR)
+    assert stored.story_keys == ("https://blog.example/1", "https://other.example/a")
+    assert repo.save_fetch("blog", FetchResult((moved,)), LATER, LATER) == (0, 0)
+
+
+def test_a_post_without_a_content_hash_is_compared_as_its_source_sent_it(
+    repo: Repository,
+) -> None:
+    post = make_post(1, content_hash="")
+    assert repo.save_fetch("blog", FetchResult((post,)), NOW, LATER) == (1, 0)
+    assert repo.save_fetch("blog", FetchResult((post,)), NOW, LATER) == (0, 0)
+
+
+def test_posts_sharing_a_story_key_are_found_by_the_index(repo: Repository, db_url: str) -> None:
+    shared = "https://shared.example/articles/1"
+    repo.save_fetch("blog", FetchResult((make_post(1), make_post(3, links=(shared,)))), NOW, LATER)
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    "SELECT p.external_id FROM post_story_keys k JOIN posts p ON p.id = k.post_id"
+                    " WHERE k.key = :key ORDER BY p.external_id"
+                ),
+                {"key": shared},
+            )
+            assert [row[0] for row in found] == ["id-1", "id-3"]
+            indexes = sa.inspect(conn).get_indexes("post_story_keys")
+        assert [index["column_names"] for index in indexes] == [["key"]]
+    finally:
+        engine.dispose()
+
+
+def _store_at_0003(engine: sa.Engine, count: int) -> None:
+    """A database at revision 0003 with `count` posts stored the way it stored them."""
+    with engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+    meta = sa.MetaData()
+    meta.reflect(engine, only=("sources", "posts", "post_links"))
+    sources, posts, links = (meta.tables[name] for name in ("sources", "posts", "post_links"))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(sources),
+            {"key": "blog", "kind": "rss", "name": "", "options": {}, "is_active": True}
+            | {"consecutive_failures": 0},
+        )
+        for start in range(0, count, 500):
+            rows = [make_post(n) for n in range(start, min(start + 500, count))]
+            conn.execute(
+                sa.insert(posts),
+                [
+                    {
+                        "id": n + 1,
+                        "source_key": "blog",
+                        "external_id": post.external_id,
+                        "network": "rss",
+                        "url": post.url,
+                        "canonical_url": "",
+                        "author": post.author,
+                        "author_url": "",
+                        "title": post.title,
+                        "text": post.text,
+                        "html": "",
+                        "published_at": post.published_at,
+                        "fetched_at": NOW,
+                        "updated_at": NOW,
+                        "likes": 0,
+                        "reposts": 0,
+                        "replies": 0,
+                        "quotes": 0,
+                        "hashtags": list(post.hashtags),
+                        "content_hash": post.content_hash,
+                    }
+                    for n, post in enumerate(rows, start)
+                ],
+            )
+            conn.execute(
+                sa.insert(links),
+                [
+                    {"post_id": n + 1, "position": position, "url": url}
+                    for n, post in enumerate(rows, start)
+                    for position, url in enumerate(post.links)
+                ],
+            )
+
+
+def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
+    count = 1203  # more than two batches
+    engine = sa.create_engine(db_url)
+    try:
+        _store_at_0003(engine, count)
+        with Repository.open(db_url) as repo:
+            stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), NOW + timedelta(1))
+    finally:
+        engine.dispose()
+    assert len(stored) == count
+    for post in stored:
+        expected = with_keys(make_post(int(post.external_id[3:])))
+        assert post == expected
+        assert post.canonical_url == expected.canonical_url
+        assert post.story_keys == expected.story_keys
+        assert post.text_signature == expected.text_signature
+        assert post.spam_signals == expected.spam_signals
+    assert stored[-1].canonical_url == f"https://blog.example/{count - 1}"
