@@ -67,7 +67,8 @@ def message_to_post(raw: bytes, source_key: str, fallback_id: str, now: datetime
         network="email",
         url=_view_online(html) or (links[0] if links else ""),
         author=_author(env.sender_name, env.sender_address),
-        title=plain_text(env.subject) or None,
+        # A subject is plain text (RFC 5322 unstructured): "<canvas>" in it is words.
+        title=" ".join(env.subject.split()) or None,
         text=html_to_text(html, is_sanitized=True),
         html=html,
         published_at=min(env.date or now, now),
@@ -165,10 +166,14 @@ def _view_online(html: str) -> str:
 
 
 def _author(name: str, address: str) -> str:
+    """The sender as a byline: their name and their address's domain, which
+    shows where a message really came from ("Facebook (phish.example)"). A
+    byline is shown to every reader, so it never carries the address itself."""
     name = plain_text(name)
-    if name and address and name.lower() != address:
-        return f"{name} ({address})"
-    return name or address
+    domain = address.rpartition("@")[2].lower()
+    if name and "@" not in name and domain:
+        return f"{name} ({domain})"
+    return (name if "@" not in name else "") or domain
 
 
 def _digest(*parts: str) -> str:
