@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-__all__ = ["html_to_text", "plain_text", "sanitize_html"]
+__all__ = ["html_to_text", "one_line", "plain_text", "sanitize_html"]
 
 _TAGS = frozenset(
     {
@@ -232,6 +232,16 @@ def plain_text(s: str) -> str:
     if "<" not in s and "&" not in s:
         return _collapse(s)
     return _collapse(_html.unescape(_TEXT_ONLY.clean(s)))
+
+
+def one_line(s: str) -> str:
+    """Plain text as written, on one line: runs of white space collapsed.
+
+    For what a network or a format defines as plain text (a display name, a
+    subject, a text title): "<canvas>" there is words, not markup, and is
+    escaped wherever it is shown.
+    """
+    return _collapse(s)
 
 
 def _collapse(s: str) -> str:

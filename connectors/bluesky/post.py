@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from aggregator.domain.post import Engagement, Post
 from connectors.rss.item import web_url
-from connectors.sanitize import plain_text, sanitize_html
+from connectors.sanitize import one_line, plain_text, sanitize_html
 
 _POST_COLLECTION = "app.bsky.feed.post"
 _BARE_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
@@ -51,7 +51,7 @@ def to_post(raw: dict[str, Any], source_key: str, now: datetime) -> Post:
     _embed(body, _obj(raw, "embed"))
     html = "<p>" + "".join(body.html) + "</p>" + "".join(block for _, block in body.blocks)
     created = parse_time(record.get("createdAt")) or parse_time(raw.get("indexedAt")) or now
-    name = plain_text(_text(author, "displayName"))
+    name = one_line(_text(author, "displayName"))  # plain text in the lexicon
     langs = record.get("langs")
     return Post(
         source_key=source_key,
@@ -163,7 +163,7 @@ def _link_card(body: _Body, card: dict[str, Any]) -> None:
     link = web_url(_text(card, "uri"), "")
     if not link:
         return
-    title = plain_text(_text(card, "title")) or link
+    title = one_line(_text(card, "title")) or link
     # The card usually repeats a link of the text: then its text is the title alone.
     text = title if link in body.links or title == link else f"{title} {link}"
     body.blocks.append((text, f'<p><a href="{_html.escape(link)}">{_html.escape(title)}</a></p>'))

@@ -17,7 +17,7 @@ from datetime import datetime
 from aggregator.domain.post import Post
 from connectors.email_inbox.facebook import FacebookNotice, find_group_notice
 from connectors.email_inbox.mime import Mail, read_message
-from connectors.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.sanitize import html_to_text, one_line, plain_text, sanitize_html
 
 __all__ = ["anchors", "message_to_post", "text_to_html"]
 
@@ -67,8 +67,7 @@ def message_to_post(raw: bytes, source_key: str, fallback_id: str, now: datetime
         network="email",
         url=_view_online(html) or (links[0] if links else ""),
         author=_author(env.sender_name, env.sender_address),
-        # A subject is plain text (RFC 5322 unstructured): "<canvas>" in it is words.
-        title=" ".join(env.subject.split()) or None,
+        title=one_line(env.subject) or None,  # RFC 5322 unstructured: plain text
         text=html_to_text(html, is_sanitized=True),
         html=html,
         published_at=min(env.date or now, now),

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aggregator.domain.post import Engagement, Post
 from connectors.rss.item import web_url
-from connectors.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.sanitize import html_to_text, one_line, plain_text, sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _to_post(status: JSON, source_key: str, host: str, now: datetime) -> Post:
     if published is None:
         raise ValueError("status without a readable created_at")
     url = web_url(status.get("url") or "", "") or web_url(status.get("uri") or "", "")
-    spoiler = plain_text(status.get("spoiler_text") or "")
+    spoiler = one_line(status.get("spoiler_text") or "")  # plain text in the API
     content = status.get("content") or ""
     html, text = _body(content, spoiler, url)
     media_url, media_type, image_url = _media(status)
@@ -94,7 +94,7 @@ def _author(account: JSON, host: str) -> str:
     """ "Display Name (@user@host)"; local accounts get the instance's host."""
     acct = str(account.get("acct") or account["username"])
     handle = f"@{acct}" if "@" in acct else f"@{acct}@{host}"
-    name = plain_text(str(account.get("display_name") or ""))
+    name = one_line(str(account.get("display_name") or ""))  # plain text in the API
     return f"{name} ({handle})" if name else handle
 
 

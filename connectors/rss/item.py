@@ -16,7 +16,7 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from aggregator.domain.post import Post
-from connectors.sanitize import html_to_text, plain_text, sanitize_html
+from connectors.sanitize import html_to_text, one_line, plain_text, sanitize_html
 
 __all__ = ["RawItem", "byline", "to_post", "web_url"]
 
@@ -92,7 +92,7 @@ def to_post(
     body = _html.escape(raw.content) if raw.content_is_text else raw.content
     html = sanitize_html(body, base_url=base)
     text = html_to_text(html, is_sanitized=True)
-    title = " ".join(raw.title.split()) if raw.title_is_text else plain_text(raw.title)
+    title = one_line(raw.title) if raw.title_is_text else plain_text(raw.title)
     media_url, media_type, image_url = _media(raw, base)
     if not (title or text or link or media_url):
         return None
