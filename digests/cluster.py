@@ -10,14 +10,14 @@ Near-identical text is found without comparing every pair: posts are
 bucketed by the band hashes of their text signatures (locality-sensitive
 hashing of their word sets, see `aggregator.domain.story`) and only posts
 sharing a bucket are compared, so a day of thousands of posts costs
-milliseconds. Story keys and signatures are worked out once, when a post
-is stored, and read back with it; clustering only compares them.
+milliseconds. Story keys are worked out once, when a post is stored, and
+read back with it; text signatures and verdicts once per batch of digests
+(`digests.memo.DigestMemo`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -30,8 +30,8 @@ from aggregator.domain.story import (
     signature_digest,
     signature_words,
     story_keys,
-    text_signature,
 )
+from digests.memo import DigestMemo
 
 # Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
 # reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
@@ -46,8 +46,6 @@ MIN_WORD_OVERLAP = 0.6
 # comparing all its pairs would cost O(n^2) for nothing. Exact copies are
 # still joined, by their cleaned text as a key.
 MAX_BUCKET = 64
-# Near-identical verdicts remembered between digests (a few hundred bytes each).
-PAIR_MEMO_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,33 +173,8 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-class PairMemo:
-    """Near-identical verdicts by the two texts' digests, the oldest forgotten first.
-
-    The same two posts meet again in the digest of everyone who follows
-    both sources; comparing them is the costly part of clustering, and the
-    verdict depends on their texts alone. A caller building many digests
-    (a batch of sends) makes one and hands it to each: the digests are the
-    same with it or without it, only faster. Holds at most `size` verdicts.
-    """
-
-    def __init__(self, size: int = PAIR_MEMO_SIZE) -> None:
-        self.size = size
-        self.verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
-
-    def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
-        """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""
-        key = (a, b) if a <= b else (b, a)
-        verdict = self.verdicts.get(key)
-        if verdict is None:
-            verdict = self.verdicts[key] = compare()
-            if len(self.verdicts) > self.size:
-                self.verdicts.popitem(last=False)
-        return verdict
-
-
 def _join_by_text(
-    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: PairMemo
+    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: DigestMemo
 ) -> None:
     """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
     buckets: dict[tuple[int, str], list[int]] = {}
@@ -245,22 +218,24 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
     )
 
 
-def cluster_posts(posts: Sequence[Post], memo: PairMemo | None = None) -> list[Story]:
+def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list[Story]:
     """The posts grouped into stories, each with its best post as lead.
 
     A post shared twice by the same source (same external id) counts once.
     The order of stories follows their first post in a canonical order, so
-    the result does not depend on the input order. `memo` carries
-    near-identical verdicts over from other digests (see `PairMemo`).
+    the result does not depend on the input order. `memo` carries text
+    signatures and near-identical verdicts over from other digests (see
+    `DigestMemo`); without one, a fresh one is made.
     """
+    memo = DigestMemo() if memo is None else memo
     unique = {(p.source_key, p.external_id): p for p in posts}
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
-    signatures = [text_signature(post) for post in ordered]
+    signatures = [memo.text_signature(post) for post in ordered]
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
     # Exact copies (the same cleaned text) share their signature's digest.
     _join_by_key(groups, enumerate([signature_digest(s)] if s else [] for s in signatures))
-    _join_by_text(groups, ordered, signatures, PairMemo() if memo is None else memo)
+    _join_by_text(groups, ordered, signatures, memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)

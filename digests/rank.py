@@ -9,7 +9,8 @@ score = recency + engagement + sharing + boost - spam, where
 - sharing grows with log2 of how many people shared it (0 for one);
 - boost is BOOST_BONUS when any of its posts mentions a recipient's boost term;
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
-  like spam (`aggregator.domain.spam`), so spam sinks but never disappears.
+  like spam (`aggregator.domain.spam`, through the batch's `DigestMemo`), so
+  spam sinks but never disappears.
 Pure: the clock comes in as `now`.
 """
 
@@ -23,8 +24,8 @@ from datetime import datetime
 
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
-from aggregator.domain.spam import spam_signals
 from digests.cluster import Story
+from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions
 
 RECENCY_HALF_LIFE_HOURS = 6.0
@@ -101,6 +102,7 @@ def score_story(
     percentiles: dict[tuple[str, str], float],
     boost: Phrases | None,
     now: datetime,
+    memo: DigestMemo | None = None,
 ) -> ScoreParts:
     """The parts of `story`'s score at `now` (a post dated after `now` is brand new)."""
     newest = max(post.published_at for post in story.posts)
@@ -109,23 +111,28 @@ def score_story(
     best = max(percentiles.get((p.source_key, p.external_id), 0.5) for p in story.posts)
     sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
     bonus = BOOST_BONUS if any(mentions(boost, post) for post in story.posts) else 0.0
-    reasons = spam_signals(story.lead)
+    reasons = (DigestMemo() if memo is None else memo).spam_signals(story.lead)
     base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
     penalty = -(1 - SPAM_KEEP) * base if reasons else 0.0
     return ScoreParts(recency, ENGAGEMENT_WEIGHT * best, sharing, bonus, penalty, reasons)
 
 
 def rank_stories(
-    stories: Sequence[Story], recipient: RecipientConfig, now: datetime
+    stories: Sequence[Story],
+    recipient: RecipientConfig,
+    now: datetime,
+    memo: DigestMemo | None = None,
 ) -> list[RankedStory]:
     """The stories best first, with their scores.
 
     Deterministic: equal scores go newest lead first, then by external_id
     and source_key, so the same input always gives the same digest.
+    `memo` carries spam signals over from other digests (see `DigestMemo`).
     """
+    memo = DigestMemo() if memo is None else memo
     percentiles = engagement_percentiles([p for story in stories for p in story.posts])
     boost = compile_phrases(recipient.boost)
-    scored = [(score_story(story, percentiles, boost, now), story) for story in stories]
+    scored = [(score_story(story, percentiles, boost, now, memo), story) for story in stories]
     scored.sort(
         key=lambda item: (
             -item[0].total,

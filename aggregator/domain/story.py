@@ -9,12 +9,15 @@ cleaned text (exact copies share it) and locality-sensitive hashes of its
 word set (MinHash, 5 bands of 3: texts sharing 80% of their words share a
 band 97% of the time, texts sharing 20% 4% of the time).
 
-These are pure functions of a post, worked out once when it is stored
+These are pure functions of a post. The canonical URL and story keys are
+cheap and indexed: they are worked out once when a post is stored
 (`with_keys`) and read back with it; a post that has not been through the
-store has them worked out on demand. Hashes are CRC-32 and BLAKE2, not
-`hash()`, so they are the same in every process and can be stored. A
-change to these rules needs a migration that recomputes them for the
-posts already stored, as revision 0004 does.
+store has them worked out on demand, and a change to their rules needs a
+migration that recomputes them for the posts already stored, as revision
+0004 does. The text signature costs far more and only a digest needs it:
+it is worked out when a digest is built, once per text for a whole batch
+of digests (`digests.memo.DigestMemo`). Hashes are CRC-32 and BLAKE2, not
+`hash()`, so they are the same in every process.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from urllib.parse import urlsplit
 
 from aggregator.domain.canonical import canonical_url
 from aggregator.domain.post import Post
-from aggregator.domain.spam import spam_signals_of
 
 # Texts shorter than this (after clean-up) are too generic to match by text:
 # "Great post!" from two people is not one story.
@@ -146,9 +148,7 @@ def story_keys(post: Post) -> tuple[str, ...]:
 
 
 def text_signature(post: Post) -> str:
-    """The post's text signature: as stored with it, else worked out from its text."""
-    if post.text_signature is not None:
-        return post.text_signature
+    """The post's text signature, worked out from its title and text."""
     return text_signature_of(post.title or "", post.text)
 
 
@@ -158,44 +158,19 @@ class PostKeys:
 
     canonical_url: str
     story_keys: tuple[str, ...]
-    text_signature: str
-    spam_signals: tuple[str, ...]
 
 
-def keys_of(
-    *,
-    url: str,
-    declared_url: str,
-    links: Iterable[str],
-    title: str,
-    text: str,
-    hashtags: tuple[str, ...],
-) -> PostKeys:
+def keys_of(*, url: str, declared_url: str, links: Iterable[str]) -> PostKeys:
     """The keys of a post given as the columns it is stored in: `declared_url`
     is the URL its source declared canonical ("" for none)."""
     return PostKeys(
         canonical_url=page_url(url, declared_url),
         story_keys=story_keys_of((declared_url, url, *links)),
-        text_signature=text_signature_of(title, text),
-        spam_signals=spam_signals_of(title, text, hashtags),
     )
 
 
 def with_keys(post: Post) -> Post:
-    """`post` with its canonical URL, story keys, text signature and spam
-    signals worked out from its content (what the store keeps with it)."""
-    keys = keys_of(
-        url=post.url,
-        declared_url=post.canonical_url,
-        links=post.links,
-        title=post.title or "",
-        text=post.text,
-        hashtags=post.hashtags,
-    )
-    return replace(
-        post,
-        canonical_url=keys.canonical_url,
-        story_keys=keys.story_keys,
-        text_signature=keys.text_signature,
-        spam_signals=keys.spam_signals,
-    )
+    """`post` with its canonical URL and story keys worked out from its URLs
+    (what the store keeps with it)."""
+    keys = keys_of(url=post.url, declared_url=post.canonical_url, links=post.links)
+    return replace(post, canonical_url=keys.canonical_url, story_keys=keys.story_keys)
