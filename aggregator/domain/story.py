@@ -38,6 +38,9 @@ MIN_TEXT_WORDS = 6
 # Cross-posts agree from their first words: longer texts are compared on
 # this many, which bounds the cost of a comparison.
 MATCH_WORDS = 300
+# Characters of text first cleaned in search of MATCH_WORDS words, so a
+# long article is not cleaned whole for words that are then dropped.
+_MATCH_CHARS = 12 * MATCH_WORDS
 BANDS, ROWS = 5, 3
 # A signature is the text's digest, its number of words (at most
 # MATCH_WORDS), then one hash per band, in hex digits.
@@ -86,7 +89,20 @@ def is_story_url(key: str) -> bool:
 def clean_words(title: str, text: str) -> list[str]:
     """The first MATCH_WORDS words of a title and text: lower case, without
     links, mentions or hashtags."""
-    return _WORD.findall(_NOISE.sub(" ", f"{title} {text}").lower())[:MATCH_WORDS]
+    if len(text) > _MATCH_CHARS:
+        # The text up to its last whitespace before _MATCH_CHARS: no link,
+        # mention or word spans whitespace, so the words of that head are
+        # the first words of the whole text.
+        head = text[:_MATCH_CHARS].rsplit(None, 1)
+        if len(head) == 2:
+            words = _clean(f"{title} {head[0]}")
+            if len(words) >= MATCH_WORDS:
+                return words[:MATCH_WORDS]
+    return _clean(f"{title} {text}")[:MATCH_WORDS]
+
+
+def _clean(text: str) -> list[str]:
+    return _WORD.findall(_NOISE.sub(" ", text).lower())
 
 
 def text_signature_of(title: str, text: str) -> str:

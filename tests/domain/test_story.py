@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.domain import story
 from aggregator.domain.post import Post
 from aggregator.domain.spam import spam_signals
 from aggregator.domain.story import (
     BANDS,
+    MATCH_WORDS,
+    clean_words,
     page_url,
     signature_bands,
     signature_digest,
@@ -84,3 +90,30 @@ def test_signature_parts() -> None:
     assert [band for band, _ in signature_bands(signature)] == list(range(BANDS))
     assert text_signature_of("Great", "post!") == ""
     assert signature_bands("") == [] and signature_digest("") == "" and signature_words("") == 0
+
+
+def _all_words(title: str, text: str) -> list[str]:
+    """The rule `clean_words` follows, on the whole text at once."""
+    return story._WORD.findall(story._NOISE.sub(" ", f"{title} {text}").lower())[:MATCH_WORDS]
+
+
+# Mostly plain words, so that many texts reach MATCH_WORDS words past the
+# point where `clean_words` stops reading, with links, mentions, long
+# tokens and other whitespace around that point.
+_TOKENS = st.sampled_from(
+    ["word", "Lesson", "x,y,z", "é", "İ"] * 4
+    + ["http://a.example/x", "@ana@m.social", "#edchat", "a" * 40]
+)
+_SPACES = st.sampled_from([" "] * 6 + ["\n", "\u00a0", "\u2003", "", "-", "/"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_TOKENS, _SPACES), min_size=300, max_size=1600), st.integers(0, 3))
+def test_clean_words_of_a_long_text_are_those_of_the_whole_text(parts, cut) -> None:
+    text = "".join(token + space for token, space in parts)[cut:]
+    assert clean_words("Title", text) == _all_words("Title", text)
+
+
+def test_clean_words_of_a_text_without_whitespace_or_few_words() -> None:
+    for text in ("a," * 5000, "http://x.example/" + "a" * 9000 + " then words", "x " * 5000):
+        assert clean_words("", text) == _all_words("", text)
