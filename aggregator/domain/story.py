@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -47,6 +47,7 @@ BANDS, ROWS = 5, 3
 DIGEST_DIGITS, COUNT_DIGITS, BAND_DIGITS = 32, 4, 16
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(BANDS * ROWS))
+_ROW_SEEDS = tuple(enumerate(_SEEDS))
 
 _STOP_WORDS = frozenset(
     "a an and are as at be but by for from has have i in is it its my of on or our so "
@@ -105,29 +106,39 @@ def _clean(text: str) -> list[str]:
     return _WORD.findall(_NOISE.sub(" ", text).lower())
 
 
-def text_signature_of(title: str, text: str) -> str:
+def word_minhashes(word_hash: int) -> tuple[int, ...]:
+    """One word's MinHash values, by the CRC-32 of its UTF-8: one per row of
+    every band, BANDS * ROWS in all. A text's values are the least of its words'."""
+    return tuple([(seed * word_hash + k) % _PRIME for k, seed in _ROW_SEEDS])
+
+
+def text_signature_of(
+    title: str, text: str, minhashes: Callable[[int], tuple[int, ...]] = word_minhashes
+) -> str:
     """The signature of a post's cleaned text; "" when too short to match by text.
 
     DIGEST_DIGITS hex digits of its BLAKE2 digest, COUNT_DIGITS of its
     number of words, then BAND_DIGITS per band: texts sharing a band's
-    digits are candidates for a comparison.
+    digits are candidates for a comparison. `minhashes` gives a word's
+    values (`word_minhashes`, or a memo of them: most of a day's texts
+    share most of their words).
     """
     words = clean_words(title, text)
     if len(words) < MIN_TEXT_WORDS:
         return ""
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=DIGEST_DIGITS // 2)
     count = f"{len(words):0{COUNT_DIGITS}x}"
-    return digest.hexdigest() + count + "".join(_band_hashes(words))
+    return digest.hexdigest() + count + "".join(_band_hashes(words, minhashes))
 
 
-def _band_hashes(words: Sequence[str]) -> list[str]:
+def _band_hashes(words: Sequence[str], minhashes: Callable[[int], tuple[int, ...]]) -> list[str]:
     """One hash per band of the word set's MinHash: similar sets very likely share one.
 
     Stop words are left out: every text has them, so bands made of them
     would bring unrelated texts together for a comparison.
     """
-    hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
-    mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
+    hashes = {zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS} or {0}
+    mins = list(map(min, zip(*map(minhashes, hashes), strict=True)))
     bands = []
     for band in range(BANDS):
         rows = b"".join(m.to_bytes(8, "big") for m in mins[band * ROWS : (band + 1) * ROWS])

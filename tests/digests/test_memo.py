@@ -80,3 +80,11 @@ def test_a_shared_memo_gives_the_same_digests_as_none():
         shared = build_digest_from_posts(posts, recipient, {}, NOW, WINDOW, memo=memo)
         alone = build_digest_from_posts(posts, recipient, {}, NOW, WINDOW)
         assert shared.decisions == alone.decisions
+
+
+def test_words_minhashes_are_remembered_within_their_bound():
+    memo = DigestMemo(word_size=50)
+    posts = [make_post(str(n), text=words(60)) for n in range(20)]
+    assert [memo.text_signature(p) for p in posts] == [text_signature(p) for p in posts]
+    info = memo.minhashes.cache_info()
+    assert info.hits > 0 and info.currsize == 50
