@@ -75,8 +75,12 @@ def story_keys_of(urls: Iterable[str]) -> tuple[str, ...]:
     Links to a site's home page, a hashtag, a search or a profile are left
     out: two posts linking #edchat are not one story.
     """
-    keys = {canonical_url(url) for url in urls if url}
-    return tuple(sorted(key for key in keys if key and is_story_url(key)))
+    return _story_keys({canonical_url(url) for url in urls if url})
+
+
+def _story_keys(keys: Iterable[str]) -> tuple[str, ...]:
+    """The canonical URLs among `keys` that name one thing, sorted, each once."""
+    return tuple(sorted({key for key in keys if key and is_story_url(key)}))
 
 
 def is_story_url(key: str) -> bool:
@@ -189,10 +193,15 @@ class PostKeys:
 
 def keys_of(*, url: str, declared_url: str, links: Iterable[str]) -> PostKeys:
     """The keys of a post given as the columns it is stored in: `declared_url`
-    is the URL its source declared canonical ("" for none)."""
+    is the URL its source declared canonical ("" for none).
+
+    As `page_url(url, declared_url)` and `story_keys_of((declared_url, url,
+    *links))`, each URL canonicalised once: this runs for every post stored.
+    """
+    canonical = {each: canonical_url(each) for each in (declared_url, url, *links) if each}
     return PostKeys(
-        canonical_url=page_url(url, declared_url),
-        story_keys=story_keys_of((declared_url, url, *links)),
+        canonical_url=canonical.get(declared_url, "") or canonical.get(url, ""),
+        story_keys=_story_keys(canonical.values()),
     )
 
 

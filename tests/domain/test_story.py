@@ -17,11 +17,13 @@ from aggregator.domain.story import (
     MATCH_WORDS,
     ROWS,
     clean_words,
+    keys_of,
     page_url,
     signature_bands,
     signature_digest,
     signature_words,
     story_keys,
+    story_keys_of,
     text_signature,
     text_signature_of,
     with_keys,
@@ -138,3 +140,28 @@ def test_signatures_do_not_change_whoever_gives_the_words_minhashes() -> None:
         assert text_signature_of("", text) == signature
         assert text_signature_of("", text, remembered) == signature
     assert len(word_minhashes(12345)) == BANDS * ROWS
+
+
+_URLS = st.sampled_from(
+    [
+        "",
+        "mailto:a@b.example",
+        "/relative/path",
+        "https://blog.example/post/",
+        "http://www.blog.example/post?utm_source=x",
+        "https://x.com/edutopia",
+        "https://twitter.com/edutopia/status/1",
+        "https://mastodon.social/tags/edchat",
+        "https://youtu.be/abc?t=3",
+        "https://shared.example/",
+        "https://m.shared.example/articles/9#top",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_URLS, _URLS, st.lists(_URLS, max_size=4))
+def test_keys_of_canonicalises_each_url_once_to_the_same_keys(url, declared, links) -> None:
+    keys = keys_of(url=url, declared_url=declared, links=links)
+    assert keys.canonical_url == page_url(url, declared)
+    assert keys.story_keys == story_keys_of((declared, url, *links))
