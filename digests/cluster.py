@@ -1,10 +1,12 @@
 """One story, one entry: grouping the posts that share the same thing.
 
 Two posts are the same story when they share a canonical URL (the post's
-own, or a link it shares: an article, or the post a quote or boost points
+own, or a link it shares: an article, or the post a quote or repost points
 at) or when their text is near-identical once links, mentions and hashtags
 are set aside (one announcement cross-posted to several networks). Groups
-are the connected components of those pairs (union-find).
+are the connected components of those pairs (union-find). A repost (a
+retweet, a boost) joins the story of what it reposts, its author one more
+who shared it; it is never a story's lead.
 
 Near-identical text is found without comparing every pair: posts are
 bucketed by the band hashes of their text signatures (locality-sensitive
@@ -18,8 +20,8 @@ read back with it; text signatures and verdicts once per batch of digests
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
@@ -57,23 +59,67 @@ class Sharer:
 
 
 @dataclass(frozen=True, slots=True)
+class Activity:
+    """An account's part in a window: the interactions its own posts drew
+    (`Engagement.total`), and how many posts it shared (its own and reposts)."""
+
+    engagement: int = 0
+    shares: int = 0
+
+
+def account_of(post: Post) -> str:
+    """Who shared `post`, as a key: by name, so that one person posting on two
+    networks is one sharer; an unnamed poster by its source."""
+    return post.author.strip().lower() or f"\0{post.source_key}"
+
+
+def activity_of(posts: Iterable[Post]) -> dict[str, Activity]:
+    """Each account's `Activity` over `posts` (a window's), by `account_of`."""
+    found: dict[str, Activity] = {}
+    for post in posts:
+        was = found.get(account_of(post), Activity())
+        found[account_of(post)] = Activity(was.engagement + post.engagement.total, was.shares + 1)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class Story:
-    """Posts about one thing; `lead` is the one shown, `posts` all of them (lead first)."""
+    """Posts about one thing; `lead` is the one shown, `posts` all of them (lead
+    first), reposts included. `activity` is what each account did in the
+    window, by `account_of` (empty: nothing known beyond the story)."""
 
     lead: Post
     posts: tuple[Post, ...]
+    activity: Mapping[str, Activity] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def own_posts(self) -> tuple[Post, ...]:
+        """The posts with words of their own: all but the reposts (lead first)."""
+        return tuple(post for post in self.posts if not post.is_repost)
 
     @property
     def sharers(self) -> tuple[Sharer, ...]:
-        """Who shared it, once per person (by name; an unnamed poster by source),
-        with each network they shared it on, in the order of `posts`."""
+        """Who shared it, once per account (`account_of`), reposts included, with
+        each network they shared it on.
+
+        The lead's author first, then the most recognisable: those whose own
+        posts drew the most interactions in the window, then those who shared
+        the most of its posts; then in the order of `posts`.
+        """
         people: dict[str, tuple[str, list[str]]] = {}
         for post in self.posts:
-            key = post.author.strip().lower() or f"\0{post.source_key}"
-            _, networks = people.setdefault(key, (post.author.strip(), []))
+            _, networks = people.setdefault(account_of(post), (post.author.strip(), []))
             if post.network not in networks:
                 networks.append(post.network)
-        return tuple(Sharer(name, tuple(networks)) for name, networks in people.values())
+        lead = account_of(self.lead)
+
+        def prominence(key: str) -> tuple[bool, int, int]:
+            done = self.activity.get(key, Activity())
+            return key != lead, -done.engagement, -done.shares
+
+        return tuple(
+            Sharer(people[key][0], tuple(people[key][1])) for key in sorted(people, key=prominence)
+        )
 
 
 def text_words(post: Post) -> list[str]:
@@ -219,9 +265,10 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
 
 
 def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list[Story]:
-    """The posts grouped into stories, each with its best post as lead.
+    """The posts grouped into stories, each with its best post (not a repost) as lead.
 
     A post shared twice by the same source (same external id) counts once.
+    Reposts alone (of a post outside the window, or muted) are no story.
     The order of stories follows their first post in a canonical order, so
     the result does not depend on the input order. `memo` carries text
     signatures and near-identical verdicts over from other digests (see
@@ -239,8 +286,12 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)
+    activity = activity_of(ordered)
     stories = []
     for group in members.values():
-        lead = max(group, key=lead_quality)
-        stories.append(Story(lead, (lead, *(p for p in group if p is not lead))))
+        own = [post for post in group if not post.is_repost]
+        if not own:
+            continue
+        lead = max(own, key=lead_quality)
+        stories.append(Story(lead, (lead, *(p for p in group if p is not lead)), activity))
     return stories

@@ -1,8 +1,9 @@
 """Why the digest holds what it holds: one line per candidate, for `pln digest --explain`.
 
 Every story gets its rank, decision, score parts and reason (with how it
-stands out in its source, for a standout); the posts merged into it are
-listed under it; muted posts come last with the word that muted them.
+stands out in its source, for a standout); the posts merged into it, and
+the reposts of it, are listed under it; muted posts come last with the
+word that muted them.
 Plain text lines, no terminal markup, so the output can be piped, diffed
 or pasted into an issue.
 """
@@ -51,7 +52,10 @@ def _story_lines(decision: Decision) -> list[str]:
         f'  "{_headline(lead)}" {_byline(lead)}: {reason}'
     ]
     for post in ranked.story.posts[1:]:
-        lines.append(f'        + same story: "{_headline(post)}" {_byline(post)}')
+        if post.is_repost:
+            lines.append(f"        + reposted: {_byline(post)}")
+        else:
+            lines.append(f'        + same story: "{_headline(post)}" {_byline(post)}')
     return lines
 
 

@@ -1,7 +1,8 @@
 """Ordering stories by what matters to a teacher, with the parts of each score kept.
 
 score = recency + engagement + standout + sharing + boost - spam, where
-- recency halves every RECENCY_HALF_LIFE_HOURS from the story's newest share;
+- recency halves every RECENCY_HALF_LIFE_HOURS from the story's newest post
+  (a repost is a share of a post, not a post of the day: it counts below);
 - engagement is the best percentile any of its posts reaches among the
   window's posts of the same network and source (a like on a small
   Mastodon tag is not a like on #edchat, and a feed with no counts at all
@@ -9,7 +10,8 @@ score = recency + engagement + standout + sharing + boost - spam, where
 - standout is STANDOUT_BONUS when one of its posts stands far above every
   other post of its source in the window (`digests.engagement`): a
   percentile cannot tell that post from a dozen ordinary ones at the top;
-- sharing grows with log2 of how many people shared it (0 for one);
+- sharing grows with log2 of how many people shared it, reposts included
+  (0 for one);
 - boost is BOOST_BONUS when any of its posts mentions a recipient's boost term;
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
   like spam (`aggregator.domain.spam`, through the batch's `DigestMemo`), so
@@ -87,12 +89,13 @@ def score_story(
 ) -> ScoreParts:
     """The parts of `story`'s score at `now` (a post dated after `now` is brand
     new), its posts' engagement judged by `standing`."""
-    newest = max(post.published_at for post in story.posts)
+    own = story.own_posts  # a repost counts as a share, not as a post of the day
+    newest = max(post.published_at for post in own)
     age_hours = max((now - newest).total_seconds(), 0.0) / 3600
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
-    best = max(standing.percentile(p) for p in story.posts)
+    best = max(standing.percentile(p) for p in own)
     sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
-    bonus = BOOST_BONUS if any(mentions(boost, post) for post in story.posts) else 0.0
+    bonus = BOOST_BONUS if any(mentions(boost, post) for post in own) else 0.0
     reasons = (DigestMemo() if memo is None else memo).spam_signals(story.lead)
     if reasons:
         base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
@@ -112,7 +115,7 @@ def score_story(
 
 def _standout(story: Story, standing: Standing) -> Standout | None:
     """The story's post that stands out most in its source, if any does."""
-    found = [s for s in map(standing.standout, story.posts) if s is not None]
+    found = [s for s in map(standing.standout, story.own_posts) if s is not None]
     return max(found, key=lambda s: (s.over_runner_up, s.engagement), default=None)
 
 
@@ -129,7 +132,7 @@ def rank_stories(
     `memo` carries spam signals over from other digests (see `DigestMemo`).
     """
     memo = DigestMemo() if memo is None else memo
-    standing = judge_engagement([p for story in stories for p in story.posts])
+    standing = judge_engagement([p for story in stories for p in story.own_posts])
     boost = compile_phrases(recipient.boost)
     scored = [(score_story(story, standing, boost, now, memo), story) for story in stories]
     scored.sort(

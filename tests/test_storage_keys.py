@@ -189,3 +189,19 @@ def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
         assert post.canonical_url == expected.canonical_url
         assert post.story_keys == expected.story_keys
     assert stored[-1].canonical_url == f"https://blog.example/{count - 1}"
+
+
+def test_a_repost_is_stored_with_its_original_as_its_story(repo: Repository) -> None:
+    original = make_post(1)
+    repost = replace(
+        make_post(3, author="Ben", text="", links=(), content_hash="rt-3"),
+        url=original.url,
+        repost_of=original.url,
+    )
+    assert repo.save_fetch("blog", FetchResult((original, repost)), NOW, LATER) == (2, 0)
+    assert repo.save_fetch("blog", FetchResult((original, repost)), NOW, LATER) == (0, 0)
+    stored = {p.external_id: p for p in repo.posts_for_digest(["blog"], *FAR)}
+    assert stored["id-3"] == repost and stored["id-3"].is_repost
+    assert not stored["id-1"].is_repost and stored["id-1"].repost_of == ""
+    assert stored["id-3"].story_keys == ("https://blog.example/1",)
+    assert stored["id-3"].canonical_url == stored["id-1"].canonical_url

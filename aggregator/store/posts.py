@@ -59,6 +59,8 @@ def content_hash_of(post: Post) -> str:
         post.language,
         list(post.links),
     ]
+    if post.repost_of:  # only then: the hashes of the posts already stored stay the same
+        seen.append(post.repost_of)
     return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -92,6 +94,7 @@ def post_values(post: Post) -> dict[str, Any]:
         "hashtags": list(post.hashtags),
         "language": post.language,
         "content_hash": content_hash_of(post),
+        "repost_of": post.repost_of,
     }
 
 

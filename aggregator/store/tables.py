@@ -143,6 +143,7 @@ class PostRow(Base):
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
+    repost_of: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class PostLinkRow(Base):
@@ -263,4 +264,5 @@ def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, .
         links=links,
         content_hash=row.content_hash,
         story_keys=story_keys,
+        repost_of=row.repost_of,
     )
