@@ -8,7 +8,7 @@ with engagement, shared articles with tracking parameters, cross-posts,
 a little spam), stores them through `Repository.save_fetch` in batches
 into a fresh SQLite file (which works out each post's keys), then builds
 and renders (HTML and text) the digest of every recipient with
-`aggregator.app.build.build_digest`, as `pln send` would (one `PairMemo`
+`aggregator.app.build.build_digest`, as `pln send` would (one `DigestMemo`
 for the batch). Reports digests per second end to end, its parts
 (reading posts from the database, the pure choosing, rendering alone:
 the floor), and peak memory. See bench/README.md.
@@ -36,7 +36,7 @@ from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, SourceConfig
 from connectors import network_labels
-from digests.cluster import PairMemo
+from digests.memo import DigestMemo
 from digests.render import render_html, render_text
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
@@ -262,7 +262,7 @@ def run_digests(app: App, recipients: list[RecipientConfig]) -> tuple[Timings, f
     timings = Timings()
     timed_reads(app, timings)
     labels = network_labels()
-    memo = PairMemo()  # one per batch, as `send_due_digests` makes
+    memo = DigestMemo()  # one per batch, as `send_due_digests` makes
     started = time.perf_counter()
     for recipient in recipients:
         t0 = time.perf_counter()

@@ -1,14 +1,19 @@
 """Deciding what each ranked story becomes: an entry, a headline, or nothing — and why.
 
-In rank order, within the recipient's reading time and the email's size:
+In rank order, within the recipient's reading time and the email's size,
+except that standouts go first (a post far above the rest of its source's
+window, `digests.engagement`: a story the reader must not miss):
 1. an author's stories past MAX_PER_AUTHOR are skipped (one prolific
-   poster does not make a digest);
-2. entries are taken while they fit; the first that does not ends them;
-   a story that looks like spam is never an entry, at most a headline;
+   poster does not make a digest), standouts excepted;
+2. entries are taken while they fit: every standout that fits, then the
+   rest until the first that does not; a story that looks like spam is
+   never an entry, at most a headline (nor is it ever a standout);
 3. no source may hold more than MAX_SOURCE_SHARE of the entries while other
-   sources have stories left: its lowest entries are swapped for the best
-   stories of other sources, and become headlines if there is room;
-4. the rest fill the time left as "also worth a look" headlines.
+   sources have stories left: its lowest entries other than a standout are
+   swapped for the best stories of other sources, and become headlines if
+   there is room;
+4. the rest fill the time left as "also worth a look" headlines, standouts
+   that found no room for an entry first.
 Every story gets a `Decision` with the reason, for `pln digest --explain`.
 """
 
@@ -86,6 +91,16 @@ class _Spent:
         self.bytes += sign * html_bytes(shown, sharers)
 
 
+def _is_standout(ranked: RankedStory) -> bool:
+    return ranked.score.standing_out is not None
+
+
+def _standouts_first(eligible: Sequence[RankedStory]) -> list[int]:
+    """Indexes of `eligible`: its standouts, then the rest, each in rank order."""
+    standouts = [i for i, item in enumerate(eligible) if _is_standout(item)]
+    return standouts + [i for i, item in enumerate(eligible) if not _is_standout(item)]
+
+
 def _author(ranked: RankedStory) -> str:
     """Who the cap counts: the lead's author ("" when the post names none: no cap)."""
     return ranked.story.lead.author.strip().lower()
@@ -100,7 +115,7 @@ def _cap_authors(
     skipped: list[Decision] = []
     for item in ranked:
         author = _author(item)
-        if author and seen[author] >= cap:
+        if author and seen[author] >= cap and not _is_standout(item):
             reason = f"author cap: {cap} stories by {item.story.lead.author} rank higher"
             skipped.append(Decision(item, SKIPPED, reason))
             continue
@@ -110,15 +125,19 @@ def _cap_authors(
 
 
 def _fill(eligible: Sequence[RankedStory], spent: _Spent) -> dict[int, ShownPost]:
-    """Entries in rank order while they fit: index in `eligible` -> what is shown."""
+    """Entries, standouts first, then in rank order while they fit: index in
+    `eligible` -> what is shown."""
     chosen: dict[int, ShownPost] = {}
     limits = spent.limits
-    for index, item in enumerate(eligible):
+    for index in _standouts_first(eligible):
+        item = eligible[index]
         if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
         sharers = len(item.story.sharers)
         if not spent.fits(shown, sharers):
+            if _is_standout(item):
+                continue  # a headline then, before any other
             break
         chosen[index] = shown
         spent.add(shown, sharers)
@@ -137,8 +156,13 @@ def _swap_in(
     limit: int,
     counts: Counter[str],
 ) -> bool:
-    """Replace `crowded`'s lowest entry by the best other-source story that fits."""
-    victim = max(i for i in chosen if _source(eligible[i]) == crowded)
+    """Replace `crowded`'s lowest entry (never a standout) by the best
+    other-source story that fits."""
+    victims = [i for i in chosen if _source(eligible[i]) == crowded]
+    victims = [i for i in victims if not _is_standout(eligible[i])]
+    if not victims:
+        return False
+    victim = max(victims)
     limits = spent.limits
     for index, item in enumerate(eligible):
         if index in chosen or _source(item) == crowded or counts[_source(item)] >= limit:
@@ -182,9 +206,11 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
     swapped = _diversify(eligible, chosen, spent)
     crowded = f"its source is over {limits.max_source_share:.0%} of entries"
     is_full = False
-    for index, item in enumerate(eligible):
+    for index in _standouts_first(eligible):
+        item = eligible[index]
         if index in chosen:
-            decisions.append(Decision(item, ENTRY, "entry", chosen[index]))
+            why = "entry: stands out" if _is_standout(item) else "entry"
+            decisions.append(Decision(item, ENTRY, why, chosen[index]))
             continue
         headline = as_headline(item.story.lead, limits.headline_seconds)
         if not is_full and spent.fits(headline, 1):
@@ -194,6 +220,8 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
                 if index in swapped
                 else "headline only: looks like spam"
                 if item.score.spam_reasons
+                else "headline: stands out, but no room for an entry"
+                if _is_standout(item)
                 else "headline: no room for an entry"
             )
             decisions.append(Decision(item, ALSO, why, headline))

@@ -1,25 +1,27 @@
 """One story, one entry: grouping the posts that share the same thing.
 
 Two posts are the same story when they share a canonical URL (the post's
-own, or a link it shares: an article, or the post a quote or boost points
+own, or a link it shares: an article, or the post a quote or repost points
 at) or when their text is near-identical once links, mentions and hashtags
 are set aside (one announcement cross-posted to several networks). Groups
-are the connected components of those pairs (union-find).
+are the connected components of those pairs (union-find). A repost (a
+retweet, a boost) joins the story of what it reposts, its author one more
+who shared it; it is never a story's lead.
 
 Near-identical text is found without comparing every pair: posts are
 bucketed by the band hashes of their text signatures (locality-sensitive
 hashing of their word sets, see `aggregator.domain.story`) and only posts
 sharing a bucket are compared, so a day of thousands of posts costs
-milliseconds. Story keys and signatures are worked out once, when a post
-is stored, and read back with it; clustering only compares them.
+milliseconds. Story keys are worked out once, when a post is stored, and
+read back with it; text signatures and verdicts once per batch of digests
+(`digests.memo.DigestMemo`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
@@ -30,8 +32,8 @@ from aggregator.domain.story import (
     signature_digest,
     signature_words,
     story_keys,
-    text_signature,
 )
+from digests.memo import DigestMemo
 
 # Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
 # reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
@@ -46,8 +48,6 @@ MIN_WORD_OVERLAP = 0.6
 # comparing all its pairs would cost O(n^2) for nothing. Exact copies are
 # still joined, by their cleaned text as a key.
 MAX_BUCKET = 64
-# Near-identical verdicts remembered between digests (a few hundred bytes each).
-PAIR_MEMO_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +59,67 @@ class Sharer:
 
 
 @dataclass(frozen=True, slots=True)
+class Activity:
+    """An account's part in a window: the interactions its own posts drew
+    (`Engagement.total`), and how many posts it shared (its own and reposts)."""
+
+    engagement: int = 0
+    shares: int = 0
+
+
+def account_of(post: Post) -> str:
+    """Who shared `post`, as a key: by name, so that one person posting on two
+    networks is one sharer; an unnamed poster by its source."""
+    return post.author.strip().lower() or f"\0{post.source_key}"
+
+
+def activity_of(posts: Iterable[Post]) -> dict[str, Activity]:
+    """Each account's `Activity` over `posts` (a window's), by `account_of`."""
+    found: dict[str, Activity] = {}
+    for post in posts:
+        was = found.get(account_of(post), Activity())
+        found[account_of(post)] = Activity(was.engagement + post.engagement.total, was.shares + 1)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class Story:
-    """Posts about one thing; `lead` is the one shown, `posts` all of them (lead first)."""
+    """Posts about one thing; `lead` is the one shown, `posts` all of them (lead
+    first), reposts included. `activity` is what each account did in the
+    window, by `account_of` (empty: nothing known beyond the story)."""
 
     lead: Post
     posts: tuple[Post, ...]
+    activity: Mapping[str, Activity] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def own_posts(self) -> tuple[Post, ...]:
+        """The posts with words of their own: all but the reposts (lead first)."""
+        return tuple(post for post in self.posts if not post.is_repost)
 
     @property
     def sharers(self) -> tuple[Sharer, ...]:
-        """Who shared it, once per person (by name; an unnamed poster by source),
-        with each network they shared it on, in the order of `posts`."""
+        """Who shared it, once per account (`account_of`), reposts included, with
+        each network they shared it on.
+
+        The lead's author first, then the most recognisable: those whose own
+        posts drew the most interactions in the window, then those who shared
+        the most of its posts; then in the order of `posts`.
+        """
         people: dict[str, tuple[str, list[str]]] = {}
         for post in self.posts:
-            key = post.author.strip().lower() or f"\0{post.source_key}"
-            _, networks = people.setdefault(key, (post.author.strip(), []))
+            _, networks = people.setdefault(account_of(post), (post.author.strip(), []))
             if post.network not in networks:
                 networks.append(post.network)
-        return tuple(Sharer(name, tuple(networks)) for name, networks in people.values())
+        lead = account_of(self.lead)
+
+        def prominence(key: str) -> tuple[bool, int, int]:
+            done = self.activity.get(key, Activity())
+            return key != lead, -done.engagement, -done.shares
+
+        return tuple(
+            Sharer(people[key][0], tuple(people[key][1])) for key in sorted(people, key=prominence)
+        )
 
 
 def text_words(post: Post) -> list[str]:
@@ -175,33 +219,8 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-class PairMemo:
-    """Near-identical verdicts by the two texts' digests, the oldest forgotten first.
-
-    The same two posts meet again in the digest of everyone who follows
-    both sources; comparing them is the costly part of clustering, and the
-    verdict depends on their texts alone. A caller building many digests
-    (a batch of sends) makes one and hands it to each: the digests are the
-    same with it or without it, only faster. Holds at most `size` verdicts.
-    """
-
-    def __init__(self, size: int = PAIR_MEMO_SIZE) -> None:
-        self.size = size
-        self.verdicts: OrderedDict[tuple[str, str], bool] = OrderedDict()
-
-    def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
-        """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""
-        key = (a, b) if a <= b else (b, a)
-        verdict = self.verdicts.get(key)
-        if verdict is None:
-            verdict = self.verdicts[key] = compare()
-            if len(self.verdicts) > self.size:
-                self.verdicts.popitem(last=False)
-        return verdict
-
-
 def _join_by_text(
-    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: PairMemo
+    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: DigestMemo
 ) -> None:
     """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
     buckets: dict[tuple[int, str], list[int]] = {}
@@ -245,27 +264,34 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
     )
 
 
-def cluster_posts(posts: Sequence[Post], memo: PairMemo | None = None) -> list[Story]:
-    """The posts grouped into stories, each with its best post as lead.
+def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list[Story]:
+    """The posts grouped into stories, each with its best post (not a repost) as lead.
 
     A post shared twice by the same source (same external id) counts once.
+    Reposts alone (of a post outside the window, or muted) are no story.
     The order of stories follows their first post in a canonical order, so
-    the result does not depend on the input order. `memo` carries
-    near-identical verdicts over from other digests (see `PairMemo`).
+    the result does not depend on the input order. `memo` carries text
+    signatures and near-identical verdicts over from other digests (see
+    `DigestMemo`); without one, a fresh one is made.
     """
+    memo = DigestMemo() if memo is None else memo
     unique = {(p.source_key, p.external_id): p for p in posts}
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
-    signatures = [text_signature(post) for post in ordered]
+    signatures = [memo.text_signature(post) for post in ordered]
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
     # Exact copies (the same cleaned text) share their signature's digest.
     _join_by_key(groups, enumerate([signature_digest(s)] if s else [] for s in signatures))
-    _join_by_text(groups, ordered, signatures, PairMemo() if memo is None else memo)
+    _join_by_text(groups, ordered, signatures, memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)
+    activity = activity_of(ordered)
     stories = []
     for group in members.values():
-        lead = max(group, key=lead_quality)
-        stories.append(Story(lead, (lead, *(p for p in group if p is not lead))))
+        own = [post for post in group if not post.is_repost]
+        if not own:
+            continue
+        lead = max(own, key=lead_quality)
+        stories.append(Story(lead, (lead, *(p for p in group if p is not lead)), activity))
     return stories

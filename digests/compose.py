@@ -19,7 +19,8 @@ from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.budget import WORDS_PER_MINUTE, shows_html
 from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
-from digests.cluster import PairMemo, Sharer, cluster_posts
+from digests.cluster import Sharer, cluster_posts
+from digests.memo import DigestMemo
 from digests.rank import rank_stories
 from digests.select import select_candidates
 
@@ -217,14 +218,15 @@ def build_digest_from_posts(
     now: datetime,
     window: tuple[datetime, datetime],
     words_per_minute: int = WORDS_PER_MINUTE,
-    memo: PairMemo | None = None,
+    memo: DigestMemo | None = None,
 ) -> Digest:
     """The recipient's digest for `window`, from the posts of what they follow.
 
     `source_titles` maps source keys to the names shown (the key itself is
     shown when missing). The local day is `now` in the recipient's zone.
-    `memo` carries near-identical verdicts over from the other digests of
-    a batch (`digests.cluster.PairMemo`); the digest is the same without it.
+    `memo` carries what was worked out about posts over from the other
+    digests of a batch (`digests.memo.DigestMemo`); the digest is the same
+    without it.
     Raises ValueError for a naive `now` or a non-positive
     `words_per_minute`, and zoneinfo.ZoneInfoNotFoundError for an unknown
     time zone (configuration validation should have caught it).
@@ -234,7 +236,8 @@ def build_digest_from_posts(
         raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
     zone = ZoneInfo(recipient.timezone)
     selection = select_candidates(posts, recipient, *window)
-    ranked = rank_stories(cluster_posts(selection.kept, memo), recipient, now)
+    memo = DigestMemo() if memo is None else memo
+    ranked = rank_stories(cluster_posts(selection.kept, memo), recipient, now, memo)
     limits = Limits(recipient.reading_minutes * 60, words_per_minute=words_per_minute)
     decisions = plan_digest(ranked, limits)
     entries = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ENTRY)

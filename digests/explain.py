@@ -1,9 +1,11 @@
 """Why the digest holds what it holds: one line per candidate, for `pln digest --explain`.
 
-Every story gets its rank, decision, score parts and reason; the posts
-merged into it are listed under it; muted posts come last with the word
-that muted them. Plain text lines, no terminal markup, so the output can
-be piped, diffed or pasted into an issue.
+Every story gets its rank, decision, score parts and reason (with how it
+stands out in its source, for a standout); the posts merged into it, and
+the reposts of it, are listed under it; muted posts come last with the
+word that muted them.
+Plain text lines, no terminal markup, so the output can be piped, diffed
+or pasted into an issue.
 """
 
 from __future__ import annotations
@@ -35,19 +37,25 @@ def _story_lines(decision: Decision) -> list[str]:
     """The story's line with its score parts, then one line per merged post."""
     ranked = decision.ranked
     s, lead = ranked.score, ranked.story.lead
+    standout = f" + standout {s.standout:.2f}" if s.standout else ""
     parts = (
-        f"{s.total:5.2f} = recency {s.recency:.2f} + engagement {s.engagement:.2f}"
+        f"{s.total:5.2f} = recency {s.recency:.2f} + engagement {s.engagement:.2f}{standout}"
         f" + shared {s.sharing:.2f} + boost {s.boost:.2f} - spam {abs(s.spam):.2f}"
     )
     reason = decision.reason
     if s.spam_reasons:
         reason += f"; looks like spam ({', '.join(s.spam_reasons)})"
+    if s.standing_out is not None:
+        reason += f"; {s.standing_out.describe()}"
     lines = [
         f"{ranked.rank:>4}. {decision.placement.upper():<7} {parts}"
         f'  "{_headline(lead)}" {_byline(lead)}: {reason}'
     ]
     for post in ranked.story.posts[1:]:
-        lines.append(f'        + same story: "{_headline(post)}" {_byline(post)}')
+        if post.is_repost:
+            lines.append(f"        + reposted: {_byline(post)}")
+        else:
+            lines.append(f'        + same story: "{_headline(post)}" {_byline(post)}')
     return lines
 
 

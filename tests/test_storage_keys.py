@@ -1,6 +1,7 @@
-"""A post's keys (canonical URL, story keys, text signature, spam signals) are
-worked out once, when it is stored, and read back with it; revision 0004
-works them out for the posts stored before it (SQLite and PostgreSQL)."""
+"""A post's keys (canonical URL, story keys) are worked out once, when it is
+stored, and read back with it; revision 0004 works them out for the posts
+stored before it (SQLite and PostgreSQL). Text signatures and spam signals
+are not stored: digests work them out (`digests.memo.DigestMemo`)."""
 
 from __future__ import annotations
 
@@ -60,16 +61,22 @@ def test_a_stored_post_comes_back_with_its_keys(repo: Repository) -> None:
     one, two = sorted(repo.posts_for_digest(["blog"], *FAR), key=lambda p: p.external_id)
     assert one.canonical_url == "https://blog.example/1"
     assert one.story_keys == ("https://blog.example/1", "https://shared.example/articles/1")
-    assert one.text_signature and one.spam_signals == ()
-    assert two.spam_signals == ("giveaway", "crypto")
-    assert two.text_signature == ""  # too few words to match by text
     for stored in (one, two):
         expected = with_keys(make_post(int(stored.external_id[3:])))
-        assert (stored.story_keys, stored.text_signature, stored.spam_signals) == (
+        assert (stored.canonical_url, stored.story_keys) == (
+            expected.canonical_url,
             expected.story_keys,
-            expected.text_signature,
-            expected.spam_signals,
         )
+
+
+def test_only_the_cheap_keys_are_columns(repo: Repository, db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        columns = {column["name"] for column in sa.inspect(engine).get_columns("posts")}
+    finally:
+        engine.dispose()
+    assert "canonical_url" in columns
+    assert not columns & {"text_signature", "spam_signals"}
 
 
 def test_a_changed_post_gets_new_keys_and_an_unchanged_one_is_not_rewritten(
@@ -181,6 +188,20 @@ def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
         assert post == expected
         assert post.canonical_url == expected.canonical_url
         assert post.story_keys == expected.story_keys
-        assert post.text_signature == expected.text_signature
-        assert post.spam_signals == expected.spam_signals
     assert stored[-1].canonical_url == f"https://blog.example/{count - 1}"
+
+
+def test_a_repost_is_stored_with_its_original_as_its_story(repo: Repository) -> None:
+    original = make_post(1)
+    repost = replace(
+        make_post(3, author="Ben", text="", links=(), content_hash="rt-3"),
+        url=original.url,
+        repost_of=original.url,
+    )
+    assert repo.save_fetch("blog", FetchResult((original, repost)), NOW, LATER) == (2, 0)
+    assert repo.save_fetch("blog", FetchResult((original, repost)), NOW, LATER) == (0, 0)
+    stored = {p.external_id: p for p in repo.posts_for_digest(["blog"], *FAR)}
+    assert stored["id-3"] == repost and stored["id-3"].is_repost
+    assert not stored["id-1"].is_repost and stored["id-1"].repost_of == ""
+    assert stored["id-3"].story_keys == ("https://blog.example/1",)
+    assert stored["id-3"].canonical_url == stored["id-1"].canonical_url

@@ -14,22 +14,22 @@ from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
 from connectors import network_labels
-from digests.cluster import PairMemo
 from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines
+from digests.memo import DigestMemo
 from digests.render import render_html, render_text
 
 log = logging.getLogger(__name__)
 
 
 def build_digest(
-    app: App, recipient: RecipientConfig, now: datetime, memo: PairMemo | None = None
+    app: App, recipient: RecipientConfig, now: datetime, memo: DigestMemo | None = None
 ) -> Digest:
     """The digest `recipient` gets at `now`: what the sources they follow
     shared since their last digest (at most `[digest] max_window_hours` back).
 
-    `memo` is shared by the digests of one batch (see `digests.cluster.PairMemo`).
+    `memo` is shared by the digests of one batch (see `digests.memo.DigestMemo`).
     """
     max_window = timedelta(hours=app.config.digest.max_window_hours)
     window = digest_window(now, app.repo.last_digest_at(recipient.email), max_window)

@@ -31,9 +31,9 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
-from digests.cluster import PairMemo
 from digests.compose import Digest
 from digests.due import DueDigest, due_digests
+from digests.memo import DigestMemo
 
 __all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
@@ -88,7 +88,7 @@ def send_due_digests(
     unavailable: ServerUnavailable | None = None
     # The recipients of a batch follow many of the same sources: their
     # digests compare many of the same pairs of posts.
-    memo = PairMemo()
+    memo = DigestMemo()
     for job in jobs:
         if dry_run:
             outcomes.append(_preview(app, job, now, memo))
@@ -153,7 +153,7 @@ def _skip_missed(repo: Repository, due: DueDigest, now: datetime, dry_run: bool)
 
 
 def _deliver(
-    app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim, memo: PairMemo
+    app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim, memo: DigestMemo
 ) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went.
 
@@ -225,7 +225,7 @@ def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -
     )
 
 
-def _preview(app: App, job: _Job, now: datetime, memo: PairMemo) -> DeliveryOutcome:
+def _preview(app: App, job: _Job, now: datetime, memo: DigestMemo) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
     digest = build_digest(app, job.recipient, now, memo)
     count = len(digest.entries) + len(digest.also)

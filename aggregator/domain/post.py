@@ -34,15 +34,19 @@ class Post:
     costs no write. `author` is the name a reader sees (with the handle on
     social networks); `author_url` their profile page, where there is one.
 
-    Four fields are worked out from the others when the post is stored
+    A repost (a retweet, a boost, a Bluesky repost) is a post too, so that
+    its author counts among those who shared the original: `repost_of` is
+    the original's URL ("" for a post of its own words), which is also its
+    `url`; it has no text and no counts of its own (the network's counts
+    are the original's), and a digest never shows it as an entry.
+
+    Two fields are worked out from the others when the post is stored
     (`aggregator.domain.story.with_keys`) and read back with it, so a digest
     does not redo that work for every recipient: `canonical_url`, the post's
     own page as a grouping key (a connector may set the URL its source
-    declares canonical; the store canonicalises it, else `url`);
-    `story_keys`, the canonical URLs of what it is about; `text_signature`,
-    for finding near-identical texts; `spam_signals`, why it looks like
-    spam (None for the last three: not worked out yet). Being derived, they
-    take no part in comparing posts.
+    declares canonical; the store canonicalises it, else `url`); and
+    `story_keys`, the canonical URLs of what it is about (None: not worked
+    out yet). Being derived, they take no part in comparing posts.
     """
 
     source_key: str
@@ -65,5 +69,9 @@ class Post:
     content_hash: str = ""
     author_url: str = ""
     story_keys: tuple[str, ...] | None = field(default=None, compare=False)
-    text_signature: str | None = field(default=None, compare=False, repr=False)
-    spam_signals: tuple[str, ...] | None = field(default=None, compare=False)
+    repost_of: str = ""
+
+    @property
+    def is_repost(self) -> bool:
+        """Whether this is someone's repost of another post (see `repost_of`)."""
+        return bool(self.repost_of)

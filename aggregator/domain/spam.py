@@ -3,10 +3,10 @@
 These are demotions, not filters: a false positive ("a giveaway of my
 lesson plans") sinks down the digest (`digests.rank`) instead of
 vanishing. Muting is the recipient's own filter (`digests.select`).
-The signals are a pure function of the post, worked out once when it is
-stored and read back with it (see `aggregator.domain.story.with_keys`):
-searching every pattern through a long text is costly, and a post is in
-the digest of everyone following its source.
+The signals are a pure function of the post. Searching every pattern
+through a long text is costly and a post is in the digest of everyone
+following its source, so a batch of digests works them out once per text
+(`digests.memo.DigestMemo`).
 """
 
 from __future__ import annotations
@@ -54,12 +54,7 @@ def _is_hashtag_stuffed(text: str, hashtags: tuple[str, ...]) -> bool:
 
 def spam_signals(post: Post) -> tuple[str, ...]:
     """Why `post` looks like spam: any of "giveaway", "crypto",
-    "follow-for-follow", "hashtag-stuffed", in that order; () when clean.
-
-    The signals stored with the post when it has them, else worked out now.
-    """
-    if post.spam_signals is not None:
-        return post.spam_signals
+    "follow-for-follow", "hashtag-stuffed", in that order; () when clean."""
     return spam_signals_of(post.title or "", post.text, post.hashtags)
 
 

@@ -9,12 +9,15 @@ cleaned text (exact copies share it) and locality-sensitive hashes of its
 word set (MinHash, 5 bands of 3: texts sharing 80% of their words share a
 band 97% of the time, texts sharing 20% 4% of the time).
 
-These are pure functions of a post, worked out once when it is stored
+These are pure functions of a post. The canonical URL and story keys are
+cheap and indexed: they are worked out once when a post is stored
 (`with_keys`) and read back with it; a post that has not been through the
-store has them worked out on demand. Hashes are CRC-32 and BLAKE2, not
-`hash()`, so they are the same in every process and can be stored. A
-change to these rules needs a migration that recomputes them for the
-posts already stored, as revision 0004 does.
+store has them worked out on demand, and a change to their rules needs a
+migration that recomputes them for the posts already stored, as revision
+0004 does. The text signature costs far more and only a digest needs it:
+it is worked out when a digest is built, once per text for a whole batch
+of digests (`digests.memo.DigestMemo`). Hashes are CRC-32 and BLAKE2, not
+`hash()`, so they are the same in every process.
 """
 
 from __future__ import annotations
@@ -22,13 +25,12 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from aggregator.domain.canonical import canonical_url
 from aggregator.domain.post import Post
-from aggregator.domain.spam import spam_signals_of
 
 # Texts shorter than this (after clean-up) are too generic to match by text:
 # "Great post!" from two people is not one story.
@@ -36,12 +38,16 @@ MIN_TEXT_WORDS = 6
 # Cross-posts agree from their first words: longer texts are compared on
 # this many, which bounds the cost of a comparison.
 MATCH_WORDS = 300
+# Characters of text first cleaned in search of MATCH_WORDS words, so a
+# long article is not cleaned whole for words that are then dropped.
+_MATCH_CHARS = 12 * MATCH_WORDS
 BANDS, ROWS = 5, 3
 # A signature is the text's digest, its number of words (at most
 # MATCH_WORDS), then one hash per band, in hex digits.
 DIGEST_DIGITS, COUNT_DIGITS, BAND_DIGITS = 32, 4, 16
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(BANDS * ROWS))
+_ROW_SEEDS = tuple(enumerate(_SEEDS))
 
 _STOP_WORDS = frozenset(
     "a an and are as at be but by for from has have i in is it its my of on or our so "
@@ -69,8 +75,12 @@ def story_keys_of(urls: Iterable[str]) -> tuple[str, ...]:
     Links to a site's home page, a hashtag, a search or a profile are left
     out: two posts linking #edchat are not one story.
     """
-    keys = {canonical_url(url) for url in urls if url}
-    return tuple(sorted(key for key in keys if key and is_story_url(key)))
+    return _story_keys({canonical_url(url) for url in urls if url})
+
+
+def _story_keys(keys: Iterable[str]) -> tuple[str, ...]:
+    """The canonical URLs among `keys` that name one thing, sorted, each once."""
+    return tuple(sorted({key for key in keys if key and is_story_url(key)}))
 
 
 def is_story_url(key: str) -> bool:
@@ -84,32 +94,55 @@ def is_story_url(key: str) -> bool:
 def clean_words(title: str, text: str) -> list[str]:
     """The first MATCH_WORDS words of a title and text: lower case, without
     links, mentions or hashtags."""
-    return _WORD.findall(_NOISE.sub(" ", f"{title} {text}").lower())[:MATCH_WORDS]
+    if len(text) > _MATCH_CHARS:
+        # The text up to its last whitespace before _MATCH_CHARS: no link,
+        # mention or word spans whitespace, so the words of that head are
+        # the first words of the whole text.
+        head = text[:_MATCH_CHARS].rsplit(None, 1)
+        if len(head) == 2:
+            words = _clean(f"{title} {head[0]}")
+            if len(words) >= MATCH_WORDS:
+                return words[:MATCH_WORDS]
+    return _clean(f"{title} {text}")[:MATCH_WORDS]
 
 
-def text_signature_of(title: str, text: str) -> str:
+def _clean(text: str) -> list[str]:
+    return _WORD.findall(_NOISE.sub(" ", text).lower())
+
+
+def word_minhashes(word_hash: int) -> tuple[int, ...]:
+    """One word's MinHash values, by the CRC-32 of its UTF-8: one per row of
+    every band, BANDS * ROWS in all. A text's values are the least of its words'."""
+    return tuple([(seed * word_hash + k) % _PRIME for k, seed in _ROW_SEEDS])
+
+
+def text_signature_of(
+    title: str, text: str, minhashes: Callable[[int], tuple[int, ...]] = word_minhashes
+) -> str:
     """The signature of a post's cleaned text; "" when too short to match by text.
 
     DIGEST_DIGITS hex digits of its BLAKE2 digest, COUNT_DIGITS of its
     number of words, then BAND_DIGITS per band: texts sharing a band's
-    digits are candidates for a comparison.
+    digits are candidates for a comparison. `minhashes` gives a word's
+    values (`word_minhashes`, or a memo of them: most of a day's texts
+    share most of their words).
     """
     words = clean_words(title, text)
     if len(words) < MIN_TEXT_WORDS:
         return ""
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=DIGEST_DIGITS // 2)
     count = f"{len(words):0{COUNT_DIGITS}x}"
-    return digest.hexdigest() + count + "".join(_band_hashes(words))
+    return digest.hexdigest() + count + "".join(_band_hashes(words, minhashes))
 
 
-def _band_hashes(words: Sequence[str]) -> list[str]:
+def _band_hashes(words: Sequence[str], minhashes: Callable[[int], tuple[int, ...]]) -> list[str]:
     """One hash per band of the word set's MinHash: similar sets very likely share one.
 
     Stop words are left out: every text has them, so bands made of them
     would bring unrelated texts together for a comparison.
     """
-    hashes = [zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS] or [0]
-    mins = [min((seed * h + k) % _PRIME for h in hashes) for k, seed in enumerate(_SEEDS)]
+    hashes = {zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS} or {0}
+    mins = list(map(min, zip(*map(minhashes, hashes), strict=True)))
     bands = []
     for band in range(BANDS):
         rows = b"".join(m.to_bytes(8, "big") for m in mins[band * ROWS : (band + 1) * ROWS])
@@ -146,9 +179,7 @@ def story_keys(post: Post) -> tuple[str, ...]:
 
 
 def text_signature(post: Post) -> str:
-    """The post's text signature: as stored with it, else worked out from its text."""
-    if post.text_signature is not None:
-        return post.text_signature
+    """The post's text signature, worked out from its title and text."""
     return text_signature_of(post.title or "", post.text)
 
 
@@ -158,44 +189,24 @@ class PostKeys:
 
     canonical_url: str
     story_keys: tuple[str, ...]
-    text_signature: str
-    spam_signals: tuple[str, ...]
 
 
-def keys_of(
-    *,
-    url: str,
-    declared_url: str,
-    links: Iterable[str],
-    title: str,
-    text: str,
-    hashtags: tuple[str, ...],
-) -> PostKeys:
+def keys_of(*, url: str, declared_url: str, links: Iterable[str]) -> PostKeys:
     """The keys of a post given as the columns it is stored in: `declared_url`
-    is the URL its source declared canonical ("" for none)."""
+    is the URL its source declared canonical ("" for none).
+
+    As `page_url(url, declared_url)` and `story_keys_of((declared_url, url,
+    *links))`, each URL canonicalised once: this runs for every post stored.
+    """
+    canonical = {each: canonical_url(each) for each in (declared_url, url, *links) if each}
     return PostKeys(
-        canonical_url=page_url(url, declared_url),
-        story_keys=story_keys_of((declared_url, url, *links)),
-        text_signature=text_signature_of(title, text),
-        spam_signals=spam_signals_of(title, text, hashtags),
+        canonical_url=canonical.get(declared_url, "") or canonical.get(url, ""),
+        story_keys=_story_keys(canonical.values()),
     )
 
 
 def with_keys(post: Post) -> Post:
-    """`post` with its canonical URL, story keys, text signature and spam
-    signals worked out from its content (what the store keeps with it)."""
-    keys = keys_of(
-        url=post.url,
-        declared_url=post.canonical_url,
-        links=post.links,
-        title=post.title or "",
-        text=post.text,
-        hashtags=post.hashtags,
-    )
-    return replace(
-        post,
-        canonical_url=keys.canonical_url,
-        story_keys=keys.story_keys,
-        text_signature=keys.text_signature,
-        spam_signals=keys.spam_signals,
-    )
+    """`post` with its canonical URL and story keys worked out from its URLs
+    (what the store keeps with it)."""
+    keys = keys_of(url=post.url, declared_url=post.canonical_url, links=post.links)
+    return replace(post, canonical_url=keys.canonical_url, story_keys=keys.story_keys)

@@ -2,9 +2,8 @@
 
 The batch is split into new and changed posts with one query per chunk,
 then written with a few statements per batch, never one per post.
-What digests need to know about a post (canonical URL, story keys, text
-signature, spam signals) is worked out here, once, for the posts written:
-not again for every recipient whose digest shows them.
+A post's canonical URL and story keys are worked out here, once, for the
+posts written: not again for every recipient whose digest shows them.
 """
 
 from __future__ import annotations
@@ -60,6 +59,8 @@ def content_hash_of(post: Post) -> str:
         post.language,
         list(post.links),
     ]
+    if post.repost_of:  # only then: the hashes of the posts already stored stay the same
+        seen.append(post.repost_of)
     return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -69,7 +70,7 @@ def post_values(post: Post) -> dict[str, Any]:
     `post` comes through `aggregator.domain.story.with_keys`: what is
     derived from it is stored with it. Raises ValueError otherwise.
     """
-    if post.story_keys is None or post.text_signature is None or post.spam_signals is None:
+    if post.story_keys is None:
         raise ValueError(f"post {post.external_id!r} stored without its keys worked out")
     return {
         "source_key": post.source_key,
@@ -93,8 +94,7 @@ def post_values(post: Post) -> dict[str, Any]:
         "hashtags": list(post.hashtags),
         "language": post.language,
         "content_hash": content_hash_of(post),
-        "text_signature": post.text_signature,
-        "spam_signals": ",".join(post.spam_signals),
+        "repost_of": post.repost_of,
     }
 
 

@@ -143,12 +143,7 @@ class PostRow(Base):
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
-    # Worked out from the columns above when the post is stored, like
-    # `canonical_url` and the post's rows in `post_story_keys` (see
-    # `aggregator.domain.story.with_keys`). "" is no signature (a text too
-    # short to match by text) or no spam signals; signals are comma-separated.
-    text_signature: Mapped[str] = mapped_column(Text, server_default="")
-    spam_signals: Mapped[str] = mapped_column(Text, server_default="")
+    repost_of: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class PostLinkRow(Base):
@@ -269,6 +264,5 @@ def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, .
         links=links,
         content_hash=row.content_hash,
         story_keys=story_keys,
-        text_signature=row.text_signature,
-        spam_signals=tuple(row.spam_signals.split(",")) if row.spam_signals else (),
+        repost_of=row.repost_of,
     )

@@ -12,8 +12,9 @@ run goes on from there. Only the page id is taken from a `Link` header: the
 URL is always rebuilt on the configured instance, so a token never goes to
 another host and the page size stays ours.
 
-Boosts are shares, not posts: the original status is stored once, under its
-own id; the booster is not an author.
+A boost is a share, not a post: the original status is stored once, under
+its own id, and the boost as its booster's repost of it (`Post.repost_of`),
+so the booster counts among those who shared it.
 """
 
 from __future__ import annotations
@@ -100,12 +101,13 @@ class MastodonTagConnector:
     def fetch(self, source: SourceConfig, state: FetchState) -> FetchResult:
         """The statuses newer than `state.cursor` (all recent ones on a first fetch).
 
-        Returns posts (boosts unwrapped to their original, each once), the
-        cursor "min_id:<newest status id seen>" (the old one when nothing
-        came) and a problem when a later page failed or statuses were
-        malformed. Raises AuthError (401/403, token missing), RateLimited
-        (429, reset time from X-RateLimit-Reset), FetchError (network,
-        404, 5xx) or ParseError (the first page is not a JSON list).
+        Returns posts (boosts unwrapped to their original, each once, and
+        each boost a repost of it), the cursor "min_id:<newest status id
+        seen>" (the old one when nothing came) and a problem when a later
+        page failed or statuses were malformed. Raises AuthError (401/403,
+        token missing), RateLimited (429, reset time from
+        X-RateLimit-Reset), FetchError (network, 404, 5xx) or ParseError
+        (the first page is not a JSON list).
         """
         target = self._target(source)
         since = _read_cursor(state.cursor, source.key)

@@ -1,4 +1,9 @@
-"""Mastodon statuses as `Post`s: boosts unwrapped, content warnings, media, counts."""
+"""Mastodon statuses as `Post`s: boosts unwrapped, content warnings, media, counts.
+
+A boost gives two posts: its original, under the original's id, and the
+boost itself as a repost of it (no text, no counts of its own), so that
+the booster counts among those who shared it.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ JSON = dict[str, Any]
 def to_posts(
     statuses: Iterable[JSON], source_key: str, host: str, now: datetime
 ) -> tuple[tuple[Post, ...], int]:
-    """Posts for the statuses, boosts unwrapped, each original once (first
-    seen wins: pages come newest first), and how many were malformed."""
+    """Posts for the statuses, boosts unwrapped (each original once, first
+    seen wins: pages come newest first) and each boost a repost of its
+    original; and how many statuses were malformed."""
     posts: dict[str, Post] = {}
     skipped = 0
     for status in statuses:
@@ -40,6 +46,13 @@ def to_posts(
             skipped += 1
             continue
         posts.setdefault(post.external_id, post)
+        if original is not status and post.url:
+            try:
+                repost = _to_repost(status, post, host, now)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.info("%s: a boost of %s not counted: %r", source_key, post.url, exc)
+                continue
+            posts.setdefault(repost.external_id, repost)
     return tuple(posts.values()), skipped
 
 
@@ -76,6 +89,29 @@ def _to_post(status: JSON, source_key: str, host: str, now: datetime) -> Post:
         language=status.get("language") or None,
         links=_links(content, url, status.get("card")),
         content_hash=_fingerprint(status),
+    )
+
+
+def _to_repost(boost: JSON, original: Post, host: str, now: datetime) -> Post:
+    """A boost (a status whose `reblog` is `original`) as its booster's repost;
+    raises like `_to_post`."""
+    external_id = boost["id"]
+    if not isinstance(external_id, str) or not external_id:
+        raise ValueError("boost without an id")
+    published = parse_time(boost.get("created_at")) or original.published_at
+    return Post(
+        source_key=original.source_key,
+        external_id=external_id,
+        network="mastodon",
+        url=original.url,
+        author=_author(boost["account"], host),
+        author_url=web_url(str(boost["account"].get("url") or ""), ""),
+        title=None,
+        text="",
+        html="",
+        published_at=min(published, now),
+        content_hash=hashlib.sha256(f"boost\x1f{external_id}".encode()).hexdigest(),
+        repost_of=original.url,
     )
 
 

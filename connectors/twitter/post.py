@@ -1,8 +1,10 @@
 """X API v2 tweets (JSON dicts of one `XPage`) turned into `Post`s.
 
-Retweets are not posts: the original (from `includes.tweets`) is stored
-once, under its own id, and the retweeter is dropped. A quote is a post of
-its own words that links the quoted tweet. The text is X's `text` (or
+A retweet is stored twice over: its original (from `includes.tweets`)
+once, under its own id, and the retweet itself as a repost of it (no text,
+no counts: its `public_metrics` are the original's), so that the retweeter
+counts among those who shared it. A quote is a post of its own words that
+links the quoted tweet. The text is X's `text` (or
 `note_tweet.text` for long posts) with HTML entities decoded, t.co links
 replaced by their expanded URL, and links to the tweet itself (media,
 "show more") removed. An edited tweet keeps the first id of its edit history
@@ -49,7 +51,8 @@ def snowflake_time(tweet_id: str) -> datetime:
 
 def page_posts(source_key: str, page: XPage, now: datetime) -> PageResult:
     """The posts of `page`, one per `external_id` (the newest edit wins);
-    retweets become their original. Malformed tweets are counted, not raised."""
+    a retweet gives its original and a repost of it. Malformed tweets are
+    counted, not raised."""
     found: dict[str, tuple[int, Post]] = {}
     malformed = 0
     for wrapper in page.tweets:
@@ -60,9 +63,12 @@ def page_posts(source_key: str, page: XPage, now: datetime) -> PageResult:
         if tweet is None:
             continue
         post = to_post(source_key, tweet, page, now)
-        rank = int(tweet["id"])
-        if post.external_id not in found or found[post.external_id][0] < rank:
-            found[post.external_id] = (rank, post)
+        posts = [(int(tweet["id"]), post)]
+        if tweet is not wrapper:
+            posts.append((int(wrapper["id"]), to_repost(source_key, wrapper, post, page, now)))
+        for rank, each in posts:
+            if each.external_id not in found or found[each.external_id][0] < rank:
+                found[each.external_id] = (rank, each)
     return PageResult(tuple(post for _, post in found.values()), malformed)
 
 
@@ -122,6 +128,26 @@ def to_post(source_key: str, tweet: JSON, page: XPage, now: datetime) -> Post:
         links=link_list,
         content_hash=_fingerprint(tweet, text),
         author_url=f"https://x.com/{username}" if username else "",
+    )
+
+
+def to_repost(source_key: str, retweet: JSON, original: Post, page: XPage, now: datetime) -> Post:
+    """A well-formed retweet as its author's repost of `original` (its Post)."""
+    user = page.users.get(str(retweet.get("author_id")), {})
+    username = str(user.get("username") or "")
+    return Post(
+        source_key=source_key,
+        external_id=str(retweet["id"]),
+        network="twitter",
+        url=original.url,
+        author=_author(user),
+        title=None,
+        text="",
+        html="",
+        published_at=min(_created(retweet), now),
+        content_hash=hashlib.sha256(f"retweet\x1f{retweet['id']}".encode()).hexdigest(),
+        author_url=f"https://x.com/{username}" if username else "",
+        repost_of=original.url,
     )
 
 

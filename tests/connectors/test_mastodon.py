@@ -19,7 +19,7 @@ import responses
 
 from aggregator.config.types import Config
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.post import Post
+from aggregator.domain.post import Engagement, Post
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
@@ -297,13 +297,13 @@ def test_malformed_statuses_are_skipped_with_a_problem(mock: Any) -> None:
 # --- boosts, edits, what a status carries ------------------------------------------------
 
 
-def test_a_boost_is_stored_as_its_original_once(mock: Any) -> None:
+def test_a_boost_is_stored_as_its_original_once_and_a_repost(mock: Any) -> None:
     boost = status("status_reblog_response")
     original = boost["reblog"]
     timeline(mock, [boost, original])
     result = connector().fetch(SOURCE, FetchState())
 
-    (post,) = result.posts
+    post, repost = result.posts
     assert post.external_id == original["id"] == "117020586019094258"
     assert (
         post.url == "http://localhost:3000/@mastodonpy_test/117020586019094258"
@@ -313,6 +313,11 @@ def test_a_boost_is_stored_as_its_original_once(mock: Any) -> None:
     assert post.engagement.reposts == 1
     assert post.published_at == datetime(2026, 8, 1, 13, 53, 58, 36000, tzinfo=UTC)
     assert result.cursor == "min_id:117020586027094262"  # the boost's place in the timeline
+    assert not post.is_repost
+    assert repost.external_id == boost["id"] and repost.repost_of == post.url == repost.url
+    assert repost.author == "John Lennon (@mastodonpy_test@mastodon.social)"  # a self-boost
+    assert (repost.text, repost.engagement) == ("", Engagement())
+    assert repost.published_at == datetime(2026, 8, 1, 13, 53, 58, 160000, tzinfo=UTC)
 
 
 def test_an_edit_changes_the_content_hash_of_the_same_post(mock: Any) -> None:

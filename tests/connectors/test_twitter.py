@@ -16,7 +16,7 @@ import responses
 
 from aggregator.config.types import Config, FetchConfig, TwitterConfig
 from aggregator.domain.errors import AuthError, FetchError, ParseError, RateLimited, SourceError
-from aggregator.domain.post import Post
+from aggregator.domain.post import Engagement, Post
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
@@ -157,16 +157,27 @@ def test_search_posts_carry_author_permalink_metrics_and_expanded_text(
         assert post.published_at <= NOW and post.content_hash
 
 
-def test_retweets_store_the_original_once_not_the_wrapper(mock: responses.RequestsMock) -> None:
+def test_a_retweet_is_its_original_once_and_a_repost_by_the_retweeter(
+    mock: responses.RequestsMock,
+) -> None:
     page = last_page(BREXIT)
     search(mock, page)
     posts = by_id(TwitterSearchConnector(context()).fetch(source(), FetchState()))
-    wrappers = {t["id"] for t in page["data"] if t["text"].startswith("RT @")}
-    assert len(wrappers) == 67 and not wrappers & posts.keys()
+    wrappers = {t["id"]: t for t in page["data"] if t["text"].startswith("RT @")}
+    assert len(wrappers) == 67 and wrappers.keys() <= posts.keys()
     original = posts["1440713161355583489"]  # retweeted by 4100727022, among others
     assert original.author == "🐟carol hedges (@carolJhedges)"
     assert original.url == "https://x.com/carolJhedges/status/1440713161355583489"
     assert not original.text.startswith("RT @") and original.engagement.reposts == 22
+    assert not original.is_repost
+    reposts = [posts[i] for i, t in wrappers.items() if t["author_id"] == "4100727022"]
+    [repost] = [r for r in reposts if r.repost_of == original.url]
+    assert repost.is_repost and repost.url == original.url
+    assert (repost.text, repost.html, repost.engagement) == ("", "", Engagement())
+    assert repost.author != original.author and repost.author_url.startswith("https://x.com/")
+    assert repost.published_at <= NOW and repost.content_hash
+    # Every retweet whose original X included is a repost of it; no text starts "RT @".
+    assert all(posts[i].is_repost for i in wrappers)
     assert not any(p.text.startswith("RT @") for p in posts.values())
     assert len(posts) == len({p.external_id for p in posts.values()})
 
@@ -250,7 +261,7 @@ def test_paging_follows_next_token_up_to_the_cap(
     assert len(mock.calls) == 2  # kpop has a next_token too: the cap stops there
     assert params(mock.calls[1])["next_token"] == body(BREXIT)["meta"]["next_token"]
     posts = by_id(result)
-    assert "1440716895355764743" in posts and "1440717170493689866" not in posts  # an RT wrapper
+    assert "1440716895355764743" in posts and posts["1440717170493689866"].is_repost  # an RT
     assert result.cursor is not None and result.cursor.startswith("x1;since=1440717170493689866;")
 
 

@@ -6,8 +6,9 @@ from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
 from aggregator.domain.story import story_keys, with_keys
 from connectors import network_labels
-from digests.cluster import PairMemo, cluster_posts, is_near_identical, text_words
+from digests.cluster import cluster_posts, is_near_identical, text_words
 from digests.compose import build_digest_from_posts
+from digests.memo import DigestMemo
 from digests.render import render_html, render_text
 
 LABELS = network_labels()
@@ -151,7 +152,7 @@ def test_grouping_does_not_depend_on_input_order():
     assert leads == sorted(s.lead.external_id for s in cluster_posts(list(reversed(day))))
 
 
-class CountingMemo(PairMemo):
+class CountingMemo(DigestMemo):
     compared = 0
 
     def decide(self, a, b, compare):

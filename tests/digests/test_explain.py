@@ -12,7 +12,7 @@ from digests.explain import explain_lines
 LINE = re.compile(
     r"^\s+(?P<rank>\d+)\. (?P<placement>ENTRY|ALSO|SKIPPED)\s+(?P<total>\d+\.\d\d) = "
     r"recency (?P<recency>\d\.\d\d) \+ engagement (?P<engagement>\d\.\d\d) \+ "
-    r"shared (?P<shared>\d\.\d\d) \+ boost (?P<boost>\d\.\d\d) - spam (?P<spam>\d+\.\d\d)"
+    r"(?:standout (?P<standout>\d\.\d\d) \+ )?shared (?P<shared>\d\.\d\d) \+ boost (?P<boost>\d\.\d\d) - spam (?P<spam>\d+\.\d\d)"
     r"  \"(?P<title>[^\"]*)\" \[(?P<source>[^,]+), (?P<network>[^,]+), (?P<author>[^\]]+)\]: "
     r"(?P<reason>.+)$"
 )
@@ -61,7 +61,11 @@ def test_every_story_has_one_line_with_its_score_parts_adding_up():
     assert [int(m["rank"]) for m in parsed] == list(range(1, 33))
     for m in parsed:
         parts = (
-            float(m["recency"]) + float(m["engagement"]) + float(m["shared"]) + float(m["boost"])
+            float(m["recency"])
+            + float(m["engagement"])
+            + float(m["standout"] or 0)
+            + float(m["shared"])
+            + float(m["boost"])
         )
         assert abs(parts - float(m["spam"]) - float(m["total"])) < 0.02
     placements = [m["placement"] for m in parsed]
@@ -75,6 +79,13 @@ def test_known_answers_for_the_hand_built_day():
     first = LINE.match(lines[2])
     assert first["title"] == "Retrieval practice routines"
     assert first["placement"] == "ENTRY" and first["boost"] == "1.00" and first["shared"] == "0.50"
+    # 50 likes where no other post of the blog has any: the standout signal, and why.
+    assert first["standout"] == "1.00"
+    assert first["reason"] == (
+        "entry: stands out; in blog: engagement 50, far above the runner-up (0),"
+        " median 0 of 31 other posts"
+    )
+    assert all(LINE.match(line)["standout"] is None for line in lines[4:] if LINE.match(line))
     assert lines[3] == '        + same story: "Worth reading" [social, mastodon, Cy Park]'
     [spam] = [line for line in lines if "Giveaway" in line]
     assert "looks like spam (giveaway)" in spam and not spam.endswith("spam 0.00")

@@ -1,8 +1,8 @@
 """The digest is pure: nothing is remembered between calls in module state.
 
 A memo that speeds up a batch of digests belongs to the caller, who makes
-it and passes it in (`digests.cluster.PairMemo`); what is worth working out
-once per post is worked out when the post is stored.
+it and passes it in (`digests.memo.DigestMemo`); what is cheap and worth
+indexing (canonical URL, story keys) is worked out when the post is stored.
 """
 
 from __future__ import annotations

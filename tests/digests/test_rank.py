@@ -10,11 +10,11 @@ from digest_factory import NOW, make_post, make_recipient
 from aggregator.domain.post import Engagement
 from aggregator.domain.spam import spam_signals
 from digests.cluster import cluster_posts
+from digests.engagement import engagement_percentiles
 from digests.rank import (
     BOOST_BONUS,
     SHARING_WEIGHT,
     SPAM_KEEP,
-    engagement_percentiles,
     rank_stories,
 )
 

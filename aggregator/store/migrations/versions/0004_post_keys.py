@@ -1,11 +1,10 @@
-"""Posts keep their keys: canonical URL, story keys, text signature, spam signals.
+"""Posts keep their keys: canonical URL and story keys.
 
 They are worked out once, when a post is stored (`aggregator.domain.story.keys_of`),
 instead of for every digest that shows the post. `posts.canonical_url`,
 so far the URL a source declared canonical, becomes the canonical URL of
-the post's page; `text_signature` and `spam_signals` are new columns; the
-story keys get a table of their own, indexed by key. The posts already
-stored are keyed here, in batches.
+the post's page; the story keys get a table of their own, indexed by key.
+The posts already stored are keyed here, in batches.
 
 Revision ID: 0004
 Revises: 0003
@@ -37,11 +36,6 @@ _posts = sa.table(
     sa.column("id", BIG_ID),
     sa.column("url", sa.Text()),
     sa.column("canonical_url", sa.Text()),
-    sa.column("title", sa.Text()),
-    sa.column("text", sa.Text()),
-    sa.column("hashtags", sa.JSON()),
-    sa.column("text_signature", sa.Text()),
-    sa.column("spam_signals", sa.Text()),
 )
 _links = sa.table(
     "post_links",
@@ -58,10 +52,6 @@ _keys = sa.table(
 
 
 def upgrade() -> None:
-    op.add_column(
-        "posts", sa.Column("text_signature", sa.Text(), nullable=False, server_default="")
-    )
-    op.add_column("posts", sa.Column("spam_signals", sa.Text(), nullable=False, server_default=""))
     op.create_table(
         "post_story_keys",
         sa.Column("post_id", BIG_ID, nullable=False),
@@ -102,22 +92,8 @@ def _key_batch(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> None:
         links.setdefault(post_id, []).append(url)
     updates, key_rows = [], []
     for row in rows:
-        keys = keys_of(
-            url=row.url,
-            declared_url=row.canonical_url,
-            links=links.get(row.id, ()),
-            title=row.title or "",
-            text=row.text,
-            hashtags=tuple(row.hashtags or ()),
-        )
-        updates.append(
-            {
-                "post_id": row.id,
-                "new_canonical_url": keys.canonical_url,
-                "new_text_signature": keys.text_signature,
-                "new_spam_signals": ",".join(keys.spam_signals),
-            }
-        )
+        keys = keys_of(url=row.url, declared_url=row.canonical_url, links=links.get(row.id, ()))
+        updates.append({"post_id": row.id, "new_canonical_url": keys.canonical_url})
         key_rows.extend(
             {"post_id": row.id, "position": position, "key": key}
             for position, key in enumerate(keys.story_keys)
@@ -125,11 +101,7 @@ def _key_batch(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> None:
     conn.execute(
         sa.update(_posts)
         .where(_posts.c.id == sa.bindparam("post_id"))
-        .values(
-            canonical_url=sa.bindparam("new_canonical_url"),
-            text_signature=sa.bindparam("new_text_signature"),
-            spam_signals=sa.bindparam("new_spam_signals"),
-        ),
+        .values(canonical_url=sa.bindparam("new_canonical_url")),
         updates,
     )
     if key_rows:

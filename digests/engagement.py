@@ -1,0 +1,147 @@
+"""A post's engagement judged against its own source's window: its percentile, and standouts.
+
+A like on a small Mastodon tag is not a like on #edchat, so counts are
+only compared within one network and source. The percentile says where a
+post ranks there; it cannot tell the day's one remarkable post (2.5x the
+interactions of anything else) from a dozen ordinary ones at the top. A
+standout is that post: far above the rest of its source's window, by
+ratio to the best of the others (the runner-up) and to their median, and
+with enough interactions that a three-likes-against-one day is not one.
+`digests.rank` gives standouts a bonus and `digests.choose` a place before
+the rest of the budget is filled.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aggregator.domain.post import Post
+
+# Reposts and quotes spread a post further than a like; a reply is a conversation.
+_WEIGHTS = {"likes": 1.0, "reposts": 2.0, "quotes": 2.0, "replies": 1.5}
+# A standout has at least STANDOUT_OVER_RUNNER_UP times the weighted
+# engagement of every other post of its source in the window, at least
+# STANDOUT_OVER_MEDIAN times their median (on a day when every post does
+# about as well, the best must clear the crowd by more), and at least
+# STANDOUT_MIN_ENGAGEMENT in all (ten likes, or four reposts and a reply).
+STANDOUT_OVER_RUNNER_UP = 2.5
+STANDOUT_OVER_MEDIAN = 3.0
+STANDOUT_MIN_ENGAGEMENT = 10.0
+# Fewer posts than this in a source's window is no crowd to stand out from.
+STANDOUT_MIN_POSTS = 3
+
+PostKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Standout:
+    """A post far above the rest of its source's window (see the module docstring).
+
+    `engagement` is its weighted engagement, `runner_up` the best and
+    `median` the median of the `others` other posts of its source.
+    """
+
+    source_key: str
+    external_id: str
+    engagement: float
+    runner_up: float
+    median: float
+    others: int
+
+    @property
+    def over_runner_up(self) -> float:
+        """How many times the runner-up's engagement it has (inf over none)."""
+        return self.engagement / self.runner_up if self.runner_up else float("inf")
+
+    def describe(self) -> str:
+        """How far it stands out, for `pln digest --explain`: "in edchat: engagement
+        48, 3.2x the runner-up (15), median 4 of 20 other posts"."""
+        ratio = f"{self.over_runner_up:.1f}x" if self.runner_up else "far above"
+        return (
+            f"in {self.source_key}: engagement {self.engagement:g}, {ratio} the"
+            f" runner-up ({self.runner_up:g}), median {self.median:g} of {self.others} other posts"
+        )
+
+
+def weighted_engagement(post: Post) -> float:
+    """Interactions, reposts and quotes counting double and replies one and a half."""
+    e = post.engagement
+    return (
+        e.likes * _WEIGHTS["likes"]
+        + e.reposts * _WEIGHTS["reposts"]
+        + e.quotes * _WEIGHTS["quotes"]
+        + e.replies * _WEIGHTS["replies"]
+    )
+
+
+def _by_source(posts: Iterable[Post]) -> list[list[Post]]:
+    """The posts grouped by network and source."""
+    groups: dict[tuple[str, str], list[Post]] = {}
+    for post in posts:
+        groups.setdefault((post.network, post.source_key), []).append(post)
+    return list(groups.values())
+
+
+def engagement_percentiles(posts: Sequence[Post]) -> dict[PostKey, float]:
+    """Each post's mid-rank percentile in [0, 1] among posts of its network and source.
+
+    Keyed by (source_key, external_id). Ties share the middle of their
+    ranks, so a source whose posts all have the same count (a feed with no
+    counts) gives every post 0.5.
+    """
+    result: dict[PostKey, float] = {}
+    for members in _by_source(posts):
+        values = sorted(weighted_engagement(p) for p in members)
+        for post in members:
+            value = weighted_engagement(post)
+            below, upto = bisect_left(values, value), bisect_right(values, value)
+            result[(post.source_key, post.external_id)] = (below + upto) / 2 / len(values)
+    return result
+
+
+def find_standouts(posts: Sequence[Post]) -> dict[PostKey, Standout]:
+    """The standout of each network and source among `posts`, where there is one.
+
+    Keyed by (source_key, external_id). At most one per source: a standout
+    has 2.5 times the engagement of every other post there.
+    """
+    found: dict[PostKey, Standout] = {}
+    for members in _by_source(posts):
+        if len(members) < STANDOUT_MIN_POSTS:
+            continue
+        scored = sorted(((weighted_engagement(p), p) for p in members), key=lambda vp: -vp[0])
+        (best, post), others = scored[0], [value for value, _ in scored[1:]]
+        runner_up, median = others[0], statistics.median(others)
+        if (
+            best >= STANDOUT_MIN_ENGAGEMENT
+            and best >= STANDOUT_OVER_RUNNER_UP * runner_up
+            and best >= STANDOUT_OVER_MEDIAN * median
+        ):
+            key = (post.source_key, post.external_id)
+            found[key] = Standout(*key, best, runner_up, median, len(others))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The engagement of a window's posts, each judged within its source:
+    percentiles and standouts by (source_key, external_id)."""
+
+    percentiles: Mapping[PostKey, float]
+    standouts: Mapping[PostKey, Standout]
+
+    def percentile(self, post: Post) -> float:
+        """The post's percentile in its source (0.5, neutral, for a post not judged)."""
+        return self.percentiles.get((post.source_key, post.external_id), 0.5)
+
+    def standout(self, post: Post) -> Standout | None:
+        """How the post stands out in its source, or None."""
+        return self.standouts.get((post.source_key, post.external_id))
+
+
+def judge_engagement(posts: Sequence[Post]) -> Standing:
+    """The `Standing` of `posts` (a window's candidates)."""
+    return Standing(engagement_percentiles(posts), find_standouts(posts))
