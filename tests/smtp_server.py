@@ -30,6 +30,8 @@ class Script:
     drop_mid_data: dict[str, int] = field(default_factory=dict)
     drop_after_data: dict[str, int] = field(default_factory=dict)
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    raw: list[tuple[list[str], bytes]] = field(default_factory=list)
+    """The bytes of each accepted message as they arrived (dot-stuffing undone)."""
     connections: int = 0
 
     def take(self, counts: dict[str, int], rcpts: list[str]) -> bool:
@@ -42,6 +44,10 @@ class Script:
     def to(self, address: str) -> list[EmailMessage]:
         """The messages accepted for `address`."""
         return [message for rcpts, message in self.received if address in rcpts]
+
+    def raw_to(self, address: str) -> list[bytes]:
+        """The bytes of the messages accepted for `address`, as the wire carried them."""
+        return [content for rcpts, content in self.raw if address in rcpts]
 
     # -- aiosmtpd handler hooks --
 
@@ -64,6 +70,7 @@ class Script:
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), message))
+        self.raw.append((list(envelope.rcpt_tos), content))
         if self.take(self.drop_after_data, list(envelope.rcpt_tos)):
             assert server.transport is not None
             server.transport.abort()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from aggregator.app.deliver import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
-from aggregator.app.unsubscribe import make_token, unsubscribe_link
+from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, unsubscribe_link
 from aggregator.app.wiring import App, build_app
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.config.types import EmailConfig
@@ -375,3 +376,77 @@ def test_empty_days_send_a_kind_note_or_nothing_as_configured(world: World) -> N
     assert world.send() == {ANA: "sent", BEN: "sent"}
     (_, quiet) = world.script.to(ANA)
     assert "nothing new" in str(quiet["Subject"])
+
+
+# -- the message on the wire ---------------------------------------------------------
+
+LONG_ADDRESS = (
+    "anastasia.konstantinopoulou-rodriguez@mathematics-department.lincoln-middle-school.example.org"
+)
+REAL_PUBLIC_URL = "https://professional-learning.lincoln-middle-school.example.org/pln-digest"
+ENCODED_WORD = re.compile(r"=\?utf-8\?[qb]\?[^?\s]*\?=", re.IGNORECASE)
+
+
+def header_block(raw: bytes) -> list[bytes]:
+    """The header lines of a message exactly as they arrived, folds unjoined."""
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")
+
+
+def unfolded(lines: list[bytes]) -> dict[str, str]:
+    """Each header's raw value with its folds joined (RFC 5322 2.2.3), by lower-case name."""
+    fields: list[str] = []
+    for line in lines:
+        text = line.decode("ascii")
+        if text[:1] in (" ", "\t"):
+            fields[-1] += text
+        else:
+            fields.append(text)
+    return {f.split(":", 1)[0].lower(): f.split(":", 1)[1].strip() for f in fields}
+
+
+def test_headers_go_on_the_wire_as_the_rfcs_ask_with_a_real_length_unsubscribe_link(
+    db_url: str,
+) -> None:
+    """A signed link for a long address is longer than a 78-character line: it must
+    still go out as a literal <https://...> (RFC 2369, RFC 8058), never RFC 2047
+    encoded, or mail programs show no Unsubscribe button."""
+    script, clock = Script(), FixedClock()
+    title = "Évaluation formative : les retours d’élèves qui changent la leçon"
+    name = 'Anastasia "Ana" Konstantinopoulou-Rodríguez, Maths'
+    with smtp_server(script) as port:
+        email = email_config(
+            port,
+            public_url=REAL_PUBLIC_URL,
+            from_address="PLN Digest — Lincoln <digest@lincoln-middle-school.example.org>",
+        )
+        recipient = RecipientConfig(
+            email=LONG_ADDRESS, name=name, timezone="UTC", send_at="11:30", follow=("blog",)
+        )
+        config = dataclasses.replace(make_config(db_url, ["blog"], (recipient,)), email=email)
+        with build_app(config, clock, connectors={}) as app:
+            post = make_post("blog", 1, at=T0 - timedelta(hours=3), title=title)
+            app.repo.save_fetch("blog", FetchResult((post,)), T0, T0 + timedelta(hours=1))
+            with SmtpMailer(email, timeout_s=5) as mailer:
+                (outcome,) = send_due_digests(app, mailer)
+            url = make_unsubscribe_url(email, LONG_ADDRESS)
+    assert outcome.status == "sent" and url is not None and len(url) > 200
+    (raw,) = script.raw_to(LONG_ADDRESS)
+    lines = header_block(raw)
+    assert all(len(line) <= 998 and line.isascii() for line in raw.split(b"\r\n"))
+    headers = unfolded(lines)
+    assert headers["list-unsubscribe"] == (f"<{url}>, <mailto:it@school.org?subject=unsubscribe>")
+    assert f"List-Unsubscribe: <{url}>,".encode() in lines
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    # The neighbours: encoded words only where RFC 2047 allows them, each at most
+    # 75 characters (RFC 2047 2); addresses and the Message-ID literal.
+    for field in ("subject", "from", "to"):
+        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(headers[field]))
+    assert "=?" not in headers["message-id"]
+    assert re.fullmatch(r"<[^<>@\s]+@lincoln-middle-school\.example\.org>", headers["message-id"])
+    assert headers["to"].endswith(f"<{LONG_ADDRESS}>")
+    assert headers["from"].endswith("<digest@lincoln-middle-school.example.org>")
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == outcome.subject and "Évaluation formative" in parsed["Subject"]
+    assert parsed["To"].addresses[0].display_name == name
+    assert parsed["From"].addresses[0].display_name == "PLN Digest — Lincoln"

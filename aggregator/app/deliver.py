@@ -3,7 +3,8 @@
 Messages are built with the standard library's email API (`EmailMessage`,
 `policy.SMTP`, `headerregistry.Address`), never by pasting strings, so no
 post title or recipient name can add a header: the policy refuses a header
-value with a line break, and names are quoted as display names.
+value with a line break, and names are quoted as display names. Only the
+`List-Unsubscribe` headers are written as given (`MESSAGE_POLICY`).
 
 A `Mailer` tells the caller exactly how far a message got, since that
 decides whether it may be sent again (see `aggregator.app.send`), with the
@@ -26,9 +27,9 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from types import TracebackType
@@ -44,15 +45,66 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.recipient import RecipientConfig
 
-__all__ = ["FileMailer", "Mailer", "SmtpMailer", "build_message"]
+__all__ = ["MESSAGE_POLICY", "FileMailer", "Mailer", "SmtpMailer", "build_message"]
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 30.0
 _END_OF_DATA = b".\r\n"
+# RFC 5322 2.1.1: a line SHOULD be at most 78 characters and MUST be at most 998.
+_FOLD_AT = 78
+_MAX_LINE = 998
+# Headers whose value is a list of <URI>s, written on the wire as they are.
+_URI_LISTS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+class _MessagePolicy(EmailPolicy):
+    """`policy.SMTP` (CRLF, 78-character lines, RFC 2047 encoded words for
+    non-ASCII text), except for the `List-Unsubscribe` headers.
+
+    The email package folds a header by encoding it (RFC 2047) when it
+    cannot break it at a space within 78 characters, and a signed unsubscribe
+    URL is longer than that. Encoded words are not allowed in these headers
+    (RFC 2369 2; RFC 2047 5 lists where they may appear), so a mail program
+    would find no link and show no Unsubscribe button. They are written as
+    given, folded only between two <URI>s (RFC 2369 2 allows it there).
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        """The header line(s), `linesep`-terminated; see the class docstring."""
+        if name.lower() in _URI_LISTS:
+            return _fold_uri_list(name, str(value), self.linesep)
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """`fold`, as ASCII bytes."""
+        if name.lower() in _URI_LISTS:
+            return _fold_uri_list(name, str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+def _fold_uri_list(name: str, value: str, linesep: str) -> str:
+    """`Name: <a>, <b>` on one line, or folded after a comma when longer than 78
+    characters. Raises ValueError for a value that is not printable ASCII or
+    a <URI> that cannot fit in a 998-character line."""
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"{name}: only printable ASCII may be written as it is")
+    items = value.split(", ")
+    lines = [f"{name}:"]
+    for index, item in enumerate(items):
+        piece = item if index == len(items) - 1 else item + ","
+        if index and len(lines[-1]) + 1 + len(piece) > _FOLD_AT:
+            lines.append("")
+        lines[-1] += " " + piece
+    if any(len(line) > _MAX_LINE for line in lines):
+        raise ValueError(f"{name}: a URI longer than a header line may be ({_MAX_LINE})")
+    return linesep.join(lines) + linesep
+
+
 # Bodies in quoted-printable or base64, never raw 8-bit: we do not ask the
 # server for 8BITMIME. Header values with a line break are refused.
-_POLICY = policy.SMTP.clone(cte_type="7bit")
+MESSAGE_POLICY = _MessagePolicy(linesep="\r\n", cte_type="7bit")
+"""The policy of every message PLN Digest sends (digests and the health email)."""
 
 
 class Mailer(Protocol):
@@ -94,7 +146,7 @@ def build_message(
     one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one.
     """
     name, address = parseaddr(sender)
-    message = EmailMessage(policy=_POLICY)
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = Address(display_name=_one_line(name), addr_spec=address)
     message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
     message["Subject"] = _one_line(subject)
