@@ -175,6 +175,35 @@ def test_check_lists_every_problem_with_its_line_and_key(tmp_path: Path) -> None
     ]
 
 
+def test_check_refuses_addresses_mail_cannot_be_sent_to(tmp_path: Path) -> None:
+    """Addresses a mail header cannot carry are refused here, not by `pln send`."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nadmin = "IT <it..desk@school.org>"\n\n'  # line 2
+        '[[recipients]]\nemail = "ana..smith@school.org"\n\n'  # line 5
+        '[[recipients]]\nemail = "anä@school.org"\n\n'  # line 8
+        '[[recipients]]\nemail = "ana\\"x@school.org"\n\n'  # line 11
+        '[[recipients]]\nemail = "ana\\u0000@school.org"\n',  # line 14
+        encoding="utf-8",
+    )
+    result = pln("check", "--config", str(bad))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {bad}:2: email.admin: the address has a dot at the start or end of the "
+        "name, or two dots in a row",
+        f"error: {bad}:5: recipients[1].email: cannot be sent to: the address has a dot at "
+        "the start or end of the name, or two dots in a row",
+        f"error: {bad}:8: recipients[2].email: cannot be sent to: the address contains 'ä', "
+        "and only ASCII addresses can be sent to (write an international domain in its "
+        "xn-- form)",
+        f"error: {bad}:11: recipients[3].email: cannot be sent to: the address contains '\"' "
+        "before the @, where only letters, digits, single dots and !#$%&'*+-/=?^_`{|}~ may "
+        "appear",
+        f"error: {bad}:14: recipients[4].email: cannot be sent to: the address contains a "
+        "space or control character (U+0000)",
+    ]
+
+
 def test_check_without_a_config_file_says_to_copy_the_example(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

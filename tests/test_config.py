@@ -270,6 +270,56 @@ def test_duplicate_recipients_ignore_case() -> None:
     )
 
 
+# What the message headers and the SMTP envelope cannot carry (TOML escapes).
+UNSENDABLE = [
+    pytest.param("ana..smith@school.org", "two dots in a row", id="double-dot"),
+    pytest.param("anä@school.org", "only ASCII addresses can be sent to", id="non-ascii"),
+    pytest.param('ana\\"x@school.org', "contains '\"' before the @", id="quote"),
+    pytest.param("ana\\u0000@school.org", "control character (U+0000)", id="nul"),
+    pytest.param("ana@school_district.org", "not a host name", id="underscore-domain"),
+    pytest.param("a" * 65 + "@school.org", "more than 64 characters before the @", id="long-name"),
+]
+
+
+@pytest.mark.parametrize("address, why", UNSENDABLE)
+def test_a_recipient_address_mail_cannot_be_sent_to_is_refused(address: str, why: str) -> None:
+    found = only_problem(f"""
+        [[recipients]]
+        email = "{address}"
+    """)
+    assert found.startswith("config.toml:2: recipients[1].email: cannot be sent to: the address ")
+    assert why in found and found.isprintable()
+
+
+@pytest.mark.parametrize("address, why", UNSENDABLE)
+@pytest.mark.parametrize("key", ["from", "admin"])
+def test_a_sender_or_admin_mail_cannot_carry_is_refused(key: str, address: str, why: str) -> None:
+    found = only_problem(f"""
+        [email]
+        {key} = "IT <{address}>"
+    """)
+    assert found.startswith(f"config.toml:2: email.{key}: the address ")
+    assert why in found and found.isprintable()
+
+
+@pytest.mark.parametrize(
+    "address", ["o'brien+pln@school.org", "digest@localhost", "Ana.Diaz@District-7.k12.example"]
+)
+def test_unusual_but_sendable_addresses_are_accepted(address: str) -> None:
+    config = parse_config(
+        toml(f"""
+        [email]
+        admin = "{address}"
+
+        [[recipients]]
+        email = "{address}"
+        """),
+        "config.toml",
+        {},
+    )
+    assert config.email.admin == address and config.recipients[0].email == address
+
+
 def test_a_key_written_twice_in_one_table_is_a_toml_error_with_its_line() -> None:
     text = RSS + 'url = "https://www.edutopia.org/rss.xml"\n'
     assert only_problem(text) == (

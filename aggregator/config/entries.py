@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from aggregator.config.read import (
     KeyPath,
     Table,
+    address_message,
     did_you_mean,
     format_path,
-    is_address,
 )
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import KindSpec, Option, SourceConfig
@@ -163,8 +163,8 @@ def read_recipients(
 def _read_recipient(table: Table, source_keys: Collection[str]) -> RecipientConfig:
     table.check_keys(RECIPIENT_KEYS)
     email = table.text("email", required="(the address the digest goes to)")
-    if email and not is_address(email):
-        table.problem("email", "not an email address, like ana@school.org")
+    if email and (message := address_message(email, "ana@school.org")):
+        table.problem("email", message)
     follow = table.texts("follow")
     for key in follow:
         if key not in source_keys:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from aggregator.domain.address import address_problem, mailbox_problem
 from aggregator.domain.errors import Problem
 
 KeyPath = tuple[str | int, ...]
@@ -139,9 +140,29 @@ def is_hostname(name: str) -> bool:
 
 
 def is_address(address: str) -> bool:
-    """A plain email address `local@domain` (no display name)."""
-    local, at, domain = address.rpartition("@")
-    return bool(at and local) and not re.search(r"[\s<>@,;]", local) and is_hostname(domain)
+    """A plain email address `local@domain` (no display name) mail can be sent to."""
+    return address_problem(address) is None
+
+
+def address_message(address: str, example: str) -> str | None:
+    """What `pln check` says about an address mail cannot be sent to (the rule
+    the message headers apply, `aggregator.domain.address`); None when it can."""
+    problem = address_problem(address)
+    if problem is None:
+        return None
+    if "@" not in address:
+        return f"not an email address, like {example}"
+    return f"cannot be sent to: the address {problem}"
+
+
+def mailbox_message(mailbox: str, example: str) -> str | None:
+    """`address_message` for "Name <address>" values (`[email] from`, `admin`)."""
+    problem = mailbox_problem(mailbox)
+    if problem is None:
+        return None
+    if "@" not in mailbox:
+        return f"not an email address, like {example}"
+    return problem
 
 
 def check_private_entry(entry: str) -> str | None:

@@ -13,11 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.config.read import Table, check_private_entry, is_address, is_hostname
+from aggregator.config.read import (
+    Table,
+    check_private_entry,
+    is_address,
+    is_hostname,
+    mailbox_message,
+)
 from aggregator.config.types import (
     DatabaseConfig,
     DigestConfig,
@@ -128,8 +133,8 @@ def read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailCo
     username = table.text("username")
     use = SecretUse("required when username is set") if username else None
     sender = table.text("from", default.from_address)
-    if not is_address(parseaddr(sender)[1]):
-        table.problem("from", "not an email address, like PLN Digest <digest@school.org>")
+    if message := mailbox_message(sender, "PLN Digest <digest@school.org>"):
+        table.problem("from", message)
     email = EmailConfig(
         smtp_host=host,
         smtp_port=table.whole("smtp_port", default.smtp_port, 1, 65535),
@@ -150,8 +155,8 @@ def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) 
     if backend == "file" and not out:
         table.problem("folder", 'is required when backend = "file"')
     admin = table.text("admin")
-    if admin and not is_address(parseaddr(admin)[1]):
-        table.problem("admin", "not an email address, like it@school.org")
+    if admin and (message := mailbox_message(admin, "it@school.org")):
+        table.problem("admin", message)
     public_url = table.text("public_url").rstrip("/")
     parts = urlsplit(public_url)
     if public_url and (parts.scheme != "https" or not parts.netloc or parts.query):
