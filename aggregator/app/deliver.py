@@ -124,8 +124,10 @@ class Mailer(Protocol):
 
 
 def _one_line(text: str) -> str:
-    """Whitespace (line breaks included) collapsed: header values are one line."""
-    return " ".join(text.split())
+    """Whitespace (line breaks included) collapsed and control characters
+    blanked: a header value is one line of text (RFC 5322 2.2 allows no NUL
+    or other control character in it)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def build_message(

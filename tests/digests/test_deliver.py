@@ -122,6 +122,16 @@ def test_line_breaks_in_a_name_or_subject_stay_in_their_header(field: str) -> No
     assert "Bcc: evil@x" in str(parsed["To"] if field == "name" else parsed["Subject"])
 
 
+@pytest.mark.parametrize("odd", ["\x00", "\x07", "\x1b", "\u2028", "\udc80"])
+def test_control_characters_in_a_name_or_subject_never_reach_the_wire(odd: str) -> None:
+    built = message(RecipientConfig(email="ana@school.org", name=f"Ana{odd}Díaz"), f"A{odd}B")
+    head = built.as_bytes().partition(b"\r\n\r\n")[0]
+    assert all(32 <= byte < 127 for byte in head.replace(b"\r\n", b""))
+    parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
+    assert parsed["To"].addresses[0].display_name == "Ana Díaz"
+    assert parsed["Subject"] == "A B"
+
+
 # --- SMTP -------------------------------------------------------------------------
 
 
