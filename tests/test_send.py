@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email import message_from_bytes, policy
@@ -450,3 +451,87 @@ def test_headers_go_on_the_wire_as_the_rfcs_ask_with_a_real_length_unsubscribe_l
     assert parsed["Subject"] == outcome.subject and "Évaluation formative" in parsed["Subject"]
     assert parsed["To"].addresses[0].display_name == name
     assert parsed["From"].addresses[0].display_name == "PLN Digest — Lincoln"
+
+
+# -- one digest's failure is that digest's alone ---------------------------------------
+
+
+def app_with(db_url: str, clock: FixedClock, email: EmailConfig, *addresses: str) -> App:
+    """An app whose recipients (built directly, past `pln check`) are all due at T0."""
+    recipients = tuple(
+        RecipientConfig(email=a, name="Teacher", timezone="UTC", send_at="11:30", follow=("blog",))
+        for a in addresses
+    )
+    config = dataclasses.replace(make_config(db_url, ["blog"], recipients), email=email)
+    app = build_app(config, clock, connectors={})
+    post = make_post("blog", 1, at=T0 - timedelta(hours=3))
+    app.repo.save_fetch("blog", FetchResult((post,)), T0, T0 + timedelta(hours=1))
+    return app
+
+
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        pytest.param("ana..smith@school.org", "two dots in a row", id="double-dot"),
+        pytest.param("anä@school.org", "only ASCII addresses", id="non-ascii"),
+        pytest.param('ana"x@school.org', "contains '\"' before the @", id="quote"),
+        pytest.param("ana\x00@school.org", "control character (U+0000)", id="nul"),
+    ],
+)
+def test_one_unsendable_address_never_stops_the_batch(db_url: str, bad: str, why: str) -> None:
+    if "\x00" in bad and db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL text cannot hold a NUL: only pln check can refuse it there")
+    script, clock = Script(), FixedClock()
+    with smtp_server(script) as port:
+        with app_with(db_url, clock, email_config(port), ANA, bad, BEN) as app:
+            with SmtpMailer(app.config.email, timeout_s=5) as mailer:
+                first = {o.email: o for o in send_due_digests(app, mailer)}
+            clock.advance(seconds=LEASE.total_seconds() + 60)
+            with SmtpMailer(app.config.email, timeout_s=5) as mailer:
+                again = send_due_digests(app, mailer)
+            recorded = {s.email: s for s in app.repo.latest_deliveries()}
+    assert {e: o.status for e, o in first.items()} == {ANA: "sent", bad: "failed", BEN: "sent"}
+    assert (
+        first[bad].error.startswith("cannot be sent to: the address ") and why in first[bad].error
+    )
+    assert again == []  # recorded as failed for the day: not claimed again at the lease end
+    assert recorded[bad].status == "failed" and why in (recorded[bad].last_error or "")
+    assert len(script.to(ANA)) == 1 and len(script.to(BEN)) == 1
+
+
+@dataclass
+class BreakingMailer:
+    """An SMTP mailer that breaks in a way no one planned for, for one address:
+    before the end of the message, or after it went out."""
+
+    inner: SmtpMailer
+    address: str
+    after_commit: bool = False
+
+    def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
+        if message["To"].addresses[0].addr_spec != self.address:
+            self.inner.send(message, on_commit)
+            return
+        if self.after_commit:
+            on_commit()
+        raise RuntimeError("a bug in a mailer\nsecond line")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("after_commit", [False, True], ids=["before-the-end", "after-the-end"])
+def test_an_unexpected_error_is_that_digests_failure_recorded_by_how_far_it_got(
+    world: World, after_commit: bool
+) -> None:
+    with closing(BreakingMailer(world.mailer(), ANA, after_commit)) as mailer:
+        outcomes = {o.email: o for o in send_due_digests(world.app, mailer)}
+    assert outcomes[BEN].status == "sent"
+    error = "unexpected RuntimeError: a bug in a mailer (see the log)"
+    assert outcomes[ANA].error == error
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
+    if after_commit:  # the end of the message may have gone: never sent again by itself
+        assert outcomes[ANA].status == state.status == "unknown"
+    else:  # nothing can have been accepted: tried again after back-off
+        assert outcomes[ANA].status == state.status == "retry"
+    assert state.last_error == error

@@ -30,12 +30,13 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import address_problem, parse_mailbox
 from aggregator.domain.errors import (
     DeliveryError,
     PermanentFailure,
@@ -45,7 +46,14 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.recipient import RecipientConfig
 
-__all__ = ["MESSAGE_POLICY", "FileMailer", "Mailer", "SmtpMailer", "build_message"]
+__all__ = [
+    "MESSAGE_POLICY",
+    "FileMailer",
+    "Mailer",
+    "SmtpMailer",
+    "build_message",
+    "config_mailbox",
+]
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +154,15 @@ def build_message(
     `sender` is `[email] from` ("Name <address>"); the Message-ID uses its
     domain. With `unsubscribe_url` (https) the message carries RFC 8058
     one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one.
+    Raises PermanentFailure when an address is one no header can carry
+    (`pln check` refuses those; see `aggregator.domain.address`).
     """
-    name, address = parseaddr(sender)
+    name, address = config_mailbox(sender, "from")
+    problem = address_problem(recipient.email)
+    if problem is not None:
+        raise PermanentFailure(
+            f"cannot be sent to: the address {problem}; correct it in [[recipients]]"
+        )
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = Address(display_name=_one_line(name), addr_spec=address)
     message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
@@ -165,6 +180,17 @@ def build_message(
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def config_mailbox(value: str, key: str) -> tuple[str, str]:
+    """The display name and address of `[email] <key>` (`from`, `admin`).
+
+    Raises PermanentFailure when it is no single address a header can carry.
+    """
+    try:
+        return parse_mailbox(value)
+    except ValueError as exc:
+        raise PermanentFailure(f"[email] {key} {exc}; correct it and run pln check") from exc
 
 
 def envelope_recipient(message: EmailMessage) -> str:
@@ -249,7 +275,7 @@ class SmtpMailer:
     def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
         """Send `message` (see `Mailer.send`); raises the failures listed there."""
         recipient = envelope_recipient(message)
-        sender = parseaddr(self.config.from_address)[1]
+        sender = config_mailbox(self.config.from_address, "from")[1]
         reused = self._smtp is not None
         try:
             smtp = self._open_transaction(sender, recipient)

@@ -14,18 +14,19 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from aggregator.app.build import build_digest, render_digest
-from aggregator.app.deliver import Mailer, build_message
+from aggregator.app.deliver import Mailer, build_message, config_mailbox
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
+from aggregator.config.types import EmailConfig
 from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import (
     PermanentFailure,
     PLNError,
     ServerUnavailable,
+    StorageError,
     TemporaryFailure,
     UnknownOutcome,
 )
@@ -93,7 +94,11 @@ def send_due_digests(
         if dry_run:
             outcomes.append(_preview(app, job, now, memo))
             continue
-        claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
+        try:
+            claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
+        except StorageError as exc:  # e.g. an address the database cannot store
+            outcomes.append(_unclaimed(job, exc))
+            continue
         if claim is None:
             continue  # another process claimed it in the meantime
         if unavailable is None:
@@ -157,8 +162,10 @@ def _deliver(
 ) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went.
 
-    Raises `ServerUnavailable` without recording it: the caller records it
-    for this digest and for the rest of the batch.
+    Whatever goes wrong is this digest's failure, recorded on its delivery:
+    the rest of the batch goes on. Raises `ServerUnavailable` without
+    recording it (the caller records it for this digest and the rest of the
+    batch), and StorageError when the database cannot record the outcome.
     """
     now, repo = app.clock(), app.repo
     try:
@@ -169,39 +176,107 @@ def _deliver(
                 claim.email, claim.local_day, OutcomeStatus.SKIPPED, digest.subject, 0
             )
         message = _message(app, recipient, digest, now)
+    except PermanentFailure as exc:  # no message can be written, e.g. for that address
+        return _refused(repo, claim, exc)
     except PLNError as exc:
         return _failed_attempt(repo, claim, str(exc), now)
-    message_id = str(message["Message-ID"])
+    except Exception as exc:  # a bug met by this digest alone: the batch goes on
+        log.exception("%s: digest for %s could not be built", claim.email, claim.local_day)
+        return _failed_attempt(repo, claim, _unexpected(exc), now)
     count = len(digest.entries) + len(digest.also)
     outcome = DeliveryOutcome(
-        claim.email, claim.local_day, OutcomeStatus.SENT, digest.subject, count, message_id
+        claim.email,
+        claim.local_day,
+        OutcomeStatus.SENT,
+        digest.subject,
+        count,
+        str(message["Message-ID"]),
     )
+    return _send(app, mailer, claim, message, outcome)
+
+
+def _send(
+    app: App, mailer: Mailer, claim: Claim, message: EmailMessage, outcome: DeliveryOutcome
+) -> DeliveryOutcome:
+    """Hand the built message to the mailer; record how far it got."""
+    now, repo = app.clock(), app.repo
+    committed: list[bool] = []
+
+    def commit() -> None:
+        repo.mark_unknown(claim, outcome.message_id, now, outcome.post_count, now)
+        committed.append(True)
+
     try:
-        mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, count, now))
+        mailer.send(message, commit)
     except ServerUnavailable:
         raise
     except TemporaryFailure as exc:
         return _failed_attempt(repo, claim, str(exc), now)
     except PermanentFailure as exc:
-        repo.mark_failed(claim, str(exc))
-        log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
-        return replace(outcome, status=OutcomeStatus.FAILED, error=str(exc))
+        return _refused(repo, claim, exc, outcome)
     except UnknownOutcome as exc:
-        repo.note_unknown(claim, str(exc))
-        log.error(
-            "%s: digest for %s may have been sent (%s); not sending it again: "
-            "check the mail log for %s",
-            claim.email,
-            claim.local_day,
-            exc,
-            message_id,
-        )
-        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=str(exc))
+        return _unknown(repo, claim, outcome, str(exc))
+    except StorageError as exc:
+        # Raised by `commit`: the message was abandoned before its end, and the
+        # claim is another process's now, or the database is down. Either way
+        # nothing can be recorded here; its lease makes it due again.
+        log.error("%s: digest for %s not sent: %s", claim.email, claim.local_day, exc)
+        return replace(outcome, status=OutcomeStatus.RETRY, error=f"not sent: {exc}")
+    except Exception as exc:  # a bug in a mailer: this digest's failure alone
+        log.exception("%s: digest for %s: sending failed", claim.email, claim.local_day)
+        if committed:  # the end of the message may have gone out
+            return _unknown(repo, claim, outcome, _unexpected(exc))
+        return _failed_attempt(repo, claim, _unexpected(exc), now)
     repo.mark_sent(claim, app.clock())
     log.info(
-        "%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count, message_id
+        "%s: digest for %s sent (%d posts, %s)",
+        claim.email,
+        claim.local_day,
+        outcome.post_count,
+        outcome.message_id,
     )
     return outcome
+
+
+def _refused(
+    repo: Repository, claim: Claim, exc: PermanentFailure, outcome: DeliveryOutcome | None = None
+) -> DeliveryOutcome:
+    """Record a digest that can never go as it is (5xx, an address no header
+    can carry) as failed for its day."""
+    repo.mark_failed(claim, str(exc))
+    log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
+    base = outcome or DeliveryOutcome(claim.email, claim.local_day, OutcomeStatus.FAILED)
+    return replace(base, status=OutcomeStatus.FAILED, error=str(exc))
+
+
+def _unknown(
+    repo: Repository, claim: Claim, outcome: DeliveryOutcome, error: str
+) -> DeliveryOutcome:
+    """Keep a digest whose end may have reached the server `unknown`: never resent."""
+    repo.note_unknown(claim, error)
+    log.error(
+        "%s: digest for %s may have been sent (%s); not sending it again: "
+        "check the mail log for %s",
+        claim.email,
+        claim.local_day,
+        error,
+        outcome.message_id,
+    )
+    return replace(outcome, status=OutcomeStatus.UNKNOWN, error=error)
+
+
+def _unclaimed(job: _Job, exc: StorageError) -> DeliveryOutcome:
+    """A digest whose claim could not be recorded: nothing was sent."""
+    log.error("%s: digest for %s not claimed: %s", job.recipient.email, job.local_day, exc)
+    return DeliveryOutcome(
+        job.recipient.email, job.local_day, OutcomeStatus.FAILED, error=f"not sent: {exc}"
+    )
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no one planned for; the log has its traceback."""
+    lines = str(exc).strip().splitlines()
+    return f"unexpected {type(exc).__name__}: {lines[0] if lines else ''} (see the log)"
 
 
 def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -> DeliveryOutcome:
@@ -246,8 +321,13 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
         html=render_digest(digest, "html", url or ""),
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
-        unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
+        unsubscribe_mailto=config_mailbox(*_mailto_source(email))[1],
     )
+
+
+def _mailto_source(email: EmailConfig) -> tuple[str, str]:
+    """Where unsubscribe requests by mail go: the admin, else the sender."""
+    return (email.admin, "admin") if email.admin else (email.from_address, "from")
 
 
 def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> DeliveryOutcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+import string
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,10 +13,13 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
 from aggregator.app.wiring import build_mailer
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import address_problem
 from aggregator.domain.errors import (
     PermanentFailure,
     ServerUnavailable,
@@ -130,6 +134,32 @@ def test_control_characters_in_a_name_or_subject_never_reach_the_wire(odd: str) 
     parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
     assert parsed["To"].addresses[0].display_name == "Ana Díaz"
     assert parsed["Subject"] == "A B"
+
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+NEAR_ADDRESSES = st.builds(
+    "{}@{}".format,
+    st.text(ATEXT + '.@"() ,;:<>[]\\ä\x00', min_size=1, max_size=70),
+    st.text(string.ascii_letters + string.digits + "-._ü", min_size=1, max_size=30),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NEAR_ADDRESSES)
+def test_every_address_pln_check_accepts_is_carried_by_the_headers_as_written(
+    address: str,
+) -> None:
+    """`pln check` and the message use one rule: what it accepts goes out intact,
+    what it refuses never reaches a message."""
+    to = RecipientConfig(email=address, name="Ana")
+    if address_problem(address) is not None:
+        with pytest.raises(PermanentFailure, match="cannot be sent to: the address"):
+            message(to)
+        return
+    raw = message(to).as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == address
+    assert not parsed["To"].defects and f"<{address}>".encode() in raw
 
 
 # --- SMTP -------------------------------------------------------------------------
