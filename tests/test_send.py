@@ -535,3 +535,46 @@ def test_an_unexpected_error_is_that_digests_failure_recorded_by_how_far_it_got(
     else:  # nothing can have been accepted: tried again after back-off
         assert outcomes[ANA].status == state.status == "retry"
     assert state.last_error == error
+
+
+# -- an address is one identity whatever its case ------------------------------------
+
+
+def test_a_case_only_change_of_an_address_is_the_same_teacher(world: World) -> None:
+    """ana@school.org becomes Ana@School.ORG in the file and the configuration is
+    reloaded: no second digest that day, and one unsubscribe stops both spellings."""
+    assert world.send() == {ANA: "sent", BEN: "sent"}
+    old = world.app.config
+    renamed = tuple(
+        RecipientConfig(
+            email="Ana@School.ORG",
+            name=r.name,
+            timezone=r.timezone,
+            send_at=r.send_at,
+            follow=r.follow,
+        )
+        if r.email == ANA
+        else r
+        for r in old.recipients
+    )
+    world.app.close()
+    world.app = build_app(dataclasses.replace(old, recipients=renamed), world.clock, connectors={})
+    world.clock.advance(minutes=30)
+    assert world.send() == {}
+    assert len(world.script.to(ANA)) == 1
+    token = make_token(world.app.config.email, "Ana@School.ORG")  # a link made for that spelling
+    assert unsubscribe_link(world.app, token) == ("Ana@School.ORG", True)
+    assert unsubscribe_link(world.app, make_token(world.app.config.email, ANA)) == (ANA, False)
+    world.clock.advance(days=1)
+    assert world.send() == {BEN: "sent"}
+    assert [s.email for s in world.app.repo.latest_deliveries()] == [ANA, BEN]
+    world.app.close()
+
+
+def test_the_to_header_keeps_the_address_as_written(world: World) -> None:
+    recipient = dataclasses.replace(world.app.config.recipients[0], email="Ana@School.ORG")
+    world.app.config = dataclasses.replace(world.app.config, recipients=(recipient,))
+    assert world.send() == {ANA: "sent"}
+    ((rcpts, message),) = world.script.received
+    assert rcpts == ["Ana@School.ORG"]
+    assert message["To"].addresses[0].addr_spec == "Ana@School.ORG"

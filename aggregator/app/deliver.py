@@ -158,14 +158,14 @@ def build_message(
     (`pln check` refuses those; see `aggregator.domain.address`).
     """
     name, address = config_mailbox(sender, "from")
-    problem = address_problem(recipient.email)
+    problem = address_problem(recipient.to_address)
     if problem is not None:
         raise PermanentFailure(
             f"cannot be sent to: the address {problem}; correct it in [[recipients]]"
         )
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = Address(display_name=_one_line(name), addr_spec=address)
-    message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
+    message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.to_address)
     message["Subject"] = _one_line(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2])

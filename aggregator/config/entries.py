@@ -153,7 +153,7 @@ def read_recipients(
         address = recipient.email.lower()
         if address in first_index:
             other = format_path(("recipients", first_index[address]))
-            table.problem("email", f"duplicate recipient {recipient.email!r} (also {other})")
+            table.problem("email", f"duplicate recipient {recipient.to_address!r} (also {other})")
         elif address:
             first_index[address] = index
         recipients.append(recipient)

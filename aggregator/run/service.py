@@ -23,6 +23,7 @@ from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
+from aggregator.domain.address import identity, parse_mailbox
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.delivery import DeliveryOutcome
 from aggregator.domain.errors import DeliveryError
@@ -65,7 +66,7 @@ class HealthEmailer:
     def __call__(self, app: App) -> None:
         """Send the health email if it is due now and not yet sent that day.
 
-        It is claimed like a digest (as `health-report:<admin>`), so a
+        It is claimed like a digest (see `health_claim_key`), so a
         restart on its day never sends it twice; a failure is recorded and
         not retried: next week's report follows.
         """
@@ -75,7 +76,7 @@ class HealthEmailer:
         if day is None or not app.config.email.admin:
             return
         repo = app.repo
-        claim = repo.claim_delivery(f"health-report:{app.config.email.admin}", day, now, LEASE)
+        claim = repo.claim_delivery(health_claim_key(app.config.email.admin), day, now, LEASE)
         if claim is None:
             return
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
@@ -102,6 +103,16 @@ class HealthEmailer:
                 stale=sum(h.is_stale for h in health),
             ),
         )
+
+
+def health_claim_key(admin: str) -> str:
+    """What the week's health email is claimed as: one per admin address,
+    whatever its case or display name ("health-report:it@school.org")."""
+    try:
+        address = parse_mailbox(admin)[1]
+    except ValueError:  # refused by pln check; its failure is recorded under this key
+        address = admin
+    return f"health-report:{identity(address)}"
 
 
 def make_metronome(

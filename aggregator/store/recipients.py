@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aggregator.domain.address import identity
 from aggregator.domain.errors import StorageError
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.engine import Transactions
@@ -52,7 +53,7 @@ class RecipientRecords(Transactions):
 
         def work(session: Session) -> bool:
             row = session.scalars(
-                select(RecipientRow).where(func.lower(RecipientRow.email) == email.lower())
+                select(RecipientRow).where(RecipientRow.email == identity(email))
             ).one_or_none()
             if row is None:
                 raise StorageError(f"no recipient {email} is stored; nothing to unsubscribe")
