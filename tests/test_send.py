@@ -578,3 +578,35 @@ def test_the_to_header_keeps_the_address_as_written(world: World) -> None:
     ((rcpts, message),) = world.script.received
     assert rcpts == ["Ana@School.ORG"]
     assert message["To"].addresses[0].addr_spec == "Ana@School.ORG"
+
+
+# -- never two digests within the minimum gap ------------------------------------------
+
+
+def test_moving_a_time_zone_never_sends_a_second_digest_within_12_hours(db_url: str) -> None:
+    """Pacific/Auckland -> Pacific/Honolulu crosses back to a local day not yet
+    sent: that day is skipped and reported like a missed one."""
+    script, clock = Script(), FixedClock(T0 + timedelta(hours=5, minutes=30))  # 17:30 UTC
+    with smtp_server(script) as port, app_with(db_url, clock, email_config(port)) as app:
+        ana = RecipientConfig(
+            email=ANA, timezone="Pacific/Auckland", send_at="06:30", follow=("blog",)
+        )
+        app.config = dataclasses.replace(app.config, recipients=(ana,))
+        with SmtpMailer(app.config.email, timeout_s=5) as mailer:
+            (first,) = send_due_digests(app, mailer)  # 06:30 on Tuesday 1 December there
+            assert (first.status, first.local_day) == ("sent", DAY + timedelta(days=1))
+            moved = dataclasses.replace(ana, timezone="Pacific/Honolulu")
+            app.config = dataclasses.replace(app.config, recipients=(moved,))
+            clock.advance(minutes=5)  # 07:35 on Monday 30 November in Honolulu
+            (skipped,) = send_due_digests(app, mailer)
+            assert (skipped.status, skipped.local_day) == ("missed", DAY)
+            assert "at least 12 hours apart" in skipped.error
+            assert send_due_digests(app, mailer) == []  # recorded: reported once
+            clock.advance(days=1, minutes=-65)  # 06:30 on 1 December in Honolulu: sent already
+            assert send_due_digests(app, mailer) == []
+            clock.advance(days=1)
+            (next_one,) = send_due_digests(app, mailer)
+            assert (next_one.status, next_one.local_day) == ("sent", DAY + timedelta(days=2))
+        recorded = app.repo.recorded_days([ANA], DAY)
+    assert recorded == {ANA: {DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)}}
+    assert len(script.to(ANA)) == 2

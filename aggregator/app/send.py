@@ -34,7 +34,7 @@ from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
 from digests.cluster import PairMemo
 from digests.compose import Digest
-from digests.due import DueDigest, due_digests
+from digests.due import MIN_GAP, DueDigest, due_digests, is_too_soon
 
 __all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
@@ -47,6 +47,8 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=1)
 # Attempts before a day's digest is given up: 5, 10, 20, 40 min apart.
 MAX_ATTEMPTS = 5
+# Outcomes after which the teacher may have the digest: the next is MIN_GAP later.
+_MAY_HAVE_ARRIVED = (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN, OutcomeStatus.WOULD_SEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +92,67 @@ def send_due_digests(
     # The recipients of a batch follow many of the same sources: their
     # digests compare many of the same pairs of posts.
     memo = PairMemo()
+    last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
     for job in jobs:
+        email = job.recipient.email
+        if is_too_soon(now, last_sent.get(email)):
+            outcomes.append(_too_soon(repo, job, last_sent[email], now, dry_run))
+            continue
         if dry_run:
-            outcomes.append(_preview(app, job, now, memo))
-            continue
-        try:
-            claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
-        except StorageError as exc:  # e.g. an address the database cannot store
-            outcomes.append(_unclaimed(job, exc))
-            continue
-        if claim is None:
-            continue  # another process claimed it in the meantime
-        if unavailable is None:
-            try:
-                outcomes.append(_deliver(app, mailer, job.recipient, claim, memo))
-                continue
-            except ServerUnavailable as exc:
-                unavailable = exc  # the rest of the batch is not tried: it would fail alike
-        error = f"server unavailable: {unavailable}"
-        outcomes.append(_failed_attempt(repo, claim, error, now))
+            outcome: DeliveryOutcome | None = _preview(app, job, now, memo)
+        else:
+            outcome, unavailable = _attempt(app, mailer, job, now, unavailable, memo)
+        if outcome is not None:
+            outcomes.append(outcome)
+            if outcome.status in _MAY_HAVE_ARRIVED:
+                last_sent[email] = now
     return outcomes
+
+
+def _attempt(
+    app: App,
+    mailer: Mailer,
+    job: _Job,
+    now: datetime,
+    unavailable: ServerUnavailable | None,
+    memo: PairMemo,
+) -> tuple[DeliveryOutcome | None, ServerUnavailable | None]:
+    """Claim and send one digest, unless the server is known to be unavailable
+    (then the claim is recorded for a retry); None when another process has
+    it. Returns the outcome and whether the server is unavailable now."""
+    repo = app.repo
+    try:
+        claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
+    except StorageError as exc:  # e.g. an address the database cannot store
+        return _unclaimed(job, exc), unavailable
+    if claim is None:
+        return None, unavailable  # another process claimed it in the meantime
+    if unavailable is None:
+        try:
+            return _deliver(app, mailer, job.recipient, claim, memo), None
+        except ServerUnavailable as exc:
+            unavailable = exc  # the rest of the batch is not tried: it would fail alike
+    error = f"server unavailable: {unavailable}"
+    return _failed_attempt(repo, claim, error, now), unavailable
+
+
+def _too_soon(
+    repo: Repository, job: _Job, last_sent_at: datetime, now: datetime, dry_run: bool
+) -> DeliveryOutcome:
+    """Record a digest that would follow the last one by less than `MIN_GAP`
+    (its time zone moved) as failed for its day, reported like a missed one."""
+    hours = MIN_GAP.total_seconds() / 3600
+    reason = (
+        f"skipped: the last digest went out at {last_sent_at:%Y-%m-%d %H:%M} UTC, and "
+        f"digests are at least {hours:g} hours apart"
+    )
+    email = job.recipient.email
+    if not dry_run:
+        claim = job.claim or repo.claim_delivery(email, job.local_day, now, LEASE)
+        if claim is not None:
+            repo.mark_failed(claim, reason)
+            log.warning("%s: digest for %s %s", email, job.local_day, reason)
+    return DeliveryOutcome(email, job.local_day, OutcomeStatus.MISSED, error=reason)
 
 
 def _jobs(

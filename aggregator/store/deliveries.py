@@ -254,6 +254,24 @@ class DeliveryRecords(Transactions):
 
         return self._run("reading recorded digests", work)
 
+    def last_sent_at(self, emails: Collection[str]) -> dict[str, datetime]:
+        """When each of `emails` was last sent a digest that may have arrived
+        (sent, or of unknown fate): the start of that send. Raises `StorageError`."""
+        stmt = (
+            select(DigestRow.recipient_email, func.max(DigestRow.built_at))
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .where(
+                DigestRow.recipient_email.in_(list(emails)),
+                DeliveryRow.status.in_((DeliveryState.SENT, DeliveryState.UNKNOWN)),
+            )
+            .group_by(DigestRow.recipient_email)
+        )
+
+        def work(session: Session) -> dict[str, datetime]:
+            return {email: at for email, at in session.execute(stmt) if at is not None}
+
+        return self._run("reading when digests were last sent", work)
+
     def latest_deliveries(self) -> list[RecordedDelivery]:
         """Each recipient's latest delivery (by local day), ordered by email."""
         latest_day = (
