@@ -204,6 +204,17 @@ def test_check_refuses_addresses_mail_cannot_be_sent_to(tmp_path: Path) -> None:
     ]
 
 
+def test_check_refuses_a_line_break_in_the_admin_address_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nadmin = "it@school.org\\r\\nBcc: everyone@elsewhere.example"\n', encoding="utf-8"
+    )
+    assert_one_line_error(
+        pln("check", "--config", str(bad)),
+        f"{bad}:2: email.admin: must be one line: a line break would start another header",
+    )
+
+
 def test_check_without_a_config_file_says_to_copy_the_example(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

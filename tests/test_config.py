@@ -824,3 +824,16 @@ def test_mute_and_boost_lists_are_bounded(words: list[str], message: str) -> Non
             {key} = {json.dumps(words)}
         """
         assert only_problem(text).startswith(f"config.toml:3: recipients[1].{key}: {message}")
+
+
+@pytest.mark.parametrize("key", ["from", "admin"])
+@pytest.mark.parametrize("breaks", ["\\r\\n", "\\n", "\\r"])
+def test_a_line_break_in_the_sender_or_admin_is_refused_on_one_line(key: str, breaks: str) -> None:
+    """A line break would start a header of its own (Bcc: ...) in every message."""
+    found = only_problem(f"""
+        [email]
+        {key} = "it@school.org{breaks}Bcc: everyone@elsewhere.example"
+    """)
+    assert found == (
+        f"config.toml:2: email.{key}: must be one line: a line break would start another header"
+    )

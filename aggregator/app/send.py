@@ -17,10 +17,11 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from aggregator.app.build import build_digest, render_digest
-from aggregator.app.deliver import Mailer, build_message, config_mailbox
+from aggregator.app.deliver import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import parse_mailbox
 from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import (
     PermanentFailure,
@@ -364,13 +365,19 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
         html=render_digest(digest, "html", url or ""),
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
-        unsubscribe_mailto=config_mailbox(*_mailto_source(email))[1],
+        unsubscribe_mailto=_unsubscribe_mailto(email),
     )
 
 
-def _mailto_source(email: EmailConfig) -> tuple[str, str]:
-    """Where unsubscribe requests by mail go: the admin, else the sender."""
-    return (email.admin, "admin") if email.admin else (email.from_address, "from")
+def _unsubscribe_mailto(email: EmailConfig) -> str:
+    """Where unsubscribe requests by mail go: the admin, else the sender (an
+    admin address no header can carry, refused by pln check, is passed over)."""
+    for mailbox in (email.admin, email.from_address):
+        try:
+            return parse_mailbox(mailbox)[1]
+        except ValueError:  # empty, or refused by pln check
+            continue
+    return ""
 
 
 def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> DeliveryOutcome:
