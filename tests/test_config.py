@@ -343,6 +343,22 @@ def test_source_key_format() -> None:
     )
 
 
+@pytest.mark.parametrize("length, problem", [(200, None), (201, "not 201")])
+def test_a_source_key_fits_the_database_column(length: int, problem: str | None) -> None:
+    text = f"""
+        [[sources]]
+        key = "{"k" * length}"
+        kind = "rss"
+        url = "https://blog.example/feed"
+    """
+    if problem is None:
+        assert parse_config(toml(text), "config.toml", {}).sources[0].key == "k" * length
+    else:
+        assert only_problem(text) == (
+            f"config.toml:2: sources[1].key: must be at most 200 characters, {problem}"
+        )
+
+
 def test_follow_of_an_unknown_source_suggests_the_close_one() -> None:
     text = (
         RSS

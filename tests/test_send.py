@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -15,16 +16,21 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.app.config import parse_config
 from aggregator.app.deliver import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, unsubscribe_link
 from aggregator.app.wiring import App, build_app
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import MAX_ADDRESS_CHARS
 from aggregator.domain.errors import PLNError, ServerUnavailable
+from aggregator.domain.limits import SOURCE_KEY_CHARS, STORED_ADDRESS_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult
+from aggregator.run.service import health_claim_key
+from aggregator.store.tables import Base
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
 
@@ -610,3 +616,58 @@ def test_moving_a_time_zone_never_sends_a_second_digest_within_12_hours(db_url: 
         recorded = app.repo.recorded_days([ANA], DAY)
     assert recorded == {ANA: {DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)}}
     assert len(script.to(ANA)) == 2
+
+
+# -- the longest values pln check accepts fit the database ------------------------------
+
+LONGEST_KEY = "k" * SOURCE_KEY_CHARS
+LONGEST_ADDRESS = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
+
+
+def test_the_longest_key_and_address_pln_check_accepts_work_on_every_database(
+    db_url: str, tmp_path: Path
+) -> None:
+    assert len(LONGEST_ADDRESS) == MAX_ADDRESS_CHARS
+    text = f"""
+        [database]
+        url = "{db_url}"
+
+        [email]
+        backend = "file"
+        folder = "{tmp_path / "outbox"}"
+        admin = "{LONGEST_ADDRESS}"
+
+        [[sources]]
+        key = "{LONGEST_KEY}"
+        kind = "rss"
+        url = "https://blog.example/feed"
+
+        [[recipients]]
+        email = "{LONGEST_ADDRESS}"
+        timezone = "UTC"
+        send_at = "11:30"
+        follow = ["{LONGEST_KEY}"]
+    """
+    config = parse_config(textwrap.dedent(text), tmp_path / "config.toml", {})
+    clock = FixedClock()
+    with build_app(config, clock, connectors={}) as app:
+        post = make_post(LONGEST_KEY, 1, at=T0 - timedelta(hours=1))
+        app.repo.save_fetch(LONGEST_KEY, FetchResult((post,)), T0, T0 + timedelta(hours=1))
+        (outcome,) = send_due_digests(app, FileMailer(tmp_path / "outbox"))
+        assert (outcome.status, outcome.post_count) == ("sent", 1)
+        assert app.repo.claim_delivery(health_claim_key(LONGEST_ADDRESS), DAY, T0, LEASE)
+        assert [s.key for s in app.repo.source_statuses()] == [LONGEST_KEY]
+
+
+@pytest.mark.parametrize(
+    "table, column, size",
+    [
+        ("sources", "key", SOURCE_KEY_CHARS),
+        ("posts", "source_key", SOURCE_KEY_CHARS),
+        ("recipients", "email", STORED_ADDRESS_CHARS),
+        ("digests", "recipient_email", STORED_ADDRESS_CHARS),
+    ],
+)
+def test_the_columns_are_as_long_as_pln_check_allows(table: str, column: str, size: int) -> None:
+    assert Base.metadata.tables[table].c[column].type.length == size
+    assert len(health_claim_key(LONGEST_ADDRESS)) <= STORED_ADDRESS_CHARS

@@ -22,6 +22,7 @@ from aggregator.config.read import (
     did_you_mean,
     format_path,
 )
+from aggregator.domain.limits import SOURCE_KEY_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import KindSpec, Option, SourceConfig
 
@@ -83,6 +84,8 @@ def _read_source(table: Table, kinds: Mapping[str, KindSpec], needs: list[EnvNee
     key = table.text("key", required="(a short id like edchat)")
     if key and not _SOURCE_KEY.match(key):
         table.problem("key", "must be lower-case letters, digits, - and _ (like cult-of-pedagogy)")
+    elif len(key) > SOURCE_KEY_CHARS:  # the database column's size
+        table.problem("key", f"must be at most {SOURCE_KEY_CHARS} characters, not {len(key)}")
     kind = table.text("kind", required=f"(one of: {', '.join(kinds)})")
     interval = None
     if "interval_minutes" in table.data:
