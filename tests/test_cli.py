@@ -366,6 +366,25 @@ def test_digest_on_a_date(fetched: Path) -> None:
     assert "30 Nov" in result.stdout.splitlines()[0]
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "1969-12-31", "9999-12-31"])
+def test_digest_on_a_day_out_of_range_is_one_line(fetched: Path, day: str) -> None:
+    result = pln("digest", "--recipient", RECIPIENT, "--date", day, "--config", str(fetched))
+    assert_one_line_error(
+        result, f"no digest can be built for {day}: give a day from 1970-01-01 to 9999-12-30"
+    )
+
+
+@pytest.mark.parametrize("day", ["1970-01-01", "9999-12-30"])
+@pytest.mark.parametrize("explain", [[], ["--explain"]])
+def test_digest_on_the_first_and_last_day_in_range(
+    fetched: Path, day: str, explain: list[str]
+) -> None:
+    result = pln(
+        "digest", "--recipient", RECIPIENT, "--date", day, *explain, "--config", str(fetched)
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_digest_bad_date_is_a_usage_error(config: Path) -> None:
     result = pln(
         "digest", "--recipient", RECIPIENT, "--date", "30/11/2026", "--config", str(config)
