@@ -4,7 +4,7 @@ can be told to refuse, or to drop the connection, for given recipients."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -32,6 +32,8 @@ class Script:
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     raw: list[tuple[list[str], bytes]] = field(default_factory=list)
     """The bytes of each accepted message as they arrived (dot-stuffing undone)."""
+    on_accept: Callable[[], None] | None = None
+    """Run (on the server's thread) once a message is taken, before the 250."""
     connections: int = 0
 
     def take(self, counts: dict[str, int], rcpts: list[str]) -> bool:
@@ -71,6 +73,8 @@ class Script:
         assert isinstance(message, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), message))
         self.raw.append((list(envelope.rcpt_tos), content))
+        if self.on_accept is not None:
+            self.on_accept()
         if self.take(self.drop_after_data, list(envelope.rcpt_tos)):
             assert server.transport is not None
             server.transport.abort()

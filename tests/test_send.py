@@ -7,15 +7,18 @@ import re
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html import escape as html_escape
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from aggregator.app import accepted
+from aggregator.app.accepted import SENT_RECORD_PATIENCE_S
 from aggregator.app.config import parse_config
 from aggregator.app.deliver import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
@@ -24,15 +27,19 @@ from aggregator.app.wiring import App, build_app
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.config.types import EmailConfig
 from aggregator.domain.address import MAX_ADDRESS_CHARS
-from aggregator.domain.errors import PLNError, ServerUnavailable
+from aggregator.domain.delivery import Claim
+from aggregator.domain.errors import PLNError, ServerUnavailable, StorageError
 from aggregator.domain.limits import SOURCE_KEY_CHARS, STORED_ADDRESS_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult
 from aggregator.run.service import health_claim_key
+from aggregator.store.repository import Repository
 from aggregator.store.tables import Base
+from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.fakes import T0, FixedClock, make_config, make_post
 from tests.smtp_server import Script, free_port, smtp_server
+from tests.tcp_proxy import tcp_proxy
 
 ANA = "ana@school.org"
 BEN = "ben@school.org"
@@ -447,8 +454,8 @@ def test_headers_go_on_the_wire_as_the_rfcs_ask_with_a_real_length_unsubscribe_l
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
     # The neighbours: encoded words only where RFC 2047 allows them, each at most
     # 75 characters (RFC 2047 2); addresses and the Message-ID literal.
-    for field in ("subject", "from", "to"):
-        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(headers[field]))
+    for header in ("subject", "from", "to"):
+        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(headers[header]))
     assert "=?" not in headers["message-id"]
     assert re.fullmatch(r"<[^<>@\s]+@lincoln-middle-school\.example\.org>", headers["message-id"])
     assert headers["to"].endswith(f"<{LONG_ADDRESS}>")
@@ -671,3 +678,98 @@ def test_the_longest_key_and_address_pln_check_accepts_work_on_every_database(
 def test_the_columns_are_as_long_as_pln_check_allows(table: str, column: str, size: int) -> None:
     assert Base.metadata.tables[table].c[column].type.length == size
     assert len(health_claim_key(LONGEST_ADDRESS)) <= STORED_ADDRESS_CHARS
+
+
+# -- a database outage right after the server accepted a digest -----------------------
+
+
+@dataclass
+class FakeTime:
+    """`time.monotonic` and `time.sleep` for `aggregator.app.accepted`: a wait
+    passes at once, and `at` runs what is due once the time has come."""
+
+    now: float = 0.0
+    waits: list[float] = field(default_factory=list)
+    at: dict[float, Callable[[], None]] = field(default_factory=dict)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        for when in sorted(t for t in self.at if t <= self.now):
+            self.at.pop(when)()
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(accepted, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(accepted, "_sleep", fake.sleep)
+    return fake
+
+
+@dataclass
+class Outage:
+    """The database refusing every write from the moment the server took the
+    message until `ended` (a store whose engine is down fails the same way)."""
+
+    ended: bool = False
+    started: bool = False
+
+    def break_writes(self, repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = repo.mark_sent
+
+        def mark_sent(claim: Claim, now: datetime) -> None:
+            if self.started and not self.ended:
+                raise StorageError("recording the delivery failed: connection refused")
+            real(claim, now)
+
+        monkeypatch.setattr(repo, "mark_sent", mark_sent)
+
+
+@pytest.mark.parametrize("outage_s, status", [(100, "sent"), (None, "unknown")])
+def test_a_database_outage_after_acceptance_is_waited_out_for_minutes(
+    world: World,
+    fake_time: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+    outage_s: float | None,
+    status: str,
+) -> None:
+    outage = Outage()
+    outage.break_writes(world.app.repo, monkeypatch)
+    world.script.on_accept = lambda: setattr(outage, "started", True)
+    if outage_s is not None:
+        fake_time.at[outage_s] = lambda: setattr(outage, "ended", True)
+    with world.mailer() as mailer:
+        outcomes = {o.email: o for o in send_due_digests(world.app, mailer, only=ANA)}
+    assert outcomes[ANA].status == status
+    if outage_s is not None:  # 1, 2, 4, 8, 15, then 30 s apart: recorded at 120 s
+        assert fake_time.waits == [1, 2, 4, 8, 15, 30, 30, 30]
+    else:  # given up after three minutes: left unknown, never sent again
+        assert sum(fake_time.waits) == SENT_RECORD_PATIENCE_S == 180
+        assert outcomes[ANA].error.startswith("accepted by the mail server, but not recorded")
+        outage.ended = True
+        world.clock.advance(hours=1)
+        assert world.send() == {BEN: "sent"}
+    (state,) = [s for s in world.app.repo.latest_deliveries() if s.email == ANA]
+    assert state.status == status and len(world.script.to(ANA)) == 1
+
+
+@pytest.mark.needs_server(bool(POSTGRES_URL), "PLN_TEST_DATABASE_URL is not set")
+def test_a_real_postgresql_outage_after_acceptance_is_waited_out(fake_time: FakeTime) -> None:
+    """The connections to PostgreSQL drop, and new ones are refused, from the
+    moment the server took the message; it answers again 40 s later."""
+    _reset_postgres(POSTGRES_URL)
+    url = sa.make_url(POSTGRES_URL)
+    with tcp_proxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        script, clock = Script(on_accept=proxy.cut), FixedClock()
+        fake_time.at[40] = proxy.restore
+        with smtp_server(script) as port, make_app(through, clock, email_config(port)) as app:
+            with SmtpMailer(app.config.email, timeout_s=5) as mailer:
+                (outcome,) = send_due_digests(app, mailer, only=ANA)
+            (state,) = [s for s in app.repo.latest_deliveries() if s.email == ANA]
+    assert (outcome.status, state.status) == ("sent", "sent")
+    assert 40 <= sum(fake_time.waits) < SENT_RECORD_PATIENCE_S and len(script.to(ANA)) == 1

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+from aggregator.app.accepted import record_sent
 from aggregator.app.build import build_digest, render_digest
 from aggregator.app.deliver import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
@@ -271,7 +272,11 @@ def _send(
         if committed:  # the end of the message may have gone out
             return _unknown(repo, claim, outcome, _unexpected(exc))
         return _failed_attempt(repo, claim, _unexpected(exc), now)
-    repo.mark_sent(claim, app.clock())
+    failure = record_sent(repo, claim, app.clock)
+    if failure is not None:
+        error = f"accepted by the mail server, but not recorded as sent: {failure}"
+        log.error("%s: digest for %s %s", claim.email, claim.local_day, error)
+        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=error)
     log.info(
         "%s: digest for %s sent (%d posts, %s)",
         claim.email,

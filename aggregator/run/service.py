@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from types import FrameType
 
+from aggregator.app.accepted import record_sent
 from aggregator.app.config import load_config
 from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
@@ -104,7 +105,9 @@ class HealthEmailer:
         finally:
             if self._mailer is None:
                 mailer.close()
-        repo.mark_sent(claim, app.clock())
+        failure = record_sent(repo, claim, app.clock)
+        if failure is not None:
+            raise failure  # recorded as unknown: it may have arrived
         log.info(
             "health email sent",
             extra=fields(
