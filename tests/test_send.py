@@ -202,8 +202,17 @@ def test_4xx_is_retried_after_back_off_and_delivered_once(world: World) -> None:
     assert len(world.script.to(ANA)) == 1 and len(world.script.to(BEN)) == 1
 
 
-def test_a_drop_before_the_end_of_the_message_is_retried_once(world: World) -> None:
+def test_a_drop_before_the_end_of_the_message_is_retried_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world.script.drop_mid_data[ANA] = 1
+    record = world.app.repo.mark_unknown
+
+    def after_the_hang_up(*args: object) -> None:  # the end-of-data mark follows it
+        assert world.script.hung_up.wait(5)
+        record(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.app.repo, "mark_unknown", after_the_hang_up)
     assert world.send() == {ANA: "retry", BEN: "sent"}  # Ben: over a new connection
     assert world.script.to(ANA) == []
     world.clock.advance(minutes=5)

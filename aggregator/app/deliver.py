@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import select
 import smtplib
 import ssl
 import tempfile
@@ -364,20 +363,22 @@ class SmtpMailer:
         message: EmailMessage,
         on_commit: Callable[[], None],
     ) -> None:
-        """The message, then (after `on_commit`) the end-of-data mark and the answer."""
+        """The message, then (after `on_commit`) the end-of-data mark and the answer.
+
+        How far the message got is read from the connection itself, never
+        guessed from timing: a write that fails (the server hung up, or reset
+        the connection) means the end-of-data mark never left, and nothing
+        can have been accepted (RFC 5321 4.1.1.4); once the mark has been
+        written, only the server's answer tells.
+        """
         data = re.sub(rb"(?m)^\.", b"..", message.as_bytes())  # RFC 5321 4.5.2
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
         try:
             smtp.send(data)
             on_commit()
-            # Checked after on_commit (a database write) so that a hang-up
-            # during the message has had time to arrive.
-            if _has_hung_up(smtp):
-                raise smtplib.SMTPServerDisconnected("the server hung up during the message")
             smtp.send(_END_OF_DATA)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            # The end-of-data mark never left: the server cannot have accepted it.
             self._drop()
             raise TemporaryFailure(
                 f"{recipient}: connection lost while sending ({_reason(exc)})"
@@ -403,16 +404,6 @@ class SmtpMailer:
             smtp.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
-
-
-def _has_hung_up(smtp: smtplib.SMTP) -> bool:
-    """Whether the server closed (or spoke) during DATA, where it must stay silent:
-    checked before the end-of-data mark, so that a drop there is a safe retry."""
-    sock = smtp.sock
-    if sock is None:
-        return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
 
 
 def _refusal(recipient: str, code: int, reply: bytes) -> DeliveryError:
