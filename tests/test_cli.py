@@ -215,6 +215,23 @@ def test_check_refuses_a_line_break_in_the_admin_address_on_one_line(tmp_path: P
     )
 
 
+def test_check_refuses_a_password_sent_in_clear_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nsmtp_host = "smtp.school.org"\nsecurity = "none"\n'
+        'username = "digest@school.org"\npassword_env = "PLN_SMTP_PASSWORD"\n',
+        encoding="utf-8",
+    )
+    result = pln("check", "--config", str(bad), env={"PLN_SMTP_PASSWORD": SECRET})
+    assert_one_line_error(
+        result,
+        f"{bad}:3: email.security:",
+        "unencrypted to smtp.school.org",
+        "allow_plaintext_auth",
+    )
+    assert SECRET not in result.output
+
+
 def test_check_without_a_config_file_says_to_copy_the_example(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -853,3 +853,50 @@ def test_a_line_break_in_the_sender_or_admin_is_refused_on_one_line(key: str, br
     assert found == (
         f"config.toml:2: email.{key}: must be one line: a line break would start another header"
     )
+
+
+# --- no SMTP password in clear ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings, refused",
+    [
+        pytest.param('smtp_host = "smtp.school.org"', True, id="remote"),
+        pytest.param('smtp_host = "10.0.0.25"', True, id="private-address"),
+        pytest.param('smtp_host = "localhost"', False, id="localhost"),
+        pytest.param('smtp_host = "127.0.0.1"', False, id="loopback-v4"),
+        pytest.param('smtp_host = "::1"', False, id="loopback-v6"),
+        pytest.param(
+            'smtp_host = "smtp.school.org"\nallow_plaintext_auth = true', False, id="allowed"
+        ),
+        pytest.param(
+            'smtp_host = "smtp.school.org"\nbackend = "file"\nfolder = "out"',
+            False,
+            id="file-backend",
+        ),
+    ],
+)
+def test_a_password_is_never_sent_unencrypted_unless_allowed(settings: str, refused: bool) -> None:
+    text = toml(
+        '[email]\nsecurity = "none"\nusername = "digest@school.org"\n'
+        'password_env = "PLN_SMTP_PASSWORD"\n' + settings + "\n"
+    )
+    environ = {"PLN_SMTP_PASSWORD": SECRET_VALUE}
+    if not refused:
+        assert parse_config(text, "config.toml", environ).email.security == "none"
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "config.toml", environ)
+    host = settings.split('"')[1]
+    assert format_problems(info.value) == [
+        f'config.toml:2: email.security: "none" would send the SMTP password of '
+        f'digest@school.org unencrypted to {host}: use "starttls" or "ssl", or set '
+        "allow_plaintext_auth = true if the network to it is trusted"
+    ]
+
+
+def test_no_login_needs_no_encryption() -> None:
+    config = parse_config(
+        '[email]\nsecurity = "none"\nsmtp_host = "relay.school.org"\n', "c.toml", {}
+    )
+    assert (config.email.security, config.email.username) == ("none", "")

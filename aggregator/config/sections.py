@@ -21,6 +21,7 @@ from aggregator.config.read import (
     check_private_entry,
     is_address,
     is_hostname,
+    is_loopback,
     mailbox_message,
 )
 from aggregator.config.types import (
@@ -45,6 +46,7 @@ _EMAIL_KEYS = (
     "unsubscribe_secret_env",
     "public_url",
     "resubscribe",
+    "allow_plaintext_auth",
 )
 _BACKENDS = ("smtp", "file")
 # An HMAC key shorter than this is guessable; token_urlsafe(32) gives 43 characters.
@@ -142,8 +144,25 @@ def read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailCo
         username=username,
         password=read_secret(table, "password_env", environ, use),
         from_address=sender,
+        allow_plaintext_auth=table.flag("allow_plaintext_auth", default.allow_plaintext_auth),
     )
-    return replace(email, **_read_email_delivery(table, environ, folder))
+    email = replace(email, **_read_email_delivery(table, environ, folder))
+    if email.security == "none" and email.username and email.backend == "smtp":
+        _check_plaintext_auth(table, email)
+    return email
+
+
+def _check_plaintext_auth(table: Table, email: EmailConfig) -> None:
+    """Without TLS the login (AUTH PLAIN/LOGIN) carries the password in clear:
+    only to this machine, or where the admin says the path is trusted."""
+    if email.allow_plaintext_auth or is_loopback(email.smtp_host):
+        return
+    table.problem(
+        "security",
+        f'"none" would send the SMTP password of {email.username} unencrypted to '
+        f'{email.smtp_host}: use "starttls" or "ssl", or set allow_plaintext_auth = true '
+        "if the network to it is trusted",
+    )
 
 
 def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) -> dict[str, Any]:
