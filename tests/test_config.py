@@ -900,3 +900,15 @@ def test_no_login_needs_no_encryption() -> None:
         '[email]\nsecurity = "none"\nsmtp_host = "relay.school.org"\n', "c.toml", {}
     )
     assert (config.email.security, config.email.username) == ("none", "")
+
+
+def test_a_public_url_too_long_for_its_unsubscribe_header_is_refused() -> None:
+    found = only_problem(
+        f"""
+        [email]
+        public_url = "https://school.org/{"p" * 490}"
+        unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
+        """,
+        {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdef-test"},
+    )
+    assert found == "config.toml:2: email.public_url: must be at most 500 characters"

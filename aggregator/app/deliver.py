@@ -170,6 +170,11 @@ def build_message(
     message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     links = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
+    if links and len(f"List-Unsubscribe: {links[0]},") > _MAX_LINE:
+        raise PermanentFailure(
+            f"the unsubscribe link is longer than a header line may be ({_MAX_LINE}): "
+            "shorten [email] public_url"
+        )
     if unsubscribe_mailto:
         links.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
     if links:

@@ -31,6 +31,7 @@ from aggregator.config.types import (
     FacebookConfig,
     FetchConfig,
 )
+from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.secret import Secret
 
 _EMAIL_KEYS = (
@@ -181,6 +182,8 @@ def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) 
     if public_url and (parts.scheme != "https" or not parts.netloc or parts.query):
         # RFC 8058: one-click unsubscribe links must be https.
         table.problem("public_url", "must be an https:// address, like https://school.org/pln")
+    elif len(public_url) > PUBLIC_URL_CHARS:  # its links must fit in a header line
+        table.problem("public_url", f"must be at most {PUBLIC_URL_CHARS} characters")
     use = SecretUse("required when public_url is set") if public_url else None
     secret = read_secret(table, "unsubscribe_secret_env", environ, use)
     if secret is not None and len(secret.reveal()) < _MIN_SECRET_CHARS:

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
+from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import build_mailer
 from aggregator.config.types import EmailConfig
 from aggregator.domain.address import address_problem
@@ -27,6 +28,7 @@ from aggregator.domain.errors import (
     TemporaryFailure,
     UnknownOutcome,
 )
+from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from tests.fakes import T0
@@ -291,3 +293,18 @@ def test_file_backend_writes_eml_files_and_nothing_when_the_commit_fails(tmp_pat
         message_from_bytes(written.read_bytes(), policy=policy.default)["Message-ID"]
         == built["Message-ID"]
     )
+
+
+def test_the_longest_unsubscribe_link_pln_check_allows_fits_in_a_header_line() -> None:
+    longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
+    email = EmailConfig(
+        public_url="https://" + "p" * (PUBLIC_URL_CHARS - len("https://")),
+        unsubscribe_secret=Secret("PLN_UNSUBSCRIBE_SECRET", "0123456789abcdef-test"),
+    )
+    url = make_unsubscribe_url(email, longest)
+    assert url is not None and len(email.public_url) == PUBLIC_URL_CHARS
+    raw = message(RecipientConfig(email=longest), unsubscribe_url=url).as_bytes()
+    assert f"List-Unsubscribe: <{url}>".encode() in raw
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    with pytest.raises(PermanentFailure, match="shorten \\[email\\] public_url"):
+        message(unsubscribe_url=url + "x" * 500)
