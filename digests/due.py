@@ -22,6 +22,11 @@ from aggregator.domain.recipient import RecipientConfig
 # After downtime, a digest less late than this still goes out; an older one
 # is skipped (and logged by the caller), never sent late and never twice.
 DEFAULT_GRACE = timedelta(hours=2)
+MIN_GAP = timedelta(hours=12)
+"""Two digests to one recipient are never closer than this. Local days are
+counted in the recipient's time zone, so moving it (Pacific/Auckland to
+Pacific/Honolulu) can bring round a day not yet sent minutes after the
+last digest; that day is skipped, and reported like a missed one."""
 # Day names as `days` spells them, in `date.weekday()` order.
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far `next_send_at` looks ahead: longer than any school break.
@@ -98,6 +103,12 @@ def due_digests(
             continue
         (due if now - planned <= grace else missed).append(DueDigest(recipient, today, planned))
     return sorted(due, key=_order), sorted(missed, key=_order)
+
+
+def is_too_soon(now: datetime, last_sent_at: datetime | None, gap: timedelta = MIN_GAP) -> bool:
+    """Whether a digest sent at `now` would follow the one sent at
+    `last_sent_at` (None: never) by less than `gap`."""
+    return last_sent_at is not None and now - last_sent_at < gap
 
 
 def next_send_at(

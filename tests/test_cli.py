@@ -175,6 +175,63 @@ def test_check_lists_every_problem_with_its_line_and_key(tmp_path: Path) -> None
     ]
 
 
+def test_check_refuses_addresses_mail_cannot_be_sent_to(tmp_path: Path) -> None:
+    """Addresses a mail header cannot carry are refused here, not by `pln send`."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nadmin = "IT <it..desk@school.org>"\n\n'  # line 2
+        '[[recipients]]\nemail = "ana..smith@school.org"\n\n'  # line 5
+        '[[recipients]]\nemail = "anä@school.org"\n\n'  # line 8
+        '[[recipients]]\nemail = "ana\\"x@school.org"\n\n'  # line 11
+        '[[recipients]]\nemail = "ana\\u0000@school.org"\n',  # line 14
+        encoding="utf-8",
+    )
+    result = pln("check", "--config", str(bad))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {bad}:2: email.admin: the address has a dot at the start or end of the "
+        "name, or two dots in a row",
+        f"error: {bad}:5: recipients[1].email: cannot be sent to: the address has a dot at "
+        "the start or end of the name, or two dots in a row",
+        f"error: {bad}:8: recipients[2].email: cannot be sent to: the address contains 'ä', "
+        "and only ASCII addresses can be sent to (write an international domain in its "
+        "xn-- form)",
+        f"error: {bad}:11: recipients[3].email: cannot be sent to: the address contains '\"' "
+        "before the @, where only letters, digits, single dots and !#$%&'*+-/=?^_`{|}~ may "
+        "appear",
+        f"error: {bad}:14: recipients[4].email: cannot be sent to: the address contains a "
+        "space or control character (U+0000)",
+    ]
+
+
+def test_check_refuses_a_line_break_in_the_admin_address_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nadmin = "it@school.org\\r\\nBcc: everyone@elsewhere.example"\n', encoding="utf-8"
+    )
+    assert_one_line_error(
+        pln("check", "--config", str(bad)),
+        f"{bad}:2: email.admin: must be one line: a line break would start another header",
+    )
+
+
+def test_check_refuses_a_password_sent_in_clear_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[email]\nsmtp_host = "smtp.school.org"\nsecurity = "none"\n'
+        'username = "digest@school.org"\npassword_env = "PLN_SMTP_PASSWORD"\n',
+        encoding="utf-8",
+    )
+    result = pln("check", "--config", str(bad), env={"PLN_SMTP_PASSWORD": SECRET})
+    assert_one_line_error(
+        result,
+        f"{bad}:3: email.security:",
+        "unencrypted to smtp.school.org",
+        "allow_plaintext_auth",
+    )
+    assert SECRET not in result.output
+
+
 def test_check_without_a_config_file_says_to_copy_the_example(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,6 +381,25 @@ def test_digest_on_a_date(fetched: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "30 Nov" in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1969-12-31", "9999-12-31"])
+def test_digest_on_a_day_out_of_range_is_one_line(fetched: Path, day: str) -> None:
+    result = pln("digest", "--recipient", RECIPIENT, "--date", day, "--config", str(fetched))
+    assert_one_line_error(
+        result, f"no digest can be built for {day}: give a day from 1970-01-01 to 9999-12-30"
+    )
+
+
+@pytest.mark.parametrize("day", ["1970-01-01", "9999-12-30"])
+@pytest.mark.parametrize("explain", [[], ["--explain"]])
+def test_digest_on_the_first_and_last_day_in_range(
+    fetched: Path, day: str, explain: list[str]
+) -> None:
+    result = pln(
+        "digest", "--recipient", RECIPIENT, "--date", day, *explain, "--config", str(fetched)
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_digest_bad_date_is_a_usage_error(config: Path) -> None:

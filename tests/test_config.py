@@ -77,7 +77,7 @@ def test_example_loads_with_one_source_of_each_kind() -> None:
 
 
 # Fields that are not keys in the file, and fields spelled differently there.
-COMPUTED = {"path", "secrets"}
+COMPUTED = {"path", "secrets", "written_email"}
 KEY_FOR_FIELD = {
     "from_address": "from",
     "password": "password_env",
@@ -270,6 +270,57 @@ def test_duplicate_recipients_ignore_case() -> None:
     )
 
 
+# What the message headers and the SMTP envelope cannot carry (TOML escapes).
+UNSENDABLE = [
+    pytest.param("ana..smith@school.org", "two dots in a row", id="double-dot"),
+    pytest.param("anä@school.org", "only ASCII addresses can be sent to", id="non-ascii"),
+    pytest.param('ana\\"x@school.org', "contains '\"' before the @", id="quote"),
+    pytest.param("ana\\u0000@school.org", "control character (U+0000)", id="nul"),
+    pytest.param("ana@school_district.org", "not a host name", id="underscore-domain"),
+    pytest.param("a" * 65 + "@school.org", "more than 64 characters before the @", id="long-name"),
+]
+
+
+@pytest.mark.parametrize("address, why", UNSENDABLE)
+def test_a_recipient_address_mail_cannot_be_sent_to_is_refused(address: str, why: str) -> None:
+    found = only_problem(f"""
+        [[recipients]]
+        email = "{address}"
+    """)
+    assert found.startswith("config.toml:2: recipients[1].email: cannot be sent to: the address ")
+    assert why in found and found.isprintable()
+
+
+@pytest.mark.parametrize("address, why", UNSENDABLE)
+@pytest.mark.parametrize("key", ["from", "admin"])
+def test_a_sender_or_admin_mail_cannot_carry_is_refused(key: str, address: str, why: str) -> None:
+    found = only_problem(f"""
+        [email]
+        {key} = "IT <{address}>"
+    """)
+    assert found.startswith(f"config.toml:2: email.{key}: the address ")
+    assert why in found and found.isprintable()
+
+
+@pytest.mark.parametrize(
+    "address", ["o'brien+pln@school.org", "digest@localhost", "Ana.Diaz@District-7.k12.example"]
+)
+def test_unusual_but_sendable_addresses_are_accepted(address: str) -> None:
+    config = parse_config(
+        toml(f"""
+        [email]
+        admin = "{address}"
+
+        [[recipients]]
+        email = "{address}"
+        """),
+        "config.toml",
+        {},
+    )
+    assert config.email.admin == address and config.recipients[0].to_address == address
+    assert config.recipients[0].email == address.lower()  # one identity whatever the case
+
+
 def test_a_key_written_twice_in_one_table_is_a_toml_error_with_its_line() -> None:
     text = RSS + 'url = "https://www.edutopia.org/rss.xml"\n'
     assert only_problem(text) == (
@@ -290,6 +341,22 @@ def test_source_key_format() -> None:
         "config.toml:2: sources[1].key: must be lower-case letters, digits, - and _ "
         "(like cult-of-pedagogy)"
     )
+
+
+@pytest.mark.parametrize("length, problem", [(200, None), (201, "not 201")])
+def test_a_source_key_fits_the_database_column(length: int, problem: str | None) -> None:
+    text = f"""
+        [[sources]]
+        key = "{"k" * length}"
+        kind = "rss"
+        url = "https://blog.example/feed"
+    """
+    if problem is None:
+        assert parse_config(toml(text), "config.toml", {}).sources[0].key == "k" * length
+    else:
+        assert only_problem(text) == (
+            f"config.toml:2: sources[1].key: must be at most 200 characters, {problem}"
+        )
 
 
 def test_follow_of_an_unknown_source_suggests_the_close_one() -> None:
@@ -773,3 +840,75 @@ def test_mute_and_boost_lists_are_bounded(words: list[str], message: str) -> Non
             {key} = {json.dumps(words)}
         """
         assert only_problem(text).startswith(f"config.toml:3: recipients[1].{key}: {message}")
+
+
+@pytest.mark.parametrize("key", ["from", "admin"])
+@pytest.mark.parametrize("breaks", ["\\r\\n", "\\n", "\\r"])
+def test_a_line_break_in_the_sender_or_admin_is_refused_on_one_line(key: str, breaks: str) -> None:
+    """A line break would start a header of its own (Bcc: ...) in every message."""
+    found = only_problem(f"""
+        [email]
+        {key} = "it@school.org{breaks}Bcc: everyone@elsewhere.example"
+    """)
+    assert found == (
+        f"config.toml:2: email.{key}: must be one line: a line break would start another header"
+    )
+
+
+# --- no SMTP password in clear ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings, refused",
+    [
+        pytest.param('smtp_host = "smtp.school.org"', True, id="remote"),
+        pytest.param('smtp_host = "10.0.0.25"', True, id="private-address"),
+        pytest.param('smtp_host = "localhost"', False, id="localhost"),
+        pytest.param('smtp_host = "127.0.0.1"', False, id="loopback-v4"),
+        pytest.param('smtp_host = "::1"', False, id="loopback-v6"),
+        pytest.param(
+            'smtp_host = "smtp.school.org"\nallow_plaintext_auth = true', False, id="allowed"
+        ),
+        pytest.param(
+            'smtp_host = "smtp.school.org"\nbackend = "file"\nfolder = "out"',
+            False,
+            id="file-backend",
+        ),
+    ],
+)
+def test_a_password_is_never_sent_unencrypted_unless_allowed(settings: str, refused: bool) -> None:
+    text = toml(
+        '[email]\nsecurity = "none"\nusername = "digest@school.org"\n'
+        'password_env = "PLN_SMTP_PASSWORD"\n' + settings + "\n"
+    )
+    environ = {"PLN_SMTP_PASSWORD": SECRET_VALUE}
+    if not refused:
+        assert parse_config(text, "config.toml", environ).email.security == "none"
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "config.toml", environ)
+    host = settings.split('"')[1]
+    assert format_problems(info.value) == [
+        f'config.toml:2: email.security: "none" would send the SMTP password of '
+        f'digest@school.org unencrypted to {host}: use "starttls" or "ssl", or set '
+        "allow_plaintext_auth = true if the network to it is trusted"
+    ]
+
+
+def test_no_login_needs_no_encryption() -> None:
+    config = parse_config(
+        '[email]\nsecurity = "none"\nsmtp_host = "relay.school.org"\n', "c.toml", {}
+    )
+    assert (config.email.security, config.email.username) == ("none", "")
+
+
+def test_a_public_url_too_long_for_its_unsubscribe_header_is_refused() -> None:
+    found = only_problem(
+        f"""
+        [email]
+        public_url = "https://school.org/{"p" * 490}"
+        unsubscribe_secret_env = "PLN_UNSUBSCRIBE_SECRET"
+        """,
+        {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdef-test"},
+    )
+    assert found == "config.toml:2: email.public_url: must be at most 500 characters"

@@ -436,3 +436,34 @@ def test_stopping_takes_no_new_work_and_ends_a_fetch_run_after_its_write(
     # was ready is dropped (fetched again next time), no source is started.
     assert sorted(stored.values()) == [0, 0, 1]
     assert calls(connector, "c") == 0
+
+
+@pytest.mark.parametrize(
+    "admin, why",
+    [
+        ("it@school.org\r\nBcc: everyone@elsewhere.example", "[email] admin must be one line"),
+        ("IT <it..desk@school.org>", "[email] admin the address has a dot"),
+    ],
+)
+def test_a_health_email_that_cannot_be_written_records_its_own_failure(
+    tmp_path, clock, mailer, closing, admin: str, why: str
+) -> None:
+    """An admin address forced past `pln check`: the health email fails on its own
+    claim, recorded once; the service and the digests go on."""
+    config = make_config(f"sqlite:///{tmp_path}/p.db", ["blog"], (LUIS,))
+    config = replace(
+        config,
+        email=replace(config.email, admin=admin),
+        schedule=ScheduleConfig(weekly_health_email="mon", timezone="Europe/London"),
+    )
+    clock.now = utc(2026, 11, 30, 7, 5)  # Monday, just after 07:00 in London: both due
+    metronome = metronome_for(
+        config, clock, FakeConnector(script={"blog": [FetchResult()]}), mailer
+    )
+    closing.append(metronome)
+    tick(metronome)
+    clock.advance(minutes=20)
+    tick(metronome)
+    assert mailer.to() == [LUIS.email]  # Luis's digest went; no health email
+    (health,) = [s for s in metronome.app.repo.latest_deliveries() if s.email.startswith("health")]
+    assert health.status == "failed" and why in (health.last_error or "")

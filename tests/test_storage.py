@@ -481,3 +481,72 @@ def test_a_database_made_by_an_older_version_is_upgraded_on_open(db_url: str) ->
             assert MigrationContext.configure(conn).get_current_revision() == head_revision()
     finally:
         engine.dispose()
+
+
+def test_addresses_stored_in_mixed_case_become_one_identity_on_upgrade(db_url: str) -> None:
+    """Rows written before addresses were one identity whatever their case: the
+    same teacher twice, and two digests the same day, are merged on open."""
+    tables = Base.metadata.tables
+    day = "2025-03-10"
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0005")
+            recipient = {"name": "", "timezone": "UTC", "send_at": "06:30", "reading_minutes": 5}
+            conn.execute(
+                sa.insert(tables["recipients"]),
+                [
+                    {
+                        **recipient,
+                        "email": "Ana@School.org",
+                        "is_active": False,
+                        "unsubscribed_at": NOW,
+                    },
+                    {
+                        **recipient,
+                        "email": "ana@school.org",
+                        "is_active": True,
+                        "unsubscribed_at": None,
+                    },
+                    {
+                        **recipient,
+                        "email": "Ben@School.org",
+                        "is_active": True,
+                        "unsubscribed_at": None,
+                    },
+                ],
+            )
+            for email, status in [
+                ("Ana@School.org", "sent"),
+                ("ana@school.org", "claimed"),
+                ("Ben@School.org", "unknown"),
+                ("health-report:IT <IT@School.org>", "sent"),
+            ]:
+                digest_id = conn.execute(
+                    sa.insert(tables["digests"]).returning(tables["digests"].c.id),
+                    {"recipient_email": email, "local_day": day, "built_at": NOW},
+                ).scalar_one()
+                conn.execute(
+                    sa.insert(tables["deliveries"]),
+                    {"digest_id": digest_id, "claimed_at": NOW, "attempts": 1, "status": status},
+                )
+        with Repository.open(db_url) as repo:
+            assert repo.unsubscribed() == {"ana@school.org"}
+            states = {s.email: s.status for s in repo.latest_deliveries()}
+            assert states == {
+                "ana@school.org": "sent",
+                "ben@school.org": "unknown",
+                "health-report:it@school.org": "sent",
+            }
+            assert (
+                repo.claim_delivery("ana@school.org", date(2025, 3, 10), NOW, LATER - NOW) is None
+            )
+            assert repo.unsubscribe("ANA@school.org", NOW) is False
+            repo.sync_recipients([RecipientConfig(email="Ben@School.org")])
+        with engine.connect() as conn:
+            stored = sorted(conn.execute(sa.text("SELECT email FROM recipients")).scalars())
+            assert stored == ["ana@school.org", "ben@school.org"]
+    finally:
+        engine.dispose()

@@ -22,6 +22,10 @@ from digests.render import render_html, render_text
 
 log = logging.getLogger(__name__)
 
+DAYS = (date(1970, 1, 1), date(9999, 12, 30))
+"""The local days a digest can be built for: none is older than any post
+(1970), and a send time on the last one is still a date in every time zone."""
+
 
 def build_digest(
     app: App, recipient: RecipientConfig, now: datetime, memo: DigestMemo | None = None
@@ -58,10 +62,16 @@ def render_digest(digest: Digest, fmt: str, unsubscribe_url: str = "") -> str:
 
 def _digest_for(app: App, email: str, day: date | None) -> Digest:
     """The digest of the recipient with address `email`, now or at their send
-    time on the local `day`; raises PLNError when there is no such recipient."""
+    time on the local `day`; raises PLNError when there is no such recipient
+    or `day` is out of `DAYS`."""
     recipient = app.config.recipient(email)
     if recipient is None:
         raise PLNError(f"no recipient {email} in {app.config.path}; check [[recipients]]")
+    if day is not None and not DAYS[0] <= day <= DAYS[1]:
+        raise PLNError(
+            f"no digest can be built for {day.isoformat()}: give a day from "
+            f"{DAYS[0].isoformat()} to {DAYS[1].isoformat()}"
+        )
     now = app.clock() if day is None else send_instant(recipient, day)
     return build_digest(app, recipient, now)
 

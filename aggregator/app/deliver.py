@@ -3,7 +3,8 @@
 Messages are built with the standard library's email API (`EmailMessage`,
 `policy.SMTP`, `headerregistry.Address`), never by pasting strings, so no
 post title or recipient name can add a header: the policy refuses a header
-value with a line break, and names are quoted as display names.
+value with a line break, and names are quoted as display names. Only the
+`List-Unsubscribe` headers are written as given (`MESSAGE_POLICY`).
 
 A `Mailer` tells the caller exactly how far a message got, since that
 decides whether it may be sent again (see `aggregator.app.send`), with the
@@ -20,21 +21,21 @@ from __future__ import annotations
 import logging
 import os
 import re
-import select
 import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.policy import EmailPolicy
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import address_problem, parse_mailbox
 from aggregator.domain.errors import (
     DeliveryError,
     PermanentFailure,
@@ -44,15 +45,73 @@ from aggregator.domain.errors import (
 )
 from aggregator.domain.recipient import RecipientConfig
 
-__all__ = ["FileMailer", "Mailer", "SmtpMailer", "build_message"]
+__all__ = [
+    "MESSAGE_POLICY",
+    "FileMailer",
+    "Mailer",
+    "SmtpMailer",
+    "build_message",
+    "config_mailbox",
+]
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 30.0
 _END_OF_DATA = b".\r\n"
+# RFC 5322 2.1.1: a line SHOULD be at most 78 characters and MUST be at most 998.
+_FOLD_AT = 78
+_MAX_LINE = 998
+# Headers whose value is a list of <URI>s, written on the wire as they are.
+_URI_LISTS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+class _MessagePolicy(EmailPolicy):
+    """`policy.SMTP` (CRLF, 78-character lines, RFC 2047 encoded words for
+    non-ASCII text), except for the `List-Unsubscribe` headers.
+
+    The email package folds a header by encoding it (RFC 2047) when it
+    cannot break it at a space within 78 characters, and a signed unsubscribe
+    URL is longer than that. Encoded words are not allowed in these headers
+    (RFC 2369 2; RFC 2047 5 lists where they may appear), so a mail program
+    would find no link and show no Unsubscribe button. They are written as
+    given, folded only between two <URI>s (RFC 2369 2 allows it there).
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        """The header line(s), `linesep`-terminated; see the class docstring."""
+        if name.lower() in _URI_LISTS:
+            return _fold_uri_list(name, str(value), self.linesep)
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """`fold`, as ASCII bytes."""
+        if name.lower() in _URI_LISTS:
+            return _fold_uri_list(name, str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+def _fold_uri_list(name: str, value: str, linesep: str) -> str:
+    """`Name: <a>, <b>` on one line, or folded after a comma when longer than 78
+    characters. Raises ValueError for a value that is not printable ASCII or
+    a <URI> that cannot fit in a 998-character line."""
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"{name}: only printable ASCII may be written as it is")
+    items = value.split(", ")
+    lines = [f"{name}:"]
+    for index, item in enumerate(items):
+        piece = item if index == len(items) - 1 else item + ","
+        if index and len(lines[-1]) + 1 + len(piece) > _FOLD_AT:
+            lines.append("")
+        lines[-1] += " " + piece
+    if any(len(line) > _MAX_LINE for line in lines):
+        raise ValueError(f"{name}: a URI longer than a header line may be ({_MAX_LINE})")
+    return linesep.join(lines) + linesep
+
+
 # Bodies in quoted-printable or base64, never raw 8-bit: we do not ask the
 # server for 8BITMIME. Header values with a line break are refused.
-_POLICY = policy.SMTP.clone(cte_type="7bit")
+MESSAGE_POLICY = _MessagePolicy(linesep="\r\n", cte_type="7bit")
+"""The policy of every message PLN Digest sends (digests and the health email)."""
 
 
 class Mailer(Protocol):
@@ -72,8 +131,10 @@ class Mailer(Protocol):
 
 
 def _one_line(text: str) -> str:
-    """Whitespace (line breaks included) collapsed: header values are one line."""
-    return " ".join(text.split())
+    """Whitespace (line breaks included) collapsed and control characters
+    blanked: a header value is one line of text (RFC 5322 2.2 allows no NUL
+    or other control character in it)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def build_message(
@@ -92,16 +153,28 @@ def build_message(
     `sender` is `[email] from` ("Name <address>"); the Message-ID uses its
     domain. With `unsubscribe_url` (https) the message carries RFC 8058
     one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one.
+    Raises PermanentFailure when an address is one no header can carry
+    (`pln check` refuses those; see `aggregator.domain.address`).
     """
-    name, address = parseaddr(sender)
-    message = EmailMessage(policy=_POLICY)
+    name, address = config_mailbox(sender, "from")
+    problem = address_problem(recipient.to_address)
+    if problem is not None:
+        raise PermanentFailure(
+            f"cannot be sent to: the address {problem}; correct it in [[recipients]]"
+        )
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = Address(display_name=_one_line(name), addr_spec=address)
-    message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
+    message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.to_address)
     message["Subject"] = _one_line(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     links = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
+    if links and len(f"List-Unsubscribe: {links[0]},") > _MAX_LINE:
+        raise PermanentFailure(
+            f"the unsubscribe link is longer than a header line may be ({_MAX_LINE}): "
+            "shorten [email] public_url"
+        )
     if unsubscribe_mailto:
         links.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
     if links:
@@ -111,6 +184,17 @@ def build_message(
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def config_mailbox(value: str, key: str) -> tuple[str, str]:
+    """The display name and address of `[email] <key>` (`from`, `admin`).
+
+    Raises PermanentFailure when it is no single address a header can carry.
+    """
+    try:
+        return parse_mailbox(value)
+    except ValueError as exc:
+        raise PermanentFailure(f"[email] {key} {exc}; correct it and run pln check") from exc
 
 
 def envelope_recipient(message: EmailMessage) -> str:
@@ -195,7 +279,7 @@ class SmtpMailer:
     def send(self, message: EmailMessage, on_commit: Callable[[], None]) -> None:
         """Send `message` (see `Mailer.send`); raises the failures listed there."""
         recipient = envelope_recipient(message)
-        sender = parseaddr(self.config.from_address)[1]
+        sender = config_mailbox(self.config.from_address, "from")[1]
         reused = self._smtp is not None
         try:
             smtp = self._open_transaction(sender, recipient)
@@ -284,20 +368,22 @@ class SmtpMailer:
         message: EmailMessage,
         on_commit: Callable[[], None],
     ) -> None:
-        """The message, then (after `on_commit`) the end-of-data mark and the answer."""
+        """The message, then (after `on_commit`) the end-of-data mark and the answer.
+
+        How far the message got is read from the connection itself, never
+        guessed from timing: a write that fails (the server hung up, or reset
+        the connection) means the end-of-data mark never left, and nothing
+        can have been accepted (RFC 5321 4.1.1.4); once the mark has been
+        written, only the server's answer tells.
+        """
         data = re.sub(rb"(?m)^\.", b"..", message.as_bytes())  # RFC 5321 4.5.2
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
         try:
             smtp.send(data)
             on_commit()
-            # Checked after on_commit (a database write) so that a hang-up
-            # during the message has had time to arrive.
-            if _has_hung_up(smtp):
-                raise smtplib.SMTPServerDisconnected("the server hung up during the message")
             smtp.send(_END_OF_DATA)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            # The end-of-data mark never left: the server cannot have accepted it.
             self._drop()
             raise TemporaryFailure(
                 f"{recipient}: connection lost while sending ({_reason(exc)})"
@@ -323,16 +409,6 @@ class SmtpMailer:
             smtp.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
-
-
-def _has_hung_up(smtp: smtplib.SMTP) -> bool:
-    """Whether the server closed (or spoke) during DATA, where it must stay silent:
-    checked before the end-of-data mark, so that a drop there is a safe retry."""
-    sock = smtp.sock
-    if sock is None:
-        return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
 
 
 def _refusal(recipient: str, code: int, reply: bytes) -> DeliveryError:

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
+from aggregator.app.deliver import MESSAGE_POLICY, config_mailbox
 from aggregator.config.entries import WEEKDAYS
 from aggregator.config.schedule import ScheduleConfig
 from aggregator.domain.source import SourceStatus
@@ -107,15 +108,19 @@ def health_email(
 ) -> EmailMessage:
     """The weekly health email to `admin`: failing and stale sources first.
 
-    Headers go through the SMTP policy, which refuses a line break in a value.
+    Built like a digest (`build_message`'s policy and address rule). Raises
+    PermanentFailure when `[email] from` or `admin` is no address a header
+    can carry (`pln check` refuses those).
     """
     failing = [h for h in health if h.is_failing]
     stale = [h for h in health if h.is_stale]
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = sender
-    message["To"] = admin
+    from_name, from_address = config_mailbox(sender, "from")
+    admin_name, admin_address = config_mailbox(admin, "admin")
+    message = EmailMessage(policy=MESSAGE_POLICY)
+    message["From"] = Address(display_name=from_name, addr_spec=from_address)
+    message["To"] = Address(display_name=admin_name, addr_spec=admin_address)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    message["Message-ID"] = make_msgid(domain=from_address.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"
     message["Subject"] = (
         f"PLN Digest health {day.isoformat()}: {len(failing)} failing, "

@@ -14,25 +14,28 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
+from aggregator.app.accepted import record_sent
 from aggregator.app.build import build_digest, render_digest
 from aggregator.app.deliver import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
+from aggregator.config.types import EmailConfig
+from aggregator.domain.address import parse_mailbox
 from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import (
     PermanentFailure,
     PLNError,
     ServerUnavailable,
+    StorageError,
     TemporaryFailure,
     UnknownOutcome,
 )
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
 from digests.compose import Digest
-from digests.due import DueDigest, due_digests
+from digests.due import MIN_GAP, DueDigest, due_digests, is_too_soon
 from digests.memo import DigestMemo
 
 __all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
@@ -46,6 +49,8 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=1)
 # Attempts before a day's digest is given up: 5, 10, 20, 40 min apart.
 MAX_ATTEMPTS = 5
+# Outcomes after which the teacher may have the digest: the next is MIN_GAP later.
+_MAY_HAVE_ARRIVED = (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN, OutcomeStatus.WOULD_SEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +94,67 @@ def send_due_digests(
     # The recipients of a batch follow many of the same sources: their
     # digests compare many of the same pairs of posts.
     memo = DigestMemo()
+    last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
     for job in jobs:
-        if dry_run:
-            outcomes.append(_preview(app, job, now, memo))
+        email = job.recipient.email
+        if is_too_soon(now, last_sent.get(email)):
+            outcomes.append(_too_soon(repo, job, last_sent[email], now, dry_run))
             continue
-        claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
-        if claim is None:
-            continue  # another process claimed it in the meantime
-        if unavailable is None:
-            try:
-                outcomes.append(_deliver(app, mailer, job.recipient, claim, memo))
-                continue
-            except ServerUnavailable as exc:
-                unavailable = exc  # the rest of the batch is not tried: it would fail alike
-        error = f"server unavailable: {unavailable}"
-        outcomes.append(_failed_attempt(repo, claim, error, now))
+        if dry_run:
+            outcome: DeliveryOutcome | None = _preview(app, job, now, memo)
+        else:
+            outcome, unavailable = _attempt(app, mailer, job, now, unavailable, memo)
+        if outcome is not None:
+            outcomes.append(outcome)
+            if outcome.status in _MAY_HAVE_ARRIVED:
+                last_sent[email] = now
     return outcomes
+
+
+def _attempt(
+    app: App,
+    mailer: Mailer,
+    job: _Job,
+    now: datetime,
+    unavailable: ServerUnavailable | None,
+    memo: DigestMemo,
+) -> tuple[DeliveryOutcome | None, ServerUnavailable | None]:
+    """Claim and send one digest, unless the server is known to be unavailable
+    (then the claim is recorded for a retry); None when another process has
+    it. Returns the outcome and whether the server is unavailable now."""
+    repo = app.repo
+    try:
+        claim = job.claim or repo.claim_delivery(job.recipient.email, job.local_day, now, LEASE)
+    except StorageError as exc:  # e.g. an address the database cannot store
+        return _unclaimed(job, exc), unavailable
+    if claim is None:
+        return None, unavailable  # another process claimed it in the meantime
+    if unavailable is None:
+        try:
+            return _deliver(app, mailer, job.recipient, claim, memo), None
+        except ServerUnavailable as exc:
+            unavailable = exc  # the rest of the batch is not tried: it would fail alike
+    error = f"server unavailable: {unavailable}"
+    return _failed_attempt(repo, claim, error, now), unavailable
+
+
+def _too_soon(
+    repo: Repository, job: _Job, last_sent_at: datetime, now: datetime, dry_run: bool
+) -> DeliveryOutcome:
+    """Record a digest that would follow the last one by less than `MIN_GAP`
+    (its time zone moved) as failed for its day, reported like a missed one."""
+    hours = MIN_GAP.total_seconds() / 3600
+    reason = (
+        f"skipped: the last digest went out at {last_sent_at:%Y-%m-%d %H:%M} UTC, and "
+        f"digests are at least {hours:g} hours apart"
+    )
+    email = job.recipient.email
+    if not dry_run:
+        claim = job.claim or repo.claim_delivery(email, job.local_day, now, LEASE)
+        if claim is not None:
+            repo.mark_failed(claim, reason)
+            log.warning("%s: digest for %s %s", email, job.local_day, reason)
+    return DeliveryOutcome(email, job.local_day, OutcomeStatus.MISSED, error=reason)
 
 
 def _jobs(
@@ -157,8 +207,10 @@ def _deliver(
 ) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went.
 
-    Raises `ServerUnavailable` without recording it: the caller records it
-    for this digest and for the rest of the batch.
+    Whatever goes wrong is this digest's failure, recorded on its delivery:
+    the rest of the batch goes on. Raises `ServerUnavailable` without
+    recording it (the caller records it for this digest and the rest of the
+    batch), and StorageError when the database cannot record the outcome.
     """
     now, repo = app.clock(), app.repo
     try:
@@ -169,39 +221,111 @@ def _deliver(
                 claim.email, claim.local_day, OutcomeStatus.SKIPPED, digest.subject, 0
             )
         message = _message(app, recipient, digest, now)
+    except PermanentFailure as exc:  # no message can be written, e.g. for that address
+        return _refused(repo, claim, exc)
     except PLNError as exc:
         return _failed_attempt(repo, claim, str(exc), now)
-    message_id = str(message["Message-ID"])
+    except Exception as exc:  # a bug met by this digest alone: the batch goes on
+        log.exception("%s: digest for %s could not be built", claim.email, claim.local_day)
+        return _failed_attempt(repo, claim, _unexpected(exc), now)
     count = len(digest.entries) + len(digest.also)
     outcome = DeliveryOutcome(
-        claim.email, claim.local_day, OutcomeStatus.SENT, digest.subject, count, message_id
+        claim.email,
+        claim.local_day,
+        OutcomeStatus.SENT,
+        digest.subject,
+        count,
+        str(message["Message-ID"]),
     )
+    return _send(app, mailer, claim, message, outcome)
+
+
+def _send(
+    app: App, mailer: Mailer, claim: Claim, message: EmailMessage, outcome: DeliveryOutcome
+) -> DeliveryOutcome:
+    """Hand the built message to the mailer; record how far it got."""
+    now, repo = app.clock(), app.repo
+    committed: list[bool] = []
+
+    def commit() -> None:
+        repo.mark_unknown(claim, outcome.message_id, now, outcome.post_count, now)
+        committed.append(True)
+
     try:
-        mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, count, now))
+        mailer.send(message, commit)
     except ServerUnavailable:
         raise
     except TemporaryFailure as exc:
         return _failed_attempt(repo, claim, str(exc), now)
     except PermanentFailure as exc:
-        repo.mark_failed(claim, str(exc))
-        log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
-        return replace(outcome, status=OutcomeStatus.FAILED, error=str(exc))
+        return _refused(repo, claim, exc, outcome)
     except UnknownOutcome as exc:
-        repo.note_unknown(claim, str(exc))
-        log.error(
-            "%s: digest for %s may have been sent (%s); not sending it again: "
-            "check the mail log for %s",
-            claim.email,
-            claim.local_day,
-            exc,
-            message_id,
-        )
-        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=str(exc))
-    repo.mark_sent(claim, app.clock())
+        return _unknown(repo, claim, outcome, str(exc))
+    except StorageError as exc:
+        # Raised by `commit`: the message was abandoned before its end, and the
+        # claim is another process's now, or the database is down. Either way
+        # nothing can be recorded here; its lease makes it due again.
+        log.error("%s: digest for %s not sent: %s", claim.email, claim.local_day, exc)
+        return replace(outcome, status=OutcomeStatus.RETRY, error=f"not sent: {exc}")
+    except Exception as exc:  # a bug in a mailer: this digest's failure alone
+        log.exception("%s: digest for %s: sending failed", claim.email, claim.local_day)
+        if committed:  # the end of the message may have gone out
+            return _unknown(repo, claim, outcome, _unexpected(exc))
+        return _failed_attempt(repo, claim, _unexpected(exc), now)
+    failure = record_sent(repo, claim, app.clock)
+    if failure is not None:
+        error = f"accepted by the mail server, but not recorded as sent: {failure}"
+        log.error("%s: digest for %s %s", claim.email, claim.local_day, error)
+        return replace(outcome, status=OutcomeStatus.UNKNOWN, error=error)
     log.info(
-        "%s: digest for %s sent (%d posts, %s)", claim.email, claim.local_day, count, message_id
+        "%s: digest for %s sent (%d posts, %s)",
+        claim.email,
+        claim.local_day,
+        outcome.post_count,
+        outcome.message_id,
     )
     return outcome
+
+
+def _refused(
+    repo: Repository, claim: Claim, exc: PermanentFailure, outcome: DeliveryOutcome | None = None
+) -> DeliveryOutcome:
+    """Record a digest that can never go as it is (5xx, an address no header
+    can carry) as failed for its day."""
+    repo.mark_failed(claim, str(exc))
+    log.error("%s: digest for %s refused: %s", claim.email, claim.local_day, exc)
+    base = outcome or DeliveryOutcome(claim.email, claim.local_day, OutcomeStatus.FAILED)
+    return replace(base, status=OutcomeStatus.FAILED, error=str(exc))
+
+
+def _unknown(
+    repo: Repository, claim: Claim, outcome: DeliveryOutcome, error: str
+) -> DeliveryOutcome:
+    """Keep a digest whose end may have reached the server `unknown`: never resent."""
+    repo.note_unknown(claim, error)
+    log.error(
+        "%s: digest for %s may have been sent (%s); not sending it again: "
+        "check the mail log for %s",
+        claim.email,
+        claim.local_day,
+        error,
+        outcome.message_id,
+    )
+    return replace(outcome, status=OutcomeStatus.UNKNOWN, error=error)
+
+
+def _unclaimed(job: _Job, exc: StorageError) -> DeliveryOutcome:
+    """A digest whose claim could not be recorded: nothing was sent."""
+    log.error("%s: digest for %s not claimed: %s", job.recipient.email, job.local_day, exc)
+    return DeliveryOutcome(
+        job.recipient.email, job.local_day, OutcomeStatus.FAILED, error=f"not sent: {exc}"
+    )
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no one planned for; the log has its traceback."""
+    lines = str(exc).strip().splitlines()
+    return f"unexpected {type(exc).__name__}: {lines[0] if lines else ''} (see the log)"
 
 
 def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -> DeliveryOutcome:
@@ -246,8 +370,19 @@ def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime
         html=render_digest(digest, "html", url or ""),
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
-        unsubscribe_mailto=parseaddr(email.admin or email.from_address)[1],
+        unsubscribe_mailto=_unsubscribe_mailto(email),
     )
+
+
+def _unsubscribe_mailto(email: EmailConfig) -> str:
+    """Where unsubscribe requests by mail go: the admin, else the sender (an
+    admin address no header can carry, refused by pln check, is passed over)."""
+    for mailbox in (email.admin, email.from_address):
+        try:
+            return parse_mailbox(mailbox)[1]
+        except ValueError:  # empty, or refused by pln check
+            continue
+    return ""
 
 
 def resend_unknown(app: App, mailer: Mailer, email: str, local_day: date) -> DeliveryOutcome:

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from aggregator.config.read import (
     KeyPath,
     Table,
+    address_message,
     did_you_mean,
     format_path,
-    is_address,
 )
+from aggregator.domain.limits import SOURCE_KEY_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import KindSpec, Option, SourceConfig
 
@@ -83,6 +84,8 @@ def _read_source(table: Table, kinds: Mapping[str, KindSpec], needs: list[EnvNee
     key = table.text("key", required="(a short id like edchat)")
     if key and not _SOURCE_KEY.match(key):
         table.problem("key", "must be lower-case letters, digits, - and _ (like cult-of-pedagogy)")
+    elif len(key) > SOURCE_KEY_CHARS:  # the database column's size
+        table.problem("key", f"must be at most {SOURCE_KEY_CHARS} characters, not {len(key)}")
     kind = table.text("kind", required=f"(one of: {', '.join(kinds)})")
     interval = None
     if "interval_minutes" in table.data:
@@ -153,7 +156,7 @@ def read_recipients(
         address = recipient.email.lower()
         if address in first_index:
             other = format_path(("recipients", first_index[address]))
-            table.problem("email", f"duplicate recipient {recipient.email!r} (also {other})")
+            table.problem("email", f"duplicate recipient {recipient.to_address!r} (also {other})")
         elif address:
             first_index[address] = index
         recipients.append(recipient)
@@ -163,8 +166,8 @@ def read_recipients(
 def _read_recipient(table: Table, source_keys: Collection[str]) -> RecipientConfig:
     table.check_keys(RECIPIENT_KEYS)
     email = table.text("email", required="(the address the digest goes to)")
-    if email and not is_address(email):
-        table.problem("email", "not an email address, like ana@school.org")
+    if email and (message := address_message(email, "ana@school.org")):
+        table.problem("email", message)
     follow = table.texts("follow")
     for key in follow:
         if key not in source_keys:

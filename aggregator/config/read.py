@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from aggregator.domain.address import address_problem, mailbox_problem
 from aggregator.domain.errors import Problem
 
 KeyPath = tuple[str | int, ...]
@@ -138,10 +139,40 @@ def is_hostname(name: str) -> bool:
         return len(name) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_address(address: str) -> bool:
-    """A plain email address `local@domain` (no display name)."""
-    local, at, domain = address.rpartition("@")
-    return bool(at and local) and not re.search(r"[\s<>@,;]", local) and is_hostname(domain)
+    """A plain email address `local@domain` (no display name) mail can be sent to."""
+    return address_problem(address) is None
+
+
+def address_message(address: str, example: str) -> str | None:
+    """What `pln check` says about an address mail cannot be sent to (the rule
+    the message headers apply, `aggregator.domain.address`); None when it can."""
+    problem = address_problem(address)
+    if problem is None:
+        return None
+    if "@" not in address:
+        return f"not an email address, like {example}"
+    return f"cannot be sent to: the address {problem}"
+
+
+def mailbox_message(mailbox: str, example: str) -> str | None:
+    """`address_message` for "Name <address>" values (`[email] from`, `admin`)."""
+    problem = mailbox_problem(mailbox)
+    if problem is None:
+        return None
+    if "@" not in mailbox:
+        return f"not an email address, like {example}"
+    return problem
 
 
 def check_private_entry(entry: str) -> str | None:

@@ -13,11 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator.config.read import Table, check_private_entry, is_address, is_hostname
+from aggregator.config.read import (
+    Table,
+    check_private_entry,
+    is_address,
+    is_hostname,
+    is_loopback,
+    mailbox_message,
+)
 from aggregator.config.types import (
     DatabaseConfig,
     DigestConfig,
@@ -25,6 +31,7 @@ from aggregator.config.types import (
     FacebookConfig,
     FetchConfig,
 )
+from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.secret import Secret
 
 _EMAIL_KEYS = (
@@ -40,6 +47,7 @@ _EMAIL_KEYS = (
     "unsubscribe_secret_env",
     "public_url",
     "resubscribe",
+    "allow_plaintext_auth",
 )
 _BACKENDS = ("smtp", "file")
 # An HMAC key shorter than this is guessable; token_urlsafe(32) gives 43 characters.
@@ -128,8 +136,8 @@ def read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailCo
     username = table.text("username")
     use = SecretUse("required when username is set") if username else None
     sender = table.text("from", default.from_address)
-    if not is_address(parseaddr(sender)[1]):
-        table.problem("from", "not an email address, like PLN Digest <digest@school.org>")
+    if message := mailbox_message(sender, "PLN Digest <digest@school.org>"):
+        table.problem("from", message)
     email = EmailConfig(
         smtp_host=host,
         smtp_port=table.whole("smtp_port", default.smtp_port, 1, 65535),
@@ -137,8 +145,25 @@ def read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailCo
         username=username,
         password=read_secret(table, "password_env", environ, use),
         from_address=sender,
+        allow_plaintext_auth=table.flag("allow_plaintext_auth", default.allow_plaintext_auth),
     )
-    return replace(email, **_read_email_delivery(table, environ, folder))
+    email = replace(email, **_read_email_delivery(table, environ, folder))
+    if email.security == "none" and email.username and email.backend == "smtp":
+        _check_plaintext_auth(table, email)
+    return email
+
+
+def _check_plaintext_auth(table: Table, email: EmailConfig) -> None:
+    """Without TLS the login (AUTH PLAIN/LOGIN) carries the password in clear:
+    only to this machine, or where the admin says the path is trusted."""
+    if email.allow_plaintext_auth or is_loopback(email.smtp_host):
+        return
+    table.problem(
+        "security",
+        f'"none" would send the SMTP password of {email.username} unencrypted to '
+        f'{email.smtp_host}: use "starttls" or "ssl", or set allow_plaintext_auth = true '
+        "if the network to it is trusted",
+    )
 
 
 def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) -> dict[str, Any]:
@@ -150,13 +175,15 @@ def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) 
     if backend == "file" and not out:
         table.problem("folder", 'is required when backend = "file"')
     admin = table.text("admin")
-    if admin and not is_address(parseaddr(admin)[1]):
-        table.problem("admin", "not an email address, like it@school.org")
+    if admin and (message := mailbox_message(admin, "it@school.org")):
+        table.problem("admin", message)
     public_url = table.text("public_url").rstrip("/")
     parts = urlsplit(public_url)
     if public_url and (parts.scheme != "https" or not parts.netloc or parts.query):
         # RFC 8058: one-click unsubscribe links must be https.
         table.problem("public_url", "must be an https:// address, like https://school.org/pln")
+    elif len(public_url) > PUBLIC_URL_CHARS:  # its links must fit in a header line
+        table.problem("public_url", f"must be at most {PUBLIC_URL_CHARS} characters")
     use = SecretUse("required when public_url is set") if public_url else None
     secret = read_secret(table, "unsubscribe_secret_env", environ, use)
     if secret is not None and len(secret.reveal()) < _MIN_SECRET_CHARS:

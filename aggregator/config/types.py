@@ -56,6 +56,8 @@ class EmailConfig:
     """Base URL of the unsubscribe link (https://...); "" for no link."""
     resubscribe: tuple[tuple[str, date], ...] = ()
     """(address, day): an unsubscribe made on or before that day is lifted."""
+    allow_plaintext_auth: bool = False
+    """Log in without TLS (security = "none") to a host other than this machine."""
 
 
 @dataclass(frozen=True, slots=True)

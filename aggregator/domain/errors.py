@@ -102,7 +102,8 @@ class ServerUnavailable(TemporaryFailure):
 
 
 class PermanentFailure(DeliveryError):
-    """The server refused the message for good (5xx)."""
+    """The message can never go as it is: the server refused it for good
+    (5xx), or it cannot be written (an address no header can carry)."""
 
 
 class UnknownOutcome(DeliveryError):

@@ -15,17 +15,19 @@ import logging
 import signal
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from types import FrameType
 
+from aggregator.app.accepted import record_sent
 from aggregator.app.config import load_config
 from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
+from aggregator.domain.address import identity, parse_mailbox
 from aggregator.domain.clock import Clock, utc_now
-from aggregator.domain.delivery import DeliveryOutcome
-from aggregator.domain.errors import DeliveryError
+from aggregator.domain.delivery import Claim, DeliveryOutcome
+from aggregator.domain.errors import PLNError, StorageError
 from aggregator.domain.logfmt import fields
 from aggregator.run.metronome import TICK, Metronome, build_scheduler
 from connectors.base import Connector
@@ -65,35 +67,47 @@ class HealthEmailer:
     def __call__(self, app: App) -> None:
         """Send the health email if it is due now and not yet sent that day.
 
-        It is claimed like a digest (as `health-report:<admin>`), so a
-        restart on its day never sends it twice; a failure is recorded and
-        not retried: next week's report follows.
+        It is claimed like a digest (see `health_claim_key`), so a
+        restart on its day never sends it twice. Whatever goes wrong is
+        recorded on that claim (failed, or unknown once the end of the
+        message may have gone) and not retried: next week's report follows.
         """
         now = app.clock()
         grace = timedelta(minutes=app.config.schedule.misfire_grace_minutes)
         day = health_email_day(now, app.config.schedule, grace)
         if day is None or not app.config.email.admin:
             return
-        repo = app.repo
-        claim = repo.claim_delivery(f"health-report:{app.config.email.admin}", day, now, LEASE)
+        claim = app.repo.claim_delivery(health_claim_key(app.config.email.admin), day, now, LEASE)
         if claim is None:
             return
+        committed: list[bool] = []
+        try:
+            self._send(app, claim, day, committed)
+        except Exception as exc:  # its own failure, recorded: the service goes on
+            _record_health_failure(app, claim, exc, may_have_arrived=bool(committed))
+
+    def _send(self, app: App, claim: Claim, day: date, committed: list[bool]) -> None:
+        now, repo = app.clock(), app.repo
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         health = source_health(repo.source_statuses(with_post_counts=False), now, stale_after)
         message = health_email(
             health, day, app.config.email.from_address, app.config.email.admin, now
         )
         message_id = str(message["Message-ID"])
+
+        def commit() -> None:
+            repo.mark_unknown(claim, message_id, now, 0, now)
+            committed.append(True)
+
         mailer = self._mailer or build_mailer(app.config.email)
         try:
-            mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, 0, now))
-        except DeliveryError as exc:
-            repo.mark_failed(claim, str(exc))
-            raise
+            mailer.send(message, commit)
         finally:
             if self._mailer is None:
                 mailer.close()
-        repo.mark_sent(claim, app.clock())
+        failure = record_sent(repo, claim, app.clock)
+        if failure is not None:
+            raise failure  # recorded as unknown: it may have arrived
         log.info(
             "health email sent",
             extra=fields(
@@ -102,6 +116,35 @@ class HealthEmailer:
                 stale=sum(h.is_stale for h in health),
             ),
         )
+
+
+def _record_health_failure(app: App, claim: Claim, exc: Exception, may_have_arrived: bool) -> None:
+    """Record why the health email did not go: failed, or unknown when the end
+    of the message may have reached the server (it is never sent again)."""
+    if isinstance(exc, PLNError):
+        error = str(exc)
+    else:
+        log.exception("health email: unexpected error", extra=fields(event="health_email"))
+        first = str(exc).strip().splitlines()
+        error = f"unexpected {type(exc).__name__}: {first[0] if first else ''} (see the log)"
+    log.error("health email not sent: %s", error, extra=fields(event="health_email", ok=False))
+    try:
+        if may_have_arrived:
+            app.repo.note_unknown(claim, error)
+        else:
+            app.repo.mark_failed(claim, error)
+    except StorageError as again:
+        log.error("health email: its failure could not be recorded: %s", again)
+
+
+def health_claim_key(admin: str) -> str:
+    """What the week's health email is claimed as: one per admin address,
+    whatever its case or display name ("health-report:it@school.org")."""
+    try:
+        address = parse_mailbox(admin)[1]
+    except ValueError:  # refused by pln check; its failure is recorded under this key
+        address = admin
+    return f"health-report:{identity(address)}"
 
 
 def make_metronome(

@@ -15,12 +15,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregator.domain.delivery import Claim, DeliveryState, RecordedDelivery
 from aggregator.domain.errors import StorageError
+from aggregator.store.conflicts import insert_new
 from aggregator.store.engine import Transactions
 from aggregator.store.tables import DeliveryRow, DigestRow
 
@@ -40,7 +39,7 @@ class DeliveryRecords(Transactions):
         day = local_day.isoformat()
 
         def work(session: Session) -> Claim | None:
-            digest_id = _insert_new(
+            digest_id = insert_new(
                 session,
                 DigestRow,
                 ["recipient_email", "local_day"],
@@ -59,7 +58,7 @@ class DeliveryRecords(Transactions):
                         DigestRow.recipient_email == email, DigestRow.local_day == day
                     )
                 )
-            delivery_id = _insert_new(
+            delivery_id = insert_new(
                 session,
                 DeliveryRow,
                 ["digest_id"],
@@ -254,6 +253,24 @@ class DeliveryRecords(Transactions):
 
         return self._run("reading recorded digests", work)
 
+    def last_sent_at(self, emails: Collection[str]) -> dict[str, datetime]:
+        """When each of `emails` was last sent a digest that may have arrived
+        (sent, or of unknown fate): the start of that send. Raises `StorageError`."""
+        stmt = (
+            select(DigestRow.recipient_email, func.max(DigestRow.built_at))
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .where(
+                DigestRow.recipient_email.in_(list(emails)),
+                DeliveryRow.status.in_((DeliveryState.SENT, DeliveryState.UNKNOWN)),
+            )
+            .group_by(DigestRow.recipient_email)
+        )
+
+        def work(session: Session) -> dict[str, datetime]:
+            return {email: at for email, at in session.execute(stmt) if at is not None}
+
+        return self._run("reading when digests were last sent", work)
+
     def latest_deliveries(self) -> list[RecordedDelivery]:
         """Each recipient's latest delivery (by local day), ordered by email."""
         latest_day = (
@@ -296,21 +313,6 @@ class DeliveryRecords(Transactions):
 
     def _updated_one(self, action: str, stmt: Update) -> bool:
         return self._run(action, lambda s: _rowcount(s, stmt) == 1, write=True)
-
-
-def _insert_new(
-    session: Session,
-    table: type[DigestRow] | type[DeliveryRow],
-    keys: list[str],
-    values: dict[str, Any],
-) -> int | None:
-    """INSERT ... ON CONFLICT (keys) DO NOTHING: the new row's id, or None
-    when a row with those keys exists (on SQLite and PostgreSQL alike)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    stmt = insert.values(values).on_conflict_do_nothing(index_elements=keys).returning(table.id)
-    new_id = session.execute(stmt).scalar_one_or_none()
-    return None if new_id is None else int(new_id)
 
 
 def _rowcount(session: Session, stmt: Update) -> int:

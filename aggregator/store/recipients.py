@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aggregator.domain.address import identity
 from aggregator.domain.errors import StorageError
 from aggregator.domain.recipient import RecipientConfig
+from aggregator.store.conflicts import insert_missing
 from aggregator.store.engine import Transactions
 from aggregator.store.tables import RecipientRow
 
@@ -30,13 +33,14 @@ class RecipientRecords(Transactions):
         read from the configuration, not stored. Raises `StorageError`.
         """
         wanted = {recipient.email: recipient for recipient in recipients}
+        new_rows = [_new_row(wanted[email]) for email in sorted(wanted)]
 
         def work(session: Session) -> None:
+            # Inserted first, skipping addresses already there: another process
+            # syncing the same file at the same moment is no duplicate key.
+            insert_missing(session, RecipientRow, ["email"], new_rows)
             rows = {row.email: row for row in session.scalars(select(RecipientRow))}
             for email, config in wanted.items():
-                if email not in rows:
-                    rows[email] = RecipientRow(email=email, is_active=True)
-                    session.add(rows[email])
                 _apply(rows[email], config)
             for email, row in rows.items():
                 if email not in wanted:
@@ -52,7 +56,7 @@ class RecipientRecords(Transactions):
 
         def work(session: Session) -> bool:
             row = session.scalars(
-                select(RecipientRow).where(func.lower(RecipientRow.email) == email.lower())
+                select(RecipientRow).where(RecipientRow.email == identity(email))
             ).one_or_none()
             if row is None:
                 raise StorageError(f"no recipient {email} is stored; nothing to unsubscribe")
@@ -99,6 +103,18 @@ class RecipientRecords(Transactions):
             return lifted
 
         return self._run("re-enabling recipients", work, write=True)
+
+
+def _new_row(config: RecipientConfig) -> dict[str, Any]:
+    """The stored recipient for a new `[[recipients]]` entry."""
+    return {
+        "email": config.email,
+        "name": config.name,
+        "timezone": config.timezone,
+        "send_at": config.send_at,
+        "reading_minutes": config.reading_minutes,
+        "is_active": True,
+    }
 
 
 def _apply(row: RecipientRow, config: RecipientConfig) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, nulls_first, or_, select
 from sqlalchemy.orm import Session
 
 from aggregator.domain.errors import StorageError
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig, SourceStatus
+from aggregator.store.conflicts import insert_missing
 from aggregator.store.engine import Transactions
 from aggregator.store.posts import (
     dedupe,
@@ -44,14 +46,15 @@ class SourceRecords(Transactions):
         so their posts stay. Raises `StorageError`.
         """
         wanted = {source.key: source for source in sources}
+        new_rows = [_new_row(wanted[key], now) for key in sorted(wanted)]
 
         def work(session: Session) -> None:
+            # Inserted first, skipping keys already there: another process
+            # syncing the same file at the same moment is no duplicate key.
+            insert_missing(session, SourceRow, ["key"], new_rows)
             rows = {row.key: row for row in session.scalars(select(SourceRow))}
             for key, config in wanted.items():
-                if key in rows:
-                    _reconcile(rows[key], config, now)
-                else:
-                    session.add(_new_row(config, now))
+                _reconcile(rows[key], config, now)
             for key, row in rows.items():
                 if key not in wanted and row.is_active:
                     row.is_active = False
@@ -184,17 +187,17 @@ def _source_row(session: Session, key: str, lock: bool = False) -> SourceRow:
 # -- mapping between models and rows ---------------------------------------------
 
 
-def _new_row(config: SourceConfig, now: datetime) -> SourceRow:
-    """A stored source for a new `[[sources]]` entry: active and due at `now`."""
-    return SourceRow(
-        key=config.key,
-        kind=config.kind,
-        name=config.name,
-        options=dict(config.options),
-        is_active=True,
-        consecutive_failures=0,
-        next_attempt_at=now,
-    )
+def _new_row(config: SourceConfig, now: datetime) -> dict[str, Any]:
+    """The stored source for a new `[[sources]]` entry: active and due at `now`."""
+    return {
+        "key": config.key,
+        "kind": config.kind,
+        "name": config.name,
+        "options": dict(config.options),
+        "is_active": True,
+        "consecutive_failures": 0,
+        "next_attempt_at": now,
+    }
 
 
 def _reconcile(row: SourceRow, config: SourceConfig, now: datetime) -> None:

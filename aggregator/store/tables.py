@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aggregator.domain.delivery import DeliveryState
+from aggregator.domain.limits import SOURCE_KEY_CHARS, STORED_ADDRESS_CHARS
 from aggregator.domain.post import Engagement, Post
 
 # Named constraints let later revisions alter them, SQLite batch mode included.
@@ -90,7 +91,7 @@ class SourceRow(Base):
     __tablename__ = "sources"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str] = mapped_column(String(SOURCE_KEY_CHARS), unique=True)
     kind: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -120,7 +121,7 @@ class PostRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    source_key: Mapped[str] = mapped_column(String(200), ForeignKey("sources.key"))
+    source_key: Mapped[str] = mapped_column(String(SOURCE_KEY_CHARS), ForeignKey("sources.key"))
     external_id: Mapped[str] = mapped_column(Text)
     network: Mapped[str] = mapped_column(String(50))
     url: Mapped[str] = mapped_column(Text)
@@ -182,7 +183,7 @@ class RecipientRow(Base):
     __tablename__ = "recipients"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS), unique=True)
     name: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(100))
     send_at: Mapped[str] = mapped_column(String(5))
@@ -200,7 +201,7 @@ class RecipientFollowRow(Base):
     recipient_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True
     )
-    source_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(SOURCE_KEY_CHARS), primary_key=True)
 
 
 class DigestRow(Base):
@@ -210,7 +211,7 @@ class DigestRow(Base):
     __table_args__ = (UniqueConstraint("recipient_email", "local_day"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    recipient_email: Mapped[str] = mapped_column(String(320))
+    recipient_email: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS))
     local_day: Mapped[str] = mapped_column(String(10))
     built_at: Mapped[datetime]
     post_count: Mapped[int] = mapped_column(default=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+import string
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,10 +13,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
+from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import build_mailer
 from aggregator.config.types import EmailConfig
+from aggregator.domain.address import address_problem
 from aggregator.domain.errors import (
     PermanentFailure,
     ServerUnavailable,
@@ -23,6 +28,7 @@ from aggregator.domain.errors import (
     TemporaryFailure,
     UnknownOutcome,
 )
+from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.secret import Secret
 from tests.fakes import T0
@@ -122,6 +128,42 @@ def test_line_breaks_in_a_name_or_subject_stay_in_their_header(field: str) -> No
     assert "Bcc: evil@x" in str(parsed["To"] if field == "name" else parsed["Subject"])
 
 
+@pytest.mark.parametrize("odd", ["\x00", "\x07", "\x1b", "\u2028", "\udc80"])
+def test_control_characters_in_a_name_or_subject_never_reach_the_wire(odd: str) -> None:
+    built = message(RecipientConfig(email="ana@school.org", name=f"Ana{odd}Díaz"), f"A{odd}B")
+    head = built.as_bytes().partition(b"\r\n\r\n")[0]
+    assert all(32 <= byte < 127 for byte in head.replace(b"\r\n", b""))
+    parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
+    assert parsed["To"].addresses[0].display_name == "Ana Díaz"
+    assert parsed["Subject"] == "A B"
+
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+NEAR_ADDRESSES = st.builds(
+    "{}@{}".format,
+    st.text(ATEXT + '.@"() ,;:<>[]\\ä\x00', min_size=1, max_size=70),
+    st.text(string.ascii_letters + string.digits + "-._ü", min_size=1, max_size=30),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NEAR_ADDRESSES)
+def test_every_address_pln_check_accepts_is_carried_by_the_headers_as_written(
+    address: str,
+) -> None:
+    """`pln check` and the message use one rule: what it accepts goes out intact,
+    what it refuses never reaches a message."""
+    to = RecipientConfig(email=address, name="Ana")
+    if address_problem(address) is not None:
+        with pytest.raises(PermanentFailure, match="cannot be sent to: the address"):
+            message(to)
+        return
+    raw = message(to).as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == address
+    assert not parsed["To"].defects and f"<{address}>".encode() in raw
+
+
 # --- SMTP -------------------------------------------------------------------------
 
 
@@ -181,13 +223,21 @@ def test_one_connection_serves_a_batch_and_refusals_keep_it_usable() -> None:
 
 
 def test_a_drop_mid_message_is_temporary_and_the_next_message_reconnects() -> None:
+    """The server hangs up before the end of the message (whether before or after
+    the body reached it): the end-of-data mark cannot be written, so nothing was
+    accepted. The commit waits for the hang-up, so the order is never left to chance."""
     script = Script(drop_mid_data={"ana@school.org": 1})
-    committed: list[str] = []
     with smtp_server(script) as port, SmtpMailer(config(port)) as mailer:
+        before = script.connections
         with pytest.raises(TemporaryFailure, match="connection lost"):
-            mailer.send(message(), lambda: committed.append("ana"))
+            mailer.send(message(), lambda: assert_true(script.hung_up.wait(5)))
         mailer.send(message(RecipientConfig(email="ben@school.org")), nothing)
+        assert script.connections - before == 2  # a new one for Ben
     assert script.to("ana@school.org") == [] and len(script.to("ben@school.org")) == 1
+
+
+def assert_true(value: bool) -> None:
+    assert value
 
 
 def test_no_answer_after_the_whole_message_is_an_unknown_outcome() -> None:
@@ -243,3 +293,18 @@ def test_file_backend_writes_eml_files_and_nothing_when_the_commit_fails(tmp_pat
         message_from_bytes(written.read_bytes(), policy=policy.default)["Message-ID"]
         == built["Message-ID"]
     )
+
+
+def test_the_longest_unsubscribe_link_pln_check_allows_fits_in_a_header_line() -> None:
+    longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
+    email = EmailConfig(
+        public_url="https://" + "p" * (PUBLIC_URL_CHARS - len("https://")),
+        unsubscribe_secret=Secret("PLN_UNSUBSCRIBE_SECRET", "0123456789abcdef-test"),
+    )
+    url = make_unsubscribe_url(email, longest)
+    assert url is not None and len(email.public_url) == PUBLIC_URL_CHARS
+    raw = message(RecipientConfig(email=longest), unsubscribe_url=url).as_bytes()
+    assert f"List-Unsubscribe: <{url}>".encode() in raw
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    with pytest.raises(PermanentFailure, match="shorten \\[email\\] public_url"):
+        message(unsubscribe_url=url + "x" * 500)

@@ -1,0 +1,50 @@
+"""Inserts that are safe to race: INSERT ... ON CONFLICT DO NOTHING.
+
+Two processes starting together (two `pln send`, a service and a command)
+write the same rows at the same moment. Reading first and inserting what
+was missing fails for the second with a duplicate key at READ COMMITTED;
+an insert that skips the rows already there (or being inserted by the
+other, whose commit it waits for) does not. SQLite and PostgreSQL spell it
+alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from aggregator.store.tables import Base
+
+
+def insert_missing(
+    session: Session, table: type[Base], keys: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert each of `rows` whose `keys` (a unique constraint) are not stored yet."""
+    if rows:
+        session.execute(
+            _insert(session, table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
+        )
+
+
+def insert_new(
+    session: Session, table: type[Base], keys: list[str], values: dict[str, Any]
+) -> int | None:
+    """Insert one row unless its `keys` are stored: the new row's id, or None
+    when a row with those keys exists."""
+    stmt = (
+        _insert(session, table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.__table__.c.id)
+    )
+    new_id = session.execute(stmt).scalar_one_or_none()
+    return None if new_id is None else int(new_id)
+
+
+def _insert(session: Session, table: type[Base]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
