@@ -30,7 +30,7 @@ from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 
 @dataclass
 class RecordingMailer:
-    """A `aggregator.app.deliver.Mailer` that keeps what it is given."""
+    """A `aggregator.app.mailer.Mailer` that keeps what it is given."""
 
     messages: list[EmailMessage] = field(default_factory=list)
 

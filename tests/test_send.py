@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aggregator.app import accepted
 from aggregator.app.accepted import SENT_RECORD_PATIENCE_S
 from aggregator.app.config import parse_config
-from aggregator.app.deliver import FileMailer, SmtpMailer
+from aggregator.app.mailer import FileMailer, SmtpMailer
 from aggregator.app.send import LEASE, MAX_ATTEMPTS, resend_unknown, send_due_digests
 from aggregator.app.unsubscribe import make_token, make_unsubscribe_url, unsubscribe_link
 from aggregator.app.wiring import App, build_app

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
-from aggregator.app.deliver import MESSAGE_POLICY, config_mailbox
+from aggregator.app.mailer import MESSAGE_POLICY, config_mailbox
 from aggregator.config.entries import WEEKDAYS
 from aggregator.config.schedule import ScheduleConfig
 from aggregator.domain.source import SourceStatus

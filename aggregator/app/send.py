@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.app.accepted import record_sent
 from aggregator.app.build import build_digest, render_digest
-from aggregator.app.deliver import Mailer, build_message
+from aggregator.app.mailer import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from aggregator.app.deliver import FileMailer, Mailer, SmtpMailer
+from aggregator.app.mailer import FileMailer, Mailer, SmtpMailer
 from aggregator.config.types import Config, EmailConfig
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.store.repository import Repository

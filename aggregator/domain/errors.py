@@ -1,7 +1,7 @@
 """The one exception tree of PLN Digest.
 
 Foreign exceptions are translated once, at the edge (`connectors/http/`,
-`aggregator/store/`, `aggregator/app/deliver.py`), with `raise ... from exc`.
+`aggregator/store/`, `aggregator/app/mailer.py`), with `raise ... from exc`.
 Every message is one line a teacher or an admin can act on.
 """
 

@@ -20,8 +20,8 @@ from types import FrameType
 
 from aggregator.app.accepted import record_sent
 from aggregator.app.config import load_config
-from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
+from aggregator.app.mailer import Mailer
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.domain.address import identity, parse_mailbox

@@ -16,7 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.app.deliver import FileMailer, SmtpMailer, build_message
+from aggregator.app.mailer import FileMailer, SmtpMailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import build_mailer
 from aggregator.config.types import EmailConfig
@@ -34,7 +34,7 @@ from aggregator.domain.secret import Secret
 from tests.fakes import T0
 from tests.smtp_server import Script, smtp_server
 
-CERTS = Path(__file__).resolve().parent.parent / "data" / "smtp"
+CERTS = Path(__file__).resolve().parent / "data" / "smtp"
 ANA = RecipientConfig(email="ana@school.org", name="Ana Díaz")
 PASSWORD = Secret("PLN_SMTP_PASSWORD", "correct horse")
 
