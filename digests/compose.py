@@ -20,6 +20,7 @@ from aggregator.domain.recipient import RecipientConfig
 from digests.budget import WORDS_PER_MINUTE, shows_html
 from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
 from digests.cluster import PairMemo, Sharer, cluster_posts
+from digests.links import clean_text_links, entry_links
 from digests.rank import rank_stories
 from digests.select import select_candidates
 
@@ -69,6 +70,9 @@ class DigestEntry:
     `reading_seconds` is the estimated time this entry costs the reader.
     `sharers` are the people who shared the story (at least the lead's
     author) and `engagement` adds up the counts of all their posts.
+    `link` is where the headline goes, `post_link` the post's own page when
+    that is another one (see `digests.links`); both free of click tracking,
+    like the URLs in `excerpt`.
     """
 
     post: Post
@@ -80,6 +84,8 @@ class DigestEntry:
     sharers: tuple[Sharer, ...] = ()
     engagement: Engagement = Engagement()
     shows_html: bool = False
+    link: str = ""
+    post_link: str = ""
 
     @property
     def headline(self) -> str:
@@ -89,7 +95,7 @@ class DigestEntry:
         title = " ".join((self.post.title or "").split())
         if title:
             return title
-        words = self.post.text.split()
+        words = clean_text_links(self.post.text).split()
         if not words:
             return f"Post by {self.post.author}" if self.post.author else "Untitled post"
         return first_line(words)
@@ -197,16 +203,19 @@ def _to_entry(decision: Decision, source_titles: Mapping[str, str], zone: ZoneIn
     shown, story = decision.shown, decision.ranked.story
     assert shown is not None  # entries and headlines always have what is shown
     post = shown.post
+    links = entry_links(post)
     return DigestEntry(
         post=post,
         source_title=source_titles.get(post.source_key, post.source_key),
-        excerpt=shown.excerpt,
+        excerpt=clean_text_links(shown.excerpt),
         local_time=post.published_at.astimezone(zone),
         reading_seconds=shown.reading_seconds,
         is_excerpt=shown.is_excerpt,
         sharers=story.sharers,
         engagement=_total_engagement(story.posts),
         shows_html=shows_html(shown),
+        link=links.page,
+        post_link=links.post,
     )
 
 

@@ -4,9 +4,10 @@ Templates live in the top-level `templates/` folder, installed as the
 package `digests.templates`. HTML is autoescaped; the only markup trusted
 as-is is `post.html`, which ingest has already sanitised.
 Links go through `safe_href`, since escaping does not stop a
-`javascript:` URL. Networks are named as the caller's `labels` say
-(`Post.network` -> "X", "Web"): the connectors know their networks, and
-this package does not import them.
+`javascript:` URL, and are free of click tracking (`digests.links`).
+Networks are named as the caller's `labels` say (`Post.network` -> "X",
+"Web"): the connectors know their networks, and this package does not
+import them.
 
 The HTML is written with classes and one <style> block; css-inline (a
 maintained Rust inliner) moves every rule into style="" attributes, since
@@ -33,6 +34,7 @@ import jinja2
 from aggregator.domain.post import Engagement
 from digests.cluster import Sharer
 from digests.compose import WEEKDAYS, Digest, format_day
+from digests.links import clean_html_links
 
 _TEMPLATES_PACKAGE = "digests.templates"
 # A window this long reads as "since yesterday"; shorter ones name the last digest.
@@ -188,6 +190,7 @@ def _environment() -> jinja2.Environment:
     env.filters["network"] = _network_filter
     env.filters["shared_by"] = _shared_by_filter
     env.filters["engagement"] = engagement_phrase
+    env.filters["clean_links"] = clean_html_links
     return env
 
 
