@@ -10,6 +10,7 @@ into the reasons behind it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,6 +22,7 @@ from digests.budget import WORDS_PER_MINUTE, shows_html
 from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
 from digests.cluster import PairMemo, Sharer, cluster_posts
 from digests.links import clean_text_links, entry_links
+from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
 from digests.select import select_candidates
 
@@ -72,7 +74,9 @@ class DigestEntry:
     author) and `engagement` adds up the counts of all their posts.
     `link` is where the headline goes, `post_link` the post's own page when
     that is another one (see `digests.links`); both free of click tracking,
-    like the URLs in `excerpt`.
+    like the URLs in `excerpt`. `image_url` is the picture a top story
+    shows ("" for none, and for the other entries), `image_alt` its alt
+    text (see `digests.pictures`).
     """
 
     post: Post
@@ -86,6 +90,8 @@ class DigestEntry:
     shows_html: bool = False
     link: str = ""
     post_link: str = ""
+    image_url: str = ""
+    image_alt: str = ""
 
     @property
     def headline(self) -> str:
@@ -219,6 +225,15 @@ def _to_entry(decision: Decision, source_titles: Mapping[str, str], zone: ZoneIn
     )
 
 
+def _with_picture(entry: DigestEntry) -> DigestEntry:
+    """A top story with the picture its post carries, if any may be shown."""
+    image = picture_of(entry.post, entry.shows_html)
+    if not image:
+        return entry
+    alt = picture_alt(entry.headline, entry.source_title)
+    return dataclasses.replace(entry, image_url=image, image_alt=alt)
+
+
 def build_digest_from_posts(
     posts: Sequence[Post],
     recipient: RecipientConfig,
@@ -247,6 +262,7 @@ def build_digest_from_posts(
     limits = Limits(recipient.reading_minutes * 60, words_per_minute=words_per_minute)
     decisions = plan_digest(ranked, limits)
     entries = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ENTRY)
+    entries = (*map(_with_picture, entries[:TOP_STORIES]), *entries[TOP_STORIES:])
     also = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ALSO)
     local_day = now.astimezone(zone).date()
     return Digest(
