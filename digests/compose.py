@@ -21,6 +21,7 @@ from aggregator.domain.recipient import RecipientConfig
 from digests.budget import WORDS_PER_MINUTE, shows_html
 from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
 from digests.cluster import PairMemo, Sharer, cluster_posts
+from digests.lede import lede_line
 from digests.links import clean_text_links, entry_links
 from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
@@ -76,7 +77,8 @@ class DigestEntry:
     that is another one (see `digests.links`); both free of click tracking,
     like the URLs in `excerpt`. `image_url` is the picture a top story
     shows ("" for none, and for the other entries), `image_alt` its alt
-    text (see `digests.pictures`).
+    text (see `digests.pictures`). `lede` is the one line "In one minute"
+    gives the story: what its lede says (`digests.lede`).
     """
 
     post: Post
@@ -92,6 +94,7 @@ class DigestEntry:
     post_link: str = ""
     image_url: str = ""
     image_alt: str = ""
+    lede: str = ""
 
     @property
     def headline(self) -> str:
@@ -136,7 +139,7 @@ class Digest:
 
     @property
     def top(self) -> tuple[DigestEntry, ...]:
-        """The "in one minute" headlines: the first TOP_STORIES of entries, then headlines."""
+        """The stories of "In one minute": the first TOP_STORIES of entries, then headlines."""
         return (*self.entries, *self.also)[:TOP_STORIES]
 
     @property
@@ -222,6 +225,7 @@ def _to_entry(decision: Decision, source_titles: Mapping[str, str], zone: ZoneIn
         shows_html=shows_html(shown),
         link=links.page,
         post_link=links.post,
+        lede=lede_line(post, clean_text_links(post.text)),
     )
 
 
