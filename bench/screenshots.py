@@ -64,8 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     window = (NOW - timedelta(days=1), NOW)
-    digest = build_digest_from_posts(sample_posts(), RECIPIENT, SOURCE_TITLES, NOW, window)
     labels = network_labels()
+    digest = build_digest_from_posts(
+        sample_posts(), RECIPIENT, SOURCE_TITLES, NOW, window, labels=labels
+    )
     html = render_html(digest, labels=labels)
     page = args.out / "digest.html"
     page.write_text(html, encoding="utf-8")

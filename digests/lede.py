@@ -19,7 +19,7 @@ LEDE_MAX_WORDS = 32
 LEDE_CUT_WORDS = 26
 LEDE_MIN_WORDS = 6
 # Only the start of a text is read: a lede is its first sentences.
-_SCAN_CHARS = 1200
+LEDE_SCAN_CHARS = 1200
 # A sentence ends at . ! ? (and a closing quote or bracket) before white
 # space and what starts a sentence.
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
@@ -60,7 +60,7 @@ def lede_line(post: Post, text: str | None = None) -> str:
 
     `text` is the post's text as shown (its links cleaned), default `post.text`.
     """
-    text = (post.text if text is None else text)[:_SCAN_CHARS]
+    text = (post.text if text is None else text)[:LEDE_SCAN_CHARS]
     if post.title:
         text = _without_title(text, post.title)
     words: list[str] = []

@@ -63,6 +63,20 @@ def _shared_page(post: Post) -> str:
     return ""
 
 
+def safe_href(url: str | None) -> str:
+    """The URL if it is an absolute http(s) link, else "" (the template drops
+    the link): escaping does not stop a `javascript:` URL."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # a malformed host or port: no link
+        return ""
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url.strip()
+    return ""
+
+
 def _cleaned(match: re.Match[str]) -> str:
     return clean_url(match.group(0)) or match.group(0)
 

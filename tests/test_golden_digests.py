@@ -58,3 +58,13 @@ def test_the_demo_digest_shows_its_top_stories_pictures(
     pictures = re.findall(r'<img class="image"[^>]*src="(https://[^"]+)"', html)
     assert pictures, "the demo feeds name pictures for some of the top stories"
     assert all(p.endswith((".jpg", ".png")) for p in pictures)
+
+
+@pytest.mark.parametrize("email", ["ana@school.example", "luis@school.example"])
+def test_the_demo_digest_states_its_reading_time_truly(texts: dict[str, str], email: str) -> None:
+    text = texts[email]
+    match = re.search(r"about (\d+)([¼½¾]?) min read", text)
+    assert match
+    stated = int(match.group(1)) + {"": 0, "¼": 0.25, "½": 0.5, "¾": 0.75}[match.group(2)]
+    actual = len(text.split()) / 238  # every word, as `wc -w` counts
+    assert abs(stated - actual) <= 0.1 * actual
