@@ -139,6 +139,22 @@ class Digest:
         return not self.entries and not self.also
 
     @property
+    def shown_posts(self) -> tuple[tuple[str, str], ...]:
+        """(source key, external id) of the posts the digest shows, in order:
+        each story's posts (its lead, then those whose sharers it names)."""
+        stories = {
+            _key(d.shown.post): d.ranked.story.posts
+            for d in self.decisions
+            if d.shown is not None and d.placement != SKIPPED
+        }
+        shown = (
+            _key(post)
+            for entry in (*self.entries, *self.also)
+            for post in stories.get(_key(entry.post), (entry.post,))
+        )
+        return tuple(dict.fromkeys(shown))
+
+    @property
     def top(self) -> tuple[DigestEntry, ...]:
         """The stories of "In one minute": the first TOP_STORIES of entries, then headlines."""
         return (*self.entries, *self.also)[:TOP_STORIES]

@@ -177,7 +177,8 @@ def _deliver(
         claim.email, claim.local_day, OutcomeStatus.SENT, digest.subject, count, message_id
     )
     try:
-        mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, count, now))
+        shown = digest.shown_posts  # kept past [storage] keep_days for the archive
+        mailer.send(message, lambda: repo.mark_unknown(claim, message_id, now, count, now, shown))
     except ServerUnavailable:
         raise
     except TemporaryFailure as exc:

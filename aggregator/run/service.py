@@ -21,13 +21,14 @@ from types import FrameType
 from aggregator.app.config import load_config
 from aggregator.app.deliver import Mailer
 from aggregator.app.health import health_email, health_email_day, source_health
+from aggregator.app.retention import DailyPruner
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.delivery import DeliveryOutcome
 from aggregator.domain.errors import DeliveryError
 from aggregator.domain.logfmt import fields
-from aggregator.run.metronome import TICK, Metronome, build_scheduler
+from aggregator.run.metronome import TICK, Hook, Metronome, build_scheduler
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def make_metronome(
     def rebuild() -> App:
         return build_app(load_config(config_path), clock, connectors)
 
-    return Metronome(rebuild(), Sender(mailer), hooks=[HealthEmailer(mailer)], rebuild=rebuild)
+    hooks: list[Hook] = [HealthEmailer(mailer), DailyPruner()]
+    return Metronome(rebuild(), Sender(mailer), hooks=hooks, rebuild=rebuild)
 
 
 def run_service(
