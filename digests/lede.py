@@ -4,7 +4,9 @@ The lede's first sentence, as the post's plain text has it; a sentence
 too short to say anything ("Thread.", "New post!") takes the next one
 along, and one too long is cut at a word with an ellipsis. A text that
 opens by repeating the title (many feeds' summaries do) starts after it.
-A post with no text but its title falls back to the title.
+An untitled post (most social posts) is headed by its first sentence when
+that is short (`digests.wording.first_line`), so its line takes the next
+sentence along too. A post with no text but its title falls back to it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 
 from aggregator.domain.post import Post
+from digests.wording import HEADLINE_WORDS
 
 # Cut a lede longer than LEDE_MAX_WORDS to LEDE_CUT_WORDS; join sentences
 # until there are at least LEDE_MIN_WORDS.
@@ -63,10 +66,16 @@ def lede_line(post: Post, text: str | None = None) -> str:
     text = (post.text if text is None else text)[:LEDE_SCAN_CHARS]
     if post.title:
         text = _without_title(text, post.title)
+    sentences = _sentences(text)
+    minimum = LEDE_MIN_WORDS
+    if not post.title and sentences:
+        first = len(sentences[0].split())
+        if first <= HEADLINE_WORDS + 4:  # the headline is that sentence: say more
+            minimum = max(minimum, first + 1)
     words: list[str] = []
-    for sentence in _sentences(text):
+    for sentence in sentences:
         words.extend(sentence.split())
-        if len(words) >= LEDE_MIN_WORDS:
+        if len(words) >= minimum:
             break
     if not words:
         return " ".join((post.title or "").split())

@@ -49,9 +49,15 @@ LABELS = network_labels()
         pytest.param("Only a title", "", "Only a title", id="no-text"),
         pytest.param(
             None,
+            "Exit tickets save my Fridays. Here is how I use them. More below.",
             "Exit tickets save my Fridays. Here is how I use them.",
-            "Exit tickets save my Fridays. Here is how I use them.",
-            id="untitled-short-first-sentence",
+            id="untitled-says-more-than-its-headline",
+        ),
+        pytest.param(
+            None,
+            "Exit tickets save my Fridays.",
+            "Exit tickets save my Fridays.",
+            id="untitled-one-sentence",
         ),
         pytest.param(
             None,
@@ -91,3 +97,19 @@ def test_in_one_minute_gives_ledes_not_titles_in_text_and_html():
         assert f"- {ledes[i]}\n" in minute_text and ledes[i] in minute_html
         assert f"Title number {i}" not in minute_text + minute_html
     assert "Lede 3" not in minute_text  # three top stories
+
+
+def test_an_untitled_posts_line_says_more_than_its_headline():
+    post = make_post(
+        "1",
+        title=None,
+        source_key="social",
+        text="Formative assessment tip: ask students to rate their confidence. "
+        "The gap between confidence and accuracy is the lesson plan.",
+    )
+    [entry] = build_digest_from_posts([post], make_recipient(), {}, NOW, WINDOW).entries
+    assert entry.headline == "Formative assessment tip: ask students to rate their confidence."
+    assert entry.lede == (
+        "Formative assessment tip: ask students to rate their confidence. "
+        "The gap between confidence and accuracy is the lesson plan."
+    )
