@@ -175,7 +175,7 @@ def fitting(digest: Digest, spare: Iterable[DigestEntry] = ()) -> Fitted:
     removed: list[DigestEntry] = []
     while (entries or also) and not fits(entries, also):
         removed.append(also.pop() if also else entries.pop(_most_crowded_last(entries)))
-    before = {id(e.post) for e in (*digest.entries, *digest.also)}
+    was_headline = {id(e.post) for e in digest.also}
     added: list[DigestEntry] = []
     candidates = heapq.merge(sorted(removed, key=_rank), spare, key=_rank)
     for entry in candidates:
@@ -185,15 +185,13 @@ def fitting(digest: Digest, spare: Iterable[DigestEntry] = ()) -> Fitted:
         candidate = sorted([*also, headline], key=_rank)
         if fits(entries, candidate):
             also = candidate
-            added.extend([headline] if entry.excerpt or id(entry.post) not in before else [])
+            added.extend([] if id(entry.post) in was_headline else [headline])
     shown = {id(e.post) for e in also}
     return Fitted(entries, also, added, [e for e in removed if id(e.post) not in shown])
 
 
 def as_headline_entry(entry: DigestEntry, words_per_minute: int) -> DigestEntry:
     """`entry` as an "also worth a look" headline, its words counted."""
-    if not entry.excerpt:
-        return entry
     headline = replace(
         entry, excerpt="", is_excerpt=False, shows_html=False, image_url="", image_alt=""
     )

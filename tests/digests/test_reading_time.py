@@ -200,3 +200,17 @@ def test_the_count_is_exact_for_any_day(minutes, count, seed, window_hours):
     actual = digest.words / 238
     if stated is not None and actual >= 1.25:
         assert abs(stated - actual) <= 0.1 * actual
+
+
+def test_an_entry_without_text_left_out_comes_back_as_a_headline():
+    # Title-only posts (an episode with no notes): entries whose excerpt is empty.
+    posts = [
+        make_post(f"{i:02d}", hours_ago=1 + i / 10, title=words(12), text="") for i in range(40)
+    ]
+    digest = build_digest_from_posts(
+        posts, make_recipient(reading_minutes=1), {}, NOW, WINDOW, labels=LABELS
+    )
+    placed = {d.ranked.story.lead.external_id: d.placement for d in digest.decisions}
+    assert [placed[e.post.external_id] for e in digest.entries] == ["entry"] * len(digest.entries)
+    assert [placed[e.post.external_id] for e in digest.also] == ["also"] * len(digest.also)
+    assert digest.words == len(render(digest).split())
