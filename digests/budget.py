@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
-from digests.links import entry_links
 from digests.wording import count_words, engagement_phrase, headline_of
 
 WORDS_PER_MINUTE = 238
@@ -108,10 +107,9 @@ def entry_words(post: Post, excerpt: str, is_excerpt: bool) -> int:
     if excerpt != headline:
         words += count_words(excerpt)
     words += count_words(engagement_phrase(post.engagement))
-    links = entry_links(post)
-    if links.page:
-        words += (1 if links.post else 3 if is_excerpt else 1) + 1  # label and URL
-    if links.post:
+    if post.url:  # "Read the rest:" or "Original:", and the URL
+        words += (3 if is_excerpt else 1) + 1
+    if not post.title and post.links:  # likely a shared page: "Post on X:" and the URL
         words += _POST_LINK_WORDS
     return words
 

@@ -31,7 +31,7 @@ from digests.fit import (
     sections_of,
     total_words,
 )
-from digests.lede import LEDE_SCAN_CHARS, lede_line
+from digests.lede import shown_lede
 from digests.links import clean_text_links, entry_links, safe_href
 from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
@@ -54,8 +54,9 @@ _SUBJECT_TITLE_CHARS = 90
 # choose.py's reason for a story it had no room for.
 OVER_TIME = "over the reading time"
 # Of those, how many the exact count may still add as headlines.
-_SPARE_HEADLINES = 20
-_LEDE_SCAN_CHARS = 2 * LEDE_SCAN_CHARS
+_SPARE_HEADLINES = 12
+# An untitled post's headline is its first words: only the start is read.
+_HEADLINE_SCAN_CHARS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ class DigestEntry:
     like the URLs in `excerpt`. `image_url` is the picture a top story
     shows ("" for none, and for the other entries), `image_alt` its alt
     text (see `digests.pictures`). `lede` is the one line "In one minute"
-    gives the story: what its lede says (`digests.lede`).
+    gives the story: what its lede says (`digests.lede`; worked out for the
+    top stories only, "" for the others).
     `words` is what the entry adds to the text version, word for word, and
     `reading_seconds` that at the digest's words per minute; `rank` is the
     story's rank among the day's stories.
@@ -168,16 +170,32 @@ class Digest:
     def showing(self, entries: Sequence[DigestEntry], also: Sequence[DigestEntry]) -> Digest:
         """This digest showing only `entries` and `also` (its subject naming
         the first of them), its words recounted."""
+        entries, also = _with_ledes(entries, also)
         shown = dataclasses.replace(
             self,
-            entries=tuple(entries),
-            also=tuple(also),
+            entries=entries,
+            also=also,
             subject=make_subject(self.local_day, entries or also),
         )
         words = total_words(shown, shown.entries, shown.also)
         return dataclasses.replace(
             shown, words=words, reading_seconds=seconds_for(words, self.words_per_minute)
         )
+
+
+def _with_ledes(
+    entries: Sequence[DigestEntry], also: Sequence[DigestEntry]
+) -> tuple[tuple[DigestEntry, ...], tuple[DigestEntry, ...]]:
+    """`entries` and `also` with the lede of each top story worked out."""
+
+    def with_lede(entry: DigestEntry) -> DigestEntry:
+        return entry if entry.lede else dataclasses.replace(entry, lede=shown_lede(entry.post))
+
+    top_also = max(0, TOP_STORIES - len(entries))
+    return (
+        (*map(with_lede, entries[:TOP_STORIES]), *entries[TOP_STORIES:]),
+        (*map(with_lede, also[:top_also]), *also[top_also:]),
+    )
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -231,8 +249,7 @@ def _to_entry(decision: Decision, wording: Wording) -> DigestEntry:
     assert shown is not None  # entries and headlines always have what is shown
     post = shown.post
     links = entry_links(post)
-    # The headline and lede come from the start of the text.
-    text = clean_text_links(post.text[:_LEDE_SCAN_CHARS])
+    text = None if post.title else clean_text_links(post.text[:_HEADLINE_SCAN_CHARS])
     entry = DigestEntry(
         post=post,
         source_title=wording.source_titles.get(post.source_key, post.source_key),
@@ -245,7 +262,6 @@ def _to_entry(decision: Decision, wording: Wording) -> DigestEntry:
         shows_html=shows_html(shown),
         link=links.page,
         post_link=links.post,
-        lede=lede_line(post, text),
         headline=headline_of(post, text),
         rank=decision.ranked.rank,
     )

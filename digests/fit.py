@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from aggregator.domain.recipient import RecipientConfig
 from digests.choose import Limits
 from digests.cluster import Story
-from digests.lede import lede_line
+from digests.lede import lede_line, shown_lede
 from digests.links import safe_href
 from digests.wording import (
     QUIET_LINE_WORDS,
@@ -58,6 +58,8 @@ SUBJECT_WORDS = 7
 _DEFAULT_TITLE_WORDS = 3
 # "- Headline (Source)" and its URL: no headline is shorter.
 _SHORTEST_HEADLINE_WORDS = 4
+# Topping up stops after this many headlines in a row that did not fit.
+_MAX_MISSES = 3
 # The best-ranked stories the per-story estimates are averaged over: about
 # as many as a digest shows in full.
 _ESTIMATE_FROM = 16
@@ -133,7 +135,8 @@ def total_words(digest: Digest, entries: Sequence[DigestEntry], also: Sequence[D
         quiet = f"{quiet_since(window)} {minutes_phrase(recipient.reading_minutes)}"
         return words + QUIET_LINE_WORDS + count_words(quiet)
     top = (*entries, *also)[:TOP_STORIES]
-    words += SUMMARY_WORDS + MINUTE_WORDS + sum(1 + count_words(e.lede) for e in top)
+    ledes = (e.lede or shown_lede(e.post) for e in top)  # worked out for the top alone
+    words += SUMMARY_WORDS + MINUTE_WORDS + sum(1 + count_words(lede) for lede in ledes)
     words += sum(count_words(title) for title, _ in sections_of(entries))
     words += ALSO_WORDS if also else 0
     return words + sum(e.words for e in entries) + sum(e.words for e in also)
@@ -160,7 +163,7 @@ def fitting(digest: Digest, spare: Iterable[DigestEntry] = ()) -> Fitted:
     choose.py made stays). Then what was left out and the `spare` headlines
     (stories choose.py had no room for, in rank order), best first, are
     added as headlines wherever one still fits, until not even the shortest
-    headline could.
+    headline could or _MAX_MISSES in a row did not.
     """
     budget = digest.recipient.reading_minutes * 60
 
@@ -168,24 +171,24 @@ def fitting(digest: Digest, spare: Iterable[DigestEntry] = ()) -> Fitted:
         """Words still free (negative: over)."""
         return budget * digest.words_per_minute / 60 - total_words(digest, entries, also)
 
-    def fits(entries: Sequence[DigestEntry], also: Sequence[DigestEntry]) -> bool:
-        return room(entries, also) >= 0
-
     entries, also = list(digest.entries), list(digest.also)
     removed: list[DigestEntry] = []
-    while (entries or also) and not fits(entries, also):
+    while (entries or also) and room(entries, also) < 0:
         removed.append(also.pop() if also else entries.pop(_most_crowded_last(entries)))
     was_headline = {id(e.post) for e in digest.also}
     added: list[DigestEntry] = []
     candidates = heapq.merge(sorted(removed, key=_rank), spare, key=_rank)
+    misses = 0
     for entry in candidates:
-        if room(entries, also) < _SHORTEST_HEADLINE_WORDS:
+        if misses >= _MAX_MISSES or room(entries, also) < _SHORTEST_HEADLINE_WORDS:
             break
         headline = as_headline_entry(entry, digest.words_per_minute)
         candidate = sorted([*also, headline], key=_rank)
-        if fits(entries, candidate):
-            also = candidate
-            added.extend([] if id(entry.post) in was_headline else [headline])
+        if room(entries, candidate) < 0:
+            misses += 1
+            continue
+        also, misses = candidate, 0
+        added.extend([] if id(entry.post) in was_headline else [headline])
     shown = {id(e.post) for e in also}
     return Fitted(entries, also, added, [e for e in removed if id(e.post) not in shown])
 

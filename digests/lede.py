@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from aggregator.domain.post import Post
+from digests.links import clean_text_links
 from digests.wording import HEADLINE_WORDS
 
 # Cut a lede longer than LEDE_MAX_WORDS to LEDE_CUT_WORDS; join sentences
@@ -82,3 +83,8 @@ def lede_line(post: Post, text: str | None = None) -> str:
     if len(words) > LEDE_MAX_WORDS:
         return " ".join(words[:LEDE_CUT_WORDS]).rstrip(_DANGLING) + "\u2026"
     return " ".join(words)
+
+
+def shown_lede(post: Post) -> str:
+    """`lede_line` of the post's text as the digest shows it (links cleaned)."""
+    return lede_line(post, clean_text_links(post.text[: 2 * LEDE_SCAN_CHARS]))
