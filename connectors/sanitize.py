@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from aggregator.domain.images import is_pixel_size, is_tracker_url
+
 __all__ = ["html_to_text", "one_line", "plain_text", "sanitize_html"]
 
 _TAGS = frozenset(
@@ -111,7 +113,9 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     otherwise. Links get `rel="noopener noreferrer"`. Images that are not
     http(s), known trackers, 0 or 1 pixel wide or high, or hidden (by
     `hidden`, or a style with display:none, visibility:hidden or opacity 0)
-    are removed: once its style is gone, a hidden image would show.
+    are removed: once its style is gone, a hidden image would show. The
+    tracker and pixel rules are `aggregator.domain.images`', shared with
+    the digest's pictures.
     """
     if not html:
         return ""
@@ -152,35 +156,20 @@ def _is_web_url(url: str) -> bool:
     return parts.scheme in _WEB_SCHEMES and bool(parts.netloc)
 
 
-# Open-tracking pixels of common blog, feed and mailing services: they are
-# often served without a size, so the 1x1 rule alone does not catch them.
-_TRACKERS = re.compile(
-    r"^https?://(?:[^/]*\.)?(?:pixel\.wp\.com|stats\.wordpress\.com|"
-    r"feeds\.feedburner\.com/~r/|feedproxy\.google\.com/~r/|www\.google-analytics\.com|"
-    r"ad\.doubleclick\.net|pixel\.quantserve\.com|[^/]*list-manage\.com/track/|"
-    r"[^/]*sendgrid\.net/wf/open|[^/]*mailchimp\.com/track/|[^/]*substack\.com/o/|"
-    r"[^/]*\.mjt\.lu/oo/|[^/]*hubspotlinks\.com/|track\.customer\.io/)",
-    re.IGNORECASE,
-)
-
-
 def _keep_image(match: re.Match[str]) -> str:
     """The <img> tag without its style, or "" for non-web, tracker and hidden images."""
     attrs = dict(_ATTR.findall(match.group(0)))
     src = _html.unescape(attrs.get("src", ""))
-    if not _is_web_url(src) or _TRACKERS.match(src) or "hidden" in attrs:
+    if not _is_web_url(src) or is_tracker_url(src) or "hidden" in attrs:
         return ""
     style = _style(_html.unescape(attrs.pop("style", "")))
     if _is_hidden(style):
         return ""
-    for name in ("width", "height"):
-        size = attrs.get(name, style.get(name))
-        if size is not None and size.strip().lower().removesuffix("px").strip() in _PIXEL:
-            return ""
+    if any(is_pixel_size(attrs.get(name, style.get(name))) for name in ("width", "height")):
+        return ""
     return "<img" + "".join(f' {name}="{value}"' for name, value in attrs.items()) + ">"
 
 
-_PIXEL = frozenset({"0", "1", "0.0", "1.0"})
 _TRANSPARENT = re.compile(r"^(0+(\.0*)?|\.0+)%?$")
 
 

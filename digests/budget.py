@@ -1,9 +1,13 @@
-"""Keeping a digest to the recipient's reading time.
+"""Keeping a digest to the recipient's reading time: what each story costs, estimated.
 
 Reading time is words at `words_per_minute` (238, the average adult silent
-reading speed for non-fiction: Brysbaert 2019) plus a few seconds to scan
-each entry's title and byline. Long posts are shown as an excerpt with a
-link, so one long blog post never eats the whole budget.
+reading speed for non-fiction: Brysbaert 2019), every word the text
+version shows counted (`digests.fit` counts the finished digest exactly).
+Here, for choosing, an entry costs the words its post decides (its number
+and headline, author and time, excerpt, counts, link label and URL) plus
+`scan_seconds` for those it does not (its source's name and network,
+estimated by the caller); an "also" headline likewise. Long posts are shown
+as an excerpt with a link, so one long blog post never eats the whole budget.
 """
 
 from __future__ import annotations
@@ -13,12 +17,18 @@ import re
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
+from digests.wording import count_words, engagement_phrase, headline_of
 
 WORDS_PER_MINUTE = 238
-# Seconds to take in an entry's title, source, author and time before reading.
-SCAN_SECONDS_PER_ENTRY = 5
-# Seconds to read one "also worth a look" headline.
-HEADLINE_SECONDS = 4
+# Seconds for the words of an entry its post does not decide (its source's
+# name and network), when the caller does not estimate them.
+SCAN_SECONDS_PER_ENTRY = 2
+# Likewise for an "also worth a look" headline: its source's name.
+HEADLINE_SECONDS = 1
+# Words of an entry's byline and links a post decides beyond its author's
+# name: the separator and clock ("· 4:30 AM"), the separator before the
+# author, "Post on <network>:" when the entry links a page the post shares.
+_CLOCK_WORDS, _AUTHOR_SEPARATOR_WORDS, _POST_LINK_WORDS = 3, 1, 4
 # A post longer than FULL_TEXT_MAX_WORDS is cut to EXCERPT_WORDS: the slack
 # between the two keeps a post from being cut by a mere handful of words.
 EXCERPT_WORDS = 70
@@ -86,21 +96,45 @@ def make_excerpt(text: str, max_words: int = EXCERPT_WORDS) -> tuple[str, bool]:
     return cut.rstrip(_DANGLING) + ELLIPSIS, True
 
 
+def _author_words(post: Post) -> int:
+    return count_words(post.author) + _AUTHOR_SEPARATOR_WORDS if post.author else 0
+
+
+def entry_words(post: Post, excerpt: str, is_excerpt: bool) -> int:
+    """The words of the post's entry that the post decides (see the module docstring)."""
+    headline = headline_of(post)
+    words = 1 + count_words(headline) + _author_words(post) + _CLOCK_WORDS
+    if excerpt != headline:
+        words += count_words(excerpt)
+    words += count_words(engagement_phrase(post.engagement))
+    if post.url:  # "Read the rest:" or "Original:", and the URL
+        words += (3 if is_excerpt else 1) + 1
+    if not post.title and post.links:  # likely a shared page: "Post on X:" and the URL
+        words += _POST_LINK_WORDS
+    return words
+
+
 def as_entry(
     post: Post,
     words_per_minute: int = WORDS_PER_MINUTE,
     scan_seconds: int = SCAN_SECONDS_PER_ENTRY,
 ) -> ShownPost:
-    """The post as a full entry: its title and excerpt read, plus the scan time."""
+    """The post as a full entry: the seconds of its words plus `scan_seconds`."""
+    if words_per_minute <= 0:
+        raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
     excerpt, is_excerpt = make_excerpt(post.text)
-    words = f"{post.title or ''} {excerpt}"
-    seconds = scan_seconds + reading_seconds(words, words_per_minute)
+    words = entry_words(post, excerpt, is_excerpt)
+    seconds = scan_seconds + round(words * 60 / words_per_minute)
     return ShownPost(post, excerpt, seconds, is_excerpt)
 
 
-def as_headline(post: Post, seconds: int = HEADLINE_SECONDS) -> ShownPost:
-    """The post as an "also worth a look" headline: no excerpt, `seconds` to read."""
-    return ShownPost(post, "", seconds, is_excerpt=False)
+def as_headline(
+    post: Post, seconds: int = HEADLINE_SECONDS, words_per_minute: int = WORDS_PER_MINUTE
+) -> ShownPost:
+    """The post as an "also worth a look" headline, no excerpt: the seconds of
+    "- headline (... · author)" and its URL, plus `seconds`."""
+    words = 1 + count_words(headline_of(post)) + _author_words(post) + (1 if post.url else 0)
+    return ShownPost(post, "", seconds + round(words * 60 / words_per_minute), is_excerpt=False)
 
 
 def shows_html(shown: ShownPost) -> bool:

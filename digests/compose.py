@@ -10,66 +10,77 @@ into the reasons behind it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
-from digests.budget import WORDS_PER_MINUTE, shows_html
-from digests.choose import ALSO, ENTRY, Decision, Limits, plan_digest
+from digests.budget import WORDS_PER_MINUTE, as_headline, shows_html
+from digests.choose import ALSO, ENTRY, SKIPPED, Decision, plan_digest
 from digests.cluster import Sharer, cluster_posts
+from digests.fit import (
+    Wording,
+    also_words,
+    entry_words,
+    fitting,
+    limits_for,
+    seconds_for,
+    sections_of,
+    total_words,
+)
+from digests.lede import shown_lede
+from digests.links import clean_text_links, entry_links, safe_href
 from digests.memo import DigestMemo
+from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
 from digests.select import select_candidates
+from digests.wording import MONTHS, TOP_STORIES, WEEKDAYS, format_day, headline_of
 
-# Untitled posts (most social posts) get a headline from their first words.
-HEADLINE_WORDS = 12
-# The "in one minute" block and the "Top stories" section hold this many.
-TOP_STORIES = 3
+__all__ = [
+    "MONTHS",
+    "TOP_STORIES",
+    "WEEKDAYS",
+    "Digest",
+    "DigestEntry",
+    "build_digest_from_posts",
+    "digest_window",
+    "format_day",
+    "make_subject",
+]
+
 _SUBJECT_TITLE_CHARS = 90
-# English names spelled out here so dates do not depend on the process locale.
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def first_line(words: Sequence[str]) -> str:
-    """A headline for an untitled post: its first sentence when that is short,
-    else its first HEADLINE_WORDS words and an ellipsis."""
-    for count, word in enumerate(words[: HEADLINE_WORDS + 4], 1):
-        if word.endswith((".", "?", "!")):
-            return " ".join(words[:count])
-    if len(words) <= HEADLINE_WORDS:
-        return " ".join(words)
-    # Punctuation before the ellipsis reads as a typo: "year:…".
-    return " ".join(words[:HEADLINE_WORDS]).rstrip(",;:-\u2013\u2014") + "\u2026"
+# choose.py's reason for a story it had no room for.
+OVER_TIME = "over the reading time"
+# Of those, how many the exact count may still add as headlines.
+_SPARE_HEADLINES = 12
+# An untitled post's headline is its first words: only the start is read.
+_HEADLINE_SCAN_CHARS = 600
 
 
 @dataclass(frozen=True, slots=True)
 class DigestEntry:
     """One post as the digest shows it.
 
-    `post` is the story's lead post. `excerpt` is the plain text shown
+    `post` is the story's lead post; `headline` its title, or the first
+    words of an untitled post. `excerpt` is the plain text shown
     (empty for an "also" headline), `is_excerpt` says it was cut short,
     `shows_html` that the post's own sanitised HTML is shown instead;
-    `local_time` is the publication time in the recipient's zone;
-    `reading_seconds` is the estimated time this entry costs the reader.
+    `local_time` is the publication time in the recipient's zone.
     `sharers` are the people who shared the story (at least the lead's
     author) and `engagement` adds up the counts of all their posts.
+    `link` is where the headline goes, `post_link` the post's own page when
+    that is another one (see `digests.links`); both free of click tracking,
+    like the URLs in `excerpt`. `image_url` is the picture a top story
+    shows ("" for none, and for the other entries), `image_alt` its alt
+    text (see `digests.pictures`). `lede` is the one line "In one minute"
+    gives the story: what its lede says (`digests.lede`; worked out for the
+    top stories only, "" for the others).
+    `words` is what the entry adds to the text version, word for word, and
+    `reading_seconds` that at the digest's words per minute; `rank` is the
+    story's rank among the day's stories.
     """
 
     post: Post
@@ -81,19 +92,22 @@ class DigestEntry:
     sharers: tuple[Sharer, ...] = ()
     engagement: Engagement = Engagement()
     shows_html: bool = False
+    link: str = ""
+    post_link: str = ""
+    image_url: str = ""
+    image_alt: str = ""
+    lede: str = ""
+    headline: str = ""
+    words: int = 0
+    rank: int = 0
 
     @property
-    def headline(self) -> str:
-        """The post's title on one line, or for an untitled post its first words."""
-        # Whitespace collapsed: a headline may become an email subject, and a
-        # line break in a header is refused (or worse, injected).
-        title = " ".join((self.post.title or "").split())
-        if title:
-            return title
-        words = self.post.text.split()
-        if not words:
-            return f"Post by {self.post.author}" if self.post.author else "Untitled post"
-        return first_line(words)
+    def link_label(self) -> str:
+        """What the text version calls `link`: the rest of the post, the
+        original, or the page an untitled post shares."""
+        if safe_href(self.post_link):
+            return "Shared link"
+        return "Read the rest" if self.is_excerpt else "Original"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +115,9 @@ class Digest:
     """One recipient's digest for one local day.
 
     `entries` are shown in full (or as excerpts), `also` as headlines only;
-    `reading_seconds` is their total estimated reading time, within the
+    `words` counts every word of the text version (titles, bylines, link
+    labels, URLs, the header and footer: `str.split`, as `wc -w` counts)
+    and `reading_seconds` is that at `words_per_minute`, within the
     recipient's reading_minutes; `candidate_count` is how many posts
     qualified before the budget was applied. The window is aware UTC.
     """
@@ -117,6 +133,8 @@ class Digest:
     candidate_count: int
     decisions: tuple[Decision, ...] = ()
     muted: tuple[tuple[Post, str], ...] = ()
+    words: int = 0
+    words_per_minute: int = WORDS_PER_MINUTE
 
     @property
     def is_empty(self) -> bool:
@@ -124,20 +142,61 @@ class Digest:
         return not self.entries and not self.also
 
     @property
+    def shown_posts(self) -> tuple[tuple[str, str], ...]:
+        """(source key, external id) of the posts the digest shows, in order:
+        each story's posts (its lead, then those whose sharers it names)."""
+        stories = {
+            _key(d.shown.post): d.ranked.story.posts
+            for d in self.decisions
+            if d.shown is not None and d.placement != SKIPPED
+        }
+        shown = (
+            _key(post)
+            for entry in (*self.entries, *self.also)
+            for post in stories.get(_key(entry.post), (entry.post,))
+        )
+        return tuple(dict.fromkeys(shown))
+
+    @property
     def top(self) -> tuple[DigestEntry, ...]:
-        """The "in one minute" headlines: the first TOP_STORIES of entries, then headlines."""
+        """The stories of "In one minute": the first TOP_STORIES of entries, then headlines."""
         return (*self.entries, *self.also)[:TOP_STORIES]
 
     @property
     def sections(self) -> tuple[tuple[str, tuple[DigestEntry, ...]], ...]:
         """Entries as the reader scans them: "Top stories" first, then one
         section per source (a hashtag, group or feed), best section first."""
-        rest: dict[str, list[DigestEntry]] = {}
-        for entry in self.entries[TOP_STORIES:]:
-            rest.setdefault(entry.source_title, []).append(entry)
-        sections = [("Top stories", self.entries[:TOP_STORIES])] if self.entries else []
-        sections.extend((title, tuple(items)) for title, items in rest.items())
-        return tuple(sections)
+        return sections_of(self.entries)
+
+    def showing(self, entries: Sequence[DigestEntry], also: Sequence[DigestEntry]) -> Digest:
+        """This digest showing only `entries` and `also` (its subject naming
+        the first of them), its words recounted."""
+        entries, also = _with_ledes(entries, also)
+        shown = dataclasses.replace(
+            self,
+            entries=entries,
+            also=also,
+            subject=make_subject(self.local_day, entries or also),
+        )
+        words = total_words(shown, shown.entries, shown.also)
+        return dataclasses.replace(
+            shown, words=words, reading_seconds=seconds_for(words, self.words_per_minute)
+        )
+
+
+def _with_ledes(
+    entries: Sequence[DigestEntry], also: Sequence[DigestEntry]
+) -> tuple[tuple[DigestEntry, ...], tuple[DigestEntry, ...]]:
+    """`entries` and `also` with the lede of each top story worked out."""
+
+    def with_lede(entry: DigestEntry) -> DigestEntry:
+        return entry if entry.lede else dataclasses.replace(entry, lede=shown_lede(entry.post))
+
+    top_also = max(0, TOP_STORIES - len(entries))
+    return (
+        (*map(with_lede, entries[:TOP_STORIES]), *entries[TOP_STORIES:]),
+        (*map(with_lede, also[:top_also]), *also[top_also:]),
+    )
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -164,14 +223,6 @@ def digest_window(
     return min(max(last_digest_at, earliest), now), now
 
 
-def format_day(day: date, *, is_long: bool = False) -> str:
-    """An English date: "Mon 30 Nov", or "Monday 30 November" when `is_long`."""
-    weekday, month = WEEKDAYS[day.weekday()], MONTHS[day.month - 1]
-    if is_long:
-        return f"{weekday} {day.day} {month}"
-    return f"{weekday[:3]} {day.day} {month[:3]}"
-
-
 def make_subject(local_day: date, entries: Sequence[DigestEntry]) -> str:
     """The email subject: the day and the top story, or that nothing is new."""
     if entries:
@@ -193,22 +244,80 @@ def _total_engagement(posts: Sequence[Post]) -> Engagement:
     )
 
 
-def _to_entry(decision: Decision, source_titles: Mapping[str, str], zone: ZoneInfo) -> DigestEntry:
-    """A chosen story with its source's display name and its local time."""
+def _to_entry(decision: Decision, wording: Wording) -> DigestEntry:
+    """A chosen story as the digest shows it, with its words counted."""
     shown, story = decision.shown, decision.ranked.story
     assert shown is not None  # entries and headlines always have what is shown
     post = shown.post
-    return DigestEntry(
+    links = entry_links(post)
+    text = None if post.title else clean_text_links(post.text[:_HEADLINE_SCAN_CHARS])
+    entry = DigestEntry(
         post=post,
-        source_title=source_titles.get(post.source_key, post.source_key),
-        excerpt=shown.excerpt,
-        local_time=post.published_at.astimezone(zone),
-        reading_seconds=shown.reading_seconds,
+        source_title=wording.source_titles.get(post.source_key, post.source_key),
+        excerpt=clean_text_links(shown.excerpt),
+        local_time=post.published_at.astimezone(wording.zone),
+        reading_seconds=0,
         is_excerpt=shown.is_excerpt,
         sharers=story.sharers,
         engagement=_total_engagement(story.posts),
         shows_html=shows_html(shown),
+        link=links.page,
+        post_link=links.post,
+        headline=headline_of(post, text),
+        rank=decision.ranked.rank,
     )
+    words = entry_words(entry, wording) if decision.placement == ENTRY else also_words(entry)
+    return dataclasses.replace(
+        entry, words=words, reading_seconds=seconds_for(words, wording.words_per_minute)
+    )
+
+
+def _fit(digest: Digest, spare: Iterable[DigestEntry]) -> Digest:
+    """The digest within its recipient's reading time, counted word for word
+    (`digests.fit.fitting`, topping up with the `spare` headlines); the
+    decisions say what became of each story."""
+    fitted = fitting(digest, spare)
+    if not fitted.left_out and not fitted.added:
+        return digest
+    added = {_key(e.post) for e in fitted.added}
+    gone = {_key(e.post) for e in fitted.left_out}
+
+    def decided(d: Decision) -> Decision:
+        key = _key(d.ranked.story.lead if d.shown is None else d.shown.post)
+        if key in gone:
+            return dataclasses.replace(d, placement=SKIPPED, reason=OVER_TIME, shown=None)
+        if key in added:
+            shown = as_headline(d.ranked.story.lead if d.shown is None else d.shown.post)
+            return dataclasses.replace(
+                d, placement=ALSO, reason="headline: no room for an entry", shown=shown
+            )
+        return d
+
+    decisions = tuple(decided(d) for d in digest.decisions)
+    return dataclasses.replace(digest, decisions=decisions).showing(fitted.entries, fitted.also)
+
+
+def _spare(decisions: Sequence[Decision], wording: Wording) -> Iterator[DigestEntry]:
+    """The first stories choose.py had no room for, as headlines, in rank
+    order (made only as asked for): the word count may find room its
+    estimates did not."""
+    skipped = [d for d in decisions if d.placement == SKIPPED and d.reason == OVER_TIME]
+    for decision in skipped[:_SPARE_HEADLINES]:
+        shown = as_headline(decision.ranked.story.lead)
+        yield _to_entry(dataclasses.replace(decision, placement=ALSO, shown=shown), wording)
+
+
+def _key(post: Post) -> tuple[str, str]:
+    return post.source_key, post.external_id
+
+
+def _with_picture(entry: DigestEntry) -> DigestEntry:
+    """A top story with the picture its post carries, if any may be shown."""
+    image = picture_of(entry.post, entry.shows_html)
+    if not image:
+        return entry
+    alt = picture_alt(entry.headline, entry.source_title)
+    return dataclasses.replace(entry, image_url=image, image_alt=alt)
 
 
 def build_digest_from_posts(
@@ -219,11 +328,15 @@ def build_digest_from_posts(
     window: tuple[datetime, datetime],
     words_per_minute: int = WORDS_PER_MINUTE,
     memo: DigestMemo | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
 ) -> Digest:
     """The recipient's digest for `window`, from the posts of what they follow.
 
     `source_titles` maps source keys to the names shown (the key itself is
-    shown when missing). The local day is `now` in the recipient's zone.
+    shown when missing); `labels` name the networks as `render.py` will
+    (`Post.network` -> "X"), for counting the words of bylines.
+    The local day is `now` in the recipient's zone.
     `memo` carries what was worked out about posts over from the other
     digests of a batch (`digests.memo.DigestMemo`); the digest is the same
     without it.
@@ -235,24 +348,32 @@ def build_digest_from_posts(
     if words_per_minute <= 0:
         raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
     zone = ZoneInfo(recipient.timezone)
+    local_day = now.astimezone(zone).date()
     selection = select_candidates(posts, recipient, *window)
     memo = DigestMemo() if memo is None else memo
     ranked = rank_stories(cluster_posts(selection.kept, memo), recipient, now, memo)
-    limits = Limits(recipient.reading_minutes * 60, words_per_minute=words_per_minute)
+    stories = [item.story for item in ranked]
+    limits = limits_for(recipient, source_titles, words_per_minute, stories, labels)
     decisions = plan_digest(ranked, limits)
-    entries = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ENTRY)
-    also = tuple(_to_entry(d, source_titles, zone) for d in decisions if d.placement == ALSO)
-    local_day = now.astimezone(zone).date()
-    return Digest(
+    wording = Wording(zone, local_day, source_titles, labels or {}, words_per_minute)
+    entries = tuple(_to_entry(d, wording) for d in decisions if d.placement == ENTRY)
+    also = tuple(_to_entry(d, wording) for d in decisions if d.placement == ALSO)
+    digest = Digest(
         recipient=recipient,
         local_day=local_day,
         window_start=window[0],
         window_end=window[1],
-        entries=entries,
-        also=also,
-        reading_seconds=sum(entry.reading_seconds for entry in (*entries, *also)),
-        subject=make_subject(local_day, entries or also),
+        entries=(),
+        also=(),
+        reading_seconds=0,
+        subject="",
         candidate_count=len(selection.kept),
         decisions=tuple(decisions),
         muted=selection.muted,
+        words_per_minute=words_per_minute,
+    )
+    fitted = _fit(digest.showing(entries, also), _spare(decisions, wording))
+    top = fitted.entries
+    return dataclasses.replace(
+        fitted, entries=(*map(_with_picture, top[:TOP_STORIES]), *top[TOP_STORIES:])
     )

@@ -4,9 +4,10 @@ Templates live in the top-level `templates/` folder, installed as the
 package `digests.templates`. HTML is autoescaped; the only markup trusted
 as-is is `post.html`, which ingest has already sanitised.
 Links go through `safe_href`, since escaping does not stop a
-`javascript:` URL. Networks are named as the caller's `labels` say
-(`Post.network` -> "X", "Web"): the connectors know their networks, and
-this package does not import them.
+`javascript:` URL, and are free of click tracking (`digests.links`).
+Networks are named as the caller's `labels` say (`Post.network` -> "X",
+"Web"): the connectors know their networks, and this package does not
+import them.
 
 The HTML is written with classes and one <style> block; css-inline (a
 maintained Rust inliner) moves every rule into style="" attributes, since
@@ -19,63 +20,43 @@ real size is still over.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import css_inline
 import jinja2
 
-from aggregator.domain.post import Engagement
 from digests.cluster import Sharer
-from digests.compose import WEEKDAYS, Digest, format_day
-
-_TEMPLATES_PACKAGE = "digests.templates"
-# A window this long reads as "since yesterday"; shorter ones name the last digest.
-_DAY_LIKE_WINDOW = timedelta(hours=20)
-# Gmail clips a message over 102 KB behind a "View entire message" link.
-MAX_HTML_BYTES = 100_000
-# Names listed in "shared by"; the rest are counted.
-SHARER_NAMES = 4
-_NUMBER_WORDS = (
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
+from digests.compose import Digest, DigestEntry
+from digests.links import clean_html_links, safe_href
+from digests.wording import (
+    byline,
+    engagement_phrase,
+    format_clock,
+    format_day,
+    minutes_phrase,
+    network_name,
+    quiet_since,
+    reading_phrase,
+    shared_by,
 )
 
+__all__ = [
+    "MAX_HTML_BYTES",
+    "engagement_phrase",
+    "format_clock",
+    "network_name",
+    "paragraphs",
+    "render_html",
+    "render_text",
+    "safe_href",
+    "shared_by",
+]
 
-def safe_href(url: str | None) -> str:
-    """The URL if it is an absolute http(s) link, else "" (the template drops the link)."""
-    if not url:
-        return ""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url.strip()
-    return ""
-
-
-def format_clock(local_time: datetime, local_day: date) -> str:
-    """A reader's clock time, "7:42 AM"; "Sun 9:15 PM" when not on `local_day`.
-
-    Written out by hand so the output does not depend on the process locale.
-    """
-    hour = local_time.hour % 12 or 12
-    clock = f"{hour}:{local_time.minute:02d} {'AM' if local_time.hour < 12 else 'PM'}"
-    if local_time.date() == local_day:
-        return clock
-    return f"{WEEKDAYS[local_time.weekday()][:3]} {clock}"
+_TEMPLATES_PACKAGE = "digests.templates"
+# Gmail clips a message over 102 KB behind a "View entire message" link.
+MAX_HTML_BYTES = 100_000
 
 
 def paragraphs(text: str) -> list[str]:
@@ -83,73 +64,33 @@ def paragraphs(text: str) -> list[str]:
     return [part.strip() for part in text.split("\n\n") if part.strip()]
 
 
-def network_name(network: str, labels: Mapping[str, str]) -> str:
-    """How a reader knows the network: its label in `labels` ("X", "Web" for
-    feeds), else its name capitalised."""
-    return labels.get(network, network.capitalize())
-
-
-def shared_by(sharers: Sequence[Sharer], labels: Mapping[str, str]) -> str:
-    """ "Shared by 3 people in your network: Ana (Mastodon, X), Ben (X) and Cy (Web)"."""
-    names = [
-        f"{s.author or 'someone'} ({', '.join(network_name(n, labels) for n in s.networks)})"
-        for s in sharers[:SHARER_NAMES]
-    ]
-    others = len(sharers) - len(names)
-    if others:
-        names.append(f"{others} other{'' if others == 1 else 's'}")
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    count = len(sharers)
-    return f"Shared by {count} {'person' if count == 1 else 'people'} in your network: {listed}"
-
-
-def engagement_phrase(engagement: Engagement) -> str:
-    """ "12 likes · 3 reposts · 1 reply": the counts that are not zero, or ""."""
-    counts = (
-        (engagement.likes, "like", "likes"),
-        (engagement.reposts, "repost", "reposts"),
-        (engagement.quotes, "quote", "quotes"),
-        (engagement.replies, "reply", "replies"),
-    )
-    return " \u00b7 ".join(f"{n:,} {one if n == 1 else many}" for n, one, many in counts if n > 0)
-
-
-def _minutes_phrase(minutes: int) -> str:
-    """ "five minutes", "one minute", "12 minutes": how the empty-day note says it."""
-    number = _NUMBER_WORDS[minutes] if 0 <= minutes < len(_NUMBER_WORDS) else str(minutes)
-    return f"{number} minute{'' if minutes == 1 else 's'}"
-
-
-def _preheader(digest: Digest, post_count: int, read_minutes: int) -> str:
+def _preheader(digest: Digest, post_count: int, reading: str) -> str:
     """The line mail clients show after the subject."""
     if digest.is_empty:
         return "Your network was quiet: nothing new to read today."
     heads = "; ".join(entry.headline for entry in digest.top)
-    return f"{post_count} stories, about {read_minutes} min: {heads}"
+    return f"{post_count} stories, {reading}: {heads}"
 
 
 def _context(
     digest: Digest, labels: Mapping[str, str], left_out: int = 0, unsubscribe_url: str = ""
 ) -> dict[str, Any]:
     """What both templates are given: the digest plus phrases worked out once."""
-    window = digest.window_end - digest.window_start
     recipient = digest.recipient
     post_count = len(digest.entries) + len(digest.also)
-    read_minutes = max(1, math.ceil(digest.reading_seconds / 60))
+    reading = reading_phrase(digest.reading_seconds)
     return {
-        "preheader": _preheader(digest, post_count, read_minutes),
+        "preheader": _preheader(digest, post_count, reading),
         "left_out": left_out,
         "unsubscribe_url": safe_href(unsubscribe_url),
         "digest": digest,
         "recipient": recipient,
         "long_date": format_day(digest.local_day, is_long=True),
         "greeting_name": recipient.name.strip() or "there",
-        "read_minutes": read_minutes,
+        "reading": reading,
         "post_count": post_count,
-        "quiet_since": (
-            "since yesterday" if window >= _DAY_LIKE_WINDOW else "since your last digest"
-        ),
-        "budget_phrase": _minutes_phrase(recipient.reading_minutes),
+        "quiet_since": quiet_since(digest.window_end - digest.window_start),
+        "budget_phrase": minutes_phrase(recipient.reading_minutes),
         "network_labels": labels,
     }
 
@@ -164,6 +105,16 @@ def _network_filter(context: jinja2.runtime.Context, network: str) -> str:
 def _shared_by_filter(context: jinja2.runtime.Context, sharers: Sequence[Sharer]) -> str:
     """`{{ entry.sharers|shared_by }}`, with the labels `render_*` was given."""
     return shared_by(sharers, context["network_labels"])
+
+
+@jinja2.pass_context
+def _byline_filter(context: jinja2.runtime.Context, entry: DigestEntry) -> str:
+    """`{{ entry|byline }}`: source, network, author, local time."""
+    digest: Digest = context["digest"]
+    network = network_name(entry.post.network, context["network_labels"])
+    return byline(
+        entry.source_title, network, entry.post.author, entry.local_time, digest.local_day
+    )
 
 
 def _is_html(template_name: str | None) -> bool:
@@ -187,7 +138,9 @@ def _environment() -> jinja2.Environment:
     env.filters["paragraphs"] = paragraphs
     env.filters["network"] = _network_filter
     env.filters["shared_by"] = _shared_by_filter
+    env.filters["byline"] = _byline_filter
     env.filters["engagement"] = engagement_phrase
+    env.filters["clean_links"] = clean_html_links
     return env
 
 
@@ -212,8 +165,7 @@ def _shorter(digest: Digest) -> Digest:
         also = also[: len(also) * 4 // 5]
     else:
         entries = entries[: len(entries) * 4 // 5]
-    seconds = sum(entry.reading_seconds for entry in (*entries, *also))
-    return dataclasses.replace(digest, entries=entries, also=also, reading_seconds=seconds)
+    return digest.showing(entries, also)
 
 
 def render_html(digest: Digest, unsubscribe_url: str = "", *, labels: Mapping[str, str]) -> str:

@@ -40,7 +40,14 @@ def build_digest(
     posts = app.repo.posts_for_digest(recipient.follow, *window)
     titles = {s.key: s.title for s in app.config.sources}
     digest = build_digest_from_posts(
-        posts, recipient, titles, now, window, app.config.digest.words_per_minute, memo
+        posts,
+        recipient,
+        titles,
+        now,
+        window,
+        app.config.digest.words_per_minute,
+        memo,
+        labels=network_labels(),
     )
     log.info(
         "%s: digest of %d entries from %d candidates",

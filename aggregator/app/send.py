@@ -11,6 +11,7 @@ is unknown is never sent twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -237,18 +238,24 @@ def _deliver(
         count,
         str(message["Message-ID"]),
     )
-    return _send(app, mailer, claim, message, outcome)
+    return _send(app, mailer, claim, message, outcome, digest.shown_posts)
 
 
 def _send(
-    app: App, mailer: Mailer, claim: Claim, message: EmailMessage, outcome: DeliveryOutcome
+    app: App,
+    mailer: Mailer,
+    claim: Claim,
+    message: EmailMessage,
+    outcome: DeliveryOutcome,
+    shown: Sequence[tuple[str, str]],
 ) -> DeliveryOutcome:
-    """Hand the built message to the mailer; record how far it got."""
+    """Hand the built message to the mailer; record how far it got, and the
+    posts it shows (`shown`: kept past [storage] keep_days for the archive)."""
     now, repo = app.clock(), app.repo
     committed: list[bool] = []
 
     def commit() -> None:
-        repo.mark_unknown(claim, outcome.message_id, now, outcome.post_count, now)
+        repo.mark_unknown(claim, outcome.message_id, now, outcome.post_count, now, shown)
         committed.append(True)
 
     try:

@@ -29,6 +29,7 @@ from aggregator.config.sections import (
     read_facebook,
     read_fetch,
     read_secret,
+    read_storage,
 )
 from aggregator.config.types import Config, TwitterConfig
 from aggregator.domain.errors import ConfigError, Problem
@@ -39,6 +40,7 @@ __all__ = ["format_problems", "load_config", "parse_config"]
 
 _TOP_KEYS = (
     "database",
+    "storage",
     "email",
     "fetch",
     "digest",
@@ -151,6 +153,7 @@ def _read_config(
     return Config(
         path=path,
         database=read_database(root.table("database"), os.path.dirname(path) or os.getcwd()),
+        storage=read_storage(root.table("storage")),
         email=read_email(root.table("email"), environ, os.path.dirname(path) or os.getcwd()),
         fetch=read_fetch(root.table("fetch")),
         digest=read_digest(root.table("digest")),

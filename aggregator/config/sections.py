@@ -1,5 +1,5 @@
 """The single tables of the configuration: `[database]`, `[email]`, `[fetch]`,
-`[digest]`, `[facebook]`, and the secrets their `*_env` keys name.
+`[digest]`, `[storage]`, `[facebook]`, and the secrets their `*_env` keys name.
 
 Each reader takes its `Table`, reports every wrong value as a problem with
 its line and returns the section with defaults where a value was wrong, so
@@ -30,6 +30,7 @@ from aggregator.config.types import (
     EmailConfig,
     FacebookConfig,
     FetchConfig,
+    StorageConfig,
 )
 from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.secret import Secret
@@ -121,6 +122,13 @@ def _resolve_sqlite(url: str, folder: str) -> str:
         return url
     full = os.path.normpath(os.path.join(folder, os.path.expanduser(file)))
     return f"{scheme}:///{full}{question}{query}"
+
+
+def read_storage(table: Table) -> StorageConfig:
+    """`[storage]`: how many days posts are kept (1 to 3650)."""
+    default = StorageConfig()
+    table.check_keys(("keep_days",))
+    return StorageConfig(keep_days=table.whole("keep_days", default.keep_days, 1, 3650))
 
 
 def read_email(table: Table, environ: Mapping[str, str], folder: str) -> EmailConfig:

@@ -25,6 +25,7 @@ __all__ = [
     "Holiday",
     "ScheduleConfig",
     "Secret",
+    "StorageConfig",
     "TwitterConfig",
 ]
 
@@ -34,6 +35,15 @@ class DatabaseConfig:
     """`[database]`: where posts and state are kept."""
 
     url: str = "sqlite:///pln.db"
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """`[storage]`: how long posts are kept."""
+
+    keep_days: int = 30
+    """Posts older than this many days are pruned, except those a sent digest
+    showed (kept for the archive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +112,7 @@ class Config:
 
     path: str = ""
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)

@@ -5,12 +5,15 @@ about hosts (`x.com` is `twitter.com`, `youtu.be/ID` is a YouTube watch
 page, `m.` and `amp.` are the same site) and click tracking, which generic
 normalisers such as url-normalize leave alone, so we would wrap one anyway;
 the standard library keeps this pure module free of dependencies.
-A canonical URL is a grouping key, never a link shown to the reader.
+A canonical URL is a grouping key, never a link shown to the reader: it
+forces https and drops `www.`, which some sites do not answer. The link a
+reader is shown is `clean_url`: the same tracking parameters go, the rest
+stays as the site wrote it.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only say where a click came from (Google Analytics,
 # Facebook, Google Ads, Mailchimp, HubSpot, Marketo, Instagram, Twitter...).
@@ -46,7 +49,7 @@ _TRACKING_KEYS = frozenset(
 )
 # Parameters dropped on every host except these, where they name the content
 # ("s" is a search, "t" a time code on YouTube, "feature" harmless there).
-_KEEP_ON_HOST = {"youtube.com": frozenset({"t", "s"})}
+_KEEP_ON_HOST = {"youtube.com": frozenset({"t", "s"}), "youtu.be": frozenset({"t"})}
 # Host prefixes of mobile and AMP editions of the same site.
 _EDITION_PREFIXES = ("www.", "m.", "mobile.", "amp.")
 # Hosts that are another name for the same site.
@@ -83,14 +86,20 @@ def _path(host: str, path: str) -> str:
     return path.rstrip("/")
 
 
+def _is_tracking(host: str, key: str) -> bool:
+    """Whether query parameter `key` only says where a click came from, on `host`."""
+    if key in _KEEP_ON_HOST.get(host, ()):
+        return False
+    key = key.lower()
+    return key.startswith(_TRACKING_PREFIXES) or key in _TRACKING_KEYS
+
+
 def _query(host: str, query: str) -> str:
     """The query without tracking parameters, sorted so that order does not matter."""
-    keep = _KEEP_ON_HOST.get(host, frozenset())
     pairs = [
         (key, value)
         for key, value in parse_qsl(query, keep_blank_values=True)
-        if key in keep
-        or not (key.lower().startswith(_TRACKING_PREFIXES) or key.lower() in _TRACKING_KEYS)
+        if not _is_tracking(host, key)
     ]
     return urlencode(sorted(pairs))
 
@@ -121,3 +130,27 @@ def canonical_url(url: str) -> str:
         query, path = urlencode([("v", path.split("/")[2])]), "/watch"
     netloc = host if port in (None, *_DEFAULT_PORTS.values()) else f"{host}:{port}"
     return urlunsplit(("https", netloc, _path(host, path), _query(host, query), ""))
+
+
+def clean_url(url: str) -> str:
+    """The URL as a link to show a reader: without its tracking parameters
+    (utm_*, fbclid, si...: the ones `canonical_url` drops), everything else
+    as written: scheme, host, path, the order and spelling of the other
+    parameters, the fragment. "" for anything that is not an http(s) URL.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return ""
+    if not parts.query:
+        return url
+    host = _host(parts.hostname)
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _is_tracking(host, unquote_plus(pair.partition("=")[0]))
+    ]
+    return urlunsplit(parts._replace(query="&".join(kept)))

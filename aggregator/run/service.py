@@ -22,6 +22,7 @@ from aggregator.app.accepted import record_sent
 from aggregator.app.config import load_config
 from aggregator.app.health import health_email, health_email_day, source_health
 from aggregator.app.mailer import Mailer
+from aggregator.app.retention import DailyPruner
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.domain.address import identity, parse_mailbox
@@ -29,7 +30,7 @@ from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.delivery import Claim, DeliveryOutcome
 from aggregator.domain.errors import PLNError, StorageError
 from aggregator.domain.logfmt import fields
-from aggregator.run.metronome import TICK, Metronome, build_scheduler
+from aggregator.run.metronome import TICK, Hook, Metronome, build_scheduler
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,8 @@ def make_metronome(
     def rebuild() -> App:
         return build_app(load_config(config_path), clock, connectors)
 
-    return Metronome(rebuild(), Sender(mailer), hooks=[HealthEmailer(mailer)], rebuild=rebuild)
+    hooks: list[Hook] = [HealthEmailer(mailer), DailyPruner()]
+    return Metronome(rebuild(), Sender(mailer), hooks=hooks, rebuild=rebuild)
 
 
 def run_service(

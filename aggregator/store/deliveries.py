@@ -9,7 +9,7 @@ and why an `unknown` delivery is never sent again).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -21,6 +21,7 @@ from aggregator.domain.delivery import Claim, DeliveryState, RecordedDelivery
 from aggregator.domain.errors import StorageError
 from aggregator.store.conflicts import insert_new
 from aggregator.store.engine import Transactions
+from aggregator.store.retention import record_shown_posts
 from aggregator.store.tables import DeliveryRow, DigestRow
 
 
@@ -123,10 +124,18 @@ class DeliveryRecords(Transactions):
         return replace(claim, attempts=claim.attempts + 1)
 
     def mark_unknown(
-        self, claim: Claim, message_id: str, built_at: datetime, post_count: int, now: datetime
+        self,
+        claim: Claim,
+        message_id: str,
+        built_at: datetime,
+        post_count: int,
+        now: datetime,
+        shown: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Record, just before the end of the message is sent, that from now on
-        the server may have accepted it (so it is never sent again by itself).
+        the server may have accepted it (so it is never sent again by itself),
+        and the posts it shows, `shown` as (source key, external id) in order:
+        pruning keeps them for the archive.
 
         Raises `StorageError` when the claim was lost (its lease ended and
         another process took it): the caller must then not finish sending.
@@ -155,6 +164,7 @@ class DeliveryRecords(Transactions):
             )
             .values(built_at=built_at, post_count=post_count)
         )
+        digest_id = select(DeliveryRow.digest_id).where(DeliveryRow.id == claim.delivery_id)
 
         def work(session: Session) -> None:
             if _rowcount(session, delivery) != 1:
@@ -163,6 +173,8 @@ class DeliveryRecords(Transactions):
                     "was claimed by another process; not sending it"
                 )
             session.execute(digest)
+            if shown:
+                record_shown_posts(session, session.scalar(digest_id) or 0, shown)
 
         self._run(f"recording the send of {claim.email}", work, write=True)
 

@@ -4,7 +4,7 @@ Models in, models out: callers hand in and get back the dataclasses of
 `aggregator.domain`; SQLAlchemy and the rows of `aggregator.store.tables`
 stay inside the store. `Repository` is the one class callers use; its
 methods live with their concern in `sources.py`, `recipients.py`,
-`digests.py` and `deliveries.py`, each running its work through the
+`digests.py`, `deliveries.py` and `retention.py`, each running its work through the
 retried transactions of `engine.py`. Every SQLAlchemy or driver error
 leaves as a one-line `StorageError`.
 """
@@ -22,12 +22,13 @@ from aggregator.store.digests import DigestRecords
 from aggregator.store.engine import WRITE_OPTION, create_engine_for, reason, shown
 from aggregator.store.migrations import upgrade_to_head
 from aggregator.store.recipients import RecipientRecords
+from aggregator.store.retention import RetentionRecords
 from aggregator.store.sources import SourceRecords
 
 __all__ = ["Repository"]
 
 
-class Repository(SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords):
+class Repository(SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords, RetentionRecords):
     """Where PLN Digest keeps everything; get one with `Repository.open(url)`."""
 
     @classmethod

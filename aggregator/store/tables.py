@@ -237,6 +237,26 @@ class DeliveryRow(Base):
     next_attempt_at: Mapped[datetime | None]
 
 
+class DigestPostRow(Base):
+    """A post a digest showed, in the order shown: a story's lead (an entry or
+    a headline), and the story's other posts, whose sharers it names.
+
+    Written when the digest may have been sent (`mark_unknown`); pruning
+    keeps the posts of sent digests for the archive.
+    """
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (Index("ix_digest_posts_post_id", "post_id"),)
+
+    digest_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int]
+
+
 # -- mapping between models and rows -------------------------------------------
 
 

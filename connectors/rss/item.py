@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from aggregator.domain.images import is_tracker_url
 from aggregator.domain.post import Post
 from connectors.sanitize import html_to_text, one_line, plain_text, sanitize_html
 
@@ -129,7 +130,8 @@ def byline(author: str) -> str:
 
 def _media(raw: RawItem, base: str) -> tuple[str | None, str | None, str | None]:
     """(media_url, media_type, image_url): the first http(s) audio/video
-    enclosure, and the first http(s) image (thumbnail or image enclosure)."""
+    enclosure, and the first http(s) image (thumbnail or image enclosure)
+    that is not a known tracking pixel."""
     media_url = media_type = None
     images = [web_url(href, base) for href in raw.images]
     for href, mime in raw.enclosures:
@@ -140,7 +142,7 @@ def _media(raw: RawItem, base: str) -> tuple[str | None, str | None, str | None]
             images.append(url)
         elif media_url is None:
             media_url, media_type = url, (mime or None)
-    image_url = next((url for url in images if url), None)
+    image_url = next((url for url in images if url and not is_tracker_url(url)), None)
     return media_url, media_type, image_url
 
 

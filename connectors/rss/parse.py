@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import feedparser
 
 from aggregator.domain.errors import ParseError
+from aggregator.domain.images import is_icon_size
 from aggregator.domain.post import Post
 from connectors.rss.item import RawItem, to_post, web_url
 from connectors.rss.jsonfeed import parse_json_feed
@@ -285,12 +286,20 @@ def _content(entry: Mapping[str, Any]) -> tuple[str, bool, str]:
 
 
 def _images(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """Image URLs: Media RSS thumbnails (YouTube), image media:content, itunes:image."""
-    found = [str(t.get("url", "")) for t in entry.get("media_thumbnail", ())]
+    """Image URLs: Media RSS thumbnails (YouTube), image media:content, itunes:image.
+
+    One the feed says is smaller than a picture (an avatar, an icon) is left out.
+    """
+    found = [
+        str(t.get("url", ""))
+        for t in entry.get("media_thumbnail", ())
+        if not is_icon_size(t.get("width"), t.get("height"))
+    ]
     found += [
         str(m.get("url", ""))
         for m in entry.get("media_content", ())
-        if m.get("medium") == "image" or str(m.get("type", "")).startswith("image/")
+        if (m.get("medium") == "image" or str(m.get("type", "")).startswith("image/"))
+        and not is_icon_size(m.get("width"), m.get("height"))
     ]
     image = entry.get("image")
     if isinstance(image, Mapping) and image.get("href"):

@@ -103,11 +103,18 @@ def test_podcast_enclosure_becomes_media() -> None:
 @pytest.mark.parametrize(
     ("name", "image"),
     [
-        ("media-rss/media_thumbnail.xml", "http://example.com/thumbnail.jpg"),
         ("podcasts/media_episode_thumbnail_atom_group.rss", "http://example.com/episode/1.jpg"),
+        (
+            "real-world/miniflux_urdu_UTF8.xml",  # 1024 x 576
+            "http://c.files.bbci.co.uk/A787/production/_99478824_gettyimages-856735580.jpg",
+        ),
+        # Sizes the feed gives that make an icon, not a picture: 72 x 72, an
+        # avatar of 30 x 30 (GitHub's release feeds).
+        ("media-rss/media_thumbnail.xml", None),
+        ("real-world/miniflux_small_atom.xml", None),
     ],
 )
-def test_media_rss_thumbnail_becomes_image(name: str, image: str) -> None:
+def test_media_rss_thumbnail_becomes_image(name: str, image: str | None) -> None:
     assert parse(FEEDS / name)[0].image_url == image
 
 

@@ -1,6 +1,12 @@
-"""Keeping the digest to the recipient's reading minutes at 238 words per minute."""
+"""Keeping the digest to the recipient's reading minutes at 238 words per minute.
+
+These test choosing with estimates (`digests.budget`); tests/digests/
+test_reading_time.py checks the finished digest against its rendered text.
+"""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 from digest_factory import NOW, WINDOW, make_post, make_recipient, plan, words
@@ -9,8 +15,9 @@ from hypothesis import strategies as st
 
 from digests.budget import (
     ELLIPSIS,
-    HEADLINE_SECONDS,
     SCAN_SECONDS_PER_ENTRY,
+    as_headline,
+    entry_words,
     make_excerpt,
     reading_seconds,
 )
@@ -72,13 +79,16 @@ def test_five_minutes_of_forty_100_word_posts_is_filled_and_not_exceeded():
     entries, also = fit_budget(posts, reading_minutes=5)
     total = sum(item.reading_seconds for item in [*entries, *also])
     assert total <= 300
-    assert total > 300 - HEADLINE_SECONDS  # not even one more headline would fit
-    # Each 100-word post is shown as a 70-word excerpt, title included.
+    # Not even one more headline would fit.
+    following = posts[len(entries) + len(also)]
+    assert total + as_headline(following).reading_seconds > 300
+    # Each 100-word post is shown as a 70-word excerpt; every word it decides
+    # counts: "1. A post", "· Author 00 · 4:30 AM", the excerpt, "Read the rest:" and URL.
     assert all(item.is_excerpt for item in entries)
-    assert entries[0].reading_seconds == SCAN_SECONDS_PER_ENTRY + reading_seconds(
-        "A post " + entries[0].excerpt
-    )
-    assert len(entries) == 12 and len(also) == 3
+    first = entries[0]
+    assert entry_words(first.post, first.excerpt, True) == 3 + 3 + 3 + 70 + 4
+    assert first.reading_seconds == SCAN_SECONDS_PER_ENTRY + round(83 * 60 / 238)
+    assert len(entries) == 13 and also == []  # 299 s: no room for a headline
     # Rank order is kept: every entry outranks every headline.
     assert [item.post for item in [*entries, *also]] == posts[: len(entries) + len(also)]
 
@@ -100,11 +110,11 @@ def test_few_posts_all_shown_in_full():
 
 
 def test_headlines_take_the_room_entries_cannot():
-    # One minute: two excerpts (about 24 s each) then headlines of 4 s.
+    # One minute: two excerpts (about 23 s each) then headlines of 3 s.
     posts = [make_post(str(i), title="A post", text=words(150)) for i in range(10)]
     entries, also = fit_budget(posts, reading_minutes=1)
     assert len(entries) == 2
-    assert len(also) == 3  # 12 s left: three headlines
+    assert [item.reading_seconds for item in also] == [3, 3, 3, 3]  # 14 s were left
     assert all(item.excerpt == "" for item in also)
     assert sum(item.reading_seconds for item in [*entries, *also]) <= 60
 
@@ -120,12 +130,14 @@ def test_budget_is_never_exceeded(lengths, minutes, title_words):
         make_post(str(i), text=words(n), title=words(title_words) or None)
         for i, n in enumerate(lengths)
     ]
-    entries, also = fit_budget(posts, reading_minutes=minutes)
-    shown = [*entries, *also]
-    assert sum(item.reading_seconds for item in shown) <= minutes * 60
+    grouped = plan(posts, minutes, **FREE)
+    shown = [d.shown for d in grouped["entry"] + grouped["also"]]
+    total = sum(item.reading_seconds for item in shown)
+    assert total <= minutes * 60
     # Filled: posts are left out only when not even a headline still fits.
-    if len(shown) < len(posts):
-        assert sum(item.reading_seconds for item in shown) > minutes * 60 - HEADLINE_SECONDS
+    if grouped["skipped"]:
+        following = grouped["skipped"][0].ranked.story.lead
+        assert total + as_headline(following).reading_seconds > minutes * 60
 
 
 def test_digest_reading_time_stays_within_the_recipients_minutes():
@@ -141,10 +153,10 @@ def test_digest_reading_time_stays_within_the_recipients_minutes():
     ]
     recipient = make_recipient(reading_minutes=3)
     digest = build_digest_from_posts(posts, recipient, {}, NOW, WINDOW)
-    assert digest.reading_seconds == sum(
-        entry.reading_seconds for entry in (*digest.entries, *digest.also)
-    )
-    assert 180 - HEADLINE_SECONDS < digest.reading_seconds <= 180
+    # Every word counts, the lines around the stories too.
+    assert digest.words > sum(entry.words for entry in (*digest.entries, *digest.also))
+    assert digest.reading_seconds == math.ceil(digest.words * 60 / 238)
+    assert 0.9 * 180 < digest.reading_seconds <= 180
     assert digest.candidate_count == 60
 
 

@@ -75,6 +75,9 @@ def assert_email_safe(html: str) -> None:
         if tag == "img":
             assert attrs.get("alt"), attrs
             assert attrs["src"].startswith("https://") or attrs["src"].startswith("http://")
+        if tag == "img" and attrs.get("class") == "image":  # a story's picture
+            assert attrs["src"].startswith("https://") and attrs["width"].isdigit(), attrs
+            assert "height" not in attrs, attrs  # blocked, it closes up to its alt text
         if tag == "a":
             assert re.match(r"https?://", attrs.get("href", "")), attrs
     tables = [a for t, a in tags if t == "table"]

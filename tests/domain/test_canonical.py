@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.domain.canonical import canonical_url
+from aggregator.domain.canonical import canonical_url, clean_url
 
 ARTICLE = "https://cultofpedagogy.com/retrieval-practice"
 
@@ -107,3 +107,38 @@ def test_different_pages_keep_different_keys():
 )
 def test_non_web_urls_have_no_key(url):
     assert canonical_url(url) == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param(
+            "https://www.Blog.example/a/?utm_source=rss&id=5&fbclid=IwAR0#top",
+            "https://www.Blog.example/a/?id=5#top",
+            id="tracking-gone-rest-as-written",
+        ),
+        pytest.param(
+            "https://open.spotify.com/episode/42?si=a1b2",
+            "https://open.spotify.com/episode/42",
+            id="si",
+        ),
+        pytest.param("https://x.com/ana/status/1?s=20&t=abc", "https://x.com/ana/status/1", id="x"),
+        pytest.param(
+            "https://www.youtube.com/watch?v=LbS&t=30&si=q",
+            "https://www.youtube.com/watch?v=LbS&t=30",
+            id="youtube-time-kept",
+        ),
+        pytest.param("https://youtu.be/LbS?si=q&t=30", "https://youtu.be/LbS?t=30", id="youtu.be"),
+        pytest.param(
+            "http://blog.example/p?q=a%20b&x=1+2", "http://blog.example/p?q=a%20b&x=1+2", id="kept"
+        ),
+        pytest.param(" https://blog.example/p ", "https://blog.example/p", id="whitespace"),
+        pytest.param("javascript:alert(1)", "", id="script"),
+        pytest.param("https://[::1", "", id="malformed"),
+    ],
+)
+def test_a_link_shown_loses_its_tracking_parameters_and_nothing_else(url, shown):
+    assert clean_url(url) == shown
+    # What is shown still groups with what was shared.
+    if shown:
+        assert canonical_url(shown) == canonical_url(url)

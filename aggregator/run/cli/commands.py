@@ -153,14 +153,19 @@ def check(config_path: str, online: bool) -> None:
     "--source", "sources", multiple=True, metavar="KEY", help="Fetch only this source (repeatable)."
 )
 def fetch(config_path: str, sources: Sequence[str]) -> None:
-    """Fetch every active source now (or those named), whether due or not."""
+    """Fetch every active source now (or those named), whether due or not; then
+    delete posts older than [storage] keep_days that no sent digest showed."""
     from aggregator.app.ingest import fetch_sources
+    from aggregator.app.retention import prune_old_posts
 
     with _app(config_path) as app:
         total = len(sources) or len(app.config.sources)
         with console.fetch_progress(total) as progress:
             outcomes = fetch_sources(app, sources, progress=progress)
+        pruned, keep_days = prune_old_posts(app), app.config.storage.keep_days
     console.print_fetch_summary(outcomes)
+    if pruned:
+        click.echo(f"Pruned {console.counted(pruned, 'post')} older than {keep_days} days.")
 
 
 @main.command()
@@ -262,11 +267,13 @@ def unsubscribe(config_path: str, link: str) -> None:
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.app.health import source_health
+    from aggregator.app.retention import post_counts
     from aggregator.run.metronome import next_digests
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()
         console.print_status(statuses, app.repo.last_digests(), now)
+        console.print_storage(post_counts(app), app.config.storage.keep_days)
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)
         console.print_deliveries(app.repo.latest_deliveries(), now)

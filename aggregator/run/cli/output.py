@@ -17,6 +17,7 @@ from rich.text import Text
 
 from aggregator.app.health import SourceHealth
 from aggregator.app.ingest import Progress as ProgressCallback
+from aggregator.app.retention import PostCounts
 from aggregator.config.load import format_problems
 from aggregator.domain.delivery import (
     DeliveryOutcome,
@@ -229,6 +230,16 @@ def print_status(
     for email, sent_at in recipients:
         people.add_row(_plain(email), _when(sent_at, now))
     out.print(people)
+
+
+def print_storage(counts: PostCounts, keep_days: int) -> None:
+    """`pln status`: posts stored, and what pruning keeps."""
+    _stdout().print(
+        f"{counted(counts.stored, 'post')} stored; older than {keep_days} days are pruned "
+        f"daily, except {counted(counts.shown_in_sent_digests, 'post')} shown in sent "
+        "digests (kept for the archive).",
+        markup=False,
+    )
 
 
 def print_schedule(

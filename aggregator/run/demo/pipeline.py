@@ -19,6 +19,7 @@ from aggregator.app.wiring import build_app
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.errors import PLNError
 from aggregator.run.demo.server import FeedServer, demo_feeds
+from digests.wording import reading_phrase
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,7 @@ def run_demo(
     summary = (
         f"Fetched {stored} posts from {len(outcomes) - len(failed)} of {len(outcomes)} feeds; "
         f"{recipient.name or recipient.email}'s digest has {len(digest.entries)} stories "
-        f"and {len(digest.also)} headlines, about {max(1, round(digest.reading_seconds / 60))} "
-        f"min to read."
+        f"and {len(digest.also)} headlines, {reading_phrase(digest.reading_seconds)} to read."
     )
     if failed:
         summary += f" Failed: {', '.join(failed)}."
