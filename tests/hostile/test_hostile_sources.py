@@ -143,6 +143,16 @@ def cases(base: str, other_port: int) -> dict[str, Case]:
         ),
         "empty-200": Case(f"{base}/empty.xml", re.escape("empty document")),
         "not-found-404": Case(f"{base}/missing.rss", re.escape("not found (404): check the URL")),
+        "undefined-entity-in-channel": Case(
+            f"{base}/undefined-entity.rss", None, titles=("One", "Two"), posts=2
+        ),
+        "titles-that-look-like-tags": Case(
+            f"{base}/tag-titles.xml",
+            None,
+            titles=("History of the <blink> tag", "Teaching the <canvas> element", "a<b, c>d"),
+        ),
+        "addresses-in-bylines": Case(f"{base}/bylines.rss", None, posts=2),
+        "empty-items": Case(f"{base}/empty-items.rss", None, titles=("Real",), posts=1),
     }
 
 
@@ -298,6 +308,48 @@ def serve(srv: HostileServer, other_port: int, marker_file: Path) -> None:
         (b"<!DOCTYPE html><html><body><form><input name=pw></form></body></html>"),
     )
     srv.static("/feed.json", "application/feed+json", _json_feed())
+    srv.static(
+        "/undefined-entity.rss",
+        RSS,
+        _rss(
+            "<item><title>One</title><description>First</description></item>"
+            "<item><title>Two</title><description>Second</description></item>",
+            "<description>Teaching&nbsp;science</description>",
+        ),
+    )
+    srv.static(
+        "/tag-titles.xml",
+        "application/xml",
+        _rss(
+            "<item><title>Teaching the &lt;canvas&gt; element</title><guid>t1</guid></item>"
+            "<item><title>a&lt;b, c&gt;d</title><guid>t2</guid></item>"
+            '<item><title type="text">History of the &lt;blink&gt; tag</title><guid>t3</guid></item>'
+        ),
+    )
+    srv.static(
+        "/bylines.rss",
+        RSS,
+        _rss(
+            "<item><title>A</title><guid>b1</guid></item>"
+            "<item><title>B</title><guid>b2</guid><author>ana@school.org (Ana Diaz)</author></item>",
+            "<managingEditor>office@school.org</managingEditor>",
+        ),
+    )
+    srv.static(
+        "/empty-items.rss",
+        RSS,
+        _rss(
+            "<item><guid isPermaLink='false'>e1</guid></item>"
+            "<item><title>Real</title><guid isPermaLink='false'>e2</guid></item>"
+        ),
+    )
+
+
+def _rss(items: str, channel: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>https://example.org/</link>{channel}{items}</channel></rss>"
+    ).encode()
 
 
 # -- the run -------------------------------------------------------------------------
@@ -519,6 +571,11 @@ def test_markup_feed_keeps_safe_content(run: Run) -> None:
         and "http://img.example/a.png" not in second.html
     )
     assert "kept text" in second.text and "hidden" not in second.text
+
+
+def test_bylines_never_show_an_address(run: Run) -> None:
+    authors = {p.title: p.author for p in run.posts["addresses-in-bylines"]}
+    assert authors == {"A": "", "B": "Ana Diaz"}
 
 
 def test_json_feed_1_1_is_read(run: Run) -> None:
