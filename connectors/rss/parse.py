@@ -103,6 +103,12 @@ def read_feed(
         # feedparser looks the declared encoding up with `codecs`, which
         # raises ValueError for a name holding a NUL byte (found by fuzzing).
         raise ParseError(source_key, "not a feed (unreadable character encoding)") from exc
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        # feedparser's lenient parser trips over some broken markup itself (an
+        # end tag it never saw open, as in `</width>`; found by fuzzing).
+        raise ParseError(
+            source_key, f"not a feed the parser can read (broken markup: {type(exc).__name__})"
+        ) from exc
     if not parsed.entries and not parsed.get("version"):
         raise ParseError(source_key, _not_a_feed(body, url))
     items, problem = _raw_items(parsed, _is_cut_off(document))

@@ -561,3 +561,19 @@ def test_relative_links_follow_the_content_location() -> None:
 
     assert post.url == "https://blog.example.org/en/feed/posts/1"
     assert post.links == ("https://blog.example.org/en/img/a.png",)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><title>x</title>'
+        b"</width></entry></feed>",
+        b'<rss version="2.0"><channel><item><title>t</title></width></item></channel></rss>',
+    ],
+    ids=["atom", "rss"],
+)
+def test_markup_that_trips_feedparser_itself_is_a_parse_error(document: bytes) -> None:
+    # Found by fuzzing: feedparser's lenient parser raises TypeError on an end
+    # tag it never saw open.
+    with pytest.raises(ParseError, match=r"broken markup: TypeError"):
+        parse_feed("blog", document, "", URL, NOW)
