@@ -19,71 +19,14 @@ DAY = timedelta(hours=24)
 WINDOW = (NOW - DAY, NOW)
 
 
-_VOCABULARY = [
-    "lesson",
-    "students",
-    "rubric",
-    "feedback",
-    "inquiry",
-    "phenomena",
-    "retrieval",
-    "practice",
-    "exit",
-    "ticket",
-    "classroom",
-    "reading",
-    "writing",
-    "science",
-    "maths",
-    "history",
-    "project",
-    "assessment",
-    "formative",
-    "summative",
-    "groups",
-    "discussion",
-    "homework",
-    "notebook",
-    "lab",
-    "model",
-    "evidence",
-    "claim",
-    "reasoning",
-    "vocabulary",
-    "fluency",
-    "phonics",
-    "station",
-    "routine",
-    "seating",
-    "behaviour",
-    "parents",
-    "report",
-    "grading",
-    "standards",
-    "unit",
-    "plan",
-    "warmup",
-    "hook",
-    "question",
-    "answer",
-    "draft",
-    "revise",
-    "peer",
-    "review",
-    "choice",
-    "voice",
-    "agency",
-    "podcast",
-    "video",
-    "slide",
-    "board",
-    "marker",
-    "timer",
-    "calendar",
-    "schedule",
-    "recess",
-    "lunch",
-]
+_VOCABULARY = (
+    "lesson students rubric feedback inquiry phenomena retrieval practice exit ticket "
+    "classroom reading writing science maths history project assessment formative "
+    "summative groups discussion homework notebook lab model evidence claim reasoning "
+    "vocabulary fluency phonics station routine seating behaviour parents report grading "
+    "standards unit plan warmup hook question answer draft revise peer review choice "
+    "voice agency podcast video slide board marker timer calendar schedule recess lunch"
+).split()
 # Made-up words too, so that random texts share few words, as real ones do.
 _VOCABULARY += [
     a + b + c
