@@ -139,16 +139,6 @@ def is_hostname(name: str) -> bool:
         return len(name) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether `host` is this machine: localhost, 127.0.0.0/8 or ::1."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def is_address(address: str) -> bool:
     """A plain email address `local@domain` (no display name) mail can be sent to."""
     return address_problem(address) is None

@@ -21,7 +21,6 @@ from aggregator.config.read import (
     check_private_entry,
     is_address,
     is_hostname,
-    is_loopback,
     mailbox_message,
 )
 from aggregator.config.types import (
@@ -32,6 +31,7 @@ from aggregator.config.types import (
     FetchConfig,
     StorageConfig,
 )
+from aggregator.domain.hosts import is_loopback
 from aggregator.domain.limits import PUBLIC_URL_CHARS
 from aggregator.domain.secret import Secret
 

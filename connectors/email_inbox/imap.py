@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
-import ipaddress
 import logging
 import re
 import socket
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aggregator.domain.errors import AuthError, FetchError, ParseError, SourceError
+from aggregator.domain.hosts import is_loopback
 
 __all__ = ["IMPLICIT_TLS_PORTS", "ImapAccount", "MailboxReader", "open_mailbox"]
 
@@ -178,17 +178,6 @@ def _connect(account: ImapAccount, context: ssl.SSLContext) -> imaplib.IMAP4:
         _close(conn, account.source_key)
         raise
     return conn
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback IPs: the only hosts that may get a
-    password without TLS. Names are not resolved (DNS could lie)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _login(conn: imaplib.IMAP4, account: ImapAccount) -> None:
