@@ -48,6 +48,8 @@ Hook = Callable[[App], None]
 """Work done on the tick's thread after the sends (the weekly health email)."""
 Rebuild = Callable[[], App]
 """Reads the configuration again and builds a new app (SIGHUP)."""
+Changed = Callable[[], bool]
+"""Whether the configuration file changed since the last time it was asked."""
 
 
 class _Stopping(Exception):
@@ -66,10 +68,18 @@ class Metronome:
     """What `pln run` does each minute, callable directly by tests."""
 
     def __init__(
-        self, app: App, send: SendDue, *, hooks: Sequence[Hook] = (), rebuild: Rebuild | None = None
+        self,
+        app: App,
+        send: SendDue,
+        *,
+        hooks: Sequence[Hook] = (),
+        rebuild: Rebuild | None = None,
+        changed: Changed | None = None,
     ) -> None:
-        """Tick with `app`; `rebuild` makes a new one when a reload is requested."""
+        """Tick with `app`; `rebuild` makes a new one when a reload is requested,
+        or at a tick when `changed` says the configuration file was edited."""
         self.app = app
+        self._changed = changed
         self._send = send
         self._hooks = tuple(hooks)
         self._rebuild = rebuild
@@ -83,6 +93,9 @@ class Metronome:
         with self._tick_lock:
             if self._stopping.is_set():
                 return TickReport()
+            if self._changed is not None and self._changed():
+                log.info("configuration file changed", extra=fields(event="reload"))
+                self._reload.set()
             self._reload_if_asked()
             started = self._start_fetch()
             sent = self._send_due()

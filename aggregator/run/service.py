@@ -3,7 +3,9 @@
 `run_service` builds the app, ticks a `Metronome` from APScheduler and
 handles the signals a service manager sends: SIGTERM and SIGINT stop it
 cleanly (no new work; the running send batch finishes; the fetch run ends
-after its current write), SIGHUP reloads the configuration between ticks.
+after its current write), SIGHUP reloads the configuration between ticks,
+as does an edit of the file (an invalid one is logged and the last good
+configuration kept).
 Nothing is held only in memory: a restart, even after SIGKILL, resumes from
 the database (deliveries are claimed before they are sent, fetches are
 stored one transaction per source).
@@ -11,11 +13,13 @@ stored one transaction per source).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from types import FrameType
 
 from aggregator.app.accepted import record_sent
@@ -148,6 +152,31 @@ def health_claim_key(admin: str) -> str:
     return f"health-report:{identity(address)}"
 
 
+class ConfigWatch:
+    """Tells whether the configuration file's bytes changed since the last
+    look, so an edit (from the admin pages or by hand) is used from the next
+    tick without a restart or SIGHUP."""
+
+    def __init__(self, path: str) -> None:
+        """Watch `path`, as it is now."""
+        self._path = Path(path)
+        self._seen = self._fingerprint()
+
+    def __call__(self) -> bool:
+        """True once per change; a file gone or unreadable is no change."""
+        now = self._fingerprint()
+        if now is None or now == self._seen:
+            return False
+        self._seen = now
+        return True
+
+    def _fingerprint(self) -> str | None:
+        try:
+            return hashlib.sha256(self._path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+
 def make_metronome(
     config_path: str,
     clock: Clock = utc_now,
@@ -164,7 +193,8 @@ def make_metronome(
         return build_app(load_config(config_path), clock, connectors)
 
     hooks: list[Hook] = [HealthEmailer(mailer), DailyPruner()]
-    return Metronome(rebuild(), Sender(mailer), hooks=hooks, rebuild=rebuild)
+    watch = ConfigWatch(config_path)
+    return Metronome(rebuild(), Sender(mailer), hooks=hooks, rebuild=rebuild, changed=watch)
 
 
 def run_service(
