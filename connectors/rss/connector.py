@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -23,7 +24,9 @@ from connectors.http.errors import raise_for_status
 from connectors.http.fetch import fetch_url
 from connectors.http.response import HttpResponse
 from connectors.rss.delta import known_items, trim_known
+from connectors.rss.discover import feeds_at_usual_paths
 from connectors.rss.item import web_url
+from connectors.rss.page import feed_links, is_html_page, main_feeds
 from connectors.rss.parse import ParsedFeed, read_feed
 
 __all__ = ["RssConnector"]
@@ -67,10 +70,37 @@ class RssConnector:
     def fetch(self, source: SourceConfig, state: FetchState) -> FetchResult:
         """Fetch the feed (at `state.url` if it moved) and parse what changed.
 
-        Raises FetchError (network, HTTP status, size, address), SourceGone
-        (410), AuthError (401/403), RateLimited (429, 503 with Retry-After)
-        or ParseError (not a feed).
+        A `url` that is an HTML page naming exactly one feed (comment feeds
+        aside) is fetched from that feed, which is remembered like a
+        permanent redirect. Raises FetchError (network, HTTP status, size,
+        address), SourceGone (410), AuthError (401/403), RateLimited (429,
+        503 with Retry-After) or ParseError (not a feed).
         """
+        return self._fetch(source, state, discover=True)[0]
+
+    def check(self, source: SourceConfig) -> list[str]:
+        """Fetch the feed once; its problems as one-line strings ([] = OK).
+
+        A page naming no feed is tried at its site's usual feed paths, so
+        the message can say where the feed is.
+        """
+        try:
+            result, discovered = self._fetch(source, FetchState(), discover=True)
+        except ParseError as exc:
+            if exc.message != "not a feed (HTML page)":
+                return [exc.message]
+            return [self._with_usual_feed(source, exc.message)]
+        except SourceError as exc:
+            return [exc.message]
+        problems = []
+        if result.moved_to and not discovered:
+            problems.append(f"the feed moved permanently to {result.moved_to}; update its url")
+        return problems
+
+    def _fetch(
+        self, source: SourceConfig, state: FetchState, *, discover: bool
+    ) -> tuple[FetchResult, bool]:
+        """The fetch, and whether it went to a feed the page at `url` named."""
         url = state.url or source.option("url")
         if not url:
             raise FetchError(source.key, "no url set for this feed source")
@@ -81,10 +111,16 @@ class RssConnector:
             headers["If-Modified-Since"] = state.last_modified
         response = self._get(source.key, url, headers)
         if response.status == 304:
-            return FetchResult(not_modified=True, moved_to=response.permanent_redirect_to)
+            return FetchResult(not_modified=True, moved_to=response.permanent_redirect_to), False
         raise_for_status(source.key, response, self._clock())
-        parsed, cursor = self._parse(source.key, response, state)
-        return FetchResult(
+        try:
+            parsed, cursor = self._parse(source.key, response, state)
+        except ParseError as exc:
+            feed = _only_feed(source.key, response, exc) if discover else None
+            if feed is None:
+                raise
+            return self._fetch_named_feed(source, state, feed), True
+        result = FetchResult(
             posts=parsed.posts,
             problem=parsed.problem,
             cursor=cursor,
@@ -92,17 +128,28 @@ class RssConnector:
             last_modified=response.headers.get("last-modified"),
             moved_to=response.permanent_redirect_to,
         )
+        return result, False
 
-    def check(self, source: SourceConfig) -> list[str]:
-        """Fetch the feed once; its problems as one-line strings ([] = OK)."""
+    def _fetch_named_feed(self, source: SourceConfig, state: FetchState, feed: str) -> FetchResult:
+        found = FetchState(url=feed, is_first_fetch=state.is_first_fetch)
         try:
-            result = self.fetch(source, FetchState())
-        except SourceError as exc:
-            return [exc.message]
-        problems = []
-        if result.moved_to:
-            problems.append(f"the feed moved permanently to {result.moved_to}; update its url")
-        return problems
+            result = self._fetch(source, found, discover=False)[0]
+        except SourceError as exc:  # said of the feed, not of the page the admin gave
+            message = f"the feed this page names ({feed}): {exc.message}"
+            raise type(exc)(source.key, message, exc.retry_after) from exc
+        return replace(result, moved_to=result.moved_to or feed)
+
+    def _with_usual_feed(self, source: SourceConfig, message: str) -> str:
+        try:
+            found = feeds_at_usual_paths(
+                source.option("url"), self._session, self._limits, self._clock
+            )
+        except (SourceError, ValueError):
+            return message
+        if not found:
+            return message
+        url = found[0].option("url")
+        return f"not a feed (an HTML page); its feed is at {url}: use that as the source url"
 
     def _get(self, source_key: str, url: str, headers: dict[str, str]) -> HttpResponse:
         limits = self._limits
@@ -147,6 +194,22 @@ class RssConnector:
             raise ParseError(
                 source_key, f"unexpected error while parsing: {type(exc).__name__}"
             ) from exc
+
+
+def _only_feed(source_key: str, response: HttpResponse, error: ParseError) -> str | None:
+    """The one feed an HTML page names; ParseError listing them when it names several."""
+    if not is_html_page(response.body):
+        return None
+    links = feed_links(response.body, response.url)
+    feeds = main_feeds(links) or links
+    if len(feeds) > 1:
+        listed = ", ".join(link.url for link in feeds[:5])
+        raise ParseError(
+            source_key,
+            f"not a feed (an HTML page); it names {len(feeds)} feeds: {listed}: "
+            "use one of them as the source url",
+        ) from error
+    return feeds[0].url if feeds else None
 
 
 def parse_new_items(

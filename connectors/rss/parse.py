@@ -22,8 +22,9 @@ import feedparser
 from aggregator.domain.errors import ParseError
 from aggregator.domain.images import is_icon_size
 from aggregator.domain.post import Post
-from connectors.rss.item import RawItem, to_post, web_url
+from connectors.rss.item import RawItem, to_post
 from connectors.rss.jsonfeed import parse_json_feed
+from connectors.rss.page import feed_links, is_html_page, main_feeds
 
 __all__ = ["ParsedFeed", "parse_feed", "read_feed"]
 
@@ -33,15 +34,11 @@ _DOCTYPE_SUBSET = re.compile(
     rb"""<!DOCTYPE\s[^\[>]*\[(?:[^\]"']|"[^"]*"|'[^']*')*\]\s*>""", re.IGNORECASE
 )
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_HTML_START = re.compile(rb"<html[\s>]|<!doctype\s+html", re.IGNORECASE)
-_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
-_TAG_ATTR = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 # Valid multi-byte UTF-8 characters needed per invalid byte sequence before
 # a document is read as UTF-8 with a few bad bytes (see `_repaired_utf8`).
 _UTF8_EVIDENCE = 20
 # The end tag of a feed's root element, at the end of a complete document.
 _ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>\s*\Z", re.IGNORECASE)
-_FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/feed+json")
 
 
 class ParsedFeed(NamedTuple):
@@ -182,23 +179,15 @@ def _wide_text(body: bytes) -> str:
 
 def _not_a_feed(body: bytes, url: str) -> str:
     """Why a document with no version and no entries is not a feed."""
-    head = body[:65536]
-    if _HTML_START.search(head) is None:
+    if not is_html_page(body):
         return "not a feed (no RSS, Atom or JSON Feed found)"
-    feed = _alternate_feed(head, url)
-    if feed:
-        return f"not a feed (an HTML page); its feed is at {feed}: use that as the source url"
+    links = feed_links(body, url)
+    feeds = main_feeds(links) or links
+    if feeds:
+        return (
+            f"not a feed (an HTML page); its feed is at {feeds[0].url}: use that as the source url"
+        )
     return "not a feed (HTML page)"
-
-
-def _alternate_feed(head: bytes, url: str) -> str:
-    """The first `<link rel="alternate" type="…feed…">` of an HTML page."""
-    for tag in _LINK_TAG.findall(head):
-        attrs = {m[0].lower(): (m[1] or m[2] or m[3]) for m in _TAG_ATTR.findall(tag)}
-        rel = attrs.get(b"rel", b"").lower().split()
-        if b"alternate" in rel and attrs.get(b"type", b"").lower() in _FEED_TYPES:
-            return web_url(attrs.get(b"href", b"").decode("utf-8", "replace"), url)
-    return ""
 
 
 def _raw_items(parsed: Any, cut_off: bool) -> tuple[list[RawItem], str | None]:

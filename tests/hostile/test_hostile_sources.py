@@ -121,10 +121,12 @@ def cases(base: str, other_port: int) -> dict[str, Case]:
         "charset-utf8-as-text-xml": Case(f"{base}/urdu.xml", None, words=("امریکی",)),
         "charset-unknown-name": Case(f"{base}/urdu-bogus.xml", None, words=("امریکی",)),
         "invalid-utf8-bytes": Case(f"{base}/invalid-bytes.rss", None, words=("امریکی",)),
-        "html-page-with-feed-link": Case(
-            f"{base}/blog/",
+        # A blog's home page naming its one feed is read from that feed.
+        "html-page-with-feed-link": Case(f"{base}/blog/", None, posts=2),
+        "html-page-naming-a-missing-feed": Case(
+            f"{base}/gone-blog/",
             re.escape(
-                f"not a feed (an HTML page); its feed is at {base}/blog/feed.xml: use that as the source url"
+                f"the feed this page names ({base}/gone-blog/feed.xml): not found (404): check the URL"
             ),
         ),
         "html-page-without-feed-link": Case(f"{base}/login", re.escape("not a feed (HTML page)")),
@@ -302,6 +304,8 @@ def serve(srv: HostileServer, other_port: int, marker_file: Path) -> None:
     srv.static("/urdu-bogus.xml", f"{RSS}; charset=x-no-such-charset", urdu)
     srv.static("/invalid-bytes.rss", f"{RSS}; charset=utf-8", _with_invalid_bytes(urdu))
     srv.static("/blog/", "text/html; charset=utf-8", _HTML_WITH_FEED)
+    srv.static("/blog/feed.xml", RSS, GOOD_FEED.read_bytes())
+    srv.static("/gone-blog/", "text/html; charset=utf-8", _HTML_WITH_FEED)
     srv.static(
         "/login",
         "text/html",
