@@ -22,6 +22,7 @@ import requests
 from aggregator.config.types import Config
 from aggregator.domain.clock import Clock
 from aggregator.domain.source import FetchResult, FetchState, Option, SourceConfig
+from connectors.limits import Limits, local_limits
 
 
 class Connector(Protocol):
@@ -91,7 +92,9 @@ class ConnectorContext:
     the network sections and, through `config.secret(name)`, the secrets
     named by a source's `*_env` options; `clock` is "now" (aware UTC);
     `parse_pool` runs CPU-bound parsing in worker processes when given;
-    `logins` keeps network logins between fetches.
+    `logins` keeps network logins between fetches; `limits` counts what
+    must hold across every process of the service (read budgets, login
+    limits; the per-host slots act inside `session`).
     """
 
     session: requests.Session
@@ -99,6 +102,7 @@ class ConnectorContext:
     clock: Clock
     parse_pool: Executor | None = None
     logins: Logins = field(default_factory=Logins)
+    limits: Limits = field(default_factory=local_limits)
 
 
 ConnectorFactory = Callable[[ConnectorContext], Connector]

@@ -912,3 +912,11 @@ def test_a_public_url_too_long_for_its_unsubscribe_header_is_refused() -> None:
         {"PLN_UNSUBSCRIBE_SECRET": "0123456789abcdef-test"},
     )
     assert found == "config.toml:2: email.public_url: must be at most 500 characters"
+
+
+def test_max_per_host_is_read_and_kept_within_reason() -> None:
+    assert parse_config("[fetch]\nmax_per_host = 2\n", "", {}).fetch.max_per_host == 2
+    assert parse_config("", "", {}).fetch.max_per_host == 4
+    assert only_problem("[fetch]\nmax_per_host = 0\n").startswith(
+        "config.toml:2: fetch.max_per_host: must be"
+    )

@@ -17,11 +17,20 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from aggregator.app import metrics
 from aggregator.app.credentials import CredentialGate
 from aggregator.app.wiring import App
-from aggregator.domain.errors import AuthError, PLNError, RateLimited, SourceError, SourceGone
+from aggregator.domain.errors import (
+    AuthError,
+    FetchError,
+    PLNError,
+    RateLimited,
+    SourceError,
+    SourceGone,
+)
 from aggregator.domain.source import FetchOutcome, FetchResult, SourceConfig, SourceStatus
 from connectors import REGISTRY
+from connectors.limits import LimitsUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +127,8 @@ def _run(
     outcomes: list[FetchOutcome] = []
     for outcome in _fetch_all(app, statuses):
         outcomes.append(outcome)
+        source = app.config.source(outcome.source_key)
+        metrics.record_fetch(outcome, source.kind if source else "")
         if progress is not None:
             progress(outcome)
     return outcomes
@@ -186,6 +197,8 @@ def _fetch_one(app: App, status: SourceStatus, gate: CredentialGate) -> FetchRes
             return connector.fetch(source, state)
     except SourceError:
         raise
+    except LimitsUnavailable as exc:
+        raise FetchError(source.key, f"{exc}; tried again later") from exc
     except Exception as exc:  # a connector bug must not stop the other sources
         log.exception("%s: unexpected error in %s connector", source.key, source.kind)
         raise SourceError(source.key, f"unexpected error: {exc.__class__.__name__}: {exc}") from exc

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
 from aggregator.app.build import build_digest, render_digest
 from aggregator.app.mailer import Mailer, build_message
@@ -279,6 +280,7 @@ def _send(
         if committed:  # the end of the message may have gone out
             return _unknown(repo, claim, outcome, _unexpected(exc))
         return _failed_attempt(repo, claim, _unexpected(exc), now)
+    metrics.record_sent()
     failure = record_sent(repo, claim, app.clock)
     if failure is not None:
         error = f"accepted by the mail server, but not recorded as sent: {failure}"

@@ -18,6 +18,7 @@ from aggregator.store.repository import Repository
 from connectors import REGISTRY, connector_factory
 from connectors.base import Connector, ConnectorContext
 from connectors.http.guard import make_session
+from connectors.limits import Limits, local_limits
 from connectors.rss.connector import RssConnector
 
 
@@ -66,12 +67,16 @@ class App:
         self.close()
 
 
-def build_connectors(config: Config, clock: Clock = utc_now) -> Connectors:
+def build_connectors(
+    config: Config, clock: Clock = utc_now, limits: Limits | None = None
+) -> Connectors:
     """One connector per source kind the configuration uses, sharing one
-    guarded HTTP session; no database needed (`pln check --online`)."""
-    session = make_session(config.fetch.user_agent)
+    guarded HTTP session and the limits every fetch respects (`limits`, by
+    default those `build_limits` chooses); no database needed (`pln check --online`)."""
+    limits = limits or build_limits(config)
+    session = make_session(config.fetch.user_agent, limits.hosts)
     pools: list[Executor] = []
-    context = ConnectorContext(session, config, clock, _parse_pool(config, pools))
+    context = ConnectorContext(session, config, clock, _parse_pool(config, pools), limits=limits)
     kinds = {source.kind for source in config.sources} & REGISTRY.keys()
     return Connectors({kind: connector_factory(kind)(context) for kind in kinds}, session, pools)
 
@@ -98,6 +103,11 @@ def build_app(
         return App(config, repo, connectors, clock)
     resources = build_connectors(config, clock)
     return App(config, repo, resources.by_kind, clock, resources)
+
+
+def build_limits(config: Config) -> Limits:
+    """The per-host slots, read budgets and login limits of this process."""
+    return local_limits(config.fetch.max_per_host)
 
 
 def build_mailer(config: EmailConfig) -> Mailer:

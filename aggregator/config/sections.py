@@ -61,6 +61,7 @@ _FETCH_KEYS = (
     "max_body_bytes",
     "max_redirects",
     "workers",
+    "max_per_host",
     "allow_private",
     "user_agent",
 )
@@ -254,6 +255,7 @@ def read_fetch(table: Table) -> FetchConfig:
         max_body_bytes=table.whole("max_body_bytes", default.max_body_bytes, 1),
         max_redirects=table.whole("max_redirects", default.max_redirects, 0, 30),
         workers=table.whole("workers", default.workers, 1, 64),
+        max_per_host=table.whole("max_per_host", default.max_per_host, 1, 64),
         allow_private=allow_private,
         user_agent=user_agent or default.user_agent,
     )

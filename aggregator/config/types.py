@@ -78,6 +78,8 @@ class FetchConfig:
     max_body_bytes: int = 10_000_000
     max_redirects: int = 5
     workers: int = 16
+    max_per_host: int = 4
+    """Requests at once to one host, across every worker of the fleet."""
     allow_private: tuple[str, ...] = ()
     user_agent: str = "PLN-Digest/0.1 (+https://github.com/pln-digest/pln-digest)"
 

@@ -170,8 +170,14 @@ class _Sessions:
         handle, password = _credentials(source, self._ctx)
         account = self._ctx.logins.account("bluesky", handle)
         with account.lock:
-            _wait_for_limit(account, source, self._ctx.clock())
+            now = self._ctx.clock()
+            _wait_for_limit(account, source, now)
             if account.tokens is None:
+                # Counted across every process logging in with this handle.
+                fleet = self._ctx.limits.logins
+                held = fleet.admit(f"bluesky:{handle}", now)
+                if held is not None:
+                    raise RateLimited(source.key, held.reason, held.until)
                 try:
                     body = self._post(
                         source,
@@ -181,6 +187,8 @@ class _Sessions:
                     )
                 except RateLimited as exc:
                     account.wait_until, account.waiting = exc.retry_after, exc.message
+                    if exc.retry_after is not None:
+                        fleet.hold_back(f"bluesky:{handle}", exc.retry_after, exc.message)
                     raise
                 account.tokens = _tokens(source.key, body)
                 log.info("%s: logged in to Bluesky (%s)", source.key, source.option("handle_env"))

@@ -14,6 +14,7 @@ import urllib3.exceptions as u3exc
 from aggregator.domain.errors import AuthError, FetchError, RateLimited, SourceGone
 from connectors.http.guard import BlockedAddress
 from connectors.http.response import HttpResponse
+from connectors.limits import HostBusy
 
 _MAX_RETRY_AFTER = timedelta(days=7)
 
@@ -29,6 +30,12 @@ def map_errors(source_key: str, *, timeout_s: float | None = None) -> Iterator[N
         yield
     except BlockedAddress as exc:
         raise FetchError(source_key, str(exc)) from exc
+    except HostBusy as exc:
+        raise FetchError(
+            source_key,
+            f"{exc} was busy with other requests of ours (fetch.max_per_host) "
+            "for the whole wait; tried again later",
+        ) from exc
     except (requests.RequestException, u3exc.HTTPError, OSError) as exc:
         raise FetchError(source_key, _describe(exc, timeout_s)) from exc
 

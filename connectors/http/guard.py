@@ -29,6 +29,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse as Urllib3Response
 
 from aggregator.domain.errors import FetchError
+from connectors.limits import HostSlots, Release
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -176,7 +177,34 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections go through the address guard."""
+    """An HTTPAdapter whose connections go through the address guard, and
+    whose requests each hold one of their host's slots (`HostSlots`) from
+    before connecting until the body is read or the response closed."""
+
+    def __init__(self, slots: HostSlots | None, **kwargs: Any) -> None:
+        self._slots = slots
+        super().__init__(**kwargs)
+
+    def send(  # type: ignore[override]  # the keywords requests passes, typed loosely
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """Send `request` while holding a slot of its host (see the class)."""
+        if self._slots is None:
+            return super().send(request, stream=stream, **kwargs)
+        host = (urlsplit(request.url or "").hostname or "").lower()
+        release = self._slots.acquire(host, _slot_wait(kwargs.get("timeout")))
+        try:
+            response = super().send(request, stream=stream, **kwargs)
+            if not stream:
+                _ = response.content  # read now, while the slot is held
+        except BaseException:
+            release()
+            raise
+        if stream:
+            _release_with_connection(response, release)
+        else:
+            release()
+        return response
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -186,12 +214,36 @@ class _GuardedAdapter(HTTPAdapter):
         }
 
 
-def make_session(user_agent: str) -> requests.Session:
+def _slot_wait(timeout: object) -> float:
+    """How long a request may wait for a slot of its host: as long as a whole
+    fetch may take (three read timeouts), or a minute without a timeout."""
+    read = timeout[1] if isinstance(timeout, tuple) else timeout
+    return 3 * float(read) if isinstance(read, (int, float)) else 60.0
+
+
+def _release_with_connection(response: requests.Response, release: Release) -> None:
+    """Give the slot back when the streamed body's connection is released:
+    urllib3 does it once the body is read, requests when the response is
+    closed. Neither offers a hook, so the raw response's method is wrapped."""
+    raw = response.raw
+    done_with_connection = raw.release_conn
+
+    def release_conn() -> None:
+        try:
+            done_with_connection()
+        finally:
+            release()
+
+    setattr(raw, "release_conn", release_conn)  # noqa: B010  # an instance's method, on purpose
+
+
+def make_session(user_agent: str, slots: HostSlots | None = None) -> requests.Session:
     """A session for all connectors: our User-Agent, no automatic retries,
-    and connections that refuse private addresses (see `fetch_url`)."""
+    connections that refuse private addresses (see `fetch_url`), and, given
+    `slots`, at most that many requests at once to one host."""
     session = requests.Session()
     session.headers["User-Agent"] = user_agent
-    adapter = _GuardedAdapter(pool_connections=64, pool_maxsize=16, max_retries=0)
+    adapter = _GuardedAdapter(slots, pool_connections=64, pool_maxsize=16, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

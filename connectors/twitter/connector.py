@@ -21,7 +21,13 @@ from aggregator.domain.secret import Secret
 from aggregator.domain.source import FetchResult, FetchState, SourceConfig
 from connectors.base import ConnectorContext
 from connectors.twitter.api import PAGE_FIELDS, XPage, call, make_client
-from connectors.twitter.cursor import READS_PER_RESULT, XCursor, daily_budget, page_size
+from connectors.twitter.cursor import (
+    MAX_RESULTS,
+    READS_PER_RESULT,
+    XCursor,
+    daily_budget,
+    page_size,
+)
 from connectors.twitter.post import page_posts, snowflake_time
 
 __all__ = [
@@ -89,16 +95,18 @@ class _XConnector:
         newest = cursor.since_id
         token: str | None = None
         for number in range(MAX_PAGES):
-            size = page_size(daily_budget(source), cursor.reads_on(api.now), self.min_results)
-            if size is None:
+            granted = self._take(source, cursor, api.now, first=number == 0)
+            if not granted:
                 break
             try:
-                page = self._page(api, source, cursor, token, size)
+                page = self._page(api, source, cursor, token, granted // READS_PER_RESULT)
             except SourceError as exc:
+                self._give_back(source, api.now, granted)
                 if number == 0:
                     raise
                 problems.append(f"page {number + 1} failed: {exc.message}")
                 break
+            self._give_back(source, api.now, granted - page.reads)
             cursor = cursor.spend(api.now, page.reads)
             newest = _max_id(newest, page)
             page, reached_seen = self._unseen(page, cursor.since_id)
@@ -157,18 +165,37 @@ class _XConnector:
         return user_id
 
     def _check_budget(self, source: SourceConfig, cursor: XCursor, now: datetime) -> None:
-        budget, used = daily_budget(source), cursor.reads_on(now)
-        if page_size(budget, 0, self.min_results) is None:
+        if page_size(daily_budget(source), 0, self.min_results) is None:
             raise FetchError(source.key, self._budget_too_small(source))
-        if page_size(budget, used, self.min_results) is None:
-            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            raise RateLimited(
-                source.key,
-                f"today's X read budget is spent ({used} of "
-                f"max_posts_per_day = {budget}); fetching resumes "
-                "after midnight UTC",
-                midnight,
-            )
+
+    def _take(self, source: SourceConfig, cursor: XCursor, now: datetime, first: bool) -> int:
+        """Reserve the worst-case reads of the next page in the day's budget,
+        which every process fetching this source shares (`ctx.limits`): 0
+        when not even the endpoint's smallest page fits. Raises RateLimited
+        when that is so before the first page."""
+        budget = daily_budget(source)
+        granted = self._ctx.limits.budgets.take(
+            _budget_name(source, now),
+            most=MAX_RESULTS * READS_PER_RESULT,
+            least=self.min_results * READS_PER_RESULT,
+            limit=budget,
+            floor=cursor.reads_on(now),
+        )
+        if granted or not first:
+            return granted
+        used = max(cursor.reads_on(now), self._ctx.limits.budgets.spent(_budget_name(source, now)))
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        raise RateLimited(
+            source.key,
+            f"today's X read budget is spent ({used} of "
+            f"max_posts_per_day = {budget}); fetching resumes "
+            "after midnight UTC",
+            midnight,
+        )
+
+    def _give_back(self, source: SourceConfig, now: datetime, reads: int) -> None:
+        if reads > 0:
+            self._ctx.limits.budgets.give_back(_budget_name(source, now), reads)
 
     def _budget_too_small(self, source: SourceConfig) -> str:
         least = self.min_results * READS_PER_RESULT
@@ -250,6 +277,11 @@ class TwitterListConnector(_XConnector):
             if not (isinstance(t, dict) and str(t.get("id")).isdigit()) or int(t["id"]) > int(seen)
         ]
         return replace(page, tweets=fresh), len(fresh) < len(page.tweets)
+
+
+def _budget_name(source: SourceConfig, now: datetime) -> str:
+    """The budget a source's reads on `now`'s UTC day are counted under."""
+    return f"x:{source.key}:{now.date().isoformat()}"
 
 
 def _collect(api: _Api, page: XPage, posts: dict[str, Post]) -> list[str]:
