@@ -100,6 +100,7 @@ def test_forked_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> 
         from aggregator.app import metrics
 
         def work():
+            metrics.enable()
             metrics.record_sent()
             metrics.record_sent()
 
@@ -123,3 +124,15 @@ def test_forked_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> 
         for s in family.samples
     }
     assert samples["pln_digests_sent_total"] == 6
+
+
+def test_a_one_shot_command_counts_nothing_and_does_not_load_prometheus_client() -> None:
+    # Start-up time of `pln fetch`, `pln send` and the fetch subprocesses of the tests.
+    script = (
+        "import sys; import aggregator.app.ingest, aggregator.app.send, aggregator.app.wiring; "
+        "print('prometheus_client' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "False", done.stderr

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
 
+from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
 from aggregator.app.config import load_config
 from aggregator.app.health import health_email, health_email_day, source_health
@@ -209,6 +210,7 @@ def run_service(
     Must run in the main thread (signal handlers). Raises ConfigError or
     StorageError when the service cannot start.
     """
+    metrics.enable()  # scraped through `pln serve` (see aggregator.app.metrics)
     metronome = make_metronome(config_path, clock, connectors, mailer)
     scheduler = build_scheduler(metronome, every)
 
