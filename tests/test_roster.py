@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from aggregator.app.config import parse_config
+from aggregator.app.config_edit import StaleConfig
 from aggregator.app.roster import (
     MAX_ROSTER_BYTES,
     MAX_ROSTER_ROWS,
     ROSTER_ENCODING,
     RosterRefused,
     export_roster,
+    import_roster,
     read_roster,
 )
 from aggregator.config.types import Config
+from aggregator.run.cli import main
 
 CONFIG = textwrap.dedent(
     """
@@ -206,3 +211,79 @@ def test_malformed_rows_are_skipped_with_their_line(config: Config) -> None:
         "line 9: email: cannot be sent to: the address contains a space or control "
         "character (U+0000)",
     ]
+
+
+FILE_CONFIG = (
+    "# The school's digest\n"
+    '[database]\nurl = "sqlite:///pln.db"\n\n'
+    + CONFIG.replace("[[recipients]]", "# Ana runs the science department\n[[recipients]]")
+    + "\n# Sources of next year go here.\n"
+)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(FILE_CONFIG, encoding="utf-8")
+    return path
+
+
+def run_pln(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_import_writes_good_rows_keeping_the_file_and_lists_bad_ones(
+    config_file: Path, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes(
+        "email;name;follows\r\nben@school.org;Bén;edchat\r\ncy@school.org;Cy;edcht\r\n".encode(
+            ROSTER_ENCODING
+        )
+    )
+    result = run_pln("recipients", "import", str(roster), "--config", str(config_file))
+    assert result.exit_code == 1
+    assert "1 recipient added, 0 updated, 0 unchanged, 1 row skipped" in result.stdout
+    assert result.stderr == (
+        f"error: {roster}:3: follows: unknown source 'edcht' (did you mean 'edchat'?)\n"
+    )
+    text = config_file.read_text(encoding="utf-8")
+    # Comments and layout kept; the new entry goes after the last one.
+    head, tail = FILE_CONFIG.split("\n# Sources of next year")
+    assert text.startswith(head + "\n[[recipients]]\n" + 'email = "ben@school.org"\nname = "Bén"')
+    assert text.endswith("\n# Sources of next year" + tail)
+    assert [r.email for r in parse_config(text).recipients] == ["ana@school.org", "ben@school.org"]
+
+
+def test_a_refused_file_or_a_stale_config_writes_nothing(config_file: Path, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes(b'email\n"ben@school.org\n')
+    result = run_pln("recipients", "import", str(roster), "--config", str(config_file))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {roster}: line 2: not valid CSV (unexpected end of data); check its "
+        "quotes; nothing was imported\n"
+    )
+    roster.write_bytes(b"email\nben@school.org\n")
+    with pytest.raises(StaleConfig):
+        import_roster(config_file, roster.read_bytes(), expected="not-this-version")
+    assert config_file.read_text(encoding="utf-8") == FILE_CONFIG
+
+
+def test_export_then_import_through_the_command_line(config_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "roster.csv"
+    assert (
+        run_pln("recipients", "export", "--out", str(out), "--config", str(config_file)).exit_code
+        == 0
+    )
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfemail,name,timezone,send_at,follows\r\n")
+    assert run_pln("recipients", "export", "--config", str(config_file)).stdout.splitlines() == [
+        "email,name,timezone,send_at,follows",
+        "Ana@School.org,Ana,America/Chicago,06:30,edchat",
+    ]
+    out.write_text(out.read_text(ROSTER_ENCODING).replace("06:30", "07:15"), ROSTER_ENCODING)
+    result = run_pln("recipients", "import", str(out), "--update", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert "0 recipients added, 1 updated" in result.stdout
+    text = config_file.read_text(encoding="utf-8")
+    assert text == FILE_CONFIG.replace('send_at = "06:30"', 'send_at = "07:15"')

@@ -17,10 +17,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from aggregator.app.config_edit import ConfigEdit, Value
 from aggregator.config.entries import read_recipients
 from aggregator.config.read import LineMap, Report, Table
 from aggregator.config.types import Config
@@ -74,6 +76,61 @@ class RosterPlan:
     def changes(self) -> int:
         """How many recipients the import adds or changes."""
         return len(self.added) + len(self.updated)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterImport:
+    """What an import did: the plan it followed and the configuration after it."""
+
+    plan: RosterPlan
+    config: Config
+
+
+def import_roster(
+    config_path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    update: bool = False,
+    expected: str | None = None,
+) -> RosterImport:
+    """Add (and with `update`, change) the recipients of the CSV roster
+    `data` in the config.toml at `config_path`, in one checked, atomic write.
+
+    The rows with problems are skipped and listed in the result's plan.
+    `expected` is the fingerprint of the file the admin was shown (see
+    `ConfigEdit.open`). Raises RosterRefused for a file that is no roster,
+    and ConfigEditError (nothing written) when config.toml cannot be edited.
+    """
+    edit = ConfigEdit.open(config_path, expected=expected)
+    config = edit.check()
+    plan = read_roster(data, config, update=update)
+    if not plan.changes:
+        return RosterImport(plan, config)
+    for recipient in plan.added:
+        edit.add("recipients", recipient_values(recipient))
+    for recipient in plan.updated:
+        old = config.recipient(recipient.email)
+        edit.update("recipients", recipient.email, recipient_values(recipient, old))
+    return RosterImport(plan, edit.save())
+
+
+def recipient_values(
+    recipient: RecipientConfig, old: RecipientConfig | None = None
+) -> dict[str, Value]:
+    """The keys of a `[[recipients]]` entry that write `recipient`: all of the
+    roster's columns for a new entry, only what differs from `old` for an
+    existing one. An empty name is no key."""
+    values: dict[str, Value] = {
+        "email": recipient.to_address,
+        "name": recipient.name or None,
+        "timezone": recipient.timezone,
+        "send_at": recipient.send_at,
+        "follow": list(recipient.follow),
+    }
+    if old is None:
+        return values
+    kept = recipient_values(old)
+    return {key: value for key, value in values.items() if kept[key] != value}
 
 
 def export_roster(recipients: Sequence[RecipientConfig]) -> str:
@@ -149,9 +206,7 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
             yield start, [_unguard_cell(cell) for cell in cells]
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise RosterRefused(
-            f"line {start}: not valid CSV ({exc}); check its quotes. Nothing was imported"
-        ) from exc
+        raise RosterRefused(f"line {start}: not valid CSV ({exc}); check its quotes") from exc
 
 
 def _header(row: tuple[int, list[str]] | None) -> tuple[str, ...]:
