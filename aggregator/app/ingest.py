@@ -84,7 +84,7 @@ def fetch_sources(
 
 def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchOutcome]:
     """Fetch only the sources whose next attempt time has come (the scheduler's job)."""
-    due = set(app.repo.due_source_keys(app.clock()))
+    due = set(app.repo.due_source_keys(app.clock())) - _paused(app)
     statuses = app.repo.source_statuses(sorted(due), include_inactive=False, with_post_counts=False)
     return _run(app, statuses, progress)
 
@@ -101,7 +101,7 @@ def refresh_stale_sources(
     """
     cutoff = app.clock() - older_than
     statuses = app.repo.source_statuses(
-        sorted(set(keys)), include_inactive=False, with_post_counts=False
+        sorted(set(keys) - _paused(app)), include_inactive=False, with_post_counts=False
     )
     stale = [
         s
@@ -109,6 +109,10 @@ def refresh_stale_sources(
         if s.consecutive_failures == 0 and (s.last_success_at is None or s.last_success_at < cutoff)
     ]
     return _run(app, stale, progress)
+
+
+def _paused(app: App) -> set[str]:
+    return {source.key for source in app.config.sources if source.paused}
 
 
 def _statuses_to_fetch(app: App, keys: Sequence[str] | None) -> list[SourceStatus]:
@@ -135,10 +139,11 @@ def _run(
 
 
 def _fetch_all(app: App, statuses: Sequence[SourceStatus]) -> Iterator[FetchOutcome]:
-    now = app.clock()
+    now, paused = app.clock(), _paused(app)
     runnable: list[SourceStatus] = []
     for status in statuses:
-        reason = _skip_reason(status, now)
+        reason = "paused in the configuration" if status.key in paused else None
+        reason = reason or _skip_reason(status, now)
         if reason:
             yield FetchOutcome(status.key, skipped=reason)
         else:

@@ -26,7 +26,7 @@ from aggregator.domain.limits import SOURCE_KEY_CHARS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import KindSpec, Option, SourceConfig
 
-SOURCE_KEYS = ("key", "kind", "name", "interval_minutes")
+SOURCE_KEYS = ("key", "kind", "name", "interval_minutes", "paused")
 RECIPIENT_KEYS = (
     "email",
     "name",
@@ -104,7 +104,10 @@ def _read_source(table: Table, kinds: Mapping[str, KindSpec], needs: list[EnvNee
         every_option = sorted({name for spec in kinds.values() for name in spec.options})
         table.check_keys([*SOURCE_KEYS, *every_option])
     name = table.text("name")
-    return SourceConfig(key=key, kind=kind, name=name, options=options, interval_minutes=interval)
+    paused = table.flag("paused", False)
+    return SourceConfig(
+        key=key, kind=kind, name=name, options=options, interval_minutes=interval, paused=paused
+    )
 
 
 def _read_options(

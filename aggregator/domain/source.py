@@ -53,7 +53,8 @@ class SourceConfig:
     """A `[[sources]]` entry of the configuration.
 
     `options` holds the kind-specific keys (`url`, `query`, `group_id`,
-    `instance`, `tag`...) exactly as written in the file.
+    `instance`, `tag`...) exactly as written in the file. A `paused` source
+    is not fetched; what it brought stays.
     """
 
     key: str
@@ -61,6 +62,7 @@ class SourceConfig:
     name: str = ""
     options: tuple[tuple[str, str], ...] = ()
     interval_minutes: int | None = None
+    paused: bool = False
 
     def option(self, name: str, default: str = "") -> str:
         """A kind-specific option, or `default` when the file does not set it."""
