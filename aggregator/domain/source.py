@@ -17,13 +17,15 @@ class Option:
 
     `normalize` checks a text value and returns it in canonical form, or
     raises ValueError with the message shown to the admin. A "count" is a
-    whole number of at least 1, kept as digits.
+    whole number of at least 1, kept as digits. `help` says what to write,
+    next to the field of the admin pages' form.
     """
 
     type: Literal["text", "port", "count", "bool", "env"] = "text"
     required: bool = False
     default: str | None = None
     normalize: Callable[[str], str] | None = None
+    help: str = ""
 
 
 class KindSpec(Protocol):

@@ -99,6 +99,20 @@ class SourceRecords(Transactions):
 
         return self._run("reading source status", work)
 
+    def posts_since(self, since: datetime) -> dict[str, int]:
+        """How many stored posts each source published at or after `since`
+        (one grouped count; a source with none is absent)."""
+        stmt = (
+            select(PostRow.source_key, func.count())
+            .where(PostRow.published_at >= since)
+            .group_by(PostRow.source_key)
+        )
+
+        def work(session: Session) -> dict[str, int]:
+            return {str(key): int(count) for key, count in session.execute(stmt)}
+
+        return self._run("counting recent posts", work)
+
     def due_source_keys(self, now: datetime) -> list[str]:
         """Keys of active sources due at `now` (never tried first, then most overdue)."""
         stmt = (

@@ -17,11 +17,13 @@ def host(value: str) -> str:
 
 
 OPTIONS = {
-    "host": Option(required=True, normalize=host),
-    "port": Option("port", default="993"),
-    "username": Option(required=True),
-    "password_env": Option("env", required=True),
-    "mailbox": Option(default="INBOX"),
-    "mark_read": Option("bool", default="false"),
+    "host": Option(required=True, normalize=host, help="The IMAP server, like imap.gmail.com"),
+    "port": Option("port", default="993", help="The IMAP port over TLS, usually 993"),
+    "username": Option(required=True, help="The mailbox's sign-in name"),
+    "password_env": Option(
+        "env", required=True, help="The environment variable holding the mailbox's password"
+    ),
+    "mailbox": Option(default="INBOX", help="The folder the newsletters arrive in"),
+    "mark_read": Option("bool", default="false", help="Mark each newsletter read once fetched"),
 }
 """`email_inbox`: the newsletters arriving in one IMAP mailbox."""

@@ -18,7 +18,15 @@ def page_id(value: str) -> str:
     return value
 
 
-PAGE_OPTIONS = {"page_id": Option(required=True, normalize=page_id)}
+PAGE_OPTIONS = {
+    "page_id": Option(
+        required=True, normalize=page_id, help="The page's name in its address, or its numeric id"
+    )
+}
 """`facebook_page`: a public page's posts."""
-GROUP_OPTIONS = {"group_id": Option(required=True, normalize=numeric_id)}
+GROUP_OPTIONS = {
+    "group_id": Option(
+        required=True, normalize=numeric_id, help="The group's numeric id (in its address)"
+    )
+}
 """`facebook_group`: a group's feed, where Facebook still gives access to it."""

@@ -36,8 +36,10 @@ def hashtag(value: str) -> str:
 
 
 TAG_OPTIONS = {
-    "instance": Option(required=True, normalize=instance),
-    "tag": Option(required=True, normalize=hashtag),
-    "token_env": Option("env"),
+    "instance": Option(
+        required=True, normalize=instance, help="The server to read from, like mastodon.social"
+    ),
+    "tag": Option(required=True, normalize=hashtag, help="One hashtag, without #, like edchat"),
+    "token_env": Option("env", help="Optional: the environment variable holding an access token"),
 }
 """`mastodon_tag`: a hashtag's public timeline on one instance (a token is optional)."""

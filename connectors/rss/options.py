@@ -25,5 +25,11 @@ def http_url(value: str) -> str:
     return value
 
 
-OPTIONS = {"url": Option(required=True, normalize=http_url)}
+OPTIONS = {
+    "url": Option(
+        required=True,
+        normalize=http_url,
+        help="The feed's address (RSS, Atom or JSON Feed); a blog's page that names its feed works",
+    )
+}
 """A feed: RSS, Atom or JSON Feed, at `url`."""

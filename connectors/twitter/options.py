@@ -21,17 +21,28 @@ def username(value: str) -> str:
 
 
 # X bills every post read: each X source reads at most this many posts a UTC day.
-_READ_BUDGET = Option("count", default=str(DEFAULT_DAILY_READS))
+_READ_BUDGET = Option(
+    "count",
+    default=str(DEFAULT_DAILY_READS),
+    help="The most posts read a day; X bills each one",
+)
 
-SEARCH_OPTIONS = {"query": Option(required=True), "max_posts_per_day": _READ_BUDGET}
+SEARCH_OPTIONS = {
+    "query": Option(required=True, help="An X search, like #edchat -is:retweet"),
+    "max_posts_per_day": _READ_BUDGET,
+}
 """`twitter_search`: recent posts matching `query`."""
 USER_OPTIONS = {
-    "username": Option(required=True, normalize=username),
+    "username": Option(
+        required=True, normalize=username, help="The account's name, without @, like edutopia"
+    ),
     "max_posts_per_day": _READ_BUDGET,
 }
 """`twitter_user`: the posts of one account."""
 LIST_OPTIONS = {
-    "list_id": Option(required=True, normalize=numeric_id),
+    "list_id": Option(
+        required=True, normalize=numeric_id, help="The list's numeric id (in its address)"
+    ),
     "max_posts_per_day": _READ_BUDGET,
 }
 """`twitter_list`: the posts of a list's members."""
