@@ -58,4 +58,19 @@ def config_gaps(config: Config) -> tuple[list[str], list[str]]:
         )
     if not config.recipients:
         notes.append(f"{config.path}: no [[recipients]] yet: nothing will be sent")
+    if config.email.public_url:
+        notes.append(_email_public_url_note(config))
     return errors, notes
+
+
+def _email_public_url_note(config: Config) -> str:
+    """`[email] public_url` is still read, but `[web] public_url` now says it."""
+    if config.web.public_url == config.email.public_url:
+        return (
+            f"{config.path}: [email] public_url is used as [web] public_url; "
+            "move it to [web] (links already sent stay valid)"
+        )
+    return (
+        f"{config.path}: [email] public_url is ignored: [web] public_url takes over; "
+        "remove it from [email]"
+    )

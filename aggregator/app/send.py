@@ -370,7 +370,9 @@ def _preview(app: App, job: _Job, now: datetime, memo: DigestMemo) -> DeliveryOu
 def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
     """The email of one digest, with its unsubscribe link in the headers and the footer."""
     email = app.config.email
-    url = make_unsubscribe_url(email, recipient.email)
+    # [web] public_url took over from [email] public_url, which stays the fallback.
+    base = app.config.web.public_url or email.public_url
+    url = make_unsubscribe_url(replace(email, public_url=base), recipient.email)
     return build_message(
         sender=email.from_address,
         recipient=recipient,

@@ -32,6 +32,7 @@ from aggregator.config.sections import (
     read_storage,
 )
 from aggregator.config.types import Config, TwitterConfig
+from aggregator.config.web import read_web
 from aggregator.domain.errors import ConfigError, Problem
 from aggregator.domain.secret import Secret
 from aggregator.domain.source import KindSpec, SourceConfig
@@ -46,6 +47,7 @@ _TOP_KEYS = (
     "digest",
     "twitter",
     "facebook",
+    "web",
     "sources",
     "recipients",
     "schedule",
@@ -150,11 +152,13 @@ def _read_config(
     twitter.check_keys(("bearer_token_env",))
     twitter_use = _first_use(root, sources, kinds, "twitter")
     bearer = read_secret(twitter, "bearer_token_env", environ, twitter_use)
+    email = read_email(root.table("email"), environ, os.path.dirname(path) or os.getcwd())
     return Config(
         path=path,
         database=read_database(root.table("database"), os.path.dirname(path) or os.getcwd()),
         storage=read_storage(root.table("storage")),
-        email=read_email(root.table("email"), environ, os.path.dirname(path) or os.getcwd()),
+        email=email,
+        web=read_web(root.table("web"), environ, email.public_url),
         fetch=read_fetch(root.table("fetch")),
         digest=read_digest(root.table("digest")),
         twitter=TwitterConfig(bearer_token=bearer),

@@ -52,7 +52,7 @@ _EMAIL_KEYS = (
 )
 _BACKENDS = ("smtp", "file")
 # An HMAC key shorter than this is guessable; token_urlsafe(32) gives 43 characters.
-_MIN_SECRET_CHARS = 16
+MIN_SECRET_CHARS = 16
 _SECURITY = ("starttls", "ssl", "none")
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GRAPH_VERSION = re.compile(r"^v\d+\.\d+$")
@@ -195,10 +195,10 @@ def _read_email_delivery(table: Table, environ: Mapping[str, str], folder: str) 
         table.problem("public_url", f"must be at most {PUBLIC_URL_CHARS} characters")
     use = SecretUse("required when public_url is set") if public_url else None
     secret = read_secret(table, "unsubscribe_secret_env", environ, use)
-    if secret is not None and len(secret.reveal()) < _MIN_SECRET_CHARS:
+    if secret is not None and len(secret.reveal()) < MIN_SECRET_CHARS:
         table.problem(
             "unsubscribe_secret_env",
-            f"{secret.env_name} is too short: use {_MIN_SECRET_CHARS} or more random "
+            f"{secret.env_name} is too short: use {MIN_SECRET_CHARS} or more random "
             "characters, e.g. from: python3 -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'",
         )

@@ -27,6 +27,7 @@ __all__ = [
     "Secret",
     "StorageConfig",
     "TwitterConfig",
+    "WebConfig",
 ]
 
 
@@ -109,6 +110,27 @@ class FacebookConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """`[web]`: the admin's and teachers' pages (`pln serve`)."""
+
+    listen: str = ""
+    """HOST:PORT `pln serve` listens on; "" means 127.0.0.1:8080, and that
+    `pln run` serves no pages (it does when `listen` is set)."""
+    public_url: str = ""
+    """How teachers reach the pages; links in emails start here. Filled from
+    `[email] public_url` when `[web]` has none."""
+    secret: Secret | None = None
+    """Signs sessions and every link in an email; required to serve."""
+    secret_env: str = ""
+    """The environment variable `secret` comes from (named in error messages)."""
+
+    @property
+    def is_https(self) -> bool:
+        """Whether pages are reached over https (cookies are then Secure)."""
+        return self.public_url.startswith("https://")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, validated; passed down explicitly."""
 
@@ -120,6 +142,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     twitter: TwitterConfig = field(default_factory=TwitterConfig)
     facebook: FacebookConfig = field(default_factory=FacebookConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     sources: tuple[SourceConfig, ...] = ()
