@@ -14,9 +14,11 @@ from __future__ import annotations
 from types import TracebackType
 
 from alembic.util import CommandError
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.domain.errors import StorageError
+from aggregator.store.admins import AdminRecords
 from aggregator.store.deliveries import DeliveryRecords
 from aggregator.store.digests import DigestRecords
 from aggregator.store.engine import WRITE_OPTION, create_engine_for, reason, shown
@@ -28,7 +30,9 @@ from aggregator.store.sources import SourceRecords
 __all__ = ["Repository"]
 
 
-class Repository(SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords, RetentionRecords):
+class Repository(
+    SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords, RetentionRecords, AdminRecords
+):
     """Where PLN Digest keeps everything; get one with `Repository.open(url)`."""
 
     @classmethod
@@ -53,6 +57,10 @@ class Repository(SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords
             engine.dispose()
             raise
         return cls(engine, url)
+
+    def ping(self) -> None:
+        """Ask the database a trivial question; raises `StorageError` when it does not answer."""
+        self._run("database check", lambda session: session.execute(text("SELECT 1")))
 
     def close(self) -> None:
         """Close every pooled connection; the repository is unusable after."""

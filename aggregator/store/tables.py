@@ -257,6 +257,46 @@ class DigestPostRow(Base):
     position: Mapped[int]
 
 
+class AdminRow(Base):
+    """An admin account of the web pages: the address and a slow salted hash."""
+
+    __tablename__ = "admins"
+
+    email: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AdminSessionRow(Base):
+    """A signed-in admin's session; the cookie holds the token, the row its hash."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_email", "email"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(
+        String(STORED_ADDRESS_CHARS), ForeignKey("admins.email", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SignInFailureRow(Base):
+    """A failed sign-in: by account and by client address, to refuse guessing."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_account_failed_at", "account", "failed_at"),
+        Index("ix_sign_in_failures_address_failed_at", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime]
+
+
 # -- mapping between models and rows -------------------------------------------
 
 
