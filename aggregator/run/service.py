@@ -36,6 +36,7 @@ from aggregator.domain.delivery import Claim, DeliveryOutcome
 from aggregator.domain.errors import PLNError, StorageError
 from aggregator.domain.logfmt import fields
 from aggregator.run.metronome import TICK, Hook, Metronome, build_scheduler
+from aggregator.run.web.serve import serve_beside
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -207,16 +208,21 @@ def run_service(
 ) -> int:
     """Run until SIGTERM or SIGINT; returns the exit status (0: clean stop).
 
-    Must run in the main thread (signal handlers). Raises ConfigError or
-    StorageError when the service cannot start.
+    With `[web] listen` set, the web pages are served beside it, in a
+    thread, until the same signal. Must run in the main thread (signal
+    handlers). Raises ConfigError or StorageError when the service cannot
+    start, PLNError when the pages cannot be served.
     """
     metrics.enable()  # scraped through `pln serve` (see aggregator.app.metrics)
     metronome = make_metronome(config_path, clock, connectors, mailer)
     scheduler = build_scheduler(metronome, every)
+    web = serve_beside(config_path, metronome.app.config)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping on %s", signal.Signals(signum).name, extra=fields(event="stop"))
         metronome.stop()
+        if web is not None:
+            threading.Thread(target=web[0].stop).start()
         # Not in the handler itself: shutdown takes the scheduler's locks,
         # which the interrupted main thread may hold.
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}).start()
@@ -235,5 +241,8 @@ def run_service(
         scheduler.start()
     finally:
         clean = metronome.close(STOP_TIMEOUT_S)
+        if web is not None:
+            web[0].stop()
+            web[1].join(STOP_TIMEOUT_S)
     log.info("service stopped", extra=fields(event="stopped", clean=clean))
     return 0

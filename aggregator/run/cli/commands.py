@@ -10,6 +10,7 @@ which holds the traceback. No traceback ever reaches the terminal unless
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import timedelta
@@ -287,3 +288,44 @@ def run(config_path: str) -> None:
     from aggregator.run.service import run_service
 
     raise SystemExit(run_service(config_path))
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Where to listen (default: [web] listen, else 127.0.0.1:8080).",
+)
+def serve(config_path: str, listen: str | None) -> None:
+    """Serve the admin's and teachers' web pages until SIGTERM or Ctrl-C."""
+    from aggregator.run.web.serve import serve as serve_web
+
+    serve_web(
+        config_path,
+        listen,
+        announce=lambda url: click.echo(f"Serving on {url} (Ctrl-C or SIGTERM stops it)"),
+    )
+
+
+@main.group()
+def admin() -> None:
+    """Admin accounts of the web pages."""
+
+
+@admin.command("create")
+@CONFIG_OPTION
+@click.argument("email")
+def admin_create(config_path: str, email: str) -> None:
+    """Create an admin account, or reset its password: asked for twice on the
+    terminal, or read from PLN_ADMIN_PASSWORD when that is set."""
+    from aggregator.app.admins import create_admin
+
+    password = os.environ.get("PLN_ADMIN_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    with _app(config_path) as app:
+        address, created = create_admin(app, email, password)
+    click.echo(
+        f"{address}: {'admin created' if created else 'password changed; signed out everywhere'}"
+    )
