@@ -15,7 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import flask
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from jinja2 import PackageLoader
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,6 +26,7 @@ from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.errors import PLNError
 from aggregator.run.web import admin_home, auth, health
 from aggregator.run.web.context import StateHolder, install
+from aggregator.run.web.csrf import csrf
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,6 @@ SESSION_HOURS = 12
 # The page groups, one blueprint module each.
 BLUEPRINTS = (health.bp, auth.bp, admin_home.bp)
 _TEMPLATES = "digests.templates"
-
-csrf = CSRFProtect()
-"""The app's CSRF protection; `csrf.exempt(view)` for a POST that carries a signed token."""
 
 
 def create_app(
@@ -105,8 +103,10 @@ def _flask_settings(web: WebConfig) -> dict[str, object]:
 
 
 def _security_headers(response: flask.Response) -> flask.Response:
-    """The same headers on every response, error pages included."""
-    response.headers["Content-Security-Policy"] = CSP
+    """The same headers on every response, error pages included. A view may
+    set a stricter Content-Security-Policy of its own (an archived email's
+    inline styles, with no script at all); every other response gets `CSP`."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers.setdefault("Cache-Control", "no-store")
