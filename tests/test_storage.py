@@ -442,6 +442,14 @@ def test_sync_recipients_deactivates_the_missing_and_brings_them_back(repo: Repo
     assert [email for email, _ in repo.last_digests()] == ["ana@school.org", "ben@school.org"]
 
 
+def test_a_district_of_recipients_is_synced_in_one_go(repo: Repository) -> None:
+    # 11,000 rows of six columns: more parameters than one statement may carry
+    # on PostgreSQL (65,535) or SQLite (32,766).
+    district = [RecipientConfig(f"teacher{n}@school.org") for n in range(11_000)]
+    repo.sync_recipients(district)
+    assert len(repo.last_digests()) == 11_000
+
+
 def test_an_unsubscribed_recipient_stays_inactive_across_syncs(repo: Repository) -> None:
     ana = RecipientConfig("ana@school.org")
     repo.sync_recipients([ana])

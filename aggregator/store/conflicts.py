@@ -19,14 +19,22 @@ from sqlalchemy.orm import Session
 
 from aggregator.store.tables import Base
 
+# A statement may carry at most 65,535 parameters on PostgreSQL and 32,766
+# on SQLite: a district's recipients are inserted in batches under both.
+MAX_PARAMETERS = 30_000
+
 
 def insert_missing(
     session: Session, table: type[Base], keys: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
     """Insert each of `rows` whose `keys` (a unique constraint) are not stored yet."""
-    if rows:
+    if not rows:
+        return
+    batch = max(1, MAX_PARAMETERS // max(len(row) for row in rows))
+    for start in range(0, len(rows), batch):
+        chunk = list(rows[start : start + batch])
         session.execute(
-            _insert(session, table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
+            _insert(session, table).values(chunk).on_conflict_do_nothing(index_elements=keys)
         )
 
 
