@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from jinja2 import PackageLoader
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from aggregator.app import metrics
 from aggregator.app.config import load_config
 from aggregator.app.wiring import App, build_app
 from aggregator.config.types import Config, WebConfig
@@ -56,6 +57,7 @@ def create_app(
     file has problems, PLNError when `[web] secret_env` is missing.
     """
     config = load_config(config_path)
+    metrics.enable()  # this process's counts, and its scrape of the others' (multiprocess)
     static = files(_TEMPLATES) / "web" / "static"
     app = flask.Flask(__name__, static_folder=str(static), static_url_path="/static")
     app.jinja_loader = PackageLoader(_TEMPLATES, ".")

@@ -1,4 +1,5 @@
-"""`/healthz`: 200 when the database answers, 503 when it does not.
+"""`/healthz`: 200 when the database answers, 503 when it does not;
+`/metrics`: the service's counts for Prometheus (`aggregator.app.metrics`).
 
 For a load balancer or a monitor: plain text, no session, no sign-in.
 """
@@ -9,6 +10,7 @@ import logging
 
 import flask
 
+from aggregator.app import metrics
 from aggregator.domain.errors import PLNError
 from aggregator.run.web.context import web_state
 
@@ -31,3 +33,11 @@ def healthz() -> tuple[str, int, dict[str, str]]:
             plain,
         )
     return "ok\n", 200, plain
+
+
+@bp.get("/metrics")
+def prometheus() -> flask.Response:
+    """Fetches, fetch errors, digests sent and task times, as Prometheus reads them:
+    counts only, no address, key or secret."""
+    body, content_type = metrics.exposition()
+    return flask.Response(body, 200, {"Content-Type": content_type})
