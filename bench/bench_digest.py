@@ -29,14 +29,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aggregator.app.build import build_digest
+from aggregator.app.build import build_digest, start_batch
 from aggregator.app.wiring import App, build_app
 from aggregator.config.types import Config, DatabaseConfig
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, SourceConfig
 from connectors import network_labels
-from digests.memo import DigestMemo
 from digests.render import render_html, render_text
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
@@ -192,11 +191,11 @@ def run_digests(app: App, recipients: list[RecipientConfig]) -> tuple[Timings, f
     timings = Timings()
     timed_reads(app, timings)
     labels = network_labels()
-    memo = DigestMemo()  # one per batch, as `send_due_digests` makes
     started = time.perf_counter()
+    batch = start_batch(app, recipients, NOW)  # one per batch, as `send_due_digests` makes
     for recipient in recipients:
         t0 = time.perf_counter()
-        digest = build_digest(app, recipient, NOW, memo)
+        digest = build_digest(app, recipient, NOW, batch)
         t1 = time.perf_counter()
         html = render_html(digest, labels=labels)
         render_text(digest, labels=labels)

@@ -20,20 +20,13 @@ read back with it; text signatures and verdicts once per batch of digests
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
-from aggregator.domain.story import (
-    MIN_TEXT_WORDS,
-    clean_words,
-    signature_bands,
-    signature_digest,
-    signature_words,
-    story_keys,
-)
-from digests.memo import DigestMemo
+from aggregator.domain.story import MIN_TEXT_WORDS, clean_words, story_keys
+from digests.memo import DigestMemo, TextFacts, word_trigrams
 
 # Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
 # reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
@@ -82,6 +75,29 @@ def activity_of(posts: Iterable[Post]) -> dict[str, Activity]:
     return found
 
 
+class _Activity(Mapping[str, Activity]):
+    """`activity_of(posts)`, worked out when first read: only stories shared
+    by three or more people order their sharers by it."""
+
+    def __init__(self, posts: Sequence[Post]) -> None:
+        self._posts: Sequence[Post] | None = posts
+        self._found: dict[str, Activity] = {}
+
+    def _table(self) -> dict[str, Activity]:
+        if self._posts is not None:
+            self._found, self._posts = activity_of(self._posts), None
+        return self._found
+
+    def __getitem__(self, key: str) -> Activity:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
 @dataclass(frozen=True, slots=True)
 class Story:
     """Posts about one thing; `lead` is the one shown, `posts` all of them (lead
@@ -106,6 +122,8 @@ class Story:
         posts drew the most interactions in the window, then those who shared
         the most of its posts; then in the order of `posts`.
         """
+        if len(self.posts) == 1:  # most stories: no one to order
+            return (Sharer(self.lead.author.strip(), (self.lead.network,)),)
         people: dict[str, tuple[str, list[str]]] = {}
         for post in self.posts:
             _, networks = people.setdefault(account_of(post), (post.author.strip(), []))
@@ -130,67 +148,48 @@ def text_words(post: Post) -> list[str]:
 def _may_match(count_a: int, count_b: int) -> bool:
     """Whether texts of these word counts could be near-identical at all:
     lengths too far apart cannot reach either threshold."""
-    shorter, longer = sorted((count_a, count_b))
+    shorter, longer = (count_a, count_b) if count_a <= count_b else (count_b, count_a)
     return shorter >= MIN_TEXT_WORDS and shorter >= LONG_TEXT_JACCARD * longer
 
 
-def _trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
-    return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
+Sets = tuple[frozenset[str], frozenset[tuple[str, ...]]]
 
 
 def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two cleaned word lists say the same thing (see the module constants)."""
-    return _Matcher([a, b].__getitem__).is_match(0, 1)
+    return _words_match(
+        a,
+        b,
+        lambda: (frozenset(a), word_trigrams(a)),
+        lambda: (frozenset(b), word_trigrams(b)),
+    )
 
 
-class _Matcher:
-    """Near-identical tests over texts by index, each text's words, word set and
-    trigrams worked out once, when first compared."""
+def _texts_match(a: TextFacts, b: TextFacts) -> bool:
+    """Whether the texts of these facts are near-identical."""
+    return _words_match(a.words(), b.words(), a.word_sets, b.word_sets)
 
-    def __init__(self, words_of: Callable[[int], Sequence[str]]) -> None:
-        self.words_of = words_of
-        self.word_lists: dict[int, Sequence[str]] = {}
-        self.trigrams: dict[int, frozenset[tuple[str, ...]]] = {}
-        self.word_sets: dict[int, frozenset[str]] = {}
-        self.compared: set[tuple[int, int]] = set()
 
-    def words(self, i: int) -> Sequence[str]:
-        if i not in self.word_lists:
-            self.word_lists[i] = self.words_of(i)
-        return self.word_lists[i]
-
-    def _word_set(self, i: int) -> frozenset[str]:
-        if i not in self.word_sets:
-            self.word_sets[i] = frozenset(self.words(i))
-        return self.word_sets[i]
-
-    def _trigrams_of(self, i: int) -> frozenset[tuple[str, ...]]:
-        if i not in self.trigrams:
-            self.trigrams[i] = _trigrams(self.words(i))
-        return self.trigrams[i]
-
-    def is_match(self, i: int, j: int) -> bool:
-        """Whether texts i and j are near-identical; False when that pair was already asked."""
-        if (i, j) in self.compared:
-            return False
-        self.compared.add((i, j))
-        a, b = self.words(i), self.words(j)
-        if not _may_match(len(a), len(b)):
-            return False
-        # Texts this close share most of their words: a cheap test first.
-        sa, sb = self._word_set(i), self._word_set(j)
-        if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
-            return False
-        if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
-            matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
-            # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
-            return (
-                matcher.real_quick_ratio() >= SHORT_TEXT_RATIO
-                and matcher.quick_ratio() >= SHORT_TEXT_RATIO
-                and matcher.ratio() >= SHORT_TEXT_RATIO
-            )
-        ta, tb = self._trigrams_of(i), self._trigrams_of(j)
-        return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
+def _words_match(
+    a: Sequence[str], b: Sequence[str], sets_a: Callable[[], Sets], sets_b: Callable[[], Sets]
+) -> bool:
+    """Whether cleaned words `a` and `b` are near-identical; `sets_a` and
+    `sets_b` give their word sets and trigrams (worked out once per text)."""
+    if not _may_match(len(a), len(b)):
+        return False
+    # Texts this close share most of their words: a cheap test first.
+    (sa, ta), (sb, tb) = sets_a(), sets_b()
+    if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
+        return False
+    if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
+        matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
+        # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
+        return (
+            matcher.real_quick_ratio() >= SHORT_TEXT_RATIO
+            and matcher.quick_ratio() >= SHORT_TEXT_RATIO
+            and matcher.ratio() >= SHORT_TEXT_RATIO
+        )
+    return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
 
 
 class _Groups:
@@ -219,31 +218,33 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-def _join_by_text(
-    groups: _Groups, posts: Sequence[Post], signatures: Sequence[str], memo: DigestMemo
-) -> None:
+def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo) -> None:
     """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
-    buckets: dict[tuple[int, str], list[int]] = {}
-    for index, signature in enumerate(signatures):
-        for bucket in signature_bands(signature):
-            buckets.setdefault(bucket, []).append(index)
-    digests = [signature_digest(signature) for signature in signatures]
-    counts = [signature_words(signature) for signature in signatures]
-    matcher = _Matcher(lambda i: text_words(posts[i]))
+    buckets: dict[int, list[int]] = {}
+    for index, fact in enumerate(facts):
+        for bucket in fact.bands:
+            members = buckets.get(bucket)
+            if members is None:
+                buckets[bucket] = [index]
+            else:
+                members.append(index)
+    find, verdicts = groups.find, memo.verdicts
     for members in buckets.values():
-        if len(members) > MAX_BUCKET:
+        if len(members) < 2 or len(members) > MAX_BUCKET:
             continue
         for pos, i in enumerate(members):
+            a = facts[i]
             for j in members[pos + 1 :]:
-                # Already joined (by a link or an earlier band), or of lengths
-                # that cannot match (known without cleaning either text).
-                if (
-                    groups.find(i) != groups.find(j)
-                    and _may_match(counts[i], counts[j])
-                    and memo.decide(
-                        digests[i], digests[j], functools.partial(matcher.is_match, i, j)
-                    )
-                ):
+                b = facts[j]
+                # Of lengths that cannot match (known without cleaning either
+                # text), or already joined (by a link or an earlier band).
+                if not _may_match(a.count, b.count) or find(i) == find(j):
+                    continue
+                pair = (a.digest, b.digest) if a.digest <= b.digest else (b.digest, a.digest)
+                verdict = verdicts.find(pair)
+                if verdict is None:
+                    verdict = memo.decide(*pair, functools.partial(_texts_match, a, b))
+                if verdict:
                     groups.union(i, j)
 
 
@@ -277,16 +278,16 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     memo = DigestMemo() if memo is None else memo
     unique = {(p.source_key, p.external_id): p for p in posts}
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
-    signatures = [memo.text_signature(post) for post in ordered]
+    facts = [memo.facts_of(post) for post in ordered]
     groups = _Groups(len(ordered))
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
     # Exact copies (the same cleaned text) share their signature's digest.
-    _join_by_key(groups, enumerate([signature_digest(s)] if s else [] for s in signatures))
-    _join_by_text(groups, ordered, signatures, memo)
+    _join_by_key(groups, enumerate((f.digest,) if f.digest else () for f in facts))
+    _join_by_text(groups, facts, memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)
-    activity = activity_of(ordered)
+    activity = _Activity(ordered)
     stories = []
     for group in members.values():
         own = [post for post in group if not post.is_repost]

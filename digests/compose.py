@@ -349,8 +349,8 @@ def build_digest_from_posts(
         raise ValueError(f"words_per_minute must be positive, not {words_per_minute}")
     zone = ZoneInfo(recipient.timezone)
     local_day = now.astimezone(zone).date()
-    selection = select_candidates(posts, recipient, *window)
     memo = DigestMemo() if memo is None else memo
+    selection = select_candidates(posts, recipient, *window, memo)
     ranked = rank_stories(cluster_posts(selection.kept, memo), recipient, now, memo)
     stories = [item.story for item in ranked]
     limits = limits_for(recipient, source_titles, words_per_minute, stories, labels)

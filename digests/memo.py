@@ -6,9 +6,14 @@ What is costly to work out about them depends on their texts alone: a
 post's text signature (`aggregator.domain.story`), its spam signals
 (`aggregator.domain.spam`) and whether two texts are near-identical
 (`digests.cluster`). Most of a day's texts share most of their words,
-so the MinHash values of each word are remembered too. A caller building
-many digests (a batch of sends) makes one `DigestMemo` and hands it to
-each; the digests are the same with it or without it, only faster.
+so the MinHash values of each word are remembered too. All a digest needs
+of one post's words is kept together, as its `TextFacts`: its signature
+split into the parts clustering compares, its spam signals, its cleaned
+words and their sets, and its text case-folded for mute and boost words.
+So a batch works each out once per post, and a recipient's digest is a
+cheap selection of what is known. A caller building many digests (a batch
+of sends) makes one `DigestMemo` and hands it to each; the digests are
+the same with it or without it, only faster.
 Nothing is kept in module state: the memo lives as long as its caller
 keeps it, and each of its tables forgets its least recently used entries
 past its size.
@@ -18,16 +23,27 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from aggregator.domain.post import Post
 from aggregator.domain.spam import spam_signals_of
-from aggregator.domain.story import text_signature_of, word_minhashes
+from aggregator.domain.story import (
+    clean_words,
+    signature_bands,
+    signature_digest,
+    signature_words,
+    text_signature_of,
+    word_minhashes,
+)
 
 # Entries each table holds: a signature is about 300 bytes with its key, a
 # verdict or a post's spam signals less; a day's posts of a large network fit.
 MEMO_SIZE = 50_000
+# Verdicts on pairs of texts: a digest of 1,000 posts asks about 2,000, and
+# a pair comes back in the digest of everyone following both its sources.
+# About 150 bytes each.
+VERDICT_MEMO_SIZE = 400_000
 # Words whose MinHash values are remembered, about 700 bytes each.
 WORD_MEMO_SIZE = 20_000
 
@@ -46,6 +62,20 @@ class Recent(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def find(self, key: K) -> V | None:
+        """The value remembered for `key` (now the most recently used), or None."""
+        value = self.entries.get(key)
+        if value is not None:
+            self.entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        """Remember `value` for `key`, forgetting the least recently used past the size."""
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         """The value remembered for `key`, else `make()`'s, then remembered."""
@@ -71,15 +101,64 @@ def _spam_key(post: Post) -> Hashable:
     return post.content_hash or (post.title, post.text, post.hashtags)
 
 
-class DigestMemo:
-    """Text signatures and spam signals by post, and near-identical verdicts by
-    pair of texts, each table holding at most `size` entries; the MinHash
-    values of at most `word_size` words."""
+def word_trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
+    """The word trigrams of `words` (one, shorter, for fewer than three words)."""
+    return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
 
-    def __init__(self, size: int = MEMO_SIZE, word_size: int = WORD_MEMO_SIZE) -> None:
+
+class TextFacts:
+    """What a digest needs of one post's title, text and hashtags.
+
+    `digest`, `count` and `bands` are the parts of its text signature
+    (`aggregator.domain.story`; "", 0 and none for a text too short to
+    match by text), each band as one number; `spam` its spam signals;
+    `folded` its title and text case-folded, for a first test of mute and
+    boost words. Its cleaned words, their set and word trigrams are worked
+    out when first asked for (only texts compared for near-identity need them).
+    """
+
+    __slots__ = ("_sets", "_text", "_title", "_words", "bands", "count", "digest", "folded", "spam")
+
+    def __init__(self, post: Post, signature: str, spam: tuple[str, ...]) -> None:
+        self._title, self._text = post.title or "", post.text
+        self.digest = signature_digest(signature) if signature else ""
+        self.count = signature_words(signature)
+        bands = signature_bands(signature)
+        self.bands = tuple(band << 64 | int(value, 16) for band, value in bands)
+        self.spam = spam
+        self.folded = f"{self._title}\n{self._text}".casefold()
+        self._words: list[str] | None = None
+        self._sets: tuple[frozenset[str], frozenset[tuple[str, ...]]] | None = None
+
+    def words(self) -> list[str]:
+        """The cleaned words the signature was made from (`story.clean_words`)."""
+        if self._words is None:
+            self._words = clean_words(self._title, self._text)
+        return self._words
+
+    def word_sets(self) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+        """The set of `words()`, and their trigrams (`word_trigrams`)."""
+        if self._sets is None:
+            words = self.words()
+            self._sets = (frozenset(words), word_trigrams(words))
+        return self._sets
+
+
+class DigestMemo:
+    """Text signatures, spam signals and `TextFacts` by post, each table
+    holding at most `size` entries; near-identical verdicts by pair of texts,
+    at most `verdict_size`; the MinHash values of at most `word_size` words."""
+
+    def __init__(
+        self,
+        size: int = MEMO_SIZE,
+        word_size: int = WORD_MEMO_SIZE,
+        verdict_size: int = VERDICT_MEMO_SIZE,
+    ) -> None:
         self.signatures: Recent[Hashable, str] = Recent(size)
         self.spam: Recent[Hashable, tuple[str, ...]] = Recent(size)
-        self.verdicts: Recent[tuple[str, str], bool] = Recent(size)
+        self.facts: Recent[Hashable, TextFacts] = Recent(size)
+        self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_minhashes)
@@ -97,6 +176,18 @@ class DigestMemo:
             _spam_key(post), lambda: spam_signals_of(post.title or "", post.text, post.hashtags)
         )
 
+    def facts_of(self, post: Post) -> TextFacts:
+        """The post's `TextFacts`, remembered by what they are a function of."""
+        key = _spam_key(post)
+        found = self.facts.find(key)
+        if found is None:
+            found = self.facts.put(
+                key, TextFacts(post, self.text_signature(post), self.spam_signals(post))
+            )
+        return found
+
     def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
         """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""
-        return self.verdicts.get((a, b) if a <= b else (b, a), compare)
+        key = (a, b) if a <= b else (b, a)
+        found = self.verdicts.find(key)
+        return self.verdicts.put(key, compare()) if found is None else found

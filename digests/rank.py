@@ -95,8 +95,13 @@ def score_story(
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
     best = max(standing.percentile(p) for p in own)
     sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
-    bonus = BOOST_BONUS if any(mentions(boost, post) for post in own) else 0.0
-    reasons = (DigestMemo() if memo is None else memo).spam_signals(story.lead)
+    memo = DigestMemo() if memo is None else memo
+    if boost is None:
+        bonus = 0.0
+    else:
+        found = any(mentions(boost, post, memo.facts_of(post).folded) for post in own)
+        bonus = BOOST_BONUS if found else 0.0
+    reasons = memo.facts_of(story.lead).spam
     if reasons:
         base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
         penalty = -(1 - SPAM_KEEP) * base

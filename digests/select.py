@@ -14,6 +14,7 @@ from datetime import datetime
 
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
+from digests.memo import DigestMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +65,26 @@ def compile_phrases(terms: Iterable[str]) -> Phrases | None:
     return Phrases(pattern, tuple(sorted(needles)))
 
 
-def matched_term(phrases: Phrases | None, post: Post) -> str | None:
-    """The first of the phrases in the post's title or text, as written there, or None."""
+def matched_term(phrases: Phrases | None, post: Post, folded: str | None = None) -> str | None:
+    """The first of the phrases in the post's title or text, as written there, or None.
+
+    `folded` is the post's title and text case-folded when known already
+    (`digests.memo.TextFacts.folded`).
+    """
     if phrases is None:
         return None
-    lowered = f"{post.title or ''}\n{post.text}".casefold()
-    if not any(needle in lowered for needle in phrases.needles):
+    if folded is None:
+        folded = f"{post.title or ''}\n{post.text}".casefold()
+    if not any(needle in folded for needle in phrases.needles):
         return None
     found = phrases.pattern.search(post.title or "") or phrases.pattern.search(post.text)
     return " ".join(found.group(0).split()) if found else None
 
 
-def mentions(phrases: Phrases | None, post: Post) -> bool:
-    """Whether the post's title or text contains one of the phrases."""
-    return matched_term(phrases, post) is not None
+def mentions(phrases: Phrases | None, post: Post, folded: str | None = None) -> bool:
+    """Whether the post's title or text contains one of the phrases (`folded`
+    as for `matched_term`)."""
+    return matched_term(phrases, post, folded) is not None
 
 
 def select_candidates(
@@ -85,6 +92,7 @@ def select_candidates(
     recipient: RecipientConfig,
     window_start: datetime,
     window_end: datetime,
+    memo: DigestMemo | None = None,
 ) -> Selection:
     """The posts that may appear in the recipient's digest for this window.
 
@@ -93,7 +101,8 @@ def select_candidates(
     window_end, and is kept with that date. Drops posts from sources the
     recipient does not follow (when `follow` is set) and posts mentioning
     any mute word or phrase (case-insensitive, whole words, title or text),
-    which are listed in `muted`. Order is kept.
+    which are listed in `muted`. Order is kept. `memo` knows the posts'
+    texts case-folded already (see `DigestMemo`).
     """
     mutes = compile_phrases(recipient.mute)
     follows = set(recipient.follow)
@@ -106,7 +115,8 @@ def select_candidates(
             post = replace(post, published_at=window_end)
         if post.published_at <= window_start:
             continue
-        term = matched_term(mutes, post)
+        folded = None if memo is None or mutes is None else memo.facts_of(post).folded
+        term = matched_term(mutes, post, folded)
         if term is not None:
             muted.append((post, term))
         else:

@@ -8,10 +8,13 @@ each network as its connector labels it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
+from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from connectors import network_labels
 from digests.compose import Digest, build_digest_from_posts, digest_window
@@ -27,17 +30,56 @@ DAYS = (date(1970, 1, 1), date(9999, 12, 30))
 (1970), and a send time on the last one is still a date in every time zone."""
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What the digests of one batch, all built at `now`, share: the posts of
+    the sources they follow over the longest window any of them can have
+    (read once, newest first, each source's at `positions` in `posts`), and
+    the `DigestMemo` that works out what is costly about each post once."""
+
+    now: datetime
+    since: datetime
+    posts: Sequence[Post]
+    positions: dict[str, list[int]]
+    memo: DigestMemo = field(default_factory=DigestMemo)
+
+    def posts_for(self, follow: Iterable[str], since: datetime) -> list[Post] | None:
+        """What `posts_for_digest(follow, since, now)` would read, in its
+        order; None when some of `follow` was not read for the batch."""
+        if since < self.since or any(key not in self.positions for key in follow):
+            return None
+        chosen = sorted(i for key in set(follow) for i in self.positions[key])
+        posts = self.posts
+        return [posts[i] for i in chosen if posts[i].published_at >= since]
+
+
+def start_batch(app: App, recipients: Iterable[RecipientConfig], now: datetime) -> Batch:
+    """A `Batch` of the digests of `recipients` built at `now`: the posts of
+    every source they follow, read once for all of them."""
+    sources = sorted({key for recipient in recipients for key in recipient.follow})
+    since = now - timedelta(hours=app.config.digest.max_window_hours)
+    posts = app.repo.posts_for_digest(sources, since, now)
+    positions: dict[str, list[int]] = {key: [] for key in sources}
+    for index, post in enumerate(posts):
+        positions[post.source_key].append(index)
+    return Batch(now, since, posts, positions)
+
+
 def build_digest(
-    app: App, recipient: RecipientConfig, now: datetime, memo: DigestMemo | None = None
+    app: App, recipient: RecipientConfig, now: datetime, batch: Batch | None = None
 ) -> Digest:
     """The digest `recipient` gets at `now`: what the sources they follow
     shared since their last digest (at most `[digest] max_window_hours` back).
 
-    `memo` is shared by the digests of one batch (see `digests.memo.DigestMemo`).
+    `batch`, when built at `now`, holds the posts and the memo shared by the
+    digests of one batch (see `start_batch`); the digest is the same without it.
     """
     max_window = timedelta(hours=app.config.digest.max_window_hours)
     window = digest_window(now, app.repo.last_digest_at(recipient.email), max_window)
-    posts = app.repo.posts_for_digest(recipient.follow, *window)
+    shared = None if batch is None or batch.now != now else batch
+    posts = None if shared is None else shared.posts_for(recipient.follow, window[0])
+    if posts is None:
+        posts = app.repo.posts_for_digest(recipient.follow, *window)
     titles = {s.key: s.title for s in app.config.sources}
     digest = build_digest_from_posts(
         posts,
@@ -46,7 +88,7 @@ def build_digest(
         now,
         window,
         app.config.digest.words_per_minute,
-        memo,
+        None if batch is None else batch.memo,
         labels=network_labels(),
     )
     log.info(

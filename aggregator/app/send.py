@@ -11,7 +11,6 @@ is unknown is never sent twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
-from aggregator.app.build import build_digest, render_digest
+from aggregator.app.build import Batch, build_digest, render_digest, start_batch
 from aggregator.app.mailer import Mailer, build_message
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
@@ -38,7 +37,6 @@ from aggregator.domain.recipient import RecipientConfig
 from aggregator.store.repository import Repository
 from digests.compose import Digest
 from digests.due import MIN_GAP, DueDigest, due_digests, is_too_soon
-from digests.memo import DigestMemo
 
 __all__ = ["resend_unknown", "retry_delay", "send_due_digests"]
 
@@ -93,9 +91,9 @@ def send_due_digests(
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
     unavailable: ServerUnavailable | None = None
-    # The recipients of a batch follow many of the same sources: their
-    # digests compare many of the same pairs of posts.
-    memo = DigestMemo()
+    # The recipients of a batch follow many of the same sources: their posts
+    # are read once, and what is costly about each worked out once.
+    batch = start_batch(app, [job.recipient for job in jobs], now) if jobs else None
     last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
     for job in jobs:
         email = job.recipient.email
@@ -103,9 +101,9 @@ def send_due_digests(
             outcomes.append(_too_soon(repo, job, last_sent[email], now, dry_run))
             continue
         if dry_run:
-            outcome: DeliveryOutcome | None = _preview(app, job, now, memo)
+            outcome: DeliveryOutcome | None = _preview(app, job, now, batch)
         else:
-            outcome, unavailable = _attempt(app, mailer, job, now, unavailable, memo)
+            outcome, unavailable = _attempt(app, mailer, job, now, unavailable, batch)
         if outcome is not None:
             outcomes.append(outcome)
             if outcome.status in _MAY_HAVE_ARRIVED:
@@ -119,7 +117,7 @@ def _attempt(
     job: _Job,
     now: datetime,
     unavailable: ServerUnavailable | None,
-    memo: DigestMemo,
+    batch: Batch | None,
 ) -> tuple[DeliveryOutcome | None, ServerUnavailable | None]:
     """Claim and send one digest, unless the server is known to be unavailable
     (then the claim is recorded for a retry); None when another process has
@@ -133,7 +131,7 @@ def _attempt(
         return None, unavailable  # another process claimed it in the meantime
     if unavailable is None:
         try:
-            return _deliver(app, mailer, job.recipient, claim, memo), None
+            return _deliver(app, mailer, job.recipient, claim, now, batch), None
         except ServerUnavailable as exc:
             unavailable = exc  # the rest of the batch is not tried: it would fail alike
     error = f"server unavailable: {unavailable}"
@@ -205,7 +203,12 @@ def _skip_missed(repo: Repository, due: DueDigest, now: datetime, dry_run: bool)
 
 
 def _deliver(
-    app: App, mailer: Mailer, recipient: RecipientConfig, claim: Claim, memo: DigestMemo
+    app: App,
+    mailer: Mailer,
+    recipient: RecipientConfig,
+    claim: Claim,
+    built_at: datetime,
+    batch: Batch | None,
 ) -> DeliveryOutcome:
     """Build, render and send one claimed digest; record how it went.
 
@@ -213,10 +216,12 @@ def _deliver(
     the rest of the batch goes on. Raises `ServerUnavailable` without
     recording it (the caller records it for this digest and the rest of the
     batch), and StorageError when the database cannot record the outcome.
+    The digest is built as at `built_at`, the batch's time, as every
+    digest of its `batch`.
     """
     now, repo = app.clock(), app.repo
     try:
-        digest = build_digest(app, recipient, now, memo)
+        digest = build_digest(app, recipient, built_at, batch)
         if digest.is_empty and app.config.digest.skip_empty:
             repo.mark_skipped(claim, "nothing new: empty digests are not sent")
             return DeliveryOutcome(
@@ -239,7 +244,7 @@ def _deliver(
         count,
         str(message["Message-ID"]),
     )
-    return _send(app, mailer, claim, message, outcome, digest.shown_posts)
+    return _send(app, mailer, claim, message, outcome, digest)
 
 
 def _send(
@@ -248,15 +253,17 @@ def _send(
     claim: Claim,
     message: EmailMessage,
     outcome: DeliveryOutcome,
-    shown: Sequence[tuple[str, str]],
+    digest: Digest,
 ) -> DeliveryOutcome:
-    """Hand the built message to the mailer; record how far it got, and the
-    posts it shows (`shown`: kept past [storage] keep_days for the archive)."""
+    """Hand the built message to the mailer; record how far it got, the end
+    of the digest's window (where the next one starts) and the posts it
+    shows (kept past [storage] keep_days for the archive)."""
     now, repo = app.clock(), app.repo
     committed: list[bool] = []
+    shown, built_at = digest.shown_posts, digest.window_end
 
     def commit() -> None:
-        repo.mark_unknown(claim, outcome.message_id, now, outcome.post_count, now, shown)
+        repo.mark_unknown(claim, outcome.message_id, built_at, outcome.post_count, now, shown)
         committed.append(True)
 
     try:
@@ -358,9 +365,9 @@ def _failed_attempt(repo: Repository, claim: Claim, error: str, now: datetime) -
     )
 
 
-def _preview(app: App, job: _Job, now: datetime, memo: DigestMemo) -> DeliveryOutcome:
+def _preview(app: App, job: _Job, now: datetime, batch: Batch | None) -> DeliveryOutcome:
     """--dry-run: what would be sent, built but not recorded."""
-    digest = build_digest(app, job.recipient, now, memo)
+    digest = build_digest(app, job.recipient, now, batch)
     count = len(digest.entries) + len(digest.also)
     return DeliveryOutcome(
         job.recipient.email, job.local_day, OutcomeStatus.WOULD_SEND, digest.subject, count

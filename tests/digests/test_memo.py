@@ -59,13 +59,13 @@ def test_a_post_without_a_content_hash_is_remembered_by_its_title_and_text():
 
 
 def test_each_table_is_bounded():
-    memo = DigestMemo(size=3)
+    memo = DigestMemo(size=3, verdict_size=2)
     for n in range(10):
         post = make_post(str(n), text=words(30))
-        memo.text_signature(post)
-        memo.spam_signals(post)
+        memo.facts_of(post)
         memo.decide(f"a{n}", f"b{n}", lambda: True)
-    assert (len(memo.signatures), len(memo.spam), len(memo.verdicts)) == (3, 3, 3)
+    tables = (memo.signatures, memo.spam, memo.facts, memo.verdicts)
+    assert [len(table) for table in tables] == [3, 3, 3, 2]
 
 
 def test_a_shared_memo_gives_the_same_digests_as_none():
