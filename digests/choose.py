@@ -212,8 +212,9 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
             why = "entry: stands out" if _is_standout(item) else "entry"
             decisions.append(Decision(item, ENTRY, why, chosen[index]))
             continue
-        headline = as_headline(item.story.lead, limits.headline_seconds)
-        if not is_full and spent.fits(headline, 1):
+        # Once one headline did not fit, the rest are over the time: none is made.
+        headline = None if is_full else as_headline(item.story.lead, limits.headline_seconds)
+        if headline is not None and spent.fits(headline, 1):
             spent.add(headline, 1)
             why = (
                 f"headline: {crowded}"

@@ -20,27 +20,13 @@ read back with it; text signatures and verdicts once per batch of digests
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
-from aggregator.domain.story import MIN_TEXT_WORDS, clean_words, story_keys
-from digests.memo import DigestMemo, TextFacts, word_trigrams
-
-# Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
-# reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
-# similarity reaches LONG_TEXT_JACCARD.
-SHORT_TEXT_WORDS = 40
-SHORT_TEXT_RATIO = 0.95
-LONG_TEXT_JACCARD = 0.75
-# Near-identical texts share at least this much of their word sets (a
-# necessary condition, checked before the costlier comparisons).
-MIN_WORD_OVERLAP = 0.6
-# A bucket this full is a band of very common words, not a set of copies:
-# comparing all its pairs would cost O(n^2) for nothing. Exact copies are
-# still joined, by their cleaned text as a key.
-MAX_BUCKET = 64
+from aggregator.domain.story import clean_words, story_keys
+from digests.memo import DigestMemo, TextFacts
+from digests.nearby import MAX_BUCKET, NearPairs, may_match, texts_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +116,9 @@ class Story:
             if post.network not in networks:
                 networks.append(post.network)
         lead = account_of(self.lead)
+        if len(people) == 2:  # the lead's author, then the other: no one to order
+            other = next(key for key in people if key != lead)
+            return tuple(Sharer(people[key][0], tuple(people[key][1])) for key in (lead, other))
 
         def prominence(key: str) -> tuple[bool, int, int]:
             done = self.activity.get(key, Activity())
@@ -143,53 +132,6 @@ class Story:
 def text_words(post: Post) -> list[str]:
     """The post's first MATCH_WORDS own words: lower case, no links, mentions or hashtags."""
     return clean_words(post.title or "", post.text)
-
-
-def _may_match(count_a: int, count_b: int) -> bool:
-    """Whether texts of these word counts could be near-identical at all:
-    lengths too far apart cannot reach either threshold."""
-    shorter, longer = (count_a, count_b) if count_a <= count_b else (count_b, count_a)
-    return shorter >= MIN_TEXT_WORDS and shorter >= LONG_TEXT_JACCARD * longer
-
-
-Sets = tuple[frozenset[str], frozenset[tuple[str, ...]]]
-
-
-def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
-    """Whether two cleaned word lists say the same thing (see the module constants)."""
-    return _words_match(
-        a,
-        b,
-        lambda: (frozenset(a), word_trigrams(a)),
-        lambda: (frozenset(b), word_trigrams(b)),
-    )
-
-
-def _texts_match(a: TextFacts, b: TextFacts) -> bool:
-    """Whether the texts of these facts are near-identical."""
-    return _words_match(a.words(), b.words(), a.word_sets, b.word_sets)
-
-
-def _words_match(
-    a: Sequence[str], b: Sequence[str], sets_a: Callable[[], Sets], sets_b: Callable[[], Sets]
-) -> bool:
-    """Whether cleaned words `a` and `b` are near-identical; `sets_a` and
-    `sets_b` give their word sets and trigrams (worked out once per text)."""
-    if not _may_match(len(a), len(b)):
-        return False
-    # Texts this close share most of their words: a cheap test first.
-    (sa, ta), (sb, tb) = sets_a(), sets_b()
-    if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
-        return False
-    if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
-        matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
-        # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
-        return (
-            matcher.real_quick_ratio() >= SHORT_TEXT_RATIO
-            and matcher.quick_ratio() >= SHORT_TEXT_RATIO
-            and matcher.ratio() >= SHORT_TEXT_RATIO
-        )
-    return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
 
 
 class _Groups:
@@ -218,18 +160,29 @@ def _join_by_key(groups: _Groups, keyed: Iterable[tuple[int, Iterable[object]]])
             groups.union(first.setdefault(key, index), index)
 
 
-def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo) -> None:
-    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
+def _buckets(facts: Sequence[TextFacts], indexes: Iterable[int]) -> dict[int, list[int]]:
+    """The posts at `indexes` by bucket (each band hash of their texts)."""
     buckets: dict[int, list[int]] = {}
-    for index, fact in enumerate(facts):
-        for bucket in fact.bands:
+    for index in indexes:
+        for bucket in facts[index].bands:
             members = buckets.get(bucket)
             if members is None:
                 buckets[bucket] = [index]
             else:
                 members.append(index)
+    return buckets
+
+
+def _join_in_buckets(
+    groups: _Groups,
+    facts: Sequence[TextFacts],
+    buckets: Iterable[list[int]],
+    memo: DigestMemo,
+) -> None:
+    """Union the posts whose texts are near-identical, testing the pairs of
+    each bucket of at most MAX_BUCKET posts."""
     find, verdicts = groups.find, memo.verdicts
-    for members in buckets.values():
+    for members in buckets:
         if len(members) < 2 or len(members) > MAX_BUCKET:
             continue
         for pos, i in enumerate(members):
@@ -238,14 +191,49 @@ def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo)
                 b = facts[j]
                 # Of lengths that cannot match (known without cleaning either
                 # text), or already joined (by a link or an earlier band).
-                if not _may_match(a.count, b.count) or find(i) == find(j):
+                if not may_match(a.count, b.count) or find(i) == find(j):
                     continue
                 pair = (a.digest, b.digest) if a.digest <= b.digest else (b.digest, a.digest)
                 verdict = verdicts.find(pair)
                 if verdict is None:
-                    verdict = memo.decide(*pair, functools.partial(_texts_match, a, b))
+                    verdict = memo.decide(*pair, functools.partial(texts_match, a, b))
                 if verdict:
                     groups.union(i, j)
+
+
+def _join_in_pool(
+    groups: _Groups, facts: Sequence[TextFacts], pool: NearPairs, memo: DigestMemo
+) -> None:
+    """As `_join_in_buckets` over all buckets, for posts all of `pool`: its
+    near-identical pairs are known, and kept when they share a bucket
+    holding at most MAX_BUCKET of these posts."""
+    first: dict[str, int] = {}
+    for index, fact in enumerate(facts):
+        if fact.digest:
+            first.setdefault(fact.digest, index)
+    held: dict[int, int] = {}
+
+    def fits(bucket: int) -> bool:
+        if pool.sizes.get(bucket, 0) <= MAX_BUCKET:
+            return True
+        if bucket not in held:
+            held[bucket] = sum(1 for fact in facts if bucket in fact.bands)
+        return held[bucket] <= MAX_BUCKET
+
+    for digest, i in first.items():
+        for other, shared in pool.partners.get(digest, ()):
+            j = first.get(other)
+            if j is not None and any(fits(bucket) for bucket in shared):
+                groups.union(i, j)
+    crowded = [i for i, fact in enumerate(facts) if fact.digest in pool.in_full]
+    if crowded:
+        buckets = _buckets(facts, crowded)
+        _join_in_buckets(groups, facts, (buckets[b] for b in buckets if b in pool.full), memo)
+
+
+def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo) -> None:
+    """Union the posts whose texts are near-identical (LSH candidates, then checked)."""
+    _join_in_buckets(groups, facts, _buckets(facts, range(len(facts))).values(), memo)
 
 
 def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
@@ -283,7 +271,10 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
     # Exact copies (the same cleaned text) share their signature's digest.
     _join_by_key(groups, enumerate((f.digest,) if f.digest else () for f in facts))
-    _join_by_text(groups, facts, memo)
+    if memo.pool is not None and memo.pool.covers(ordered):
+        _join_in_pool(groups, facts, memo.pool, memo)
+    else:
+        _join_by_text(groups, facts, memo)
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aggregator.domain.post import Post
 from aggregator.domain.spam import spam_signals_of
@@ -46,6 +46,9 @@ MEMO_SIZE = 50_000
 VERDICT_MEMO_SIZE = 400_000
 # Words whose MinHash values are remembered, about 700 bytes each.
 WORD_MEMO_SIZE = 20_000
+
+if TYPE_CHECKING:  # nearby.py tests pairs with the facts this module keeps
+    from digests.nearby import NearPairs
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -113,11 +116,23 @@ class TextFacts:
     (`aggregator.domain.story`; "", 0 and none for a text too short to
     match by text), each band as one number; `spam` its spam signals;
     `folded` its title and text case-folded, for a first test of mute and
-    boost words. Its cleaned words, their set and word trigrams are worked
+    boost words, and `terms` what was found of them (`digests.select`), by
+    the pattern of the phrases looked for. Its cleaned words, their set and word trigrams are worked
     out when first asked for (only texts compared for near-identity need them).
     """
 
-    __slots__ = ("_sets", "_text", "_title", "_words", "bands", "count", "digest", "folded", "spam")
+    __slots__ = (
+        "_sets",
+        "_text",
+        "_title",
+        "_words",
+        "bands",
+        "count",
+        "digest",
+        "folded",
+        "spam",
+        "terms",
+    )
 
     def __init__(self, post: Post, signature: str, spam: tuple[str, ...]) -> None:
         self._title, self._text = post.title or "", post.text
@@ -129,6 +144,7 @@ class TextFacts:
         self.folded = f"{self._title}\n{self._text}".casefold()
         self._words: list[str] | None = None
         self._sets: tuple[frozenset[str], frozenset[tuple[str, ...]]] | None = None
+        self.terms: dict[str, str | None] = {}
 
     def words(self) -> list[str]:
         """The cleaned words the signature was made from (`story.clean_words`)."""
@@ -159,6 +175,8 @@ class DigestMemo:
         self.spam: Recent[Hashable, tuple[str, ...]] = Recent(size)
         self.facts: Recent[Hashable, TextFacts] = Recent(size)
         self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
+        # The near-identical pairs of the batch's pool of posts, once known.
+        self.pool: NearPairs | None = None
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_minhashes)

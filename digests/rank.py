@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
 from digests.engagement import Standing, Standout, judge_engagement
@@ -94,19 +95,21 @@ def score_story(
     age_hours = max((now - newest).total_seconds(), 0.0) / 3600
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
     best = max(standing.percentile(p) for p in own)
-    sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
+    # One post is one sharer: the common case, without working out who.
+    sharers = 1 if len(story.posts) == 1 else len(story.sharers)
+    sharing = SHARING_WEIGHT * math.log2(max(sharers, 1))
     memo = DigestMemo() if memo is None else memo
     if boost is None:
         bonus = 0.0
     else:
-        found = any(mentions(boost, post, memo.facts_of(post).folded) for post in own)
+        found = any(mentions(boost, post, memo.facts_of(post)) for post in own)
         bonus = BOOST_BONUS if found else 0.0
     reasons = memo.facts_of(story.lead).spam
     if reasons:
         base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
         penalty = -(1 - SPAM_KEEP) * base
         return ScoreParts(recency, ENGAGEMENT_WEIGHT * best, sharing, bonus, penalty, reasons)
-    standout = _standout(story, standing)
+    standout = _standout(own, standing)
     return ScoreParts(
         recency,
         ENGAGEMENT_WEIGHT * best,
@@ -118,9 +121,9 @@ def score_story(
     )
 
 
-def _standout(story: Story, standing: Standing) -> Standout | None:
-    """The story's post that stands out most in its source, if any does."""
-    found = [s for s in map(standing.standout, story.own_posts) if s is not None]
+def _standout(own: Sequence[Post], standing: Standing) -> Standout | None:
+    """The post of `own` (a story's own posts) that stands out most in its source, if any does."""
+    found = [s for s in map(standing.standout, own) if s is not None]
     return max(found, key=lambda s: (s.over_runner_up, s.engagement), default=None)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
-from digests.memo import DigestMemo
+from digests.memo import DigestMemo, TextFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +65,34 @@ def compile_phrases(terms: Iterable[str]) -> Phrases | None:
     return Phrases(pattern, tuple(sorted(needles)))
 
 
-def matched_term(phrases: Phrases | None, post: Post, folded: str | None = None) -> str | None:
+def matched_term(phrases: Phrases | None, post: Post, facts: TextFacts | None = None) -> str | None:
     """The first of the phrases in the post's title or text, as written there, or None.
 
-    `folded` is the post's title and text case-folded when known already
-    (`digests.memo.TextFacts.folded`).
+    `facts` are the post's `TextFacts` when known: what was found in its
+    text for the same phrases is remembered there.
     """
     if phrases is None:
         return None
-    if folded is None:
-        folded = f"{post.title or ''}\n{post.text}".casefold()
+    if facts is None:
+        return _first_term(phrases, post, f"{post.title or ''}\n{post.text}".casefold())
+    key = phrases.pattern.pattern
+    if key not in facts.terms:
+        facts.terms[key] = _first_term(phrases, post, facts.folded)
+    return facts.terms[key]
+
+
+def _first_term(phrases: Phrases, post: Post, folded: str) -> str | None:
+    """`matched_term`, given the post's title and text case-folded."""
     if not any(needle in folded for needle in phrases.needles):
         return None
     found = phrases.pattern.search(post.title or "") or phrases.pattern.search(post.text)
     return " ".join(found.group(0).split()) if found else None
 
 
-def mentions(phrases: Phrases | None, post: Post, folded: str | None = None) -> bool:
-    """Whether the post's title or text contains one of the phrases (`folded`
+def mentions(phrases: Phrases | None, post: Post, facts: TextFacts | None = None) -> bool:
+    """Whether the post's title or text contains one of the phrases (`facts`
     as for `matched_term`)."""
-    return matched_term(phrases, post, folded) is not None
+    return matched_term(phrases, post, facts) is not None
 
 
 def select_candidates(
@@ -115,8 +123,8 @@ def select_candidates(
             post = replace(post, published_at=window_end)
         if post.published_at <= window_start:
             continue
-        folded = None if memo is None or mutes is None else memo.facts_of(post).folded
-        term = matched_term(mutes, post, folded)
+        facts = None if memo is None or mutes is None else memo.facts_of(post)
+        term = matched_term(mutes, post, facts)
         if term is not None:
             muted.append((post, term))
         else:

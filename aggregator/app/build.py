@@ -21,6 +21,7 @@ from digests.compose import Digest, build_digest_from_posts, digest_window
 from digests.due import send_instant
 from digests.explain import explain_lines
 from digests.memo import DigestMemo
+from digests.nearby import NearPairs
 from digests.render import render_html, render_text
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def start_batch(app: App, recipients: Iterable[RecipientConfig], now: datetime) 
     positions: dict[str, list[int]] = {key: [] for key in sources}
     for index, post in enumerate(posts):
         positions[post.source_key].append(index)
-    return Batch(now, since, posts, positions)
+    batch = Batch(now, since, posts, positions)
+    batch.memo.pool = NearPairs(posts, batch.memo)
+    return batch
 
 
 def build_digest(

@@ -6,9 +6,10 @@ from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 
 from aggregator.domain.story import story_keys, with_keys
 from connectors import network_labels
-from digests.cluster import cluster_posts, is_near_identical, text_words
+from digests.cluster import cluster_posts, text_words
 from digests.compose import build_digest_from_posts
 from digests.memo import DigestMemo
+from digests.nearby import is_near_identical
 from digests.render import render_html, render_text
 
 LABELS = network_labels()

@@ -1,0 +1,136 @@
+"""Near-identical texts: the test for two texts, and the pairs of a whole pool worked out once.
+
+Two texts are near-identical (one announcement cross-posted to several
+networks) when, once links, mentions and hashtags are set aside, they
+share most of their words and say them in the same order (see the
+constants). Candidates for the test are posts sharing a bucket, one band
+hash of their text signatures (`aggregator.domain.story`); a bucket
+holding more than MAX_BUCKET of a digest's posts is a band of common
+words, not a set of copies, and is not compared.
+
+A batch builds the digests of many recipients over one pool of posts
+(`NearPairs`): every pair of texts sharing a bucket of the pool is tested
+once, for all of them, and each digest keeps those pairs whose buckets
+hold at most MAX_BUCKET of its own posts. A digest's stories are so the
+same whoever else is in its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from difflib import SequenceMatcher
+
+from aggregator.domain.post import Post
+from aggregator.domain.story import MIN_TEXT_WORDS
+from digests.memo import DigestMemo, TextFacts, word_trigrams
+
+# Up to SHORT_TEXT_WORDS words, texts match when SequenceMatcher's ratio
+# reaches SHORT_TEXT_RATIO; longer ones when their word-trigram Jaccard
+# similarity reaches LONG_TEXT_JACCARD.
+SHORT_TEXT_WORDS = 40
+SHORT_TEXT_RATIO = 0.95
+LONG_TEXT_JACCARD = 0.75
+# Near-identical texts share at least this much of their word sets (a
+# necessary condition, checked before the costlier comparisons).
+MIN_WORD_OVERLAP = 0.6
+# A bucket this full is a band of very common words, not a set of copies:
+# comparing all its pairs would cost O(n^2) for nothing. Exact copies are
+# still joined, by their cleaned text as a key.
+MAX_BUCKET = 64
+# A pool's buckets up to this size have all their pairs tested once for the
+# batch (a digest seeing a tenth of a pool sees about a tenth of a bucket);
+# the few fuller ones are left to each digest, whose share of them is
+# mostly over MAX_BUCKET anyway.
+POOL_BUCKET = 1024
+
+Sets = tuple[frozenset[str], frozenset[tuple[str, ...]]]
+
+
+def may_match(count_a: int, count_b: int) -> bool:
+    """Whether texts of these word counts could be near-identical at all:
+    lengths too far apart cannot reach either threshold."""
+    shorter, longer = (count_a, count_b) if count_a <= count_b else (count_b, count_a)
+    return shorter >= MIN_TEXT_WORDS and shorter >= LONG_TEXT_JACCARD * longer
+
+
+def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two cleaned word lists say the same thing (see the module constants)."""
+    return _words_match(
+        a,
+        b,
+        lambda: (frozenset(a), word_trigrams(a)),
+        lambda: (frozenset(b), word_trigrams(b)),
+    )
+
+
+def texts_match(a: TextFacts, b: TextFacts) -> bool:
+    """Whether the texts of these facts are near-identical."""
+    return _words_match(a.words(), b.words(), a.word_sets, b.word_sets)
+
+
+def _words_match(
+    a: Sequence[str], b: Sequence[str], sets_a: Callable[[], Sets], sets_b: Callable[[], Sets]
+) -> bool:
+    """Whether cleaned words `a` and `b` are near-identical; `sets_a` and
+    `sets_b` give their word sets and trigrams (worked out once per text)."""
+    if not may_match(len(a), len(b)):
+        return False
+    # Texts this close share most of their words: a cheap test first.
+    (sa, ta), (sb, tb) = sets_a(), sets_b()
+    if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
+        return False
+    if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
+        matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
+        # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
+        return (
+            matcher.real_quick_ratio() >= SHORT_TEXT_RATIO
+            and matcher.quick_ratio() >= SHORT_TEXT_RATIO
+            and matcher.ratio() >= SHORT_TEXT_RATIO
+        )
+    return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
+
+
+class NearPairs:
+    """The near-identical pairs of texts of a pool of posts, tested once.
+
+    `partners` maps a text's digest to the digests of the texts near-identical
+    to it (each pair once, under the smaller digest) with the buckets they
+    share; `sizes` counts the pool's posts in each bucket; `full` holds the
+    buckets over POOL_BUCKET, whose pairs were not tested, and `in_full` the
+    digests of the texts in any of them. The pool's posts are held, so
+    `covers` can tell them by identity.
+    """
+
+    def __init__(self, posts: Sequence[Post], memo: DigestMemo) -> None:
+        self.posts = tuple(posts)
+        self.ids = frozenset(map(id, self.posts))
+        members: dict[int, dict[str, TextFacts]] = {}
+        self.sizes: dict[int, int] = {}
+        for post in self.posts:
+            facts = memo.facts_of(post)
+            for bucket in facts.bands:
+                members.setdefault(bucket, {})[facts.digest] = facts
+                self.sizes[bucket] = self.sizes.get(bucket, 0) + 1
+        self.full = frozenset(b for b, size in self.sizes.items() if size > POOL_BUCKET)
+        self.in_full = frozenset(d for b in self.full for d in members[b])
+        self.partners: dict[str, list[tuple[str, frozenset[int]]]] = {}
+        tested: set[tuple[str, str]] = set()
+        for bucket, texts in members.items():
+            if len(texts) > 1 and bucket not in self.full:
+                self._test(sorted(texts.items()), tested)
+
+    def _test(self, texts: Sequence[tuple[str, TextFacts]], tested: set[tuple[str, str]]) -> None:
+        """Test each pair of `texts` (sorted by digest) not tested yet."""
+        for pos, (digest_a, a) in enumerate(texts):
+            for digest_b, b in texts[pos + 1 :]:
+                if not may_match(a.count, b.count) or (digest_a, digest_b) in tested:
+                    continue
+                tested.add((digest_a, digest_b))
+                if texts_match(a, b):
+                    shared = frozenset(a.bands) & frozenset(b.bands)
+                    self.partners.setdefault(digest_a, []).append((digest_b, shared))
+
+    def covers(self, posts: Sequence[Post]) -> bool:
+        """Whether all of `posts` are posts of this pool."""
+        ids = self.ids
+        return all(id(post) in ids for post in posts)
