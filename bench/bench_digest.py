@@ -102,10 +102,17 @@ def _text(rng: random.Random, low: int, high: int) -> str:
 
 
 def make_post(
-    rng: random.Random, source: SourceConfig, network: str, n: int, articles: list[str], days: int
+    rng: random.Random,
+    source: SourceConfig,
+    network: str,
+    n: int,
+    articles: list[str],
+    days: int,
+    now: datetime = NOW,
 ) -> Post:
-    """One realistic post: a titled blog post, or a social post that may share an article."""
-    published = NOW - timedelta(seconds=rng.uniform(0, days * 86400))
+    """One realistic post, published in the `days` before `now`: a titled
+    blog post, or a social post that may share an article."""
+    published = now - timedelta(seconds=rng.uniform(0, days * 86400))
     is_blog = network == "rss"
     links: tuple[str, ...] = ()
     text = _text(rng, 120, 900) if is_blog else _text(rng, 8, 60)
@@ -149,17 +156,23 @@ def make_recipients(
 
 
 def load(
-    app: App, sources: list[tuple[SourceConfig, str]], total: int, days: int, rng: random.Random
+    app: App,
+    sources: list[tuple[SourceConfig, str]],
+    total: int,
+    days: int,
+    rng: random.Random,
+    now: datetime = NOW,
 ) -> float:
-    """Store `total` posts spread over the sources in batches; returns seconds taken."""
+    """Store `total` posts spread over the sources and the `days` before
+    `now`, in batches; returns seconds taken."""
     articles = [f"https://www.blog{i}.example/posts/{i}-article" for i in range(400)]
     per_source = total // len(sources)
     started = time.perf_counter()
     for source, network in sources:
-        posts = [make_post(rng, source, network, n, articles, days) for n in range(per_source)]
+        posts = [make_post(rng, source, network, n, articles, days, now) for n in range(per_source)]
         for start in range(0, len(posts), BATCH):
             result = FetchResult(posts=tuple(posts[start : start + BATCH]))
-            app.repo.save_fetch(source.key, result, NOW, NOW + timedelta(hours=1))
+            app.repo.save_fetch(source.key, result, now, now + timedelta(hours=1))
     return time.perf_counter() - started
 
 

@@ -97,6 +97,8 @@ class Story:
     @property
     def own_posts(self) -> tuple[Post, ...]:
         """The posts with words of their own: all but the reposts (lead first)."""
+        if len(self.posts) == 1:  # most stories: its lead alone, never a repost
+            return self.posts
         return tuple(post for post in self.posts if not post.is_repost)
 
     @property
@@ -193,10 +195,13 @@ def _join_in_buckets(
                 # text), or already joined (by a link or an earlier band).
                 if not may_match(a.count, b.count) or find(i) == find(j):
                     continue
-                pair = (a.digest, b.digest) if a.digest <= b.digest else (b.digest, a.digest)
-                verdict = verdicts.find(pair)
+                # The smaller digest first, whatever the posts' order: a
+                # verdict is one for the pair of texts (see `texts_match`).
+                first, second = (a, b) if a.digest <= b.digest else (b, a)
+                verdict = verdicts.find((first.digest, second.digest))
                 if verdict is None:
-                    verdict = memo.decide(*pair, functools.partial(texts_match, a, b))
+                    compare = functools.partial(texts_match, first, second)
+                    verdict = memo.decide(first.digest, second.digest, compare)
                 if verdict:
                     groups.union(i, j)
 
@@ -268,7 +273,10 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
     facts = [memo.facts_of(post) for post in ordered]
     groups = _Groups(len(ordered))
-    _join_by_key(groups, enumerate(story_keys(post) for post in ordered))
+    _join_by_key(
+        groups,
+        enumerate(story_keys(p) if p.story_keys is None else p.story_keys for p in ordered),
+    )
     # Exact copies (the same cleaned text) share their signature's digest.
     _join_by_key(groups, enumerate((f.digest,) if f.digest else () for f in facts))
     if memo.pool is not None and memo.pool.covers(ordered):
@@ -281,6 +289,10 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     activity = _Activity(ordered)
     stories = []
     for group in members.values():
+        if len(group) == 1:  # most stories: one post, its lead unless a repost
+            if not group[0].repost_of:
+                stories.append(Story(group[0], (group[0],), activity))
+            continue
         own = [post for post in group if not post.is_repost]
         if not own:
             continue

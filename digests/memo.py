@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aggregator.domain.post import Post
@@ -32,8 +32,8 @@ from aggregator.domain.story import (
     clean_words,
     signature_bands,
     signature_digest,
+    signature_of_words,
     signature_words,
-    text_signature_of,
     word_minhashes,
 )
 
@@ -93,17 +93,6 @@ class Recent(Generic[K, V]):
         return value
 
 
-def _text_key(post: Post) -> Hashable:
-    """What a post's text signature is a function of: its content hash
-    (which fingerprints what its source sent), else its title and text."""
-    return post.content_hash or (post.title, post.text)
-
-
-def _spam_key(post: Post) -> Hashable:
-    """What a post's spam signals are a function of: as `_text_key`, and its hashtags."""
-    return post.content_hash or (post.title, post.text, post.hashtags)
-
-
 def word_trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
     """The word trigrams of `words` (one, shorter, for fewer than three words)."""
     return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
@@ -112,58 +101,54 @@ def word_trigrams(words: Sequence[str]) -> frozenset[tuple[str, ...]]:
 class TextFacts:
     """What a digest needs of one post's title, text and hashtags.
 
-    `digest`, `count` and `bands` are the parts of its text signature
-    (`aggregator.domain.story`; "", 0 and none for a text too short to
-    match by text), each band as one number; `spam` its spam signals;
-    `folded` its title and text case-folded, for a first test of mute and
-    boost words, and `terms` what was found of them (`digests.select`), by
-    the pattern of the phrases looked for. Its cleaned words, their set and word trigrams are worked
-    out when first asked for (only texts compared for near-identity need them).
+    `signature` is its text signature (`aggregator.domain.story`; "" for a
+    text too short to match by text) and `digest`, `count` and `bands` its
+    parts, each band as one number; `spam` its spam signals; `folded` its
+    title and text case-folded, for a first test of mute and boost words,
+    and `terms` what was found of them (`digests.select`), by the pattern
+    of the phrases looked for. `size` is how many distinct words it has
+    and `mask` which, one bit per word of the memo's vocabulary: two texts'
+    common words are counted without a set of either. The words themselves
+    are cleaned again when asked for (only texts near-identical by those
+    counts need them): kept, a day's would take hundreds of megabytes.
     """
 
     __slots__ = (
-        "_sets",
         "_text",
         "_title",
-        "_words",
         "bands",
         "count",
         "digest",
         "folded",
+        "mask",
+        "signature",
+        "size",
         "spam",
         "terms",
     )
 
-    def __init__(self, post: Post, signature: str, spam: tuple[str, ...]) -> None:
+    def __init__(self, post: Post, signature: str, spam: tuple[str, ...], mask: int) -> None:
         self._title, self._text = post.title or "", post.text
+        self.signature = signature
         self.digest = signature_digest(signature) if signature else ""
         self.count = signature_words(signature)
         bands = signature_bands(signature)
         self.bands = tuple(band << 64 | int(value, 16) for band, value in bands)
         self.spam = spam
         self.folded = f"{self._title}\n{self._text}".casefold()
-        self._words: list[str] | None = None
-        self._sets: tuple[frozenset[str], frozenset[tuple[str, ...]]] | None = None
+        self.mask, self.size = mask, mask.bit_count()
         self.terms: dict[str, str | None] = {}
 
     def words(self) -> list[str]:
         """The cleaned words the signature was made from (`story.clean_words`)."""
-        if self._words is None:
-            self._words = clean_words(self._title, self._text)
-        return self._words
-
-    def word_sets(self) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
-        """The set of `words()`, and their trigrams (`word_trigrams`)."""
-        if self._sets is None:
-            words = self.words()
-            self._sets = (frozenset(words), word_trigrams(words))
-        return self._sets
+        return clean_words(self._title, self._text)
 
 
 class DigestMemo:
-    """Text signatures, spam signals and `TextFacts` by post, each table
-    holding at most `size` entries; near-identical verdicts by pair of texts,
-    at most `verdict_size`; the MinHash values of at most `word_size` words."""
+    """`TextFacts` by post, at most `size` of them; near-identical verdicts by
+    pair of texts, at most `verdict_size`; the MinHash values of at most
+    `word_size` words; and the vocabulary of the texts seen, each word's
+    bit in `TextFacts.mask` (a batch's texts have some tens of thousands)."""
 
     def __init__(
         self,
@@ -171,10 +156,9 @@ class DigestMemo:
         word_size: int = WORD_MEMO_SIZE,
         verdict_size: int = VERDICT_MEMO_SIZE,
     ) -> None:
-        self.signatures: Recent[Hashable, str] = Recent(size)
-        self.spam: Recent[Hashable, tuple[str, ...]] = Recent(size)
         self.facts: Recent[Hashable, TextFacts] = Recent(size)
         self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
+        self.vocabulary: dict[str, int] = {}
         # The near-identical pairs of the batch's pool of posts, once known.
         self.pool: NearPairs | None = None
         # The standard library's LRU wrapper: this one is looked up for every
@@ -183,26 +167,35 @@ class DigestMemo:
 
     def text_signature(self, post: Post) -> str:
         """The post's text signature (`aggregator.domain.story.text_signature_of`)."""
-        return self.signatures.get(
-            _text_key(post),
-            lambda: text_signature_of(post.title or "", post.text, self.minhashes),
-        )
+        return self.facts_of(post).signature
 
     def spam_signals(self, post: Post) -> tuple[str, ...]:
         """Why the post looks like spam (`aggregator.domain.spam.spam_signals`)."""
-        return self.spam.get(
-            _spam_key(post), lambda: spam_signals_of(post.title or "", post.text, post.hashtags)
-        )
+        return self.facts_of(post).spam
 
     def facts_of(self, post: Post) -> TextFacts:
-        """The post's `TextFacts`, remembered by what they are a function of."""
-        key = _spam_key(post)
+        """The post's `TextFacts`, remembered by what they are a function of:
+        its content hash (which fingerprints what its source sent), else its
+        title, text and hashtags."""
+        key = post.content_hash or (post.title, post.text, post.hashtags)
         found = self.facts.find(key)
         if found is None:
-            found = self.facts.put(
-                key, TextFacts(post, self.text_signature(post), self.spam_signals(post))
-            )
+            title = post.title or ""
+            words = clean_words(title, post.text)
+            spam = spam_signals_of(title, post.text, post.hashtags)
+            signature = signature_of_words(words, self.minhashes)
+            found = self.facts.put(key, TextFacts(post, signature, spam, self._mask(words)))
         return found
+
+    def _mask(self, words: Iterable[str]) -> int:
+        """One bit per distinct word of `words`, by its place in the vocabulary."""
+        bits, vocabulary = 0, self.vocabulary
+        for word in set(words):
+            bit = vocabulary.get(word)
+            if bit is None:
+                bit = vocabulary[word] = len(vocabulary)
+            bits |= 1 << bit
+        return bits
 
     def decide(self, a: str, b: str, compare: Callable[[], bool]) -> bool:
         """The verdict on texts with digests `a` and `b`: remembered, or `compare()`d now."""

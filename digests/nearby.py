@@ -17,7 +17,7 @@ same whoever else is in its batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
@@ -43,8 +43,6 @@ MAX_BUCKET = 64
 # mostly over MAX_BUCKET anyway.
 POOL_BUCKET = 1024
 
-Sets = tuple[frozenset[str], frozenset[tuple[str, ...]]]
-
 
 def may_match(count_a: int, count_b: int) -> bool:
     """Whether texts of these word counts could be near-identical at all:
@@ -55,30 +53,33 @@ def may_match(count_a: int, count_b: int) -> bool:
 
 def is_near_identical(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether two cleaned word lists say the same thing (see the module constants)."""
-    return _words_match(
-        a,
-        b,
-        lambda: (frozenset(a), word_trigrams(a)),
-        lambda: (frozenset(b), word_trigrams(b)),
-    )
+    if not may_match(len(a), len(b)):
+        return False
+    sa, sb = frozenset(a), frozenset(b)
+    return _overlap(len(sa), len(sb), len(sa & sb)) and _same_wording(a, b)
 
 
 def texts_match(a: TextFacts, b: TextFacts) -> bool:
-    """Whether the texts of these facts are near-identical."""
-    return _words_match(a.words(), b.words(), a.word_sets, b.word_sets)
+    """Whether the texts of these facts are near-identical (as `is_near_identical`).
+
+    Callers give the text of the smaller digest first: the similarity of
+    short texts (`SequenceMatcher.ratio`) can depend on which comes first,
+    and a pair of texts must have one verdict, whichever posts carry them.
+    """
+    if not may_match(a.count, b.count):
+        return False
+    common = (a.mask & b.mask).bit_count()
+    return _overlap(a.size, b.size, common) and _same_wording(a.words(), b.words())
 
 
-def _words_match(
-    a: Sequence[str], b: Sequence[str], sets_a: Callable[[], Sets], sets_b: Callable[[], Sets]
-) -> bool:
-    """Whether cleaned words `a` and `b` are near-identical; `sets_a` and
-    `sets_b` give their word sets and trigrams (worked out once per text)."""
-    if not may_match(len(a), len(b)):
-        return False
-    # Texts this close share most of their words: a cheap test first.
-    (sa, ta), (sb, tb) = sets_a(), sets_b()
-    if len(sa & sb) < MIN_WORD_OVERLAP * len(sa | sb):
-        return False
+def _overlap(size_a: int, size_b: int, common: int) -> bool:
+    """Whether word sets of these sizes with `common` words in common share
+    enough for near-identical texts (a cheap, necessary test)."""
+    return common >= MIN_WORD_OVERLAP * (size_a + size_b - common)
+
+
+def _same_wording(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether cleaned words `a` and `b`, sharing enough words, say them alike."""
     if max(len(a), len(b)) <= SHORT_TEXT_WORDS:
         matcher = SequenceMatcher(None, " ".join(a), " ".join(b), autojunk=False)
         # The quick ratios are upper bounds of ratio(), at a fraction of its cost.
@@ -87,6 +88,7 @@ def _words_match(
             and matcher.quick_ratio() >= SHORT_TEXT_RATIO
             and matcher.ratio() >= SHORT_TEXT_RATIO
         )
+    ta, tb = word_trigrams(a), word_trigrams(b)
     return len(ta & tb) / len(ta | tb) >= LONG_TEXT_JACCARD
 
 

@@ -91,19 +91,17 @@ def score_story(
     """The parts of `story`'s score at `now` (a post dated after `now` is brand
     new), its posts' engagement judged by `standing`."""
     own = story.own_posts  # a repost counts as a share, not as a post of the day
-    newest = max(post.published_at for post in own)
+    memo = DigestMemo() if memo is None else memo
+    if len(story.posts) == 1:  # the common case: one post, one sharer
+        newest, best, sharing = story.lead.published_at, standing.percentile(story.lead), 0.0
+    else:
+        newest = max(post.published_at for post in own)
+        best = max(standing.percentile(p) for p in own)
+        sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
     age_hours = max((now - newest).total_seconds(), 0.0) / 3600
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
-    best = max(standing.percentile(p) for p in own)
-    # One post is one sharer: the common case, without working out who.
-    sharers = 1 if len(story.posts) == 1 else len(story.sharers)
-    sharing = SHARING_WEIGHT * math.log2(max(sharers, 1))
-    memo = DigestMemo() if memo is None else memo
-    if boost is None:
-        bonus = 0.0
-    else:
-        found = any(mentions(boost, post, memo.facts_of(post)) for post in own)
-        bonus = BOOST_BONUS if found else 0.0
+    found = boost is not None and any(mentions(boost, p, memo.facts_of(p)) for p in own)
+    bonus = BOOST_BONUS if found else 0.0
     reasons = memo.facts_of(story.lead).spam
     if reasons:
         base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus

@@ -41,6 +41,11 @@ _COMPILED = tuple(
     (reason, re.compile(r"(?<![\w])#?(?:" + pattern + r")(?![\w])", re.IGNORECASE))
     for reason, pattern in _PATTERNS
 )
+# Any of them: most posts match none, and one search says so.
+_ANY = re.compile(
+    r"(?<![\w])#?(?:" + "|".join(pattern for _, pattern in _PATTERNS) + r")(?![\w])",
+    re.IGNORECASE,
+)
 _HASHTAG = re.compile(r"(?<![\w#])#\w+")
 
 
@@ -61,7 +66,11 @@ def spam_signals(post: Post) -> tuple[str, ...]:
 def spam_signals_of(title: str, text: str, hashtags: tuple[str, ...]) -> tuple[str, ...]:
     """The spam signals of a post's title, text and hashtags (see `spam_signals`)."""
     both = f"{title}\n{text}"
-    found = [reason for reason, pattern in _COMPILED if pattern.search(both)]
+    found = (
+        [reason for reason, pattern in _COMPILED if pattern.search(both)]
+        if _ANY.search(both)
+        else []
+    )
     if _is_hashtag_stuffed(text, hashtags):
         found.append("hashtag-stuffed")
     return tuple(found)

@@ -127,7 +127,13 @@ def text_signature_of(
     values (`word_minhashes`, or a memo of them: most of a day's texts
     share most of their words).
     """
-    words = clean_words(title, text)
+    return signature_of_words(clean_words(title, text), minhashes)
+
+
+def signature_of_words(
+    words: Sequence[str], minhashes: Callable[[int], tuple[int, ...]] = word_minhashes
+) -> str:
+    """`text_signature_of` a text whose cleaned words (`clean_words`) are `words`."""
     if len(words) < MIN_TEXT_WORDS:
         return ""
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=DIGEST_DIGITS // 2)

@@ -1,0 +1,129 @@
+"""A digest is the same built alone (`pln digest`) and inside a send batch of many.
+
+A batch reads its recipients' posts once and tests the near-identical
+pairs of all of them once (`aggregator.app.build.Batch`); what a recipient
+gets must still depend on their own sources alone: not on who else is in
+the batch, nor on the posts of sources only others follow.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator.app.build import build_digest, start_batch
+from aggregator.app.wiring import App, build_app
+from aggregator.config.types import Config, DatabaseConfig
+from aggregator.domain.post import Engagement, Post
+from aggregator.domain.recipient import RecipientConfig
+from aggregator.domain.source import FetchResult, SourceConfig
+from digests import cluster, nearby
+
+NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
+SOURCES = [f"s{n}" for n in range(12)]
+WORDS = (
+    "lesson students rubric feedback inquiry phenomena retrieval practice exit ticket "
+    "classroom reading writing science maths history project assessment formative summative "
+    "groups discussion homework notebook lab model evidence claim reasoning vocabulary"
+).split()
+ARTICLES = [f"https://www.blog{n}.example/posts/{n}-article" for n in range(6)]
+# Announcements cross-posted to many sources, a word or two edited each time.
+ANNOUNCEMENTS = [
+    " ".join(random.Random(n).choices(WORDS, k=random.Random(n).choice((12, 30, 80))))
+    for n in range(5)
+]
+
+
+def _post(rng: random.Random, source: str, n: int) -> Post:
+    kind = rng.random()
+    text = " ".join(rng.choices(WORDS, k=rng.randint(8, 40)))
+    links: tuple[str, ...] = ()
+    if kind < 0.3:
+        words = rng.choice(ANNOUNCEMENTS).split()
+        words[rng.randrange(len(words))] = rng.choice(WORDS)
+        text = " ".join(words)
+    elif kind < 0.5:
+        links = (rng.choice(ARTICLES) + rng.choice(("", "?utm_source=x", "/")),)
+    elif kind < 0.55:
+        text = "GIVEAWAY! follow and RT to win #crypto " + text
+    elif kind < 0.6:
+        text = f"Join our webinar on {text}"
+    likes = int(rng.lognormvariate(1.5, 1.4))
+    return Post(
+        source_key=source,
+        external_id=f"{source}-{n}",
+        network=rng.choice(("twitter", "mastodon", "bluesky")),
+        url=f"https://social.example/{source}/{n}",
+        author=f"Author {rng.randint(0, 15)}",
+        title=None,
+        text=text,
+        html="",
+        published_at=NOW - timedelta(hours=rng.uniform(0, 30)),
+        links=links,
+        engagement=Engagement(likes=likes, reposts=likes // 3, replies=likes // 5),
+    )
+
+
+def _recipients() -> list[RecipientConfig]:
+    rng = random.Random(7)
+    return [
+        RecipientConfig(
+            email=f"teacher{n}@school.example",
+            timezone="America/Chicago",
+            reading_minutes=rng.choice((3, 5, 10)),
+            follow=tuple(rng.sample(SOURCES, rng.randint(2, 6))),
+            mute=("webinar",) if n % 2 else (),
+            boost=("formative assessment",) if n % 3 == 0 else (),
+        )
+        for n in range(12)
+    ]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    folder: Path = tmp_path_factory.mktemp("batch")
+    config = Config(
+        database=DatabaseConfig(f"sqlite:///{folder}/pln.db"),
+        sources=tuple(SourceConfig(key=key, kind="rss", name=key.upper()) for key in SOURCES),
+        recipients=tuple(_recipients()),
+    )
+    rng = random.Random(2026)
+    with build_app(config, clock=lambda: NOW, connectors={}) as app:
+        for source in SOURCES:
+            posts = tuple(_post(rng, source, n) for n in range(60))
+            app.repo.save_fetch(source, FetchResult(posts=posts), NOW, NOW)
+        yield app
+
+
+def _alone_and_batched(app: App) -> None:
+    recipients = list(app.config.recipients)
+    batch = start_batch(app, recipients, NOW)
+    for recipient in recipients:
+        alone = build_digest(app, recipient, NOW)
+        assert build_digest(app, recipient, NOW, batch) == alone, recipient.email
+        # In a batch of one too: the pool then holds their own sources only.
+        assert build_digest(app, recipient, NOW, start_batch(app, [recipient], NOW)) == alone
+
+
+def test_a_digest_is_the_same_alone_and_in_a_batch(app: App) -> None:
+    digests = [build_digest(app, r, NOW) for r in app.config.recipients]
+    # The corpus has what the batch works out once: stories of several posts
+    # joined by text alone, and muted posts.
+    assert any(len(d.ranked.story.posts) > 1 for digest in digests for d in digest.decisions)
+    assert any(digest.muted for digest in digests)
+    _alone_and_batched(app)
+
+
+def test_crowded_buckets_are_judged_by_each_digest_own_posts(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small limits, so that buckets are crowded in the batch's pool but not in
+    # every digest, and some too full for the pool to test their pairs at all.
+    monkeypatch.setattr(cluster, "MAX_BUCKET", 4)
+    monkeypatch.setattr(nearby, "MAX_BUCKET", 4)
+    monkeypatch.setattr(nearby, "POOL_BUCKET", 8)
+    _alone_and_batched(app)
