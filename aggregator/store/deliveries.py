@@ -307,6 +307,20 @@ class DeliveryRecords(Transactions):
 
         return self._run("reading deliveries", work)
 
+    def recent_deliveries(self, limit: int) -> list[RecordedDelivery]:
+        """The latest `limit` deliveries, newest local day first, then by email."""
+        stmt = (
+            select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .order_by(DigestRow.local_day.desc(), DigestRow.recipient_email)
+            .limit(limit)
+        )
+
+        def work(session: Session) -> list[RecordedDelivery]:
+            return [_state(row, email, day) for row, email, day in session.execute(stmt)]
+
+        return self._run("reading deliveries", work)
+
     # -- helpers ---------------------------------------------------------------
 
     def _set_delivery(

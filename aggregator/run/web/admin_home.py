@@ -18,7 +18,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_sources.index", "Sources"),
     ("admin_recipients.index", "Recipients"),
     ("admin_preview.index", "Preview"),
-    ("admin_home.deliveries", "Deliveries"),
+    ("admin_deliveries.index", "Deliveries"),
 )
 
 

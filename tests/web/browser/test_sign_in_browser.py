@@ -27,6 +27,9 @@ def test_sign_in_with_the_keyboard_alone_then_sign_out(
     assert page.get_by_role("heading", level=1).inner_text() == "PLN Digest admin"
     assert ADMIN in page.locator("header").inner_text()
     axe_check(page)
+    page.get_by_role("navigation").get_by_role("link", name="Deliveries").click()
+    page.wait_for_url(f"{live_server.url}/admin/deliveries")
+    axe_check(page)
 
     page.get_by_role("button", name="Sign out").focus()
     page.keyboard.press("Enter")
