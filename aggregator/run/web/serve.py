@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 THREADS = 8
 """Requests served at once; the rest wait in waitress's queue."""
+TRUSTED_PROXY = "127.0.0.1"
+"""The reverse proxy whose X-Forwarded-For names the visitor: one on this machine."""
 
 
 class WebServer:
@@ -44,7 +46,19 @@ class WebServer:
         self._map: dict[int, Any] = {}
         try:
             self._server = create_server(
-                app, map=self._map, host=host, port=port, threads=THREADS, ident="PLN Digest"
+                app,
+                map=self._map,
+                host=host,
+                port=port,
+                threads=THREADS,
+                ident="PLN Digest",
+                # A web server on this machine (nginx, Caddy) in front: the
+                # visitor's address is its X-Forwarded-For, so the limit on
+                # failed sign-ins counts visitors, not the proxy. Nobody else
+                # can set it: the header is dropped from any other peer.
+                trusted_proxy=TRUSTED_PROXY,
+                trusted_proxy_count=1,
+                trusted_proxy_headers={"x-forwarded-for"},
             )
         except OSError as exc:
             wasyncore.close_all(self._map)  # what waitress opened before the bind failed
