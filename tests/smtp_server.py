@@ -3,6 +3,7 @@ can be told to refuse, or to drop the connection, for given recipients."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
@@ -39,6 +40,11 @@ class Script:
     """Run (on the server's thread) once a message is taken, before the 250."""
     connections: int = 0
     hung_up: threading.Event = field(default_factory=threading.Event)
+    stall_rcpt: dict[str, int] = field(default_factory=dict)
+    """Times to never answer RCPT TO for an address (a server that hangs)."""
+    stalled: list[tuple[str, int]] = field(default_factory=list)
+    """The client address (host, port) of each connection left hanging."""
+    stalled_event: threading.Event = field(default_factory=threading.Event)
 
     def take(self, counts: dict[str, int], rcpts: list[str]) -> bool:
         for address in rcpts:
@@ -65,6 +71,10 @@ class Script:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.take(self.stall_rcpt, [address]):
+            self.stalled.append(tuple(session.peer[:2]))  # type: ignore[arg-type]
+            self.stalled_event.set()
+            await asyncio.sleep(3600)  # until the client is gone and the server stops
         replies = self.rcpt.get(address)
         if replies:
             return replies.pop(0)

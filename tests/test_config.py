@@ -16,7 +16,7 @@ import pytest
 
 from aggregator.app.config import load_config, parse_config
 from aggregator.config.load import format_problems
-from aggregator.config.types import Config
+from aggregator.config.types import Config, QueueConfig
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.secret import Secret
 from connectors import REGISTRY
@@ -109,11 +109,24 @@ def undocumented(cls: type, entries: list[dict[str, Any]], where: str) -> list[s
     return missing
 
 
+def commented_out(cls: type, text: str) -> list[str]:
+    """Keys of dataclass `cls` not shown, commented out, in `text` (an optional
+    table the example leaves off, like [queue])."""
+    return [
+        KEY_FOR_FIELD.get(f.name, f.name)
+        for f in fields(cls)
+        if not re.search(rf"^#\s*{KEY_FOR_FIELD.get(f.name, f.name)}\s*=", text, re.MULTILINE)
+    ]
+
+
 def test_every_config_key_is_documented_in_the_example() -> None:
     """STYLE §7: the example documents every key, and each kind's options."""
     text = EXAMPLE.read_text(encoding="utf-8")
     document = tomllib.loads(text)
-    assert undocumented(Config, [document], "") == []
+    # [queue] turns workers on: the example shows it commented out, every key.
+    assert "queue" not in document and re.search(r"^# \[queue\]$", text, re.MULTILINE)
+    assert commented_out(QueueConfig, text) == []
+    assert undocumented(Config, [{**document, "queue": {}}], "") == []
     for kind, spec in REGISTRY.items():
         entries = [s for s in document["sources"] if s["kind"] == kind]
         assert entries, f"no {kind} source in the example"
@@ -923,3 +936,47 @@ def test_max_per_host_is_read_and_kept_within_reason() -> None:
     assert only_problem("[fetch]\nmax_per_host = 0\n").startswith(
         "config.toml:2: fetch.max_per_host: must be"
     )
+
+
+# --- [queue] ------------------------------------------------------------------
+
+
+def test_no_queue_table_means_one_process() -> None:
+    assert parse_config(RSS, "config.toml", {}).queue is None
+
+
+def test_queue_password_comes_from_the_environment_and_never_shows() -> None:
+    text = toml("""
+        [queue]
+        broker_url = "amqp://pln@rabbit.school.org:5672/pln"
+        password_env = "PLN_BROKER_PASSWORD"
+        lease_seconds = 30
+        """)
+    queue = parse_config(text, "config.toml", {"PLN_BROKER_PASSWORD": "p@ss/w:rd"}).queue
+    assert queue is not None and queue.lease_seconds == 30
+    assert queue.url() == "amqp://pln:p%40ss%2Fw%3Ard@rabbit.school.org:5672/pln"
+    assert "p@ss" not in repr(queue) and "p@ss" not in queue.broker_url
+
+
+def test_queue_problems_are_one_line_each() -> None:
+    found = problems(
+        """
+        [queue]
+        broker_url = "redis://:hunter2hunter2@cache.school.org:6379/0"
+        password_env = "UNSET_VARIABLE"
+        lease_seconds = 0
+        task_queue = "has space"
+        """
+    )
+    assert any("secrets are never written in the file" in line for line in found)
+    assert any("UNSET_VARIABLE is not set" in line for line in found)
+    assert any("lease_seconds: must be between 1 and 3600" in line for line in found)
+    assert any("task_queue" in line for line in found)
+    assert not any("hunter2" in line for line in found)
+    assert "not a broker URL" in only_problem('[queue]\nbroker_url = "http://x/"\n')
+
+
+def test_rabbitmq_default_account_may_be_written_as_its_manual_does() -> None:
+    text = '[queue]\nbroker_url = "amqp://guest:guest@127.0.0.1:5672//"\n'
+    queue = parse_config(text, "config.toml", {}).queue
+    assert queue is not None and queue.url() == "amqp://guest:guest@127.0.0.1:5672//"

@@ -89,6 +89,25 @@ def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchO
     return _run(app, statuses, progress)
 
 
+def fetch_one(app: App, key: str) -> FetchOutcome | None:
+    """Fetch the active source `key` now and store what it brings: a worker's
+    unit of work, the same path as a fetch run's. None when it is not an
+    active source (any more); a failure is recorded and returned as data."""
+    statuses = app.repo.source_statuses([key], include_inactive=False, with_post_counts=False)
+    outcomes = _run(app, statuses, None)
+    return outcomes[0] if outcomes else None
+
+
+def record_crash(app: App, key: str, message: str) -> FetchOutcome:
+    """Record a fetch of `key` that never finished (it stopped its worker) as a
+    failure, so the source backs off like any failing one."""
+    now = app.clock()
+    status = app.repo.source_statuses([key], with_post_counts=False)[0]
+    return _record_failure(
+        app, status, SourceError(key, message), now, _interval(app.config.source(key))
+    )
+
+
 def refresh_stale_sources(
     app: App, keys: Sequence[str], older_than: timedelta, progress: Progress | None = None
 ) -> list[FetchOutcome]:
@@ -99,16 +118,21 @@ def refresh_stale_sources(
     every minute before a send would hammer it), and one the network asked
     us to wait for is skipped as in `fetch_sources`.
     """
+    return _run(app, stale_sources(app, keys, older_than), progress)
+
+
+def stale_sources(app: App, keys: Sequence[str], older_than: timedelta) -> list[SourceStatus]:
+    """Those of `keys` that are healthy and not fetched successfully within
+    `older_than` (see `refresh_stale_sources`)."""
     cutoff = app.clock() - older_than
     statuses = app.repo.source_statuses(
         sorted(set(keys) - _paused(app)), include_inactive=False, with_post_counts=False
     )
-    stale = [
+    return [
         s
         for s in statuses
         if s.consecutive_failures == 0 and (s.last_success_at is None or s.last_success_at < cutoff)
     ]
-    return _run(app, stale, progress)
 
 
 def _paused(app: App) -> set[str]:

@@ -68,15 +68,24 @@ class App:
 
 
 def build_connectors(
-    config: Config, clock: Clock = utc_now, limits: Limits | None = None
+    config: Config,
+    clock: Clock = utc_now,
+    limits: Limits | None = None,
+    *,
+    parallel_parsing: bool = True,
 ) -> Connectors:
     """One connector per source kind the configuration uses, sharing one
     guarded HTTP session and the limits every fetch respects (`limits`, by
-    default those `build_limits` chooses); no database needed (`pln check --online`)."""
+    default those `build_limits` chooses); no database needed (`pln check --online`).
+
+    `parallel_parsing` False parses feeds in the fetching thread: in a worker
+    process of `pln worker`, which may not start processes of its own.
+    """
     limits = limits or build_limits(config)
     session = make_session(config.fetch.user_agent, limits.hosts)
     pools: list[Executor] = []
-    context = ConnectorContext(session, config, clock, _parse_pool(config, pools), limits=limits)
+    parse_pool = _parse_pool(config, pools) if parallel_parsing else None
+    context = ConnectorContext(session, config, clock, parse_pool, limits=limits)
     kinds = {source.kind for source in config.sources} & REGISTRY.keys()
     return Connectors({kind: connector_factory(kind)(context) for kind in kinds}, session, pools)
 
@@ -85,9 +94,11 @@ def build_app(
     config: Config,
     clock: Clock = utc_now,
     connectors: Mapping[str, Connector] | None = None,
+    *,
+    parallel_parsing: bool = True,
 ) -> App:
     """Open the database (migrating it), reconcile the configuration into it,
-    and build the connectors.
+    and build the connectors (see `build_connectors` for `parallel_parsing`).
 
     `connectors` replaces the real ones (tests pass fakes). Raises
     StorageError when the database cannot be opened.
@@ -101,7 +112,7 @@ def build_app(
         raise
     if connectors is not None:
         return App(config, repo, connectors, clock)
-    resources = build_connectors(config, clock)
+    resources = build_connectors(config, clock, parallel_parsing=parallel_parsing)
     return App(config, repo, resources.by_kind, clock, resources)
 
 

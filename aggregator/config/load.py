@@ -28,6 +28,7 @@ from aggregator.config.sections import (
     read_email,
     read_facebook,
     read_fetch,
+    read_queue,
     read_secret,
     read_storage,
 )
@@ -52,6 +53,7 @@ _TOP_KEYS = (
     "recipients",
     "schedule",
     "calendar",
+    "queue",
 )
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$")
 _TOML_HINTS = {
@@ -167,6 +169,7 @@ def _read_config(
         ),
         schedule=read_schedule(root.table("schedule")),
         calendar=read_calendar(root.table("calendar")),
+        queue=read_queue(root.table("queue"), environ),
         sources=sources,
         recipients=recipients,
         secrets=_resolve_needs(root.report, needs, environ),

@@ -1,5 +1,5 @@
 """The single tables of the configuration: `[database]`, `[email]`, `[fetch]`,
-`[digest]`, `[storage]`, `[facebook]`, and the secrets their `*_env` keys name.
+`[digest]`, `[storage]`, `[facebook]`, `[queue]`, and the secrets their `*_env` keys name.
 
 Each reader takes its `Table`, reports every wrong value as a problem with
 its line and returns the section with defaults where a value was wrong, so
@@ -29,6 +29,7 @@ from aggregator.config.types import (
     EmailConfig,
     FacebookConfig,
     FetchConfig,
+    QueueConfig,
     StorageConfig,
 )
 from aggregator.domain.hosts import is_loopback
@@ -56,6 +57,19 @@ MIN_SECRET_CHARS = 16
 _SECURITY = ("starttls", "ssl", "none")
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GRAPH_VERSION = re.compile(r"^v\d+\.\d+$")
+_QUEUE_KEYS = (
+    "broker_url",
+    "password_env",
+    "lease_seconds",
+    "tick_seconds",
+    "requeue_seconds",
+    "task_queue",
+)
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+# RabbitMQ's own account, known to all and refused by it from any other machine:
+# no secret to protect, so the file may spell it as RabbitMQ's manual does.
+_PUBLIC_BROKER_LOGIN = ("guest", "guest")
 _FETCH_KEYS = (
     "timeout_seconds",
     "max_body_bytes",
@@ -284,4 +298,47 @@ def read_facebook(
     return FacebookConfig(
         access_token=read_secret(table, "access_token_env", environ, use),
         graph_version=version,
+    )
+
+
+def _needed(table: Table, key: str) -> SecretUse | None:
+    """A `*_env` key written in the file names a variable that must be set."""
+    return SecretUse("required") if key in table.data else None
+
+
+def read_queue(table: Table, environ: Mapping[str, str]) -> QueueConfig | None:
+    """`[queue]`: the Celery broker and the leases of its workers; None when absent."""
+    if not table.data:
+        return None
+    default = QueueConfig()
+    table.check_keys(_QUEUE_KEYS)
+    url = table.text("broker_url", required="to run workers")
+    try:
+        parts = urlsplit(url)
+        login = (parts.username, parts.password)
+    except ValueError:  # an unparsable port
+        parts, login = urlsplit(""), (None, None)
+    if url and parts.scheme not in _BROKER_SCHEMES:
+        table.problem(
+            "broker_url",
+            "not a broker URL, like redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//",
+        )
+    elif login[1] is not None and login != _PUBLIC_BROKER_LOGIN:
+        table.problem(
+            "broker_url",
+            "secrets are never written in the file: leave the password out of the URL "
+            'and name the variable holding it with password_env = "NAME"',
+        )
+    lease = table.whole("lease_seconds", default.lease_seconds, 1, 3600)
+    name = table.text("task_queue", default.task_queue)
+    if not _QUEUE_NAME.match(name):
+        table.problem("task_queue", "must be 1 to 100 letters, digits, '_', '.' or '-'")
+        name = default.task_queue
+    return QueueConfig(
+        task_queue=name,
+        broker_url=url,
+        password=read_secret(table, "password_env", environ, _needed(table, "password_env")),
+        lease_seconds=lease,
+        tick_seconds=table.whole("tick_seconds", default.tick_seconds, 1, 3600),
+        requeue_seconds=table.whole("requeue_seconds", default.requeue_seconds, 1, 86400),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import quote
 
 from aggregator.config.schedule import CalendarConfig, Holiday, ScheduleConfig
 from aggregator.domain.recipient import RecipientConfig
@@ -23,6 +24,7 @@ __all__ = [
     "FacebookConfig",
     "FetchConfig",
     "Holiday",
+    "QueueConfig",
     "ScheduleConfig",
     "Secret",
     "StorageConfig",
@@ -95,6 +97,36 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """`[queue]`: the broker of the Celery workers; absent, everything runs in one process."""
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    """As written in the file: never with a password (see `password`)."""
+    password: Secret | None = None
+    """The broker's password, from `password_env`; put into the URL only to connect."""
+    lease_seconds: int = 60
+    """How long a claim (a digest being sent, a source being fetched) is held without
+    its worker renewing it; a dead worker's work is taken over after this."""
+    tick_seconds: int = 20
+    """How often `pln run` works out what is due and enqueues it."""
+    requeue_seconds: int = 600
+    """How long an enqueued task may wait before it is enqueued again, in case the
+    broker lost it (a restarted Redis keeps nothing)."""
+    task_queue: str = "pln"
+    """The broker's queue: deployments sharing one broker each need their own."""
+
+    def url(self) -> str:
+        """The broker URL with the password in it: for connecting only, never for a log."""
+        if self.password is None:
+            return self.broker_url
+        scheme, sep, rest = self.broker_url.partition("://")
+        userinfo, at, hostpart = rest.rpartition("@")
+        user = userinfo if at else ""
+        secret = quote(self.password.reveal(), safe="")
+        return f"{scheme}{sep}{user}:{secret}@{hostpart}"
+
+
+@dataclass(frozen=True, slots=True)
 class TwitterConfig:
     """`[twitter]`: the app-only bearer token."""
 
@@ -145,6 +177,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    queue: QueueConfig | None = None
+    """`[queue]`: set, `pln run` enqueues and `pln worker` processes do the work."""
     sources: tuple[SourceConfig, ...] = ()
     recipients: tuple[RecipientConfig, ...] = ()
     secrets: tuple[Secret, ...] = ()

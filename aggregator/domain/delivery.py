@@ -80,6 +80,11 @@ class RecordedDelivery:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     message_id: str | None = None
+    delivery_id: int = 0
+
+    def claim(self) -> Claim:
+        """This delivery as the claim its last attempt held (to take it again)."""
+        return Claim(self.delivery_id, self.email, self.local_day, self.attempts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,3 +17,6 @@ PUBLIC_URL_CHARS = 500
 """`[email] public_url`: its unsubscribe link, with the token of the longest
 address, must fit in one List-Unsubscribe header line (RFC 5322 2.1.1: 998
 characters; the link cannot be folded)."""
+LEASE_KEY_CHARS = 400
+"""A work lease's key (work_leases.key): a prefix, then a source key or an
+address and a local day."""

@@ -93,9 +93,6 @@ class Metronome:
         with self._tick_lock:
             if self._stopping.is_set():
                 return TickReport()
-            if self._changed is not None and self._changed():
-                log.info("configuration file changed", extra=fields(event="reload"))
-                self._reload.set()
             self._reload_if_asked()
             started = self._start_fetch()
             sent = self._send_due()
@@ -135,7 +132,11 @@ class Metronome:
         return finished
 
     def _reload_if_asked(self) -> None:
-        """Swap in a rebuilt app between ticks, once no fetch run uses the old one."""
+        """Swap in a rebuilt app between ticks (asked, or the file was edited),
+        once no fetch run uses the old one."""
+        if self._changed is not None and self._changed():
+            log.info("configuration file changed", extra=fields(event="reload"))
+            self._reload.set()
         if not self._reload.is_set() or self._rebuild is None or not self.wait_for_fetch(0):
             return
         self._reload.clear()

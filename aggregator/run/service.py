@@ -196,7 +196,18 @@ def make_metronome(
 
     hooks: list[Hook] = [HealthEmailer(mailer), DailyPruner()]
     watch = ConfigWatch(config_path)
-    return Metronome(rebuild(), Sender(mailer), hooks=hooks, rebuild=rebuild, changed=watch)
+    app = rebuild()
+    if app.config.queue is not None:
+        # Workers fetch and send: this process only enqueues (a broker change
+        # needs a restart; every other setting reloads).
+        from aggregator.run.worker.celery_app import make_celery
+        from aggregator.run.worker.dispatch import Dispatcher, celery_publisher
+
+        publish = celery_publisher(make_celery(app.config.queue), app.config.queue)
+        return Dispatcher(
+            app, app.config.queue, publish, hooks=hooks, rebuild=rebuild, changed=watch
+        )
+    return Metronome(app, Sender(mailer), hooks=hooks, rebuild=rebuild, changed=watch)
 
 
 def run_service(
@@ -208,13 +219,17 @@ def run_service(
 ) -> int:
     """Run until SIGTERM or SIGINT; returns the exit status (0: clean stop).
 
-    With `[web] listen` set, the web pages are served beside it, in a
-    thread, until the same signal. Must run in the main thread (signal
-    handlers). Raises ConfigError or StorageError when the service cannot
-    start, PLNError when the pages cannot be served.
+    With `[queue]` set it ticks every `[queue] tick_seconds` instead of
+    `every`, and only enqueues. With `[web] listen` set, the web pages are
+    served beside it, in a thread, until the same signal. Must run in the
+    main thread (signal handlers). Raises ConfigError or StorageError when
+    the service cannot start, PLNError when the pages cannot be served.
     """
     metrics.enable()  # scraped through `pln serve` (see aggregator.app.metrics)
     metronome = make_metronome(config_path, clock, connectors, mailer)
+    queue = metronome.app.config.queue
+    if queue is not None:
+        every = timedelta(seconds=queue.tick_seconds)
     scheduler = build_scheduler(metronome, every)
     web = serve_beside(config_path, metronome.app.config)
 

@@ -11,8 +11,9 @@ alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,6 +52,14 @@ def insert_new(
     )
     new_id = session.execute(stmt).scalar_one_or_none()
     return None if new_id is None else int(new_id)
+
+
+def insert_if_new(
+    session: Session, table: type[Base], keys: list[str], values: dict[str, Any]
+) -> bool:
+    """Insert one row unless its `keys` are stored; whether it was inserted."""
+    stmt = _insert(session, table).values(values).on_conflict_do_nothing(index_elements=keys)
+    return int(cast(CursorResult[Any], session.execute(stmt)).rowcount) == 1
 
 
 def _insert(session: Session, table: type[Base]) -> Any:

@@ -123,6 +123,38 @@ class DeliveryRecords(Transactions):
             return None
         return replace(claim, attempts=claim.attempts + 1)
 
+    def renew_delivery(self, claim: Claim, now: datetime, lease: timedelta) -> bool:
+        """Extend the lease of a claim still being sent to `now + lease`; False
+        when it is no longer this claim's (its lease ended and another took it,
+        or its outcome is recorded). Raises `StorageError`."""
+        stmt = (
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == claim.delivery_id,
+                DeliveryRow.status == DeliveryState.CLAIMED,
+                DeliveryRow.attempts == claim.attempts,
+            )
+            .values(next_attempt_at=now + lease)
+        )
+        return self._updated_one(f"renewing the claim on the digest of {claim.email}", stmt)
+
+    def delivery_of(self, email: str, local_day: date) -> RecordedDelivery | None:
+        """The delivery recorded for `email`'s digest of `local_day`, if any."""
+        stmt = (
+            select(DeliveryRow, DigestRow.recipient_email, DigestRow.local_day)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .where(
+                DigestRow.recipient_email == email,
+                DigestRow.local_day == local_day.isoformat(),
+            )
+        )
+
+        def work(session: Session) -> RecordedDelivery | None:
+            found = session.execute(stmt).first()
+            return None if found is None else _state(*found)
+
+        return self._run(f"reading the delivery to {email}", work)
+
     def mark_unknown(
         self,
         claim: Claim,
@@ -356,4 +388,5 @@ def _state(row: DeliveryRow, email: str, day: str) -> RecordedDelivery:
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
         message_id=row.message_id,
+        delivery_id=row.id,
     )

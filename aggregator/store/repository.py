@@ -4,7 +4,7 @@ Models in, models out: callers hand in and get back the dataclasses of
 `aggregator.domain`; SQLAlchemy and the rows of `aggregator.store.tables`
 stay inside the store. `Repository` is the one class callers use; its
 methods live with their concern in `sources.py`, `recipients.py`,
-`digests.py`, `deliveries.py` and `retention.py`, each running its work through the
+`digests.py`, `deliveries.py`, `retention.py` and `leases.py`, each running its work through the
 retried transactions of `engine.py`. Every SQLAlchemy or driver error
 leaves as a one-line `StorageError`.
 """
@@ -22,6 +22,7 @@ from aggregator.store.admins import AdminRecords
 from aggregator.store.deliveries import DeliveryRecords
 from aggregator.store.digests import DigestRecords
 from aggregator.store.engine import WRITE_OPTION, create_engine_for, reason, shown
+from aggregator.store.leases import LeaseRecords
 from aggregator.store.migrations import upgrade_to_head
 from aggregator.store.recipients import RecipientRecords
 from aggregator.store.retention import RetentionRecords
@@ -31,7 +32,13 @@ __all__ = ["Repository"]
 
 
 class Repository(
-    SourceRecords, RecipientRecords, DigestRecords, DeliveryRecords, RetentionRecords, AdminRecords
+    SourceRecords,
+    RecipientRecords,
+    DigestRecords,
+    DeliveryRecords,
+    RetentionRecords,
+    AdminRecords,
+    LeaseRecords,
 ):
     """Where PLN Digest keeps everything; get one with `Repository.open(url)`."""
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aggregator.domain.delivery import DeliveryState
-from aggregator.domain.limits import SOURCE_KEY_CHARS, STORED_ADDRESS_CHARS
+from aggregator.domain.limits import LEASE_KEY_CHARS, SOURCE_KEY_CHARS, STORED_ADDRESS_CHARS
 from aggregator.domain.post import Engagement, Post
 
 # Named constraints let later revisions alter them, SQLite batch mode included.
@@ -235,6 +235,19 @@ class DeliveryRow(Base):
     status: Mapped[str] = mapped_column(String(10), server_default=DeliveryState.CLAIMED.value)
     # A claim's lease, or when a failed attempt may be retried.
     next_attempt_at: Mapped[datetime | None]
+
+
+class WorkLeaseRow(Base):
+    """A lease on a piece of work (`aggregator.domain.lease`): a source being
+    fetched, a task waiting in the queue. Deleted when released."""
+
+    __tablename__ = "work_leases"
+
+    key: Mapped[str] = mapped_column(String(LEASE_KEY_CHARS), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    taken_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    abandoned: Mapped[int] = mapped_column(default=0)
 
 
 class DigestPostRow(Base):

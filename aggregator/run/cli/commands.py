@@ -278,6 +278,10 @@ def status(config_path: str) -> None:
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)
         console.print_deliveries(app.repo.latest_deliveries(), now)
+        if app.config.queue is not None:
+            from aggregator.run.worker.status import queue_status
+
+            console.print_queue(queue_status(app), now)
 
 
 @main.command()
@@ -329,3 +333,22 @@ def admin_create(config_path: str, email: str) -> None:
     click.echo(
         f"{address}: {'admin created' if created else 'password changed; signed out everywhere'}"
     )
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="Tasks run at once, one process each (default: one per core).",
+)
+def worker(config_path: str, concurrency: int | None) -> None:
+    """Run a worker: fetch sources and send digests that `pln run` enqueues (needs
+    [queue] and pip install 'pln-digest[workers]'). SIGTERM finishes the running tasks."""
+    try:
+        from aggregator.run.worker import run_worker
+    except ImportError as exc:
+        raise PLNError(
+            f"{exc.name or 'celery'} is not installed: pip install 'pln-digest[workers]'"
+        ) from exc
+    raise SystemExit(run_worker(config_path, concurrency))

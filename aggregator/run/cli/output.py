@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -28,6 +29,9 @@ from aggregator.domain.delivery import (
 from aggregator.domain.errors import ConfigError
 from aggregator.domain.logfmt import LogfmtFormatter
 from aggregator.domain.source import FetchOutcome, SourceStatus
+
+if TYPE_CHECKING:  # celery is imported only when [queue] is set
+    from aggregator.run.worker.status import QueueStatus
 
 log = logging.getLogger(__name__)
 
@@ -290,3 +294,21 @@ def print_deliveries(states: Sequence[RecordedDelivery], now: datetime) -> None:
             _plain(s.email), s.local_day.isoformat(), s.status, str(s.attempts), _plain(note)
         )
     _stdout().print(table)
+
+
+def print_queue(status: QueueStatus | None, now: datetime) -> None:
+    """`pln status` with [queue]: the queue's depth, the workers alive, the oldest wait."""
+    if status is None:
+        return
+    out = _stdout()
+    if status.problem:
+        out.print(Text(f"Queue: {status.problem}"))
+    else:
+        out.print(Text(f"Queue {status.broker}: {counted(status.depth or 0, 'task')} waiting"))
+        names = ", ".join(status.workers) if status.workers else "none answered"
+        out.print(Text(f"Workers alive: {len(status.workers)} ({names})"))
+    if status.oldest_waiting_since is not None:
+        oldest = _when(status.oldest_waiting_since, now)
+        out.print(Text(f"Enqueued, not started: {status.waiting}; the oldest since {oldest}"))
+    else:
+        out.print(Text("Enqueued, not started: none"))

@@ -1,0 +1,104 @@
+"""The work leases part of the repository: short, renewable holds on work.
+
+A lease is taken with one guarded write that succeeds for one process
+only: a new row, or an expired row taken over (`abandoned` then counts the
+holder that let it lapse). Renewing and releasing are guarded by the
+holder, so a worker whose lease was taken over can neither renew nor drop
+its successor's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Executable, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from aggregator.domain.lease import Lease
+from aggregator.store.conflicts import insert_if_new
+from aggregator.store.engine import Transactions
+from aggregator.store.tables import WorkLeaseRow
+
+
+class LeaseRecords(Transactions):
+    """Leases on work shared by many workers; one part of `Repository`."""
+
+    def take_lease(self, key: str, holder: str, now: datetime, ttl: timedelta) -> Lease | None:
+        """Hold `key` for `holder` until `now + ttl`, when it is free or expired;
+        None while it is held (by anyone: taking is not re-entrant). Raises
+        `StorageError`."""
+        expires = now + ttl
+        row = {"key": key, "holder": holder, "taken_at": now, "expires_at": expires}
+        take_over = (
+            update(WorkLeaseRow)
+            .where(WorkLeaseRow.key == key, WorkLeaseRow.expires_at <= now)
+            .values(
+                holder=holder,
+                taken_at=now,
+                expires_at=expires,
+                # A lease that lapsed was abandoned by its holder: released
+                # leases are deleted.
+                abandoned=WorkLeaseRow.abandoned + 1,
+            )
+            .returning(WorkLeaseRow.abandoned)
+        )
+
+        def work(session: Session) -> Lease | None:
+            if insert_if_new(session, WorkLeaseRow, ["key"], {**row, "abandoned": 0}):
+                return Lease(key, holder, now, expires)
+            abandoned = session.execute(take_over).scalar_one_or_none()
+            if abandoned is None:
+                return None
+            return Lease(key, holder, now, expires, int(abandoned))
+
+        return self._run(f"taking the lease {key}", work, write=True)
+
+    def renew_lease(self, key: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Extend `holder`'s lease on `key` to `now + ttl`; False when it is no
+        longer `holder`'s (expired and taken over, or released)."""
+        stmt = (
+            update(WorkLeaseRow)
+            .where(WorkLeaseRow.key == key, WorkLeaseRow.holder == holder)
+            .values(expires_at=now + ttl)
+        )
+        return self._run(f"renewing the lease {key}", lambda s: _changed(s, stmt), write=True)
+
+    def release_lease(self, key: str, holder: str | None = None) -> bool:
+        """Let `key` go (only if `holder` has it, when given); True if it was held."""
+        stmt = delete(WorkLeaseRow).where(WorkLeaseRow.key == key)
+        if holder is not None:
+            stmt = stmt.where(WorkLeaseRow.holder == holder)
+        return self._run(f"releasing the lease {key}", lambda s: _changed(s, stmt), write=True)
+
+    def live_lease_keys(self, prefix: str, now: datetime) -> set[str]:
+        """Keys starting with `prefix` whose lease has not expired at `now`."""
+        stmt = select(WorkLeaseRow.key).where(
+            WorkLeaseRow.key.startswith(prefix, autoescape=True), WorkLeaseRow.expires_at > now
+        )
+        return self._run("reading leases", lambda s: set(s.scalars(stmt)))
+
+    def oldest_lease(self, prefix: str, now: datetime) -> tuple[int, datetime | None]:
+        """How many live leases start with `prefix`, and when the oldest was taken."""
+        stmt = select(func.count(), func.min(WorkLeaseRow.taken_at)).where(
+            WorkLeaseRow.key.startswith(prefix, autoescape=True), WorkLeaseRow.expires_at > now
+        )
+
+        def work(session: Session) -> tuple[int, datetime | None]:
+            count, oldest = session.execute(stmt).one()
+            return int(count), oldest
+
+        return self._run("reading leases", work)
+
+    def prune_leases(self, before: datetime) -> int:
+        """Delete leases expired before `before` (the scheduler's housekeeping)."""
+        stmt = delete(WorkLeaseRow).where(WorkLeaseRow.expires_at < before)
+        return self._run("pruning leases", lambda s: _count(s, stmt), write=True)
+
+
+def _changed(session: Session, stmt: Executable) -> bool:
+    return _count(session, stmt) > 0
+
+
+def _count(session: Session, stmt: Executable) -> int:
+    return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
