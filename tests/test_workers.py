@@ -6,6 +6,8 @@ minutes (seconds, with the short leases these tests configure)."""
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,8 @@ import redis
 
 from aggregator.run.demo.server import FeedServer
 from tests.conftest import POSTGRES_URL, _reset_postgres
-from tests.smtp_server import Script, smtp_server
+from tests.smtp_server import Script, free_port, smtp_server
+from tests.tcp_proxy import Proxy, tcp_proxy
 from tests.workers_env import (
     RABBITMQ,
     REDIS,
@@ -25,6 +28,7 @@ from tests.workers_env import (
     kill_group,
     listening,
     owner_of_client_port,
+    redis_server,
     wait_until,
 )
 
@@ -80,9 +84,10 @@ def _assert_exactly_once(deployment: Deployment, script: Script) -> None:
 
 
 def _all_delivered(deployment: Deployment, script: Script) -> bool:
-    return all(script.to(e) for e in deployment.emails) and deployment.count(
-        "SELECT count(*) FROM posts"
-    ) == SOURCES * ITEMS
+    return (
+        all(script.to(e) for e in deployment.emails)
+        and deployment.count("SELECT count(*) FROM posts") == SOURCES * ITEMS
+    )
 
 
 def _flush_redis() -> None:
@@ -151,3 +156,111 @@ def test_rabbitmq_as_broker_sends_each_digest_once(tmp_path: Path, feeds: FeedSe
         finally:
             deployment.stop_all()
         _assert_exactly_once(deployment, script)
+
+
+def _pln_status(deployment: Deployment) -> str:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("pln")
+    env = dict(os.environ, PLN_LOG_FILE=str(deployment.tmp / "status.log"))
+    result = subprocess.run(
+        [str(script), "status", "--config", str(deployment.tmp / "pln.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@needs_redis
+@pytest.mark.needs_server(shutil.which("redis-server") is not None, "needs redis-server")
+def test_broker_down_at_start_is_one_line_then_waited_for(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    script = Script()
+    with smtp_server(script) as smtp_port:
+        broker_port = free_port()
+        deployment = _deployment(tmp_path, feeds, smtp_port, f"redis://127.0.0.1:{broker_port}/0")
+        deployment.write_config()
+        try:
+            deployment.start("worker", "--concurrency", "2", name="worker")
+            deployment.start("run", name="scheduler")
+            wait_until(lambda: deployment.errors().count("error:") >= 2, 30, "both errors")
+            status = _pln_status(deployment)
+            assert f"Queue: cannot reach the broker redis://127.0.0.1:{broker_port}/0" in status
+            with redis_server(broker_port):
+                wait_until(lambda: _all_delivered(deployment, script), 60, "every digest")
+                status = _pln_status(deployment)
+                assert "Workers alive: 1" in status, status
+                time.sleep(1)
+        finally:
+            deployment.stop_all()
+        _assert_exactly_once(deployment, script)
+        errors = deployment.errors()
+        lines = [line for line in errors.splitlines() if line.startswith("error:")]
+        assert len(lines) == 2, errors  # one line each, not one per retry
+        assert all(f"cannot reach the broker redis://127.0.0.1:{broker_port}/0" in x for x in lines)
+        assert "Traceback" not in errors
+
+
+@needs_redis
+def test_broker_lost_and_database_restarted_mid_run_lose_nothing(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    _flush_redis()
+    cut = threading.Event()
+    with (
+        tcp_proxy(REDIS) as broker,
+        tcp_proxy(("127.0.0.1", _pg_port())) as database,
+    ):
+
+        def outage() -> None:
+            if len(script.received) == 3 and not cut.is_set():
+                cut.set()
+                threading.Thread(target=_outage, args=(broker, database)).start()
+
+        script = Script(on_accept=outage)
+        with smtp_server(script) as smtp_port:
+            deployment = _deployment(
+                tmp_path, feeds, smtp_port, f"redis://127.0.0.1:{broker.port}/{REDIS_DB}"
+            )
+            deployment.database_url = _through(POSTGRES_URL, database.port)
+            deployment.write_config()
+            try:
+                for n in range(2):
+                    deployment.start("worker", "--concurrency", "2", name=f"worker-{n}")
+                deployment.start("run", name="scheduler")
+                wait_until(lambda: _all_delivered(deployment, script), 90, "every digest")
+                time.sleep(deployment.lease_seconds + 2)
+            finally:
+                deployment.stop_all()
+            assert cut.is_set()
+            _assert_exactly_once(deployment, script)
+            assert "Traceback" not in deployment.errors()
+
+
+def _outage(broker: Proxy, database: Proxy) -> None:
+    """The broker and the database go away for a few seconds; the broker comes
+    back empty, as a Redis that keeps nothing on disk does."""
+    broker.cut()
+    database.cut()
+    _flush_redis()
+    time.sleep(3)
+    database.restore()
+    broker.restore()
+
+
+def _pg_port() -> int:
+    from sqlalchemy import make_url
+
+    return make_url(POSTGRES_URL).port or 5432
+
+
+def _through(url: str, port: int) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)

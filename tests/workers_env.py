@@ -179,7 +179,17 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
 def redis_server(port: int) -> Iterator[subprocess.Popen[str]]:
     """A Redis of this test's own on `port` (keeps nothing on disk)."""
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,

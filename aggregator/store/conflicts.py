@@ -11,9 +11,8 @@ alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,8 +57,13 @@ def insert_if_new(
     session: Session, table: type[Base], keys: list[str], values: dict[str, Any]
 ) -> bool:
     """Insert one row unless its `keys` are stored; whether it was inserted."""
-    stmt = _insert(session, table).values(values).on_conflict_do_nothing(index_elements=keys)
-    return int(cast(CursorResult[Any], session.execute(stmt)).rowcount) == 1
+    stmt = (
+        _insert(session, table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.__table__.c[keys[0]])
+    )
+    return session.execute(stmt).first() is not None
 
 
 def _insert(session: Session, table: type[Base]) -> Any:

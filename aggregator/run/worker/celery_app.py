@@ -61,6 +61,9 @@ def _settings(queue: QueueConfig) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "broker_connection_timeout": 4.0,
+        # A broker lost mid-task: the task finishes (its outcome is in the
+        # database); its acknowledgement may be lost, and a second copy is a no-op.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_publish_retry_policy": _PUBLISH_RETRY,
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
