@@ -193,9 +193,9 @@ def test_two_schedulers_enqueue_each_unit_once(app: App, clock: FixedClock) -> N
     queue = app.config.queue
     assert queue is not None
     first, second = (
-        Dispatcher(app, queue, lambda name, args: published.append((name, args))) for _ in range(2)
+        Dispatcher(app, queue, lambda name, args: published.append((name, args)), holder=holder)
+        for holder in ("scheduler-1", "scheduler-2")
     )
-    first._holder, second._holder = "scheduler-1", "scheduler-2"
     first.enqueue_due()
     second.enqueue_due()
     first.enqueue_due()

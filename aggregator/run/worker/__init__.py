@@ -8,6 +8,7 @@ tasks, `dispatch` for what `pln run` enqueues, and `status` for what
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -45,7 +46,8 @@ def run_worker(config_path: str, concurrency: int | None = None) -> int:
     register(celery, config.path)
     _wait_for_broker(celery, config.queue)
     argv = ["worker", "--queues", config.queue.task_queue, "--loglevel", "INFO"]
-    argv += ["--without-mingle"]
+    # A node name of its own: `pln status` counts each worker, several per machine too.
+    argv += ["--without-mingle", "--hostname", f"pln{os.getpid()}@%h"]
     argv += ["--without-gossip"]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]

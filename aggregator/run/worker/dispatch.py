@@ -53,12 +53,14 @@ class Dispatcher(Metronome):
         *,
         hooks: Sequence[Hook] = (),
         rebuild: Rebuild | None = None,
+        holder: str = "",
     ) -> None:
-        """Plan with `app`, enqueue with `publish`; `queue` names the broker in errors."""
+        """Plan with `app`, enqueue with `publish`; `queue` names the broker in
+        errors; `holder` names this scheduler in leases (default: host and pid)."""
         super().__init__(app, lambda _app: (), hooks=hooks, rebuild=rebuild)
         self._queue = queue
         self._publish = publish
-        self._holder = f"scheduler:{socket.gethostname()}:{os.getpid()}"
+        self._holder = holder or f"scheduler:{socket.gethostname()}:{os.getpid()}"
         self._broker_down = False
 
     def tick(self) -> TickReport:

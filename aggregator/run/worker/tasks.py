@@ -27,6 +27,7 @@ from aggregator.app.wiring import App, build_app, build_mailer
 from aggregator.domain.errors import RateLimited, StorageError, TemporaryFailure
 from aggregator.domain.logfmt import fields
 from aggregator.run.worker.celery_app import FETCH_TASK, SEND_TASK
+from digests.memo import DigestMemo
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class _Process:
 
     config_path = ""
     app: App | None = None
+    # What the digests of this process work out once (bounded: it forgets
+    # the least recently used), as a `pln send` batch shares it.
+    memo = DigestMemo()
 
     @classmethod
     def get(cls) -> App:
@@ -83,7 +87,7 @@ def send_digest(task: Any, email: str, local_day: str, marker: str) -> str:
     app = _Process.get()
     release_marker(app, marker)
     with closing(build_mailer(app.config.email)) as mailer:
-        outcome = send_unit(app, mailer, email, date.fromisoformat(local_day))
+        outcome = send_unit(app, mailer, email, date.fromisoformat(local_day), _Process.memo)
     if outcome is None:
         return "nothing to do"
     log.info(
