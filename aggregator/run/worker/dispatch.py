@@ -24,7 +24,7 @@ from aggregator.app.units import DigestUnit, fetch_marker, plan_digests, plan_fe
 from aggregator.app.wiring import App
 from aggregator.config.types import QueueConfig
 from aggregator.domain.logfmt import fields
-from aggregator.run.metronome import Hook, Metronome, Rebuild, TickReport
+from aggregator.run.metronome import Changed, Hook, Metronome, Rebuild, TickReport
 from aggregator.run.worker.celery_app import FETCH_TASK, SEND_TASK, one_line
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,12 @@ class Dispatcher(Metronome):
         *,
         hooks: Sequence[Hook] = (),
         rebuild: Rebuild | None = None,
+        changed: Changed | None = None,
         holder: str = "",
     ) -> None:
         """Plan with `app`, enqueue with `publish`; `queue` names the broker in
         errors; `holder` names this scheduler in leases (default: host and pid)."""
-        super().__init__(app, lambda _app: (), hooks=hooks, rebuild=rebuild)
+        super().__init__(app, lambda _app: (), hooks=hooks, rebuild=rebuild, changed=changed)
         self._queue = queue
         self._publish = publish
         self._holder = holder or f"scheduler:{socket.gethostname()}:{os.getpid()}"
