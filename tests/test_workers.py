@@ -108,9 +108,11 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         deployment.write_config()
         try:
             # Cold start: two schedulers (one by mistake) and two workers at once,
-            # on an empty database.
+            # on an empty database. One task at a time each, so the worker killed
+            # holds the stalled send alone (a send killed right after the server's
+            # 250 would rightly stay "unknown", never sent again).
             workers = [
-                deployment.start("worker", "--concurrency", "2", name=f"worker-{n}")
+                deployment.start("worker", "--concurrency", "1", name=f"worker-{n}")
                 for n in range(2)
             ]
             for n in range(2):
