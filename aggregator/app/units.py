@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from aggregator.app.build import Batch
 from aggregator.app.heartbeat import Heartbeat
 from aggregator.app.ingest import fetch_one, record_crash, stale_sources
 from aggregator.app.mailer import Mailer
@@ -165,7 +166,10 @@ def send_unit(
         return _too_soon(repo, job, last_sent, now, False)
     renew = lambda: repo.renew_delivery(claim, app.clock(), ttl)  # noqa: E731
     with Heartbeat(renew, ttl.total_seconds() / 3, f"digest of {email} for {local_day}"):
-        outcome, _ = _attempt(app, mailer, job, now, None, memo or DigestMemo())
+        # A batch of one: its posts are read for this digest alone, and what is
+        # worked out about them goes to the memo this worker process keeps.
+        batch = Batch(now, now, (), {}, memo or DigestMemo())
+        outcome, _ = _attempt(app, mailer, job, now, None, batch)
     return outcome
 
 
