@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,11 @@ from aggregator.domain.delivery import DeliveryState, OutcomeStatus
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult
 from aggregator.run.worker.dispatch import Dispatcher
+from aggregator.run.worker.status import queue_status
 from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
+from tests.smtp_server import free_port
+from tests.workers_env import REDIS, listening
 
 ANA = "ana@school.org"
 DAY = date(2026, 11, 30)
@@ -227,3 +231,31 @@ def test_a_scheduler_says_once_that_the_broker_is_down_and_retries(
     down = False
     assert dispatcher.enqueue_due() == 3  # nothing was marked as enqueued meanwhile
     assert len(published) == 3
+
+
+def test_pln_worker_without_a_queue_says_so_in_one_line(tmp_path: Path) -> None:
+    from tests.test_cli import assert_one_line_error, pln
+
+    config = tmp_path / "pln.toml"
+    config.write_text(
+        '[[sources]]\nkey = "blog"\nkind = "rss"\nurl = "https://blog.example/feed"\n'
+    )
+    assert_one_line_error(pln("worker", "--config", str(config)), "has no [queue]")
+
+
+@pytest.mark.needs_server(listening(REDIS), "needs Redis on 127.0.0.1:6379")
+def test_status_shows_the_queue_the_workers_and_the_oldest_waiting_task(
+    app: App, clock: FixedClock
+) -> None:
+    queue = QueueConfig(broker_url="redis://127.0.0.1:6379/6", task_queue="pln_test_status")
+    app = dataclasses.replace(app, config=dataclasses.replace(app.config, queue=queue))
+    waiting = DigestUnit(ANA, DAY).marker
+    assert app.repo.take_lease(waiting, "scheduler", T0 - timedelta(minutes=7), timedelta(hours=1))
+    status = queue_status(app)
+    assert status is not None and status.problem == "" and status.depth == 0
+    assert status.workers == ()  # none running: a second's ping, unanswered
+    assert status.waiting == 1 and status.oldest_waiting_since == T0 - timedelta(minutes=7)
+    down = dataclasses.replace(queue, broker_url=f"redis://127.0.0.1:{free_port()}/6")
+    app = dataclasses.replace(app, config=dataclasses.replace(app.config, queue=down))
+    status = queue_status(app)
+    assert status is not None and status.problem.startswith("cannot reach the broker")

@@ -51,6 +51,9 @@ def feeds() -> Iterator[FeedServer]:
     routes = {
         f"/{n}.rss": ("application/rss+xml", feed(f"feed-{n}", ITEMS)) for n in range(SOURCES)
     }
+    # A stray end tag crashes feedparser's own parser (TypeError), every time.
+    poison = b'<?xml version="1.0"?><rss version="2.0"><channel></width></channel></rss>'
+    routes["/poison.rss"] = ("application/rss+xml", poison)
     with FeedServer(routes, latency_s=0.2) as srv:
         yield srv
 
@@ -143,12 +146,15 @@ def _in_group(pid: int, group: int) -> bool:
 
 
 @needs_rabbitmq
-def test_rabbitmq_as_broker_sends_each_digest_once(tmp_path: Path, feeds: FeedServer) -> None:
+def test_rabbitmq_as_broker_sends_each_digest_once_past_a_poisoned_source(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
     script = Script()
     with smtp_server(script) as port:
         broker = f"amqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}//"
         deployment = _deployment(tmp_path, feeds, port, broker)
         deployment.task_queue = "pln_test_workers_amqp"
+        deployment.poisoned = True  # its fetch always crashes the parser
         deployment.write_config()
         try:
             deployment.start("worker", "--concurrency", "2", name="worker")
@@ -158,6 +164,8 @@ def test_rabbitmq_as_broker_sends_each_digest_once(tmp_path: Path, feeds: FeedSe
         finally:
             deployment.stop_all()
         _assert_exactly_once(deployment, script)
+        failing = "SELECT count(*) FROM sources WHERE key = 'poison' AND consecutive_failures > 0"
+        assert deployment.count(failing) == 1
 
 
 def _pln_status(deployment: Deployment) -> str:

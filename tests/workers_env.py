@@ -65,6 +65,8 @@ class Deployment:
     lease_seconds: int = 2
     requeue_seconds: int = 5
     task_queue: str = "pln_test_workers"
+    poisoned: bool = False
+    """Add a source "poison" (at /poison.rss) whose feed no parser makes sense of."""
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
@@ -78,10 +80,12 @@ class Deployment:
         offset = now.hour - 12  # Etc/GMT+N is N hours behind UTC: local time is about 12:xx
         zone = f"Etc/GMT{offset:+d}" if offset else "Etc/GMT"
         send_at = (now - timedelta(hours=offset, minutes=1)).strftime("%H:%M")
-        keys = [f"feed-{n}" for n in range(self.sources)]
+        urls = {f"feed-{n}": f"{self.feeds_url}/{n}.rss" for n in range(self.sources)}
+        if self.poisoned:
+            urls["poison"] = f"{self.feeds_url}/poison.rss"
+        keys = list(urls)
         sources = "".join(
-            f'[[sources]]\nkey = "{k}"\nkind = "rss"\nurl = "{self.feeds_url}/{n}.rss"\n\n'
-            for n, k in enumerate(keys)
+            f'[[sources]]\nkey = "{k}"\nkind = "rss"\nurl = "{url}"\n\n' for k, url in urls.items()
         )
         follow = "[" + ", ".join(f'"{k}"' for k in keys) + "]"
         recipients = "".join(
