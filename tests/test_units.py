@@ -233,6 +233,19 @@ def test_a_scheduler_says_once_that_the_broker_is_down_and_retries(
     assert len(published) == 3
 
 
+def test_pln_check_notes_that_workers_want_postgresql(tmp_path: Path) -> None:
+    from tests.test_cli import pln
+
+    config = tmp_path / "pln.toml"
+    config.write_text(
+        '[queue]\nbroker_url = "redis://127.0.0.1:6379/6"\n\n'
+        '[[sources]]\nkey = "blog"\nkind = "rss"\nurl = "https://blog.example/feed"\n'
+    )
+    result = pln("check", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "[queue] with a SQLite database" in result.stdout and "use PostgreSQL" in result.stdout
+
+
 def test_pln_worker_without_a_queue_says_so_in_one_line(tmp_path: Path) -> None:
     from tests.test_cli import assert_one_line_error, pln
 

@@ -60,6 +60,12 @@ def config_gaps(config: Config) -> tuple[list[str], list[str]]:
         notes.append(f"{config.path}: no [[recipients]] yet: nothing will be sent")
     if config.email.public_url:
         notes.append(_email_public_url_note(config))
+    if config.queue is not None and config.database.url.startswith("sqlite"):
+        notes.append(
+            f"{config.path}: [queue] with a SQLite database: workers on other machines "
+            "cannot share it, and one machine's workers wait for each other's writes; "
+            'use PostgreSQL ([database] url = "postgresql+psycopg://...")'
+        )
     return errors, notes
 
 
