@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
@@ -30,14 +31,17 @@ from aggregator.app.mailer import Mailer
 from aggregator.app.retention import DailyPruner
 from aggregator.app.send import LEASE, send_due_digests
 from aggregator.app.wiring import App, build_app, build_mailer
+from aggregator.config.types import Config
 from aggregator.domain.address import identity, parse_mailbox
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.delivery import Claim, DeliveryOutcome
 from aggregator.domain.errors import PLNError, StorageError
 from aggregator.domain.logfmt import fields
 from aggregator.run.metronome import TICK, Hook, Metronome, build_scheduler
-from aggregator.run.web.serve import serve_beside
 from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from aggregator.run.web.serve import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +214,16 @@ def make_metronome(
     return Metronome(app, Sender(mailer), hooks=hooks, rebuild=rebuild, changed=watch)
 
 
+def _serve_web(config_path: str, config: Config) -> tuple[WebServer, threading.Thread] | None:
+    """The web pages in a thread when `[web] listen` is set, else None."""
+    if not config.web.listen:
+        return None
+    # Flask is loaded only by a service that serves pages.
+    from aggregator.run.web.serve import serve_beside
+
+    return serve_beside(config_path, config)
+
+
 def run_service(
     config_path: str,
     clock: Clock = utc_now,
@@ -231,7 +245,7 @@ def run_service(
     if queue is not None:
         every = timedelta(seconds=queue.tick_seconds)
     scheduler = build_scheduler(metronome, every)
-    web = serve_beside(config_path, metronome.app.config)
+    web = _serve_web(config_path, metronome.app.config)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping on %s", signal.Signals(signum).name, extra=fields(event="stop"))
