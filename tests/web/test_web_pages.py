@@ -62,3 +62,40 @@ def test_a_broken_edit_gives_503_without_details_then_recovers(
     assert "broken" not in response.get_data(as_text=True)
     web_config.write_text(good + "\n")
     assert admin_client.get("/admin/").status_code == 200
+
+
+def test_the_home_lists_failing_sources_and_stuck_deliveries_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.app.config import load_config
+    from aggregator.app.ingest import fetch_sources
+    from aggregator.app.wiring import build_app
+    from aggregator.domain.errors import FetchError
+    from tests.fakes import FakeConnector
+    from tests.web.conftest import add_admin
+    from tests.web.test_web_deliveries import record_deliveries
+
+    monkeypatch.setenv("PLN_WEB_SECRET", SECRET)
+    hostile = '<script>alert("name")</script>'
+    config = write_web_config(tmp_path)
+    config.write_text(config.read_text().replace("An education blog", hostile.replace('"', '\\"')))
+    failing = FakeConnector(script={"edu-blog": [FetchError("edu-blog", "HTTP 500 <b>oops</b>")]})
+    with build_app(load_config(config), connectors={"rss": failing}) as app:
+        fetch_sources(app, ["edu-blog"])
+    record_deliveries(config)
+    add_admin(config)
+    app = create_app(config, connectors={})
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    body = client.get("/admin/").get_data(as_text=True)
+    app.extensions["pln_state"].close()
+    assert "Failing sources (1)" in body
+    assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;" in body and "<script>" not in body
+    assert "&lt;b&gt;oops&lt;/b&gt;" in body
+    assert "Deliveries (2)" in body  # Ana's unknown day 2 and Ben's failed day 1
+    assert "ben@school.org</strong>: 2026-12-01: failed" in body
+
+
+def test_the_home_says_when_nothing_needs_attention(admin_client: FlaskClient) -> None:
+    body = admin_client.get("/admin/").get_data(as_text=True)
+    assert "Nothing: every source answered" in body
