@@ -159,7 +159,6 @@ def assert_consistent(db: Path, expected_by_etag: dict[str, int]) -> None:
 def test_killed_fetches_leave_a_consistent_database_and_lose_or_duplicate_nothing(
     server: FeedServer, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
     config = write_config(tmp_path, server)
     db = tmp_path / "pln.db"
     rng = random.Random(6)
@@ -193,4 +192,3 @@ def test_killed_fetches_leave_a_consistent_database_and_lose_or_duplicate_nothin
         again = fetch_sources(app)
         assert sum(o.new_posts + o.updated_posts for o in again) == 0
     assert_consistent(db, etags)
-    assert time.monotonic() - started < 20
