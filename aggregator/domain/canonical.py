@@ -96,6 +96,8 @@ def _is_tracking(host: str, key: str) -> bool:
 
 def _query(host: str, query: str) -> str:
     """The query without tracking parameters, sorted so that order does not matter."""
+    if not query:  # most URLs: no need to parse and re-encode nothing
+        return ""
     pairs = [
         (key, value)
         for key, value in parse_qsl(query, keep_blank_values=True)

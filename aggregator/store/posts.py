@@ -145,8 +145,12 @@ def keyed(post: Post) -> Post:
     """`post` with its keys worked out (`with_keys`) and its content hash pinned first.
 
     The hash is of the post as its source sent it, so that the next fetch
-    of the same post compares equal whatever the keys fill in.
+    of the same post compares equal whatever the keys fill in. A post that
+    comes with both already (the rss connector works the keys out in its
+    parse workers, off this single writer's thread) is stored as it is.
     """
+    if post.story_keys is not None and post.content_hash:
+        return post
     return with_keys(replace(post, content_hash=content_hash_of(post)))
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from aggregator.domain.images import is_tracker_url
 from aggregator.domain.post import Post
+from aggregator.domain.story import keys_of
 from connectors.sanitize import html_to_text, one_line, plain_text, sanitize_html
 
 __all__ = ["RawItem", "byline", "to_post", "web_url"]
@@ -86,7 +87,9 @@ def to_post(
     content, so an item with neither keeps the same id on every fetch.
     Date: published, else updated, else `undated_at` (default `now`: first
     seen); never later than `now`. URLs are absolute http(s) or dropped.
-    Bylines lose e-mail addresses.
+    Bylines lose e-mail addresses. The post's keys (canonical URL, story
+    keys) are worked out here, where the feed is parsed (a worker process
+    when there is a parse pool), not on the thread that stores it.
     """
     base = web_url(raw.base, feed_url) or feed_url
     link = web_url(raw.link, base)
@@ -99,6 +102,8 @@ def to_post(
         return None
     external_id = raw.id.strip() or link or "sha256:" + _digest((raw.title, raw.content))
     when = raw.published_at or raw.updated_at or undated_at or now
+    links = _links(html)
+    keys = keys_of(url=link, declared_url="", links=links)
     return Post(
         source_key=source_key,
         external_id=external_id,
@@ -114,8 +119,10 @@ def to_post(
         image_url=image_url,
         hashtags=_hashtags(raw.tags),
         language=raw.language or None,
-        links=_links(html),
+        links=links,
         content_hash=_digest(raw.fingerprint),
+        canonical_url=keys.canonical_url,
+        story_keys=keys.story_keys,
     )
 
 
