@@ -72,6 +72,11 @@ def _write_project_config(path: Path, db: Path, base_url: str, feeds: int, worke
         "[fetch]",
         "timeout_seconds = 60",
         f"workers = {workers}",
+        # Every feed of the corpus is served by one loopback server, where
+        # the real corpus would be 500 blogs on as many hosts: the per-host
+        # politeness limit would otherwise hold the project (and only the
+        # project) to a handful of requests at once.
+        f"max_per_host = {workers}",
         f'allow_private = ["{host_port}"]',
         "",
     ]
