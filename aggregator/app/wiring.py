@@ -19,7 +19,7 @@ from connectors import REGISTRY, connector_factory
 from connectors.base import Connector, ConnectorContext
 from connectors.http.guard import make_session
 from connectors.limits import Limits, local_limits
-from connectors.rss.connector import RssConnector
+from connectors.rss.connector import RssConnector, parse_new_items
 
 
 @dataclass
@@ -140,6 +140,11 @@ def _parse_pool(config: Config, pools: list[Executor]) -> Executor | None:
         return None
     # forkserver: fork is unsafe once fetch threads run, spawn is slower.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context(method))
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports the parser once and every worker forks from it,
+        # sharing those pages, instead of each worker importing it again.
+        context.set_forkserver_preload(["__main__", parse_new_items.__module__])
+    pool = ProcessPoolExecutor(max_workers=cores, mp_context=context)
     pools.append(pool)
     return pool
