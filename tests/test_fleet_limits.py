@@ -287,3 +287,22 @@ def test_one_process_counts_logins_the_same_way() -> None:
     held = logins.admit("bluesky:teacher.bsky.social", NOW)
     assert held is not None and held.until == NOW + timedelta(hours=1)
     assert logins.admit("bluesky:teacher.bsky.social", NOW + timedelta(hours=1, seconds=1)) is None
+
+
+@needs_redis
+def test_with_a_queue_every_process_built_from_the_config_shares_the_limits(flushed: str) -> None:
+    from aggregator.app.wiring import build_limits
+    from aggregator.config.types import QueueConfig
+
+    config = Config(queue=QueueConfig(broker_url=flushed))
+    first, second = build_limits(config), build_limits(config)  # as two workers would
+    assert first.budgets.take("x:k:2021-09-22", most=300, least=30, limit=400, floor=0) == 300
+    assert second.budgets.take("x:k:2021-09-22", most=300, least=30, limit=400, floor=0) == 100
+    held = [first.hosts.acquire("feeds.example.org", 1) for _ in range(4)]  # max_per_host 4
+    with pytest.raises(HostBusy):
+        second.hosts.acquire("feeds.example.org", 0)
+    for release in held:
+        release()
+    # Without a queue, each process counts for itself, as before.
+    alone = build_limits(Config())
+    assert alone.budgets.take("x:k:2021-09-22", most=300, least=30, limit=400, floor=0) == 300

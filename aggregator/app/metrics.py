@@ -93,6 +93,12 @@ def record_sent() -> None:
         _metrics.digests_sent.inc()
 
 
+def observe_task(task: str, seconds: float) -> None:
+    """Count one run of `task` that took `seconds`."""
+    if _metrics is not None:
+        _metrics.task_seconds.labels(task=task).observe(seconds)
+
+
 @contextmanager
 def timed_task(task: str) -> Iterator[None]:
     """Time the block as one run of `task`, whether it ends well or not."""
@@ -100,8 +106,7 @@ def timed_task(task: str) -> Iterator[None]:
     try:
         yield
     finally:
-        if _metrics is not None:
-            _metrics.task_seconds.labels(task=task).observe(time.perf_counter() - started)
+        observe_task(task, time.perf_counter() - started)
 
 
 def exposition() -> tuple[bytes, str]:

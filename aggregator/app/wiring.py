@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ from connectors.base import Connector, ConnectorContext
 from connectors.http.guard import make_session
 from connectors.limits import Limits, local_limits
 from connectors.rss.connector import RssConnector, parse_new_items
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,8 +120,23 @@ def build_app(
 
 
 def build_limits(config: Config) -> Limits:
-    """The per-host slots, read budgets and login limits of this process."""
-    return local_limits(config.fetch.max_per_host)
+    """The per-host slots, read budgets and login limits every fetch respects:
+    kept in Redis, for the whole fleet, when workers share a queue
+    (`[queue] redis_url`, or a Redis broker); in this process otherwise."""
+    per_host = config.fetch.max_per_host
+    url = config.queue.limits_url() if config.queue is not None else ""
+    if not url:
+        if config.queue is not None:
+            log.warning(
+                "[queue] has no Redis (redis_url): per-host limits and read budgets "
+                "hold per worker process, not for the fleet"
+            )
+        return local_limits(per_host)
+    from aggregator.app.fleet_limits import redis_limits  # redis comes with the workers extra
+
+    # A slot outlives the longest request (the fetch deadline), so only a dead
+    # worker's slot ever expires, within a minute and a half.
+    return redis_limits(url, per_host, hold_s=3 * config.fetch.timeout_seconds + 30)
 
 
 def build_mailer(config: EmailConfig) -> Mailer:

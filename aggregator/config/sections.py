@@ -64,6 +64,8 @@ _QUEUE_KEYS = (
     "tick_seconds",
     "requeue_seconds",
     "task_queue",
+    "redis_url",
+    "metrics_listen",
 )
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
@@ -334,7 +336,10 @@ def read_queue(table: Table, environ: Mapping[str, str]) -> QueueConfig | None:
     if not _QUEUE_NAME.match(name):
         table.problem("task_queue", "must be 1 to 100 letters, digits, '_', '.' or '-'")
         name = default.task_queue
+    redis_url, metrics_listen = _read_queue_extras(table)
     return QueueConfig(
+        redis_url=redis_url,
+        metrics_listen=metrics_listen,
         task_queue=name,
         broker_url=url,
         password=read_secret(table, "password_env", environ, _needed(table, "password_env")),
@@ -342,3 +347,22 @@ def read_queue(table: Table, environ: Mapping[str, str]) -> QueueConfig | None:
         tick_seconds=table.whole("tick_seconds", default.tick_seconds, 1, 3600),
         requeue_seconds=table.whole("requeue_seconds", default.requeue_seconds, 1, 86400),
     )
+
+
+def _read_queue_extras(table: Table) -> tuple[str, str]:
+    """`[queue] redis_url` (the fleet's shared limits) and `metrics_listen` (HOST:PORT)."""
+    redis_url = table.text("redis_url", "")
+    try:
+        parts = urlsplit(redis_url)
+        bad_port = parts.port is not None and not 0 < parts.port < 65536
+    except ValueError:
+        parts, bad_port = urlsplit(""), True
+    if redis_url and (parts.scheme not in ("redis", "rediss") or bad_port):
+        table.problem("redis_url", "not a Redis URL, like redis://127.0.0.1:6379/1")
+    elif parts.password is not None:
+        table.problem("redis_url", "secrets are never written in the file: leave the password out")
+    listen = table.text("metrics_listen", "")
+    host, _, port = listen.rpartition(":")
+    if listen and not (host and port.isdigit() and 0 < int(port) < 65536):
+        table.problem("metrics_listen", 'not HOST:PORT, like "0.0.0.0:9464"')
+    return redis_url, listen

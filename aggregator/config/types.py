@@ -114,6 +114,18 @@ class QueueConfig:
     broker lost it (a restarted Redis keeps nothing)."""
     task_queue: str = "pln"
     """The broker's queue: deployments sharing one broker each need their own."""
+    redis_url: str = ""
+    """The Redis keeping the fleet's shared limits (per-host slots, read budgets,
+    logins); "" for the broker's own when it is Redis."""
+    metrics_listen: str = ""
+    """HOST:PORT where each worker answers Prometheus's scrapes; "" for none."""
+
+    def limits_url(self) -> str:
+        """Where the fleet's shared limits are kept: `redis_url`, else the broker
+        when it is Redis (password included: for connecting only), else ""."""
+        if self.redis_url:
+            return self.redis_url
+        return self.url() if self.broker_url.startswith(("redis://", "rediss://")) else ""
 
     def url(self) -> str:
         """The broker URL with the password in it: for connecting only, never for a log."""

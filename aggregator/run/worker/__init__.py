@@ -19,6 +19,7 @@ from aggregator.config.types import QueueConfig
 from aggregator.domain.errors import PLNError
 from aggregator.domain.logfmt import fields
 from aggregator.run.worker.celery_app import broker_problem, make_celery, shown_broker
+from aggregator.run.worker.observe import start_worker_metrics
 from aggregator.run.worker.tasks import register
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def run_worker(config_path: str, concurrency: int | None = None) -> int:
         )
     celery = make_celery(config.queue)
     register(celery, config.path)
+    start_worker_metrics(config.queue, concurrency)
     _wait_for_broker(celery, config.queue)
     argv = ["worker", "--queues", config.queue.task_queue, "--loglevel", "INFO"]
     # A node name of its own: `pln status` counts each worker, several per machine too.
