@@ -12,8 +12,6 @@ with one line saying so.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,9 +22,9 @@ import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
 from aggregator.app.config_edit import ConfigEdit
+from aggregator.app.source_admin import suggested_key
 from aggregator.config.types import Config
 from aggregator.domain.errors import PLNError
-from aggregator.domain.limits import SOURCE_KEY_CHARS
 from connectors.rss.connector import RssConnector
 from connectors.rss.options import http_url
 
@@ -35,8 +33,6 @@ __all__ = ["MAX_OPML_BYTES", "OpmlError", "OpmlImport", "export_opml", "import_o
 MAX_OPML_BYTES = 5_000_000
 # The source kind of a feed, which is also OPML's outline type for one.
 _FEED = RssConnector.kind
-_KEY_CHARS = 60  # a readable key; the column would take SOURCE_KEY_CHARS
-_NOT_KEY = re.compile(r"[^a-z0-9]+")
 
 
 class OpmlError(PLNError):
@@ -104,7 +100,7 @@ def import_opml(
         if problem:
             report.problems.append(f"{feed.where}: {problem}")
             continue
-        key = _new_key(feed, taken)
+        key = suggested_key(feed.title, feed.url, taken)
         values: dict[str, str | None] = {"key": key, "kind": _FEED, "url": feed.url}
         values["name"] = feed.title or None
         edit.add("sources", values)
@@ -169,20 +165,3 @@ def _same(url: str) -> str:
     scheme, _, rest = url.strip().partition("://")
     host, slash, path = rest.partition("/")
     return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
-
-
-def _new_key(feed: _Feed, taken: set[str]) -> str:
-    """A key from the feed's title (else its host), unused so far."""
-    host = feed.url.partition("://")[2].partition("/")[0]
-    base = _slug(feed.title) or _slug(host) or "feed"
-    key, number = base, 2
-    while key in taken:
-        key = f"{base}-{number}"
-        number += 1
-    return key[:SOURCE_KEY_CHARS]
-
-
-def _slug(text: str) -> str:
-    """Lower-case ASCII letters and digits joined by -, at most 60 characters."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _NOT_KEY.sub("-", plain.lower()).strip("-")[:_KEY_CHARS].strip("-")

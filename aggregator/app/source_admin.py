@@ -8,20 +8,26 @@
 - `source_values`: a submitted form made into the values of a
   `[[sources]]` entry, typed as the file writes them (the config check
   then judges them, and its problems go back next to the fields);
-- `propose_sources`: feed discovery for an address pasted in.
+- `propose_sources`: feed discovery for an address pasted in;
+- `add_source`, `update_source`, `set_paused`, `remove_source`: the edits,
+  each one config edit (checked, atomic, refused over a newer file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from aggregator.app.config_edit import Value
+from aggregator.app.config_edit import ConfigEdit, Value
 from aggregator.app.health import is_stale
 from aggregator.app.wiring import App
 from aggregator.config.types import Config
 from aggregator.domain.clock import Clock, utc_now
+from aggregator.domain.limits import SOURCE_KEY_CHARS
 from aggregator.domain.source import Option, SourceConfig, SourceStatus
 from connectors import REGISTRY
 from connectors.http.guard import make_session
@@ -32,13 +38,20 @@ __all__ = [
     "FormField",
     "KindForm",
     "SourceView",
+    "add_source",
     "kind_forms",
     "propose_sources",
+    "remove_source",
+    "set_paused",
     "source_values",
     "source_views",
+    "suggested_key",
+    "update_source",
 ]
 
 POSTS_A_DAY_OVER = timedelta(days=7)
+_KEY_CHARS = 60  # a readable key; the column would take SOURCE_KEY_CHARS
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +107,18 @@ def source_views(app: App, stale_after: timedelta | None = None) -> list[SourceV
     statuses = {s.key: s for s in app.repo.source_statuses(with_post_counts=False)}
     recent = app.repo.posts_since(now - POSTS_A_DAY_OVER)
     days = POSTS_A_DAY_OVER / timedelta(days=1)
+    targets = _target_options()
     views = []
     for source in app.config.sources:
         status = statuses.get(source.key)
         spec = REGISTRY.get(source.kind)
+        options = dict(source.options)
+        target = " · ".join(options[n] for n in targets.get(source.kind, ()) if options.get(n))
         views.append(
             SourceView(
                 source=source,
                 network=spec.network.label if spec else source.kind,
-                target=_target(source),
+                target=target,
                 status=status,
                 posts_a_day=round(recent.get(source.key, 0) / days, 1),
                 is_stale=status is not None and is_stale(status, now, stale_after),
@@ -111,15 +127,13 @@ def source_views(app: App, stale_after: timedelta | None = None) -> list[SourceV
     return views
 
 
-def _target(source: SourceConfig) -> str:
-    """What the source reads, in one short line: its URL, query, tag..."""
-    options = dict(source.options)
-    for name in ("url", "query", "username", "list_id", "page_id", "group_id", "host"):
-        if options.get(name):
-            return options[name]
-    if options.get("tag"):
-        return f"#{options['tag']} on {options.get('instance', '')}"
-    return ""
+def _target_options() -> dict[str, list[str]]:
+    """Per kind, the options that say what a source reads, in one short line:
+    its required ones (a URL, a query, a server and a tag...), secrets' names aside."""
+    return {
+        kind: [name for name, o in spec.options.items() if o.required and o.type != "env"]
+        for kind, spec in REGISTRY.items()
+    }
 
 
 def kind_forms() -> dict[str, KindForm]:
@@ -195,3 +209,58 @@ def next_fetch(view: SourceView, now: datetime) -> datetime | None:
     if view.status.wait_until is not None:
         planned = max(planned, view.status.wait_until)
     return planned
+
+
+def suggested_key(name: str, url: str, taken: Collection[str]) -> str:
+    """A key from a source's name (else its URL's host), not in `taken`."""
+    host = url.partition("://")[2].partition("/")[0]
+    base = _slug(name) or _slug(host) or "source"
+    key, number = base, 2
+    while key in taken:
+        key = f"{base}-{number}"
+        number += 1
+    return key[:SOURCE_KEY_CHARS]
+
+
+def _slug(text: str) -> str:
+    """Lower-case ASCII letters and digits joined by -, at most 60 characters."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _NOT_KEY.sub("-", plain.lower()).strip("-")[:_KEY_CHARS].strip("-")
+
+
+def add_source(path: str | Path, kind: str, form: Mapping[str, str], expected: str) -> str:
+    """Add a source of `kind` from a submitted form; returns its key.
+
+    `expected` is the fingerprint of the file the form was made from.
+    Raises EditRejected (problems by field), StaleConfig, ConfigEditError.
+    """
+    edit = ConfigEdit.open(path, expected=expected)
+    values = source_values(kind, form, editing=False)
+    edit.add("sources", {name: value for name, value in values.items() if value is not None})
+    edit.save()
+    return str(values["key"])
+
+
+def update_source(path: str | Path, key: str, form: Mapping[str, str], expected: str) -> None:
+    """Change a source's name, interval and own options from a submitted form."""
+    edit = ConfigEdit.open(path, expected=expected)
+    kind = next(str(e.get("kind", "")) for e in edit.entries("sources") if e.get("key") == key)
+    edit.update("sources", key, source_values(kind, form, editing=True))
+    edit.save()
+
+
+def set_paused(path: str | Path, key: str, paused: bool, expected: str) -> None:
+    """Pause a source (`paused = true`) or resume it (the key removed)."""
+    edit = ConfigEdit.open(path, expected=expected)
+    edit.update("sources", key, {"paused": True if paused else None})
+    edit.save()
+
+
+def remove_source(path: str | Path, key: str, expected: str) -> list[str]:
+    """Remove a source and take it out of every recipient's follows;
+    returns those recipients' addresses. Its posts stay in the database."""
+    edit = ConfigEdit.open(path, expected=expected)
+    edit.remove("sources", key)
+    unfollowed = edit.drop_follow(key)
+    edit.save()
+    return unfollowed
