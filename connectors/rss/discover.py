@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import requests
@@ -32,6 +32,7 @@ from connectors.rss.parse import read_feed
 
 __all__ = ["Proposal", "discover_feeds", "feeds_at_usual_paths"]
 
+PROBE_TIMEOUT_S = 4.0
 WELL_KNOWN_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
 _WHO = "discovery"  # what fetch errors are attributed to: no source exists yet
 _PAGE_ACCEPT = "text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.5"
@@ -147,7 +148,10 @@ def feeds_at_usual_paths(
     url: str, session: requests.Session, limits: FetchConfig, clock: Clock
 ) -> list[Proposal]:
     """The first usual feed path of `url`'s site that answers with a feed
-    (at most one: the paths are tried in turn until one does)."""
+    (at most one: the paths are tried in turn until one does). Each try gets
+    at most `PROBE_TIMEOUT_S`, so a site that drops them all costs seconds,
+    not minutes, while an admin waits."""
+    limits = replace(limits, timeout_seconds=min(limits.timeout_seconds, PROBE_TIMEOUT_S))
     for path in WELL_KNOWN_PATHS:
         try:
             response = _get(session, urljoin(url, path), limits, "*/*")
