@@ -105,6 +105,7 @@ def test_a_rejected_edit_shows_the_problems_next_to_the_fields_and_changes_nothi
     assert 'id="e-interval_minutes"' in body and "at least 5" in body
     assert 'aria-describedby="h-url e-url"' in body and 'aria-invalid="true"' in body
     assert 'value="ftp://x"' in body  # what was typed stays
+    assert "Not fetched yet." in body
 
 
 def test_a_form_loaded_before_someone_else_saved_is_refused_with_a_clear_message(

@@ -236,6 +236,7 @@ def _form(
         problems=problems,
         general=[m for name, ms in problems.items() if name not in known for m in ms],
         source=editing,
+        health=_health_line(editing.key) if editing else "",
         fingerprint=values.get("fingerprint") or _fingerprint(),
     )
 
@@ -251,6 +252,19 @@ def edit(key: str) -> str:
     values = {"name": source.name, "interval_minutes": str(source.interval_minutes or "")}
     values |= dict(source.options)
     return _form(source.kind, values, {}, editing=source)
+
+
+def _health_line(key: str) -> str:
+    """The source's last fetch and error, in one line for its page."""
+    state = web_state()
+    statuses = state.app.repo.source_statuses([key])
+    if not statuses or statuses[0].last_attempt_at is None:
+        return "Not fetched yet."
+    status, now = statuses[0], state.app.clock()
+    line = f"Last fetch {_ago(status.last_attempt_at, now)}; posts stored: {status.posts_stored}."
+    if status.last_error:
+        line += f" Last error: {status.last_error}"
+    return line
 
 
 @bp.post("/<key>")

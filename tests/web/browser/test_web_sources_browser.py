@@ -137,6 +137,7 @@ def test_adding_a_blog_by_its_home_page_with_the_keyboard_alone(
 
     page.get_by_role("button", name="Fetch now").click()
     assert "Fetched ms-rivera-s-class-blog: 1 new" in page.get_by_role("status").inner_text()
+    assert "Last fetch 0 min ago; posts stored: 1." in page.inner_text("main")
     page.get_by_role("link", name="Remove…").click()
     axe_check(page)
 
