@@ -37,3 +37,14 @@ def test_paused_is_a_true_or_false_key_of_any_source() -> None:
         assert [p.key for p in exc.problems] == ["sources[1].paused"]
     else:
         raise AssertionError("paused = 'yes' was accepted")
+
+
+def test_the_scheduler_of_workers_never_enqueues_a_paused_source(db_url: str) -> None:
+    from datetime import timedelta
+
+    from aggregator.app.units import plan_fetches
+
+    config = make_config(db_url, ["kept", "paused"])
+    config = replace(config, sources=(config.sources[0], replace(config.sources[1], paused=True)))
+    with build_app(config, clock=FixedClock(), connectors={}) as app:
+        assert plan_fetches(app, timedelta(0)) == ["kept"]

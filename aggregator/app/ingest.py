@@ -84,7 +84,7 @@ def fetch_sources(
 
 def fetch_due_sources(app: App, progress: Progress | None = None) -> list[FetchOutcome]:
     """Fetch only the sources whose next attempt time has come (the scheduler's job)."""
-    due = set(app.repo.due_source_keys(app.clock())) - _paused(app)
+    due = set(app.repo.due_source_keys(app.clock())) - paused_keys(app)
     statuses = app.repo.source_statuses(sorted(due), include_inactive=False, with_post_counts=False)
     return _run(app, statuses, progress)
 
@@ -126,7 +126,7 @@ def stale_sources(app: App, keys: Sequence[str], older_than: timedelta) -> list[
     `older_than` (see `refresh_stale_sources`)."""
     cutoff = app.clock() - older_than
     statuses = app.repo.source_statuses(
-        sorted(set(keys) - _paused(app)), include_inactive=False, with_post_counts=False
+        sorted(set(keys) - paused_keys(app)), include_inactive=False, with_post_counts=False
     )
     return [
         s
@@ -135,7 +135,8 @@ def stale_sources(app: App, keys: Sequence[str], older_than: timedelta) -> list[
     ]
 
 
-def _paused(app: App) -> set[str]:
+def paused_keys(app: App) -> set[str]:
+    """The keys of the sources paused in the configuration: never fetched."""
     return {source.key for source in app.config.sources if source.paused}
 
 
@@ -163,7 +164,7 @@ def _run(
 
 
 def _fetch_all(app: App, statuses: Sequence[SourceStatus]) -> Iterator[FetchOutcome]:
-    now, paused = app.clock(), _paused(app)
+    now, paused = app.clock(), paused_keys(app)
     runnable: list[SourceStatus] = []
     for status in statuses:
         reason = "paused in the configuration" if status.key in paused else None

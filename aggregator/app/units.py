@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from aggregator.app.build import Batch
 from aggregator.app.heartbeat import Heartbeat
-from aggregator.app.ingest import fetch_one, record_crash, stale_sources
+from aggregator.app.ingest import fetch_one, paused_keys, record_crash, stale_sources
 from aggregator.app.mailer import Mailer
 from aggregator.app.send import LEASE, _attempt, _Job, _skip_missed, _too_soon
 from aggregator.app.wiring import App
@@ -74,7 +74,8 @@ def plan_fetches(app: App, refresh_within: timedelta) -> list[str]:
     within `refresh_within`; none that a worker is fetching or that waits in
     the queue already."""
     now, repo = app.clock(), app.repo
-    keys = list(repo.due_source_keys(now))
+    paused = paused_keys(app)
+    keys = [key for key in repo.due_source_keys(now) if key not in paused]
     if refresh_within:
         soon = sending_soon(
             now, app.config.recipients, refresh_within, app.config.calendar.holidays
