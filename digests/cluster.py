@@ -54,11 +54,16 @@ def account_of(post: Post) -> str:
 
 def activity_of(posts: Iterable[Post]) -> dict[str, Activity]:
     """Each account's `Activity` over `posts` (a window's), by `account_of`."""
-    found: dict[str, Activity] = {}
+    totals: dict[str, list[int]] = {}
     for post in posts:
-        was = found.get(account_of(post), Activity())
-        found[account_of(post)] = Activity(was.engagement + post.engagement.total, was.shares + 1)
-    return found
+        key = account_of(post)
+        done = totals.get(key)
+        if done is None:
+            totals[key] = [post.engagement.total, 1]
+        else:
+            done[0] += post.engagement.total
+            done[1] += 1
+    return {key: Activity(engagement, shares) for key, (engagement, shares) in totals.items()}
 
 
 class _Activity(Mapping[str, Activity]):

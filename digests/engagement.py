@@ -94,9 +94,9 @@ def engagement_percentiles(posts: Sequence[Post]) -> dict[PostKey, float]:
     """
     result: dict[PostKey, float] = {}
     for members in _by_source(posts):
-        values = sorted(weighted_engagement(p) for p in members)
-        for post in members:
-            value = weighted_engagement(post)
+        weighted = [weighted_engagement(p) for p in members]
+        values = sorted(weighted)
+        for post, value in zip(members, weighted, strict=True):
             below, upto = bisect_left(values, value), bisect_right(values, value)
             result[(post.source_key, post.external_id)] = (below + upto) / 2 / len(values)
     return result

@@ -145,7 +145,8 @@ class TextFacts:
 
 
 class DigestMemo:
-    """`TextFacts` by post, at most `size` of them; near-identical verdicts by
+    """`TextFacts` by post, at most `size` of them (the first made are
+    forgotten first); near-identical verdicts by
     pair of texts, at most `verdict_size`; the MinHash values of at most
     `word_size` words; and the vocabulary of the texts seen, each word's
     bit in `TextFacts.mask` (a batch's texts have some tens of thousands)."""
@@ -156,7 +157,9 @@ class DigestMemo:
         word_size: int = WORD_MEMO_SIZE,
         verdict_size: int = VERDICT_MEMO_SIZE,
     ) -> None:
-        self.facts: Recent[Hashable, TextFacts] = Recent(size)
+        # Oldest first: a batch's posts fit, and a hit costs one lookup.
+        self.facts: dict[Hashable, TextFacts] = {}
+        self.size = size
         self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
         self.vocabulary: dict[str, int] = {}
         # The near-identical pairs of the batch's pool of posts, once known.
@@ -178,13 +181,15 @@ class DigestMemo:
         its content hash (which fingerprints what its source sent), else its
         title, text and hashtags."""
         key = post.content_hash or (post.title, post.text, post.hashtags)
-        found = self.facts.find(key)
+        found = self.facts.get(key)
         if found is None:
             title = post.title or ""
             words = clean_words(title, post.text)
             spam = spam_signals_of(title, post.text, post.hashtags)
             signature = signature_of_words(words, self.minhashes)
-            found = self.facts.put(key, TextFacts(post, signature, spam, self._mask(words)))
+            found = self.facts[key] = TextFacts(post, signature, spam, self._mask(words))
+            if len(self.facts) > self.size:
+                del self.facts[next(iter(self.facts))]
         return found
 
     def _mask(self, words: Iterable[str]) -> int:

@@ -100,9 +100,15 @@ def score_story(
         sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
     age_hours = max((now - newest).total_seconds(), 0.0) / 3600
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
-    found = boost is not None and any(mentions(boost, p, memo.facts_of(p)) for p in own)
+    lead = memo.facts_of(story.lead)
+    if boost is None:
+        found = False
+    elif len(own) == 1:  # its lead
+        found = mentions(boost, story.lead, lead)
+    else:
+        found = any(mentions(boost, p, memo.facts_of(p)) for p in own)
     bonus = BOOST_BONUS if found else 0.0
-    reasons = memo.facts_of(story.lead).spam
+    reasons = lead.spam
     if reasons:
         base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
         penalty = -(1 - SPAM_KEEP) * base
