@@ -40,6 +40,9 @@ from aggregator.domain.story import (
 # Entries each table holds: a signature is about 300 bytes with its key, a
 # verdict or a post's spam signals less; a day's posts of a large network fit.
 MEMO_SIZE = 50_000
+# Words given a bit of their own; past that a new vocabulary is started (a
+# worker's memo lives for weeks, and numbers and names are words too).
+VOCABULARY_SIZE = 500_000
 # Verdicts on pairs of texts: a digest of 1,000 posts asks about 2,000, and
 # a pair comes back in the digest of everyone following both its sources.
 # About 150 bytes each.
@@ -107,8 +110,8 @@ class TextFacts:
     title and text case-folded, for a first test of mute and boost words,
     and `terms` what was found of them (`digests.select`), by the pattern
     of the phrases looked for. `size` is how many distinct words it has
-    and `mask` which, one bit per word of the memo's vocabulary: two texts'
-    common words are counted without a set of either. The words themselves
+    and `mask` which, one bit per word of `vocabulary` (the memo's when they
+    were made): two texts' common words are counted without a set of either. The words themselves
     are cleaned again when asked for (only texts near-identical by those
     counts need them): kept, a day's would take hundreds of megabytes.
     """
@@ -125,9 +128,17 @@ class TextFacts:
         "size",
         "spam",
         "terms",
+        "vocabulary",
     )
 
-    def __init__(self, post: Post, signature: str, spam: tuple[str, ...], mask: int) -> None:
+    def __init__(
+        self,
+        post: Post,
+        signature: str,
+        spam: tuple[str, ...],
+        mask: int,
+        vocabulary: dict[str, int],
+    ) -> None:
         self._title, self._text = post.title or "", post.text
         self.signature = signature
         self.digest = signature_digest(signature) if signature else ""
@@ -136,7 +147,7 @@ class TextFacts:
         self.bands = tuple(band << 64 | int(value, 16) for band, value in bands)
         self.spam = spam
         self.folded = f"{self._title}\n{self._text}".casefold()
-        self.mask, self.size = mask, mask.bit_count()
+        self.mask, self.size, self.vocabulary = mask, mask.bit_count(), vocabulary
         self.terms: dict[str, str | None] = {}
 
     def words(self) -> list[str]:
@@ -149,19 +160,22 @@ class DigestMemo:
     forgotten first); near-identical verdicts by
     pair of texts, at most `verdict_size`; the MinHash values of at most
     `word_size` words; and the vocabulary of the texts seen, each word's
-    bit in `TextFacts.mask` (a batch's texts have some tens of thousands)."""
+    bit in `TextFacts.mask` (a batch's texts have some tens of thousands),
+    started anew past `vocabulary_size` words."""
 
     def __init__(
         self,
         size: int = MEMO_SIZE,
         word_size: int = WORD_MEMO_SIZE,
         verdict_size: int = VERDICT_MEMO_SIZE,
+        vocabulary_size: int = VOCABULARY_SIZE,
     ) -> None:
         # Oldest first: a batch's posts fit, and a hit costs one lookup.
         self.facts: dict[Hashable, TextFacts] = {}
         self.size = size
         self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
         self.vocabulary: dict[str, int] = {}
+        self.vocabulary_size = vocabulary_size
         # The near-identical pairs of the batch's pool of posts, once known.
         self.pool: NearPairs | None = None
         # The standard library's LRU wrapper: this one is looked up for every
@@ -187,13 +201,16 @@ class DigestMemo:
             words = clean_words(title, post.text)
             spam = spam_signals_of(title, post.text, post.hashtags)
             signature = signature_of_words(words, self.minhashes)
-            found = self.facts[key] = TextFacts(post, signature, spam, self._mask(words))
+            mask = self._mask(words)
+            found = self.facts[key] = TextFacts(post, signature, spam, mask, self.vocabulary)
             if len(self.facts) > self.size:
                 del self.facts[next(iter(self.facts))]
         return found
 
     def _mask(self, words: Iterable[str]) -> int:
         """One bit per distinct word of `words`, by its place in the vocabulary."""
+        if len(self.vocabulary) >= self.vocabulary_size:
+            self.vocabulary = {}  # facts made before keep the one their masks use
         bits, vocabulary = 0, self.vocabulary
         for word in set(words):
             bit = vocabulary.get(word)

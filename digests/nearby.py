@@ -68,6 +68,8 @@ def texts_match(a: TextFacts, b: TextFacts) -> bool:
     """
     if not may_match(a.count, b.count):
         return False
+    if a.vocabulary is not b.vocabulary:  # made either side of a new vocabulary
+        return is_near_identical(a.words(), b.words())
     common = (a.mask & b.mask).bit_count()
     return _overlap(a.size, b.size, common) and _same_wording(a.words(), b.words())
 

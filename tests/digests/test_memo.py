@@ -10,6 +10,7 @@ from digest_factory import NOW, WINDOW, make_post, make_recipient, words
 from aggregator.domain.spam import spam_signals
 from aggregator.domain.story import text_signature
 from digests import memo as memo_module
+from digests.cluster import cluster_posts
 from digests.compose import build_digest_from_posts
 from digests.memo import DigestMemo, Recent
 
@@ -87,3 +88,13 @@ def test_words_minhashes_are_remembered_within_their_bound():
     assert [memo.text_signature(p) for p in posts] == [text_signature(p) for p in posts]
     info = memo.minhashes.cache_info()
     assert info.hits > 0 and info.currsize == 50
+
+
+def test_a_new_vocabulary_changes_no_verdict():
+    memo = DigestMemo(vocabulary_size=10)  # started anew after every text or two
+    text = words(50)
+    posts = [make_post(str(n), title=None, text=f"{text} edit{n}") for n in range(4)]
+    posts.append(make_post("other", title=None, text=words(50)))
+    expected = [[p.external_id for p in s.posts] for s in cluster_posts(posts)]
+    assert [[p.external_id for p in s.posts] for s in cluster_posts(posts, memo)] == expected
+    assert sorted(map(len, expected)) == [1, 4]
