@@ -109,3 +109,12 @@ class PermanentFailure(DeliveryError):
 class UnknownOutcome(DeliveryError):
     """The whole message was sent but the server's answer was lost: it may
     have been accepted, so it must not be sent again automatically."""
+
+
+class BadLink(PLNError):
+    """A signed link from an email that is not genuine: altered, cut short,
+    made for another purpose, or signed with another secret."""
+
+
+class ExpiredLink(BadLink):
+    """A genuine signed link too old to be honoured; the latest digest has a fresh one."""
