@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from aggregator.app.archive import sent_digest
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.post import Post
@@ -130,10 +131,15 @@ def _digest_for(app: App, email: str, day: date | None) -> Digest:
 
 def render_digest_for(app: App, email: str, fmt: str, day: date | None = None) -> str:
     """`pln digest`: the rendered digest (`fmt` "html" or "text") for one recipient,
-    now or as built at their send time on the local `day`.
+    now or as built at their send time on the local `day`; for a day whose
+    digest was sent (and is still archived), exactly what was sent.
 
     Raises PLNError when no recipient has that address.
     """
+    if day is not None and DAYS[0] <= day <= DAYS[1]:
+        sent = sent_digest(app, email, day)
+        if sent is not None:
+            return sent.copy.html if fmt == "html" else sent.copy.text
     return render_digest(_digest_for(app, email, day), fmt)
 
 

@@ -1,4 +1,4 @@
-"""Keeping the database to `[storage] keep_days`: pruning old posts.
+"""Keeping the database to `[storage] keep_days`: pruning old posts and archived digests.
 
 Posts older than keep_days (by publication and by when they were stored)
 are deleted; those a sent digest showed stay, as the archive of what
@@ -23,14 +23,18 @@ log = logging.getLogger(__name__)
 
 def prune_old_posts(app: App) -> int:
     """Delete the posts older than `[storage] keep_days` that no sent digest
-    showed; returns how many were deleted. Raises `StorageError`."""
+    showed, and the archived copies of digests sent before then; returns
+    how many posts were deleted. Raises `StorageError`."""
     keep_days = app.config.storage.keep_days
-    pruned = app.repo.prune_posts(app.clock() - timedelta(days=keep_days))
+    before = app.clock() - timedelta(days=keep_days)
+    pruned = app.repo.prune_posts(before)
+    copies = app.repo.prune_archive(before)
     log.info(
-        "pruned %d posts older than %d days",
+        "pruned %d posts and %d archived digests older than %d days",
         pruned,
+        copies,
         keep_days,
-        extra=fields(event="prune", pruned=pruned, keep_days=keep_days),
+        extra=fields(event="prune", pruned=pruned, archived=copies, keep_days=keep_days),
     )
     return pruned
 

@@ -24,6 +24,7 @@ from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig
 from aggregator.domain.address import parse_mailbox
+from aggregator.domain.archive import DigestCopy
 from aggregator.domain.delivery import Claim, DeliveryOutcome, OutcomeStatus
 from aggregator.domain.errors import (
     PermanentFailure,
@@ -227,7 +228,7 @@ def _deliver(
             return DeliveryOutcome(
                 claim.email, claim.local_day, OutcomeStatus.SKIPPED, digest.subject, 0
             )
-        message = _message(app, recipient, digest, now)
+        message, copy = _message(app, recipient, digest, now)
     except PermanentFailure as exc:  # no message can be written, e.g. for that address
         return _refused(repo, claim, exc)
     except PLNError as exc:
@@ -244,7 +245,7 @@ def _deliver(
         count,
         str(message["Message-ID"]),
     )
-    return _send(app, mailer, claim, message, outcome, digest)
+    return _send(app, mailer, claim, message, outcome, digest, copy)
 
 
 def _send(
@@ -254,16 +255,17 @@ def _send(
     message: EmailMessage,
     outcome: DeliveryOutcome,
     digest: Digest,
+    copy: DigestCopy,
 ) -> DeliveryOutcome:
     """Hand the built message to the mailer; record how far it got, the end
-    of the digest's window (where the next one starts) and the posts it
-    shows (kept past [storage] keep_days for the archive)."""
+    of the digest's window (where the next one starts), the posts it shows
+    (kept past [storage] keep_days) and its copy for the archive."""
     now, repo = app.clock(), app.repo
     committed: list[bool] = []
     shown, built_at = digest.shown_posts, digest.window_end
 
     def commit() -> None:
-        repo.mark_unknown(claim, outcome.message_id, built_at, outcome.post_count, now, shown)
+        repo.mark_unknown(claim, outcome.message_id, built_at, outcome.post_count, now, shown, copy)
         committed.append(True)
 
     try:
@@ -374,22 +376,31 @@ def _preview(app: App, job: _Job, now: datetime, batch: Batch | None) -> Deliver
     )
 
 
-def _message(app: App, recipient: RecipientConfig, digest: Digest, now: datetime) -> EmailMessage:
-    """The email of one digest, with its unsubscribe link in the headers and the footer."""
+def _message(
+    app: App, recipient: RecipientConfig, digest: Digest, now: datetime
+) -> tuple[EmailMessage, DigestCopy]:
+    """The email of one digest, with its unsubscribe link in the headers and
+    the footer, and its copy for the archive."""
     email = app.config.email
     # [web] public_url took over from [email] public_url, which stays the fallback.
     base = app.config.web.public_url or email.public_url
     url = make_unsubscribe_url(replace(email, public_url=base), recipient.email)
-    return build_message(
+    copy = DigestCopy(
+        digest.subject,
+        html=render_digest(digest, "html", url or ""),
+        text=render_digest(digest, "text", url or ""),
+    )
+    message = build_message(
         sender=email.from_address,
         recipient=recipient,
         subject=digest.subject,
-        text=render_digest(digest, "text", url or ""),
-        html=render_digest(digest, "html", url or ""),
+        text=copy.text,
+        html=copy.html,
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
         unsubscribe_mailto=_unsubscribe_mailto(email),
     )
+    return message, copy
 
 
 def _unsubscribe_mailto(email: EmailConfig) -> str:

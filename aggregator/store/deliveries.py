@@ -17,8 +17,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
+from aggregator.domain.archive import DigestCopy
 from aggregator.domain.delivery import Claim, DeliveryState, RecordedDelivery
 from aggregator.domain.errors import StorageError
+from aggregator.store.archive import record_copy
 from aggregator.store.conflicts import insert_new
 from aggregator.store.engine import Transactions
 from aggregator.store.retention import record_shown_posts
@@ -163,11 +165,14 @@ class DeliveryRecords(Transactions):
         post_count: int,
         now: datetime,
         shown: Sequence[tuple[str, str]] = (),
+        copy: DigestCopy | None = None,
     ) -> None:
         """Record, just before the end of the message is sent, that from now on
         the server may have accepted it (so it is never sent again by itself),
         and the posts it shows, `shown` as (source key, external id) in order:
-        pruning keeps them for the archive.
+        pruning keeps them for the archive; and `copy`, the message as sent,
+        for "view in browser" (one transaction: a digest that may have
+        arrived always has its copy).
 
         Raises `StorageError` when the claim was lost (its lease ended and
         another process took it): the caller must then not finish sending.
@@ -205,8 +210,12 @@ class DeliveryRecords(Transactions):
                     "was claimed by another process; not sending it"
                 )
             session.execute(digest)
-            if shown:
-                record_shown_posts(session, session.scalar(digest_id) or 0, shown)
+            if shown or copy is not None:
+                stored_id = session.scalar(digest_id) or 0
+                if shown:
+                    record_shown_posts(session, stored_id, shown)
+                if copy is not None:
+                    record_copy(session, stored_id, copy)
 
         self._run(f"recording the send of {claim.email}", work, write=True)
 

@@ -4,9 +4,10 @@ Models in, models out: callers hand in and get back the dataclasses of
 `aggregator.domain`; SQLAlchemy and the rows of `aggregator.store.tables`
 stay inside the store. `Repository` is the one class callers use; its
 methods live with their concern in `sources.py`, `recipients.py`,
-`digests.py`, `deliveries.py`, `retention.py` and `leases.py`, each running its work through the
-retried transactions of `engine.py`. Every SQLAlchemy or driver error
-leaves as a one-line `StorageError`.
+`digests.py`, `deliveries.py`, `retention.py`, `leases.py` and
+`archive.py`, each running its work through the retried transactions of
+`engine.py`. Every SQLAlchemy or driver error leaves as a one-line
+`StorageError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.domain.errors import StorageError
 from aggregator.store.admins import AdminRecords
+from aggregator.store.archive import ArchiveRecords
 from aggregator.store.deliveries import DeliveryRecords
 from aggregator.store.digests import DigestRecords
 from aggregator.store.engine import WRITE_OPTION, create_engine_for, reason, shown
@@ -37,6 +39,7 @@ class Repository(
     DigestRecords,
     DeliveryRecords,
     RetentionRecords,
+    ArchiveRecords,
     AdminRecords,
     LeaseRecords,
 ):

@@ -310,6 +310,23 @@ class SignInFailureRow(Base):
     failed_at: Mapped[datetime]
 
 
+class DigestArchiveRow(Base):
+    """A digest as it was sent: its subject, HTML and text.
+
+    Written with `mark_unknown` (the digest may have arrived from then on);
+    pruned after `[storage] keep_days` with `prune_archive`.
+    """
+
+    __tablename__ = "digest_archive"
+
+    digest_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+
+
 # -- mapping between models and rows -------------------------------------------
 
 
