@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from aggregator.app.archive import sent_digest
+from aggregator.app.preferences import effective_recipient
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.post import Post
@@ -125,6 +126,7 @@ def _digest_for(app: App, email: str, day: date | None) -> Digest:
             f"no digest can be built for {day.isoformat()}: give a day from "
             f"{DAYS[0].isoformat()} to {DAYS[1].isoformat()}"
         )
+    recipient = effective_recipient(app, recipient)
     now = app.clock() if day is None else send_instant(recipient, day)
     return build_digest(app, recipient, now)
 

@@ -20,6 +20,7 @@ from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
 from aggregator.app.build import Batch, build_digest, render_digest, start_batch
 from aggregator.app.mailer import Mailer, build_message
+from aggregator.app.preferences import scheduled_recipients
 from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig
@@ -86,7 +87,9 @@ def send_due_digests(
             dict(app.config.email.resubscribe), [r.email for r in app.config.recipients]
         )
     gone = repo.unsubscribed()
-    recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
+    subscribed = [r for r in app.config.recipients if r.email.lower() not in gone]
+    # Teachers' own choices (send time, days, pause...) apply from the next digest.
+    recipients = scheduled_recipients(app, subscribed, now)
     jobs, outcomes = _jobs(app, recipients, now, dry_run)
     if only is not None:
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]

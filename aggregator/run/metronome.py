@@ -28,6 +28,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.app.ingest import fetch_due_sources, refresh_stale_sources
+from aggregator.app.preferences import effective_recipient
 from aggregator.app.wiring import App
 from aggregator.domain.clock import utc_now
 from aggregator.domain.delivery import DeliveryOutcome, OutcomeStatus
@@ -214,9 +215,12 @@ def next_digests(app: App) -> list[tuple[str, datetime | None]]:
     now = app.clock()
     emails = [r.email for r in app.config.recipients]
     recorded = app.repo.recorded_days(emails, (now - timedelta(days=2)).date())
+    # With each teacher's own send time and days (a paused one's next digest
+    # is shown as it would be without the pause; `pln status` lists pauses).
+    chosen = [effective_recipient(app, r) for r in app.config.recipients]
     return [
         (r.email, next_send_at(now, r, app.config.calendar.holidays, recorded.get(r.email, set())))
-        for r in app.config.recipients
+        for r in chosen
     ]
 
 

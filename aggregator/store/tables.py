@@ -327,6 +327,23 @@ class DigestArchiveRow(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class PreferencesRow(Base):
+    """A teacher's own choices (the manage page); NULL keeps config.toml's value."""
+
+    __tablename__ = "recipient_preferences"
+
+    email: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS), primary_key=True)
+    send_at: Mapped[str | None] = mapped_column(String(5))
+    # Weekdays as "mon,tue,...": "" for none chosen, NULL for config.toml's.
+    days: Mapped[str | None] = mapped_column(String(30))
+    reading_minutes: Mapped[int | None]
+    timezone: Mapped[str | None] = mapped_column(String(100))
+    mute: Mapped[list[str]] = mapped_column(JSON, default=list)
+    boost: Mapped[list[str]] = mapped_column(JSON, default=list)
+    paused_until: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime]
+
+
 # -- mapping between models and rows -------------------------------------------
 
 

@@ -268,12 +268,14 @@ def unsubscribe(config_path: str, link: str) -> None:
 def status(config_path: str) -> None:
     """Show each source's fetch health and each recipient's last digest."""
     from aggregator.app.health import source_health
+    from aggregator.app.preferences import teacher_states
     from aggregator.app.retention import post_counts
     from aggregator.run.metronome import next_digests
 
     with _app(config_path) as app:
         statuses, now = app.repo.source_statuses(), app.clock()
         console.print_status(statuses, app.repo.last_digests(), now)
+        console.print_teacher_states(teacher_states(app, now))
         console.print_storage(post_counts(app), app.config.storage.keep_days)
         stale_after = timedelta(days=app.config.schedule.stale_after_days)
         console.print_schedule(source_health(statuses, now, stale_after), next_digests(app), now)

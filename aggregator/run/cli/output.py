@@ -236,6 +236,13 @@ def print_status(
     out.print(people)
 
 
+def print_teacher_states(states: Sequence[tuple[str, str]]) -> None:
+    """`pln status`: the teachers who unsubscribed or paused their digest."""
+    out = _stdout()
+    for email, state in states:
+        out.print(f"{email}: {state}", markup=False)
+
+
 def print_storage(counts: PostCounts, keep_days: int) -> None:
     """`pln status`: posts stored, and what pruning keeps."""
     _stdout().print(
