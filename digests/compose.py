@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from aggregator.domain.feedback import NO_LEANINGS, Leanings
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.budget import WORDS_PER_MINUTE, as_headline, shows_html
@@ -330,6 +331,7 @@ def build_digest_from_posts(
     memo: DigestMemo | None = None,
     *,
     labels: Mapping[str, str] | None = None,
+    leanings: Leanings = NO_LEANINGS,
 ) -> Digest:
     """The recipient's digest for `window`, from the posts of what they follow.
 
@@ -339,7 +341,8 @@ def build_digest_from_posts(
     The local day is `now` in the recipient's zone.
     `memo` carries what was worked out about posts over from the other
     digests of a batch (`digests.memo.DigestMemo`); the digest is the same
-    without it.
+    without it. `leanings` are the teacher's "more / less like this",
+    which ranking follows.
     Raises ValueError for a naive `now` or a non-positive
     `words_per_minute`, and zoneinfo.ZoneInfoNotFoundError for an unknown
     time zone (configuration validation should have caught it).
@@ -351,7 +354,8 @@ def build_digest_from_posts(
     local_day = now.astimezone(zone).date()
     memo = DigestMemo() if memo is None else memo
     selection = select_candidates(posts, recipient, *window, memo)
-    ranked = rank_stories(cluster_posts(selection.kept, memo), recipient, now, memo)
+    stories_found = cluster_posts(selection.kept, memo)
+    ranked = rank_stories(stories_found, recipient, now, memo, leanings=leanings)
     stories = [item.story for item in ranked]
     limits = limits_for(recipient, source_titles, words_per_minute, stories, labels)
     decisions = plan_digest(ranked, limits)

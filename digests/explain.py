@@ -38,9 +38,10 @@ def _story_lines(decision: Decision) -> list[str]:
     ranked = decision.ranked
     s, lead = ranked.score, ranked.story.lead
     standout = f" + standout {s.standout:.2f}" if s.standout else ""
+    feedback = f" + feedback {s.feedback:.2f}" if s.feedback else ""
     parts = (
         f"{s.total:5.2f} = recency {s.recency:.2f} + engagement {s.engagement:.2f}{standout}"
-        f" + shared {s.sharing:.2f} + boost {s.boost:.2f} - spam {abs(s.spam):.2f}"
+        f" + shared {s.sharing:.2f} + boost {s.boost:.2f}{feedback} - spam {abs(s.spam):.2f}"
     )
     reason = decision.reason
     if s.spam_reasons:

@@ -1,6 +1,6 @@
 """Ordering stories by what matters to a teacher, with the parts of each score kept.
 
-score = recency + engagement + standout + sharing + boost - spam, where
+score = recency + engagement + standout + sharing + boost + feedback - spam, where
 - recency halves every RECENCY_HALF_LIFE_HOURS from the story's newest post
   (a repost is a share of a post, not a post of the day: it counts below);
 - engagement is the best percentile any of its posts reaches among the
@@ -13,6 +13,9 @@ score = recency + engagement + standout + sharing + boost - spam, where
 - sharing grows with log2 of how many people shared it, reposts included
   (0 for one);
 - boost is BOOST_BONUS when any of its posts mentions a recipient's boost term;
+- feedback is FEEDBACK_WEIGHT for each of its lead's source, author and
+  topic the teacher asked more of ("more like this"), minus as much for
+  each they asked less of;
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
   like spam (`aggregator.domain.spam`, through the batch's `DigestMemo`), so
   spam sinks but never disappears.
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.domain.feedback import NO_LEANINGS, LeaningKind, Leanings, topic_of
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
@@ -42,6 +46,9 @@ BOOST_BONUS = 1.0
 # As much as a boost: the day's remarkable post of a source outranks a
 # day's worth of fresher, ordinary ones.
 STANDOUT_BONUS = 1.0
+# Half a boost per source, author or topic: "less like this" on all three
+# sinks a story below a day-old one, and never hides it.
+FEEDBACK_WEIGHT = 0.5
 # A spammy story keeps this fraction of its score.
 SPAM_KEEP = 0.2
 
@@ -63,12 +70,19 @@ class ScoreParts:
     spam_reasons: tuple[str, ...] = ()
     standout: float = 0.0
     standing_out: Standout | None = None
+    feedback: float = 0.0
 
     @property
     def total(self) -> float:
         """The score used to rank: the sum of the parts."""
         return (
-            self.recency + self.engagement + self.standout + self.sharing + self.boost + self.spam
+            self.recency
+            + self.engagement
+            + self.standout
+            + self.sharing
+            + self.boost
+            + self.feedback
+            + self.spam
         )
 
 
@@ -87,9 +101,11 @@ def score_story(
     boost: Phrases | None,
     now: datetime,
     memo: DigestMemo | None = None,
+    leanings: Leanings = NO_LEANINGS,
 ) -> ScoreParts:
     """The parts of `story`'s score at `now` (a post dated after `now` is brand
-    new), its posts' engagement judged by `standing`."""
+    new), its posts' engagement judged by `standing`, the teacher's
+    "more / less like this" by `leanings`."""
     own = story.own_posts  # a repost counts as a share, not as a post of the day
     memo = DigestMemo() if memo is None else memo
     if len(story.posts) == 1:  # the common case: one post, one sharer
@@ -108,11 +124,14 @@ def score_story(
     else:
         found = any(mentions(boost, p, memo.facts_of(p)) for p in own)
     bonus = BOOST_BONUS if found else 0.0
+    leaning = FEEDBACK_WEIGHT * _leaning(story.lead, leanings)
     reasons = lead.spam
     if reasons:
-        base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus
-        penalty = -(1 - SPAM_KEEP) * base
-        return ScoreParts(recency, ENGAGEMENT_WEIGHT * best, sharing, bonus, penalty, reasons)
+        base = recency + ENGAGEMENT_WEIGHT * best + sharing + bonus + leaning
+        penalty = -(1 - SPAM_KEEP) * max(base, 0.0)
+        return ScoreParts(
+            recency, ENGAGEMENT_WEIGHT * best, sharing, bonus, penalty, reasons, feedback=leaning
+        )
     standout = _standout(own, standing)
     return ScoreParts(
         recency,
@@ -122,6 +141,18 @@ def score_story(
         0.0,
         standout=STANDOUT_BONUS if standout else 0.0,
         standing_out=standout,
+        feedback=leaning,
+    )
+
+
+def _leaning(post: Post, leanings: Leanings) -> int:
+    """The sum of the teacher's directions for the post's source, author and topic."""
+    if not leanings:
+        return 0
+    return (
+        leanings.direction(LeaningKind.SOURCE, post.source_key)
+        + leanings.direction(LeaningKind.AUTHOR, post.author)
+        + leanings.direction(LeaningKind.TOPIC, topic_of(post))
     )
 
 
@@ -136,8 +167,11 @@ def rank_stories(
     recipient: RecipientConfig,
     now: datetime,
     memo: DigestMemo | None = None,
+    *,
+    leanings: Leanings = NO_LEANINGS,
 ) -> list[RankedStory]:
-    """The stories best first, with their scores.
+    """The stories best first, with their scores (`leanings`: the teacher's
+    "more / less like this").
 
     Deterministic: equal scores go newest lead first, then by external_id
     and source_key, so the same input always gives the same digest.
@@ -146,7 +180,9 @@ def rank_stories(
     memo = DigestMemo() if memo is None else memo
     standing = judge_engagement([p for story in stories for p in story.own_posts])
     boost = compile_phrases(recipient.boost)
-    scored = [(score_story(story, standing, boost, now, memo), story) for story in stories]
+    scored = [
+        (score_story(story, standing, boost, now, memo, leanings), story) for story in stories
+    ]
     scored.sort(
         key=lambda item: (
             -item[0].total,

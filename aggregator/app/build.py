@@ -95,6 +95,7 @@ def build_digest(
         app.config.digest.words_per_minute,
         None if batch is None else batch.memo,
         labels=network_labels(),
+        leanings=app.repo.leanings(recipient.email),
     )
     log.info(
         "%s: digest of %d entries from %d candidates",

@@ -118,3 +118,8 @@ class BadLink(PLNError):
 
 class ExpiredLink(BadLink):
     """A genuine signed link too old to be honoured; the latest digest has a fresh one."""
+
+
+class UnknownRecipient(PLNError):
+    """A genuine link naming an address that no longer gets digests (removed
+    from config.toml): nothing is changed for it."""

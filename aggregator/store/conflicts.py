@@ -69,3 +69,19 @@ def insert_if_new(
 def _insert(session: Session, table: type[Base]) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+def upsert(
+    session: Session,
+    table: type[Base],
+    keys: list[str],
+    values: dict[str, Any],
+    update: list[str],
+) -> None:
+    """Insert one row, or when its `keys` are stored, set its `update` columns."""
+    stmt = _insert(session, table).values(values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=keys, set_={name: stmt.excluded[name] for name in update}
+        )
+    )

@@ -4,10 +4,10 @@ Models in, models out: callers hand in and get back the dataclasses of
 `aggregator.domain`; SQLAlchemy and the rows of `aggregator.store.tables`
 stay inside the store. `Repository` is the one class callers use; its
 methods live with their concern in `sources.py`, `recipients.py`,
-`digests.py`, `deliveries.py`, `retention.py`, `leases.py`, `archive.py`
-and `preferences.py`, each running its work through the retried
-transactions of `engine.py`. Every SQLAlchemy or driver error leaves as
-a one-line `StorageError`.
+`digests.py`, `deliveries.py`, `retention.py`, `leases.py`,
+`archive.py`, `preferences.py` and `feedback.py`, each running its work
+through the retried transactions of `engine.py`. Every SQLAlchemy or
+driver error leaves as a one-line `StorageError`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from aggregator.store.archive import ArchiveRecords
 from aggregator.store.deliveries import DeliveryRecords
 from aggregator.store.digests import DigestRecords
 from aggregator.store.engine import WRITE_OPTION, create_engine_for, reason, shown
+from aggregator.store.feedback import FeedbackRecords
 from aggregator.store.leases import LeaseRecords
 from aggregator.store.migrations import upgrade_to_head
 from aggregator.store.preferences import PreferenceRecords
@@ -42,6 +43,7 @@ class Repository(
     RetentionRecords,
     ArchiveRecords,
     PreferenceRecords,
+    FeedbackRecords,
     AdminRecords,
     LeaseRecords,
 ):

@@ -344,6 +344,20 @@ class PreferencesRow(Base):
     updated_at: Mapped[datetime]
 
 
+class FeedbackRow(Base):
+    """A teacher leaning towards (1) or away from (-1) a source, author or topic."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("recipient_email", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    recipient_email: Mapped[str] = mapped_column(String(STORED_ADDRESS_CHARS))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[int]
+    created_at: Mapped[datetime]
+
+
 # -- mapping between models and rows -------------------------------------------
 
 
