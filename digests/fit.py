@@ -51,8 +51,9 @@ if TYPE_CHECKING:  # compose.py builds digests with this module
 TOP_SECTION = "Top stories"
 # Words of the text version no story decides: "N stories from your network,
 # about 5 min read.", "IN ONE MINUTE", "ALSO WORTH A LOOK", and "--" with
-# "Unsubscribe: <URL>" (counted whether or not an address is given).
-SUMMARY_WORDS, MINUTE_WORDS, ALSO_WORDS, FOOTER_WORDS = 9, 3, 4, 3
+# "View in a browser: <URL>", "Manage your digest: <URL>" and
+# "Unsubscribe: <URL>" (counted whether or not the links are given).
+SUMMARY_WORDS, MINUTE_WORDS, ALSO_WORDS, FOOTER_WORDS = 9, 3, 4, 12
 # "Your PLN digest — Mon 30 Nov:" before the subject's headline.
 SUBJECT_WORDS = 7
 _DEFAULT_TITLE_WORDS = 3

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import css_inline
@@ -44,6 +45,7 @@ from digests.wording import (
 
 __all__ = [
     "MAX_HTML_BYTES",
+    "DigestLinks",
     "engagement_phrase",
     "format_clock",
     "network_name",
@@ -57,6 +59,30 @@ __all__ = [
 _TEMPLATES_PACKAGE = "digests.templates"
 # Gmail clips a message over 102 KB behind a "View entire message" link.
 MAX_HTML_BYTES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLinks:
+    """The links of one digest that lead to the service ("" for none): the
+    digest in a browser, the page to manage it, unsubscribe, and per story
+    (source key, external id) its "more like this" and "less like this".
+
+    Made and signed by the caller; the templates only show them. These are
+    the only links to our server: the stories' own links go straight to
+    their pages.
+    """
+
+    unsubscribe: str = ""
+    archive: str = ""
+    manage: str = ""
+    feedback: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def feedback_of(self, entry: DigestEntry) -> tuple[str, str] | None:
+        """The ("more", "less") links of `entry`'s story, if it has them."""
+        found = self.feedback.get((entry.post.source_key, entry.post.external_id))
+        if found is None or not all(safe_href(url) for url in found):
+            return None
+        return found
 
 
 def paragraphs(text: str) -> list[str]:
@@ -73,16 +99,20 @@ def _preheader(digest: Digest, post_count: int, reading: str) -> str:
 
 
 def _context(
-    digest: Digest, labels: Mapping[str, str], left_out: int = 0, unsubscribe_url: str = ""
+    digest: Digest, labels: Mapping[str, str], left_out: int = 0, links: DigestLinks | None = None
 ) -> dict[str, Any]:
     """What both templates are given: the digest plus phrases worked out once."""
     recipient = digest.recipient
+    links = links or DigestLinks()
     post_count = len(digest.entries) + len(digest.also)
     reading = reading_phrase(digest.reading_seconds)
     return {
         "preheader": _preheader(digest, post_count, reading),
         "left_out": left_out,
-        "unsubscribe_url": safe_href(unsubscribe_url),
+        "unsubscribe_url": safe_href(links.unsubscribe),
+        "archive_url": safe_href(links.archive),
+        "manage_url": safe_href(links.manage),
+        "links": links,
         "digest": digest,
         "recipient": recipient,
         "long_date": format_day(digest.local_day, is_long=True),
@@ -151,9 +181,9 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def _render_inlined(
-    digest: Digest, labels: Mapping[str, str], left_out: int, unsubscribe_url: str
+    digest: Digest, labels: Mapping[str, str], left_out: int, links: DigestLinks
 ) -> str:
-    context = _context(digest, labels, left_out, unsubscribe_url)
+    context = _context(digest, labels, left_out, links)
     html = _environment().get_template("digest.html.j2").render(context)
     return _inliner().inline(html)
 
@@ -168,27 +198,45 @@ def _shorter(digest: Digest) -> Digest:
     return digest.showing(entries, also)
 
 
-def render_html(digest: Digest, unsubscribe_url: str = "", *, labels: Mapping[str, str]) -> str:
+def render_html(
+    digest: Digest,
+    unsubscribe_url: str = "",
+    *,
+    labels: Mapping[str, str],
+    links: DigestLinks | None = None,
+) -> str:
     """The digest as a self-contained HTML email body and web page, with an
     unsubscribe link in its footer when `unsubscribe_url` (http(s)) is given;
-    `labels` name the networks (`Post.network` -> "X").
+    `labels` name the networks (`Post.network` -> "X"). `links` (which
+    then carry the unsubscribe link) add "view in browser", "manage your
+    digest" and each story's "more / less like this".
 
     Table layout 600 px wide, CSS inlined, no scripts, no external CSS or
     fonts, no tracking; at most MAX_HTML_BYTES of UTF-8 (the last headlines,
     then entries, are left out if needed, and the page says how many).
     """
     shown = digest
-    html = _render_inlined(shown, labels, 0, unsubscribe_url)
+    links = links or DigestLinks(unsubscribe=unsubscribe_url)
+    html = _render_inlined(shown, labels, 0, links)
     while len(html.encode()) > MAX_HTML_BYTES and (shown.entries or shown.also):
         shown = _shorter(shown)
         total = len(digest.entries) + len(digest.also)
         left_out = total - len(shown.entries) - len(shown.also)
-        html = _render_inlined(shown, labels, left_out, unsubscribe_url)
+        html = _render_inlined(shown, labels, left_out, links)
     return html
 
 
-def render_text(digest: Digest, unsubscribe_url: str = "", *, labels: Mapping[str, str]) -> str:
+def render_text(
+    digest: Digest,
+    unsubscribe_url: str = "",
+    *,
+    labels: Mapping[str, str],
+    links: DigestLinks | None = None,
+) -> str:
     """The digest as plain text that reads well on its own, each URL on its own
-    line; the unsubscribe link last when given; `labels` name the networks."""
-    context = _context(digest, labels, unsubscribe_url=unsubscribe_url)
+    line; the unsubscribe link last when given; `labels` name the networks.
+    `links` (which then carry the unsubscribe link) add "view in a browser"
+    and "manage your digest" to the footer."""
+    links = links or DigestLinks(unsubscribe=unsubscribe_url)
+    context = _context(digest, labels, links=links)
     return _environment().get_template("digest.txt.j2").render(context)

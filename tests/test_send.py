@@ -183,6 +183,7 @@ def test_no_name_or_title_can_inject_a_header(db_url: str, name: str, title: str
             "Auto-Submitted",
             "List-Unsubscribe",
             "List-Unsubscribe-Post",
+            "List-Id",
             "MIME-Version",
             "Content-Type",
         ]

@@ -24,7 +24,7 @@ from digests.due import send_instant
 from digests.explain import explain_lines
 from digests.memo import DigestMemo
 from digests.nearby import NearPairs
-from digests.render import render_html, render_text
+from digests.render import DigestLinks, render_html, render_text
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +106,16 @@ def build_digest(
     return digest
 
 
-def render_digest(digest: Digest, fmt: str, unsubscribe_url: str = "") -> str:
+def render_digest(
+    digest: Digest, fmt: str, unsubscribe_url: str = "", links: DigestLinks | None = None
+) -> str:
     """`digest` rendered as `fmt` ("html" or "text"), with the networks' labels
-    from the connectors' REGISTRY and the unsubscribe link when given."""
+    from the connectors' REGISTRY and the unsubscribe link when given, or
+    all the links to the service (`links`)."""
     labels = network_labels()
     if fmt == "html":
-        return render_html(digest, unsubscribe_url, labels=labels)
-    return render_text(digest, unsubscribe_url, labels=labels)
+        return render_html(digest, unsubscribe_url, labels=labels, links=links)
+    return render_text(digest, unsubscribe_url, labels=labels, links=links)
 
 
 def _digest_for(app: App, email: str, day: date | None) -> Digest:

@@ -22,10 +22,18 @@ from urllib.parse import quote
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from aggregator.config.types import Config
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.errors import BadLink, ExpiredLink
 
-__all__ = ["MAX_AGE", "FeedbackTarget", "LinkSigner", "Purpose"]
+__all__ = [
+    "MAX_AGE",
+    "FeedbackTarget",
+    "LinkSigner",
+    "Purpose",
+    "link_url",
+    "signer_for",
+]
 
 
 class Purpose(StrEnum):
@@ -165,3 +173,9 @@ def link_url(public_url: str, purpose: Purpose, token: str, *rest: str) -> str:
     """`<public_url>/<path of purpose>/<rest...>/<token>`; tokens are url-safe."""
     parts = [PATHS[purpose], *rest, quote(token, safe="")]
     return f"{public_url.rstrip('/')}/{'/'.join(parts)}"
+
+
+def signer_for(config: Config, clock: Clock = utc_now) -> LinkSigner | None:
+    """The signer of `[web] secret_env`, or None when it is not set."""
+    secret = config.web.secret
+    return None if secret is None or not secret.reveal() else LinkSigner(secret.reveal(), clock)

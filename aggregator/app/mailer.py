@@ -147,12 +147,15 @@ def build_message(
     now: datetime,
     unsubscribe_url: str | None = None,
     unsubscribe_mailto: str = "",
+    list_id: str = "",
 ) -> EmailMessage:
     """The multipart/alternative (text, then HTML) digest email.
 
     `sender` is `[email] from` ("Name <address>"); the Message-ID uses its
     domain. With `unsubscribe_url` (https) the message carries RFC 8058
-    one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one.
+    one-click unsubscribe headers; `unsubscribe_mailto` adds a mailto: one;
+    `list_id` (`list_id_for`) names the list, so filters and "unsubscribe"
+    buttons know every digest as one list (RFC 2919).
     Raises PermanentFailure when an address is one no header can carry
     (`pln check` refuses those; see `aggregator.domain.address`).
     """
@@ -181,6 +184,8 @@ def build_message(
         message["List-Unsubscribe"] = ", ".join(links)
     if unsubscribe_url:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if list_id:
+        message["List-Id"] = list_id
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from aggregator.app import metrics
 from aggregator.app.accepted import record_sent
 from aggregator.app.build import Batch, build_digest, render_digest, start_batch
+from aggregator.app.mail_links import digest_links, list_id_for
 from aggregator.app.mailer import Mailer, build_message
 from aggregator.app.preferences import scheduled_recipients
-from aggregator.app.unsubscribe import make_unsubscribe_url
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig
 from aggregator.domain.address import parse_mailbox
@@ -385,13 +385,12 @@ def _message(
     """The email of one digest, with its unsubscribe link in the headers and
     the footer, and its copy for the archive."""
     email = app.config.email
-    # [web] public_url took over from [email] public_url, which stays the fallback.
-    base = app.config.web.public_url or email.public_url
-    url = make_unsubscribe_url(replace(email, public_url=base), recipient.email)
+    links = digest_links(app.config, digest, app.clock)
+    url = links.unsubscribe or None
     copy = DigestCopy(
         digest.subject,
-        html=render_digest(digest, "html", url or ""),
-        text=render_digest(digest, "text", url or ""),
+        html=render_digest(digest, "html", links=links),
+        text=render_digest(digest, "text", links=links),
     )
     message = build_message(
         sender=email.from_address,
@@ -402,6 +401,7 @@ def _message(
         now=now.astimezone(ZoneInfo(recipient.timezone)),
         unsubscribe_url=url,
         unsubscribe_mailto=_unsubscribe_mailto(email),
+        list_id=list_id_for(email.from_address),
     )
     return message, copy
 

@@ -17,11 +17,19 @@ import logging
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from aggregator.app.links import Purpose, signer_for
 from aggregator.app.wiring import App
 from aggregator.config.types import EmailConfig
-from aggregator.domain.errors import PLNError
+from aggregator.domain.errors import BadLink, PLNError
 
-__all__ = ["make_token", "make_unsubscribe_url", "token_from", "unsubscribe_link", "verify_token"]
+__all__ = [
+    "make_token",
+    "make_unsubscribe_url",
+    "token_from",
+    "unsubscribe_address",
+    "unsubscribe_link",
+    "verify_token",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +84,16 @@ def make_unsubscribe_url(config: EmailConfig, email: str) -> str | None:
 
 
 def token_from(text: str) -> str:
-    """The token in an unsubscribe URL, or `text` itself when it is a token."""
+    """The token in an unsubscribe URL (`...?token=T`, or `.../u/T` of the web
+    pages), or `text` itself when it is a token."""
     text = text.strip()
     if "://" not in text:
         return text
-    tokens = parse_qs(urlsplit(text).query).get("token", [])
-    return tokens[0] if tokens else ""
+    parts = urlsplit(text)
+    tokens = parse_qs(parts.query).get("token", [])
+    if tokens:
+        return tokens[0]
+    return parts.path.rstrip("/").rpartition("/")[2]
 
 
 def verify_token(config: EmailConfig, token: str) -> str:
@@ -108,13 +120,33 @@ def verify_token(config: EmailConfig, token: str) -> str:
 
 
 def unsubscribe_link(app: App, link: str) -> tuple[str, bool]:
-    """`pln unsubscribe`: stop the digests of the address a link (or token) names.
+    """`pln unsubscribe`: stop the digests of the address a link (or token) names,
+    a link of the web pages (`[web] secret_env`) or an older one
+    (`[email] unsubscribe_secret_env`).
 
     Returns the address and whether it was subscribed until now. Raises
     PLNError for a link that is not genuine, StorageError for an address
     that is not a stored recipient.
     """
-    email = verify_token(app.config.email, token_from(link))
+    email = _address_of(app, token_from(link))
     changed = app.repo.unsubscribe(email, app.clock())
     log.info("%s: %s", email, "unsubscribed" if changed else "was already unsubscribed")
     return email, changed
+
+
+def _address_of(app: App, token: str) -> str:
+    signer = signer_for(app.config, app.clock)
+    if signer is not None:
+        try:
+            return signer.recipient_of(Purpose.UNSUBSCRIBE, token)
+        except BadLink:
+            pass  # perhaps a link of a digest sent before the web pages
+    return verify_token(app.config.email, token)
+
+
+def unsubscribe_address(app: App, email: str) -> bool:
+    """Stop the digests of `email`, a configured recipient, at once (the web's
+    one-click unsubscribe); False when it already was. Raises StorageError."""
+    changed = app.repo.unsubscribe(email, app.clock())
+    log.info("%s: %s", email, "unsubscribed" if changed else "was already unsubscribed")
+    return changed

@@ -23,11 +23,17 @@ from aggregator.domain.post import Engagement
 from aggregator.domain.story import with_keys
 from connectors import network_labels
 from digests.compose import build_digest_from_posts
-from digests.render import render_html, render_text
+from digests.render import DigestLinks, render_html, render_text
 from digests.wording import reading_phrase
 
 LABELS = network_labels()
 UNSUBSCRIBE = "https://pln.example/unsubscribe?token=abc123"
+# Every link a digest can carry: the footer's words are counted with them.
+LINKS = DigestLinks(
+    unsubscribe="https://pln.example/u/abc123",
+    archive="https://pln.example/d/def456",
+    manage="https://pln.example/m/ghi789",
+)
 SOURCES = {
     "cult": "Cult of Pedagogy",
     "ngss": "NGSS Notes from Room 214",
@@ -93,7 +99,7 @@ def stated_minutes(text: str) -> float | None:
 
 
 def render(digest):
-    return render_text(digest, UNSUBSCRIBE, labels=LABELS)
+    return render_text(digest, labels=LABELS, links=LINKS)
 
 
 @pytest.mark.parametrize("minutes", [3, 5, 10])

@@ -2,7 +2,9 @@
 
 Network tests are off (`-L`): only the message itself is judged, the way a
 school's mail filter judges it before any blocklist. It must score below 1,
-with no rule about our HTML beyond "it has some".
+with no rule about our HTML beyond "it has some"; and below 1 too with every
+link to the service (`[web]`: view in browser, manage, one-click
+unsubscribe, "more / less like this" under each story).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import shutil
 import subprocess
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,14 +37,20 @@ admin = "it@school.example"
 public_url = "https://digest.school.example"
 unsubscribe_secret_env = "PLN_TEST_UNSUBSCRIBE_SECRET"
 """
+WEB = """
+[web]
+public_url = "https://digest.school.example"
+secret_env = "PLN_TEST_WEB_SECRET"
+"""
 
 
-def _sent_demo_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+def _sent_demo_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> bytes:
     clock = FixedClock(SEND_AT.astimezone(ZoneInfo("UTC")) - timedelta(minutes=1))
     report = run_demo(tmp_path, clock=clock)
     config = report.config_path
-    config.write_text(config.read_text(encoding="utf-8") + EMAIL, encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + EMAIL + extra, encoding="utf-8")
     monkeypatch.setenv("PLN_TEST_UNSUBSCRIBE_SECRET", "s3cret-for-the-spam-test-0123456789")
+    monkeypatch.setenv("PLN_TEST_WEB_SECRET", "web-s3cret-for-the-spam-test-0123456789")
     clock.advance(minutes=1)
     with build_app(load_config(config), clock=clock) as app:
         outcomes = send_due_digests(app, build_mailer(app.config.email))
@@ -53,10 +62,15 @@ def _sent_demo_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
 @pytest.mark.needs_server(
     SPAMASSASSIN is not None, "spamassassin not installed (apt-get install -y spamassassin)"
 )
+@pytest.mark.parametrize("extra", [pytest.param("", id="email-only"), pytest.param(WEB, id="web")])
 def test_the_demo_digest_scores_below_1_with_no_rule_about_its_html(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str
 ) -> None:
-    message = _sent_demo_digest(tmp_path, monkeypatch)
+    message = _sent_demo_digest(tmp_path, monkeypatch, extra)
+    if extra:  # the links to the service are there to be judged
+        body = message_from_bytes(message, policy=policy.default).get_body(("html",))
+        assert body is not None and "/f/more/" in body.get_content()  # type: ignore[attr-defined]
+        assert b"\r\nList-Id: PLN Digest" in message
 
     report = subprocess.run(
         [str(SPAMASSASSIN), "-L", "-t"], input=message, capture_output=True, timeout=120
