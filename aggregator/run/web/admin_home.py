@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("admin_recipients.index", "Recipients"),
     ("admin_preview.index", "Preview"),
     ("admin_deliveries.index", "Deliveries"),
+    ("admin_feedback.index", "Teachers' feedback"),
 )
 _TROUBLE = (DeliveryState.FAILED, DeliveryState.RETRY, DeliveryState.UNKNOWN)
 

@@ -25,7 +25,16 @@ from aggregator.app.wiring import App, build_app
 from aggregator.config.types import Config, WebConfig
 from aggregator.domain.clock import Clock, utc_now
 from aggregator.domain.errors import PLNError
-from aggregator.run.web import admin_deliveries, admin_home, admin_sources, auth, health
+from aggregator.run.web import (
+    admin_deliveries,
+    admin_feedback,
+    admin_home,
+    admin_sources,
+    auth,
+    health,
+    teacher,
+    teacher_manage,
+)
 from aggregator.run.web.context import StateHolder, install
 from aggregator.run.web.csrf import csrf
 from connectors.base import Connector
@@ -38,7 +47,16 @@ CSP = (
 )
 SESSION_HOURS = 12
 # The page groups, one blueprint module each.
-BLUEPRINTS = (health.bp, auth.bp, admin_home.bp, admin_deliveries.bp, admin_sources.bp)
+BLUEPRINTS = (
+    health.bp,
+    auth.bp,
+    admin_home.bp,
+    admin_deliveries.bp,
+    admin_sources.bp,
+    admin_feedback.bp,
+    teacher.bp,
+    teacher_manage.bp,
+)
 _TEMPLATES = "digests.templates"
 
 
