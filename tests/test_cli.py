@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -325,6 +325,23 @@ def test_status_after_fetch(config: Path) -> None:
     assert missing[3] == "0" and missing[6] == "1"
     assert missing[-1] == "not found (404): check the URL"
     assert table[RECIPIENT] == [RECIPIENT, "never"]
+
+
+def test_status_names_who_paused_their_digest(config: Path) -> None:
+    from aggregator.app.config import load_config
+    from aggregator.app.preferences import PreferenceForm, save_preferences
+    from aggregator.app.wiring import build_app
+
+    with build_app(load_config(config), connectors={}) as app:
+        ana = app.config.recipient(RECIPIENT)
+        assert ana is not None
+        today = app.clock().date()
+        pause = today + timedelta(days=7)
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        save_preferences(app, ana, PreferenceForm(days=days, paused_until=str(pause)), today)
+    result = pln("status", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert f"{RECIPIENT}: paused until {pause}" in result.stdout
 
 
 # -- pln digest --------------------------------------------------------------

@@ -48,7 +48,9 @@ def _zones() -> tuple[str, ...]:
 
 
 def _today(recipient: RecipientConfig) -> date:
-    return web_state().app.clock().astimezone(ZoneInfo(recipient.timezone)).date()
+    """The teacher's local day, in the time zone their digest follows now."""
+    effective = preferences_of(web_state().app, recipient.email).applied_to(recipient)
+    return web_state().app.clock().astimezone(ZoneInfo(effective.timezone)).date()
 
 
 # -- manage my digest ------------------------------------------------------------
@@ -66,9 +68,8 @@ def manage_submit(token: str) -> WerkzeugResponse | Page:
     """Save the form (checked; nothing saved when any field is refused)."""
     recipient = teacher(signer().recipient_of(Purpose.MANAGE, token))
     form = _posted_form()
-    effective = preferences_of(web_state().app, recipient.email).applied_to(recipient)
     try:
-        save_preferences(web_state().app, recipient, form, _today(effective))
+        save_preferences(web_state().app, recipient, form, _today(recipient))
     except PreferenceError as refused:
         return _manage_page(token, recipient, form, refused.problems, 400)
     flask.flash("Saved. Your next digest follows these choices.")
@@ -134,7 +135,8 @@ def _manage_page(
         form=form,
         problems=problems,
         weekdays=WEEKDAY_NAMES,
-        zones=_zones(),
+        # An entry's zone outside the list (an alias, like "EST") stays selectable.
+        zones=_zones() if form.timezone in _zones() else (form.timezone, *_zones()),
         leanings=leanings_of(app, recipient.email).items,
         archive_url=flask.url_for("teacher.digest_page", token=archive),
         unsubscribe_url=flask.url_for("teacher.unsubscribe_form", token=unsubscribe),
