@@ -127,3 +127,15 @@ def test_bad_input_is_refused_with_what_to_change_and_nothing_is_saved(
         save_preferences(app, ANA, form(**{"mute": "homework", **changes}), TODAY)
     assert list(caught.value.problems) == [field]
     assert preferences_of(app, ANA.email) == NO_PREFERENCES
+
+
+def test_workers_follow_the_choices_too(app: App, tmp_path: Path) -> None:
+    from aggregator.app.units import plan_digests, send_unit
+
+    save_preferences(app, ANA, form(paused_until="2026-12-01"), TODAY)
+    assert plan_digests(app) == []
+    assert send_unit(app, FileMailer(tmp_path), ANA.email, TODAY) is None
+    save_preferences(app, ANA, form(send_at="11:45"), TODAY)  # no pause now, a new time
+    assert [u.email for u in plan_digests(app)] == [ANA.email]
+    outcome = send_unit(app, FileMailer(tmp_path), ANA.email, TODAY)
+    assert outcome is not None and outcome.status == "sent"

@@ -23,6 +23,7 @@ from aggregator.app.build import Batch
 from aggregator.app.heartbeat import Heartbeat
 from aggregator.app.ingest import fetch_one, paused_keys, record_crash, stale_sources
 from aggregator.app.mailer import Mailer
+from aggregator.app.preferences import scheduled_recipients
 from aggregator.app.send import LEASE, _attempt, _Job, _skip_missed, _too_soon
 from aggregator.app.wiring import App
 from aggregator.domain.delivery import Claim, DeliveryOutcome, DeliveryState
@@ -96,7 +97,9 @@ def plan_digests(app: App) -> list[DigestUnit]:
         dict(app.config.email.resubscribe), [r.email for r in app.config.recipients]
     )
     gone = repo.unsubscribed()
-    recipients = [r for r in app.config.recipients if r.email.lower() not in gone]
+    subscribed = [r for r in app.config.recipients if r.email.lower() not in gone]
+    # Teachers' own choices (send time, days, pause...) apply from the next digest.
+    recipients = scheduled_recipients(app, subscribed, now)
     by_email = {r.email: r for r in recipients}
     recorded = repo.recorded_days(list(by_email), (now - timedelta(days=2)).date())
     due, missed = due_digests(
@@ -154,9 +157,13 @@ def send_unit(
     """Build and send `email`'s digest for `local_day` if it is still due or
     waiting for a retry; None when there is nothing to do (sent, being sent
     by another worker, no longer a recipient, not due)."""
-    recipient = app.config.recipient(email)
-    if recipient is None or recipient.email.lower() in app.repo.unsubscribed():
+    configured = app.config.recipient(email)
+    if configured is None or configured.email.lower() in app.repo.unsubscribed():
         return None
+    scheduled = scheduled_recipients(app, [configured], app.clock())
+    if not scheduled:
+        return None  # the teacher paused their digest
+    recipient = scheduled[0]
     claim = _claim(app, recipient, local_day)
     if claim is None:
         return None
