@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -39,9 +38,7 @@ def test_a_ten_thousand_item_feed_is_stored_once_in_batches(tmp_path: Path) -> N
             encoding="utf-8",
         )
         with build_app(load_config(config)) as app:
-            started = time.monotonic()
             (first,) = fetch_sources(app)
-            elapsed = time.monotonic() - started
             server.set_route(
                 "/big.xml",
                 "application/rss+xml",
@@ -53,4 +50,3 @@ def test_a_ten_thousand_item_feed_is_stored_once_in_batches(tmp_path: Path) -> N
     assert (first.status, first.new_posts) == ("ok", ITEMS)
     assert (second.new_posts, second.updated_posts) == (0, 1)  # only the changed item is parsed
     assert status.posts_stored == ITEMS and status.last_error is None
-    assert elapsed < 60
