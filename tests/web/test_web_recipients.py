@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from aggregator.app.config import load_config
+from aggregator.app.send import LEASE
 from aggregator.app.wiring import build_app
 from aggregator.domain.source import FetchResult
 from tests.fakes import make_post
@@ -37,6 +38,15 @@ def test_the_list_shows_each_recipient_with_follows_and_next_send(
     assert "none yet" in body  # no delivery recorded
     assert "Europe/Madrid" in body
     assert 'aria-current="page">Recipients</a>' in body
+
+
+def test_the_list_shows_the_latest_delivery(web_config: Path, admin_client: FlaskClient) -> None:
+    with build_app(load_config(web_config), connectors={}) as app:
+        claim = app.repo.claim_delivery("ben@school.org", date(2026, 11, 30), app.clock(), LEASE)
+        assert claim is not None
+        app.repo.mark_failed(claim, "refused (550)")
+    body = admin_client.get("/admin/recipients/").get_data(as_text=True)
+    assert '<span class="state-failed">failed</span> 2026-11-30' in body
 
 
 def test_add_a_recipient_writes_config_toml_keeping_it(
@@ -158,6 +168,14 @@ def test_hostile_names_and_addresses_are_escaped(
     body = admin_client.get("/admin/recipients/").get_data(as_text=True)
     assert "<img src=x" not in body
     assert "&lt;img src=x onerror=alert(2)&gt;" in body
+    # A source's name is any text: the follows checkboxes show it escaped.
+    with web_config.open("a", encoding="utf-8") as file:
+        file.write(
+            '\n[[sources]]\nkey = "odd"\nkind = "rss"\nname = "<script>alert(4)</script>"\n'
+            'url = "https://odd.example/feed"\n'
+        )
+    form = admin_client.get("/admin/recipients/new").get_data(as_text=True)
+    assert "<script>alert(4)" not in form and "&lt;script&gt;alert(4)&lt;/script&gt;" in form
     # A form posted with markup in it comes back escaped.
     data = form_of(admin_client, "/admin/recipients/new", csrf_token_of)
     data |= {"email": "<script>alert(3)</script>@school.org", "name": '"><script>x</script>'}
