@@ -132,9 +132,12 @@ class ConfigEdit:
         """Append an entry after the section's last one; returns its index."""
         table = tomlkit.table()
         _assign(table, values)
-        text = self.document.as_string()
-        if section not in self.document and text and not text.endswith("\n\n"):
-            self.document.add(tomlkit.nl())  # a blank line before the new section
+        # Rendering the document costs as much as the file is long: only for a
+        # new section, or a roster import of thousands of rows would take hours.
+        if section not in self.document:
+            text = self.document.as_string()
+            if text and not text.endswith("\n\n"):
+                self.document.add(tomlkit.nl())  # a blank line before the new section
         tables = self._tables(section, create=True)
         if len(tables):
             _append_after(tables, table)
