@@ -1,6 +1,6 @@
 """Web benchmark: how long the admin pages take to render at a large school's size.
 
-    python bench/bench_web.py [--sources 2000] [--runs 20] [--json FILE]
+    python bench/bench_web.py [--sources 2000] [--recipients 5000] [--runs 20] [--json FILE]
 
 Writes a config.toml with `--sources` sources of every kind (a fifth of
 them failing, some stale, some paused, each with a week of posts stored)
@@ -151,8 +151,57 @@ def bench_sources(folder: Path, sources: int, runs: int) -> Timing:
     )
 
 
+def write_recipients_config(folder: Path, recipients: int, sources: int = 50) -> Path:
+    """config.toml with `sources` rss sources and `recipients` recipients
+    across time zones, each following a few sources."""
+    zones = ("America/Chicago", "Europe/Madrid", "Asia/Kolkata", "Australia/Sydney", "UTC")
+    entries = [
+        f'[[sources]]\nkey = "blog-{n:03d}"\nkind = "rss"\nurl = "https://blog{n}.example.org/feed/"\n'
+        for n in range(sources)
+    ]
+    for n in range(recipients):
+        follows = ", ".join(f'"blog-{(n + k) % sources:03d}"' for k in range(3))
+        entries.append(
+            f'[[recipients]]\nemail = "teacher{n:05d}@school.org"\nname = "Teacher {n} <i>&</i>"\n'
+            f'timezone = "{zones[n % len(zones)]}"\nsend_at = "{6 + n % 3:02d}:30"\n'
+            f"follow = [{follows}]\n"
+        )
+    path = folder / "config.toml"
+    path.write_text(
+        '[database]\nurl = "sqlite:///pln.db"\n\n[web]\nsecret_env = "PLN_WEB_SECRET"\n\n'
+        + "\n".join(entries),
+        encoding="utf-8",
+    )
+    return path
+
+
+def store_deliveries(config_path: Path) -> None:
+    """The admin's account, and yesterday's delivery claimed for every other recipient."""
+    config = load_config(config_path)
+    with build_app(config, connectors={}) as app:
+        create_admin(app, ADMIN, PASSWORD)
+        yesterday = (NOW - timedelta(days=1)).date()
+        for recipient in config.recipients[::2]:
+            app.repo.claim_delivery(recipient.email, yesterday, NOW, timedelta(minutes=5))
+
+
+def bench_recipients(folder: Path, recipients: int, runs: int) -> Timing:
+    """GET /admin/recipients/ with `recipients` recipients (the first page of the list)."""
+    config_path = write_recipients_config(folder, recipients)
+    store_deliveries(config_path)
+    times, size = time_page(signed_in_client(config_path), "/admin/recipients/", runs)
+    return Timing(
+        "/admin/recipients/",
+        f"{recipients:,} recipients",
+        statistics.median(times),
+        max(times),
+        size,
+    )
+
+
 BENCHES: list[Callable[[argparse.Namespace, Path], Timing]] = [
     lambda args, folder: bench_sources(folder / "sources", args.sources, args.runs),
+    lambda args, folder: bench_recipients(folder / "sources", args.recipients, args.runs),
 ]
 """One entry per page; each gets the arguments and a fresh folder of its own."""
 
@@ -161,6 +210,7 @@ def main() -> None:
     """Run every page's benchmark and print one line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=2000)
+    parser.add_argument("--recipients", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     args = parser.parse_args()
