@@ -13,7 +13,7 @@ of workers:
 
 1. fetch phase: starts the workers (`pln worker --concurrency C`), enqueues
    "fetch source K" for every source, as `pln run` would (the planning
-   functions of aggregator.app.units, a "queued" lease per task), and counts
+   functions of aggregator.app.units, the scheduler's `Dispatcher.enqueue`), and counts
    finished fetches in the database every half second;
 2. the sources the window left unfetched are fetched in this process,
    untimed, so every digest has its posts;
@@ -21,10 +21,11 @@ of workers:
    every recipient (all due now; the file mailer writes .eml files), counted
    the same way.
 
-Enqueueing is timed apart (it is the scheduler's work: one lease
-transaction a task). A rate is counted once it is over, from the next unit
-finished (worker start-up excluded) to the end of the window (`--window-s`)
-or of the work, whichever comes first.
+Enqueueing is timed apart (it is the scheduler's work: the "queued" leases
+of 1,000 tasks in one transaction, their tasks over one broker connection),
+and reported as the scheduler's tasks per second. A rate is counted once it
+is over, from the next unit finished (worker start-up excluded) to the end
+of the window (`--window-s`) or of the work, whichever comes first.
 See bench/README.md for the figures of a run.
 """
 
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ class Rate:
     finished_all: bool
     cpu_seconds: float = 0.0
     worker_mib: float = 0.0  # PSS of one worker's process tree at the end of the window
+    enqueued: int = 0  # tasks the scheduler enqueued for the phase
+    enqueue_seconds: float = 0.0  # and how long that took (workers running meanwhile)
+
+    @property
+    def enqueued_per_second(self) -> float:
+        return self.enqueued / self.enqueue_seconds if self.enqueue_seconds > 0 else 0.0
 
     @property
     def per_second(self) -> float:
@@ -207,25 +214,25 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def enqueue(app: Any, phase: str) -> int:
-    """Enqueue every unit of `phase` as the scheduler does: a "queued" lease, then the task."""
-    from aggregator.app.units import fetch_marker, plan_digests, plan_fetches
-    from aggregator.run.worker.celery_app import FETCH_TASK, SEND_TASK, make_celery
-    from aggregator.run.worker.dispatch import celery_publisher
+    """Enqueue every unit of `phase` as the scheduler's tick does (`Dispatcher.enqueue`:
+    "queued" leases and tasks a batch at a time); how many were."""
+    from aggregator.app.units import plan_digests, plan_fetches
+    from aggregator.run.worker.celery_app import make_celery
+    from aggregator.run.worker.dispatch import (
+        Dispatcher,
+        celery_publisher,
+        digest_task,
+        fetch_task,
+    )
 
     queue = app.config.queue
-    publish = celery_publisher(make_celery(queue), queue)
-    now, ttl = app.clock(), timedelta(seconds=queue.requeue_seconds)
-    units: list[tuple[str, str, tuple[str, ...]]] = []
+    dispatcher = Dispatcher(app, queue, celery_publisher(make_celery(queue), queue), holder="bench")
+    now = app.clock()
     if phase == "fetch":
-        for key in plan_fetches(app, timedelta(0)):
-            units.append((fetch_marker(key), FETCH_TASK, (key, now.isoformat())))
+        tasks = [fetch_task(key, now) for key in plan_fetches(app, timedelta(0))]
     else:
-        for unit in plan_digests(app):
-            units.append((unit.marker, SEND_TASK, (unit.email, unit.local_day.isoformat())))
-    for marker, task, args in units:
-        if app.repo.take_lease(marker, "bench", now, ttl) is not None:
-            publish(task, (*args, marker))
-    return len(units)
+        tasks = [digest_task(unit) for unit in plan_digests(app)]
+    return int(dispatcher.enqueue(tasks, now))
 
 
 def measure(
@@ -304,7 +311,11 @@ def phase(
     try:
         started = time.perf_counter()
         total = enqueue(app, name)
-        print(f"  enqueued {total:,} in {time.perf_counter() - started:.1f} s", flush=True)
+        enqueue_s = time.perf_counter() - started
+        print(
+            f"  enqueued {total:,} in {enqueue_s:.1f} s ({total / max(enqueue_s, 1e-9):,.0f}/s)",
+            flush=True,
+        )
         sql = (
             "SELECT count(*) FROM sources WHERE last_attempt_at IS NOT NULL"
             if name == "fetch"
@@ -312,6 +323,7 @@ def phase(
         )
         pids = [proc.pid for proc in procs]
         rate = measure(args.database_url, sql, total, args.window_s, args.window_s + 300, pids)
+        rate = replace(rate, enqueued=total, enqueue_seconds=enqueue_s)
     finally:
         stop_workers(procs)
         flush_broker(args.redis_url)  # what the window left in the queue
@@ -377,7 +389,9 @@ def report(runs: list[Run], sizes: dict[str, tuple[int, int]]) -> None:
             f"{r.workers} worker(s) x {r.concurrency}: {r.fetches.per_second:.1f} fetches/s "
             f"({r.fetches.cpu_ms_per_unit:.0f} ms CPU each), {r.digests.per_second:.1f} digests/s "
             f"({r.digests.cpu_ms_per_unit:.0f} ms CPU each); a worker's memory "
-            f"{max(r.fetches.worker_mib, r.digests.worker_mib):.0f} MiB"
+            f"{max(r.fetches.worker_mib, r.digests.worker_mib):.0f} MiB; the scheduler enqueued "
+            f"{r.fetches.enqueued_per_second:,.0f} fetches/s, {r.digests.enqueued_per_second:,.0f} "
+            "digests/s"
         )
     if len(runs) >= 2 and runs[0].fetches.per_second and runs[0].digests.per_second:
         one, two = runs[0], runs[-1]

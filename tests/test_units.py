@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,7 +27,7 @@ from aggregator.run.worker.status import queue_status
 from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.fakes import T0, FakeConnector, FixedClock, make_config, make_post
 from tests.smtp_server import free_port
-from tests.workers_env import REDIS, listening
+from tests.workers_env import REDIS, REDIS_DB, listening
 
 ANA = "ana@school.org"
 DAY = date(2026, 11, 30)
@@ -197,7 +197,7 @@ def test_two_schedulers_enqueue_each_unit_once(app: App, clock: FixedClock) -> N
     queue = app.config.queue
     assert queue is not None
     first, second = (
-        Dispatcher(app, queue, lambda name, args: published.append((name, args)), holder=holder)
+        Dispatcher(app, queue, published.extend, holder=holder)
         for holder in ("scheduler-1", "scheduler-2")
     )
     first.enqueue_due()
@@ -216,10 +216,10 @@ def test_a_scheduler_says_once_that_the_broker_is_down_and_retries(
     published: list[str] = []
     down = True
 
-    def publish(name: str, args: tuple[str, ...]) -> None:
+    def publish(tasks: Sequence[tuple[str, tuple[str, ...]]]) -> None:
         if down:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
-        published.append(name)
+        published.extend(name for name, _ in tasks)
 
     queue = app.config.queue
     assert queue is not None
@@ -260,7 +260,8 @@ def test_pln_worker_without_a_queue_says_so_in_one_line(tmp_path: Path) -> None:
 def test_status_shows_the_queue_the_workers_and_the_oldest_waiting_task(
     app: App, clock: FixedClock
 ) -> None:
-    queue = QueueConfig(broker_url="redis://127.0.0.1:6379/6", task_queue="pln_test_status")
+    broker = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    queue = QueueConfig(broker_url=broker, task_queue="pln_test_status")
     app = dataclasses.replace(app, config=dataclasses.replace(app.config, queue=queue))
     waiting = DigestUnit(ANA, DAY).marker
     assert app.repo.take_lease(waiting, "scheduler", T0 - timedelta(minutes=7), timedelta(hours=1))
@@ -268,7 +269,7 @@ def test_status_shows_the_queue_the_workers_and_the_oldest_waiting_task(
     assert status is not None and status.problem == "" and status.depth == 0
     assert status.workers == ()  # none running: a second's ping, unanswered
     assert status.waiting == 1 and status.oldest_waiting_since == T0 - timedelta(minutes=7)
-    down = dataclasses.replace(queue, broker_url=f"redis://127.0.0.1:{free_port()}/6")
+    down = dataclasses.replace(queue, broker_url=f"redis://127.0.0.1:{free_port()}/{REDIS_DB}")
     app = dataclasses.replace(app, config=dataclasses.replace(app.config, queue=down))
     status = queue_status(app)
     assert status is not None and status.problem.startswith("cannot reach the broker")

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).parent.parent
 REDIS = ("127.0.0.1", 6379)
 RABBITMQ = ("127.0.0.1", 5672)
-# Redis databases 5-9 are this suite's (other suites on the machine use 0-4).
-REDIS_DB = 5
+# Redis databases 5-9 are this suite's (other suites on the machine use 0-4);
+# PLN_TEST_REDIS_DB moves it when several runs share one Redis.
+REDIS_DB = int(os.environ.get("PLN_TEST_REDIS_DB", "5"))
 
 
 def listening(address: tuple[str, int]) -> bool:

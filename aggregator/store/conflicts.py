@@ -38,6 +38,27 @@ def insert_missing(
         )
 
 
+def insert_returning_keys(
+    session: Session, table: type[Base], key: str, rows: Sequence[dict[str, Any]]
+) -> list[Any]:
+    """Insert each of `rows` whose `key` (the primary key) is not stored yet, in
+    as few statements as the parameter limit allows; the keys inserted."""
+    if not rows:
+        return []
+    column = table.__table__.c[key]
+    batch = max(1, MAX_PARAMETERS // max(len(row) for row in rows))
+    inserted: list[Any] = []
+    for start in range(0, len(rows), batch):
+        stmt = (
+            _insert(session, table)
+            .values(list(rows[start : start + batch]))
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(column)
+        )
+        inserted.extend(session.execute(stmt).scalars())
+    return inserted
+
+
 def insert_new(
     session: Session, table: type[Base], keys: list[str], values: dict[str, Any]
 ) -> int | None:
