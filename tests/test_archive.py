@@ -15,6 +15,8 @@ import pytest
 from aggregator.app.archive import past_digests, sent_digest
 from aggregator.app.build import render_digest_for
 from aggregator.app.mailer import FileMailer
+from aggregator.app.preferences import PreferenceForm, save_preferences
+from aggregator.app.preview import preview_digest
 from aggregator.app.retention import prune_old_posts
 from aggregator.app.send import send_due_digests
 from aggregator.app.wiring import App, build_app
@@ -100,3 +102,30 @@ def test_archived_digests_are_pruned_after_keep_days(app: App, tmp_path: Path) -
     clock.advance(days=2)
     prune_old_posts(app)
     assert sent_digest(app, ANA, DAY) is None
+
+
+def test_the_admin_preview_of_a_sent_day_shows_the_copy_that_went_out(
+    app: App, tmp_path: Path
+) -> None:
+    assert [o.status for o in send_due_digests(app, FileMailer(tmp_path))] == ["sent"]
+    text, _ = _parts(tmp_path)
+    # A post stored later, inside the sent day's window, is not in what was sent.
+    late = make_post("blog", 3, at=T0 - timedelta(hours=2), title="Stored after sending")
+    app.repo.save_fetch("blog", FetchResult((late,)), T0, T0 + timedelta(hours=1))
+
+    preview = preview_digest(app, ANA, DAY)
+    assert preview.text == text
+    assert "Stored after sending" not in preview.text
+    assert "copy that went out" in preview.note
+
+
+def test_the_admin_preview_follows_the_teachers_own_mute_words(app: App) -> None:
+    save_preferences(
+        app,
+        app.config.recipients[0],
+        PreferenceForm(mute="exit", days=("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        DAY,
+    )
+    preview = preview_digest(app, ANA, DAY + timedelta(days=1))
+    assert "Exit tickets" not in preview.text
+    assert [row.placement for row in preview.rows] == ["muted"]

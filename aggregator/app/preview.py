@@ -1,8 +1,10 @@
 """A preview of any recipient's digest for any local day, with why it holds what it holds.
 
-A future day shows what would be sent now; a past day shows what its send
-time's window held, as `pln digest --date` builds it. The explain rows are
-those of `pln digest --explain`, as a table.
+A future day shows what would be sent now, with the teacher's own choices
+(send time, mute and boost words, "more / less like this") applied; a day
+whose digest went out shows the copy that was sent; another past day shows
+what its send time's window held, as `pln digest --date` builds it. The
+explain rows are those of `pln digest --explain`, as a table.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from aggregator.app.archive import sent_digest
 from aggregator.app.build import DAYS, build_digest, render_digest
+from aggregator.app.preferences import effective_recipient
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
@@ -64,11 +68,12 @@ def preview_digest(app: App, email: str, day: date) -> Preview:
     Raises PLNError when there is no such recipient or no digest can be
     built for `day`.
     """
-    recipient = app.config.recipient(email)
-    if recipient is None:
+    configured = app.config.recipient(email)
+    if configured is None:
         raise PLNError(f"no recipient {email}; add them to the recipients first")
     if not DAYS[0] <= day <= DAYS[1]:
         raise PLNError(f"pick a day from {DAYS[0].isoformat()} to {DAYS[1].isoformat()}")
+    recipient = effective_recipient(app, configured)
     now = app.clock()
     planned = send_instant(recipient, day)
     if planned > now:
@@ -76,12 +81,23 @@ def preview_digest(app: App, email: str, day: date) -> Preview:
     else:
         at, note = planned, "Built now from the posts of that day's window."
     digest = build_digest(app, recipient, at) if at == now else _build_past(app, recipient, at)
+    subject, html, text = (
+        digest.subject,
+        render_digest(digest, "html"),
+        render_digest(digest, "text"),
+    )
+    if at != now and (sent := sent_digest(app, recipient.email, day)) is not None:
+        subject, html, text = sent.copy.subject, sent.copy.html, sent.copy.text
+        note = (
+            f"Sent {sent.sent_at:%Y-%m-%d %H:%M} UTC: this is the copy that went out; "
+            "the explain rows are worked out again from the posts still stored."
+        )
     return Preview(
         recipient=recipient,
         day=day,
-        subject=digest.subject,
-        html=render_digest(digest, "html"),
-        text=render_digest(digest, "text"),
+        subject=subject,
+        html=html,
+        text=text,
         rows=explain_rows(digest),
         explain=tuple(explain_lines(digest)),
         built_at=at,
@@ -97,7 +113,14 @@ def _build_past(app: App, recipient: RecipientConfig, at: datetime) -> Digest:
     titles = {s.key: s.title for s in app.config.sources}
     wpm = app.config.digest.words_per_minute
     return build_digest_from_posts(
-        posts, recipient, titles, at, window, wpm, labels=network_labels()
+        posts,
+        recipient,
+        titles,
+        at,
+        window,
+        wpm,
+        labels=network_labels(),
+        leanings=app.repo.leanings(recipient.email),
     )
 
 

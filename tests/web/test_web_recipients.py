@@ -14,7 +14,9 @@ from flask.testing import FlaskClient
 
 from aggregator.app.config import load_config
 from aggregator.app.send import LEASE
+from aggregator.app.unsubscribe import unsubscribe_address
 from aggregator.app.wiring import build_app
+from aggregator.domain.preferences import Preferences
 from aggregator.domain.source import FetchResult
 from tests.fakes import make_post
 
@@ -47,6 +49,28 @@ def test_the_list_shows_the_latest_delivery(web_config: Path, admin_client: Flas
         app.repo.mark_failed(claim, "refused (550)")
     body = admin_client.get("/admin/recipients/").get_data(as_text=True)
     assert '<span class="state-failed">failed</span> 2026-11-30' in body
+
+
+def test_the_list_shows_what_teachers_chose_themselves(
+    web_config: Path, admin_client: FlaskClient
+) -> None:
+    with build_app(load_config(web_config), connectors={}) as app:
+        now = app.clock()
+        pause = (now + timedelta(days=20)).date()
+        app.repo.save_preferences(
+            "ana@school.org",
+            Preferences(send_at="07:15", paused_until=pause, mute=("webinar",)),
+            now,
+        )
+        assert unsubscribe_address(app, "ben@school.org")
+    body = admin_client.get("/admin/recipients/").get_data(as_text=True)
+    ana = body.split("ana@school.org")[1].split("</tr>")[0]
+    ben = body.split("ben@school.org")[1].split("</tr>")[0]
+    assert f"paused until {pause.isoformat()}; own send time; mutes webinar" in ana
+    assert "07:15 Europe/Madrid" in ana  # the send time digests really go out at
+    # The next digest is the first on the day the pause ends, at her own time.
+    assert f"{pause:%a %Y-%m-%d} 07:15" in ana
+    assert "unsubscribed" in ben and "none planned" in ben
 
 
 def test_add_a_recipient_writes_config_toml_keeping_it(

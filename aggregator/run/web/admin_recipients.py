@@ -56,6 +56,7 @@ class _Row:
     state: str
     last: str
     next_send: str
+    choices: str
     query: str
     """`email=...` for the edit and preview links."""
 
@@ -74,6 +75,7 @@ def _row(status: RecipientStatus) -> _Row:
         state=latest.status.value if latest else "",
         last=latest.local_day.isoformat() if latest else "none yet",
         next_send=next_send,
+        choices=status.choices,
         query=urlencode({"email": r.email}),
     )
 
