@@ -233,11 +233,15 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def _axe_check(page: Any) -> None:
-    """No serious or critical axe-core violation on the page, at phone and desktop width."""
+    """No serious or critical axe-core violation on the page, at phone and desktop
+    width, and nothing that makes the page scroll sideways (a wide table scrolls
+    inside its own region)."""
     from axe_playwright_python.sync_playwright import Axe
 
     for size in (PHONE, DESKTOP):
         page.set_viewport_size(size)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{page.url} is {width} px wide at {size['width']} px"
         results = Axe().run(page)
         bad = [
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
