@@ -12,6 +12,7 @@ server, and a real browser (Debian's chromium) with axe-core.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import textwrap
@@ -176,6 +177,21 @@ class LiveServer:
     config_path: Path
 
 
+@contextlib.contextmanager
+def serving(config_path: Path, **options: Any) -> Iterator[LiveServer]:
+    """The real app on `config_path` served by waitress on a free loopback
+    port until the block ends (`options` go to `create_app`)."""
+    app = create_app(config_path, **options)
+    server = WebServer(app, "127.0.0.1", 0)
+    thread = server.start()
+    try:
+        yield LiveServer(server.url, config_path)
+    finally:
+        server.stop()
+        thread.join(10)
+        app.extensions["pln_state"].close()
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """waitress on a free loopback port, serving the real app, with `ADMIN`'s account."""
@@ -183,15 +199,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         patch.setenv("PLN_WEB_SECRET", SECRET)
         config_path = write_web_config(tmp_path_factory.mktemp("live"))
         add_admin(config_path)
-        app = create_app(config_path, connectors={})
-        server = WebServer(app, "127.0.0.1", 0)
-        thread = server.start()
-        try:
-            yield LiveServer(server.url, config_path)
-        finally:
-            server.stop()
-            thread.join(10)
-            app.extensions["pln_state"].close()
+        with serving(config_path, connectors={}) as server:
+            yield server
 
 
 def _has_browser() -> str | None:

@@ -14,10 +14,8 @@ from aggregator.app.links import FeedbackTarget, LinkSigner, Purpose
 from aggregator.app.send import send_due_digests
 from aggregator.app.wiring import build_app, build_mailer
 from aggregator.domain.source import FetchResult
-from aggregator.run.web.app import create_app
-from aggregator.run.web.serve import WebServer
 from tests.fakes import FixedClock
-from tests.web.conftest import SECRET, LiveServer, write_web_config
+from tests.web.conftest import SECRET, LiveServer, serving, write_web_config
 from tests.web.test_teacher_pages import ANA, DAY, EMAIL, PUBLIC, SENT_AT, posts
 
 
@@ -33,15 +31,8 @@ def teacher_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
         with build_app(load_config(config_path), FixedClock(SENT_AT), connectors={}) as app:
             app.repo.save_fetch("edu-blog", FetchResult(posts()), SENT_AT, SENT_AT)
             send_due_digests(app, build_mailer(app.config.email))
-        web = create_app(config_path, connectors={})
-        server = WebServer(web, "127.0.0.1", 0)
-        thread = server.start()
-        try:
-            yield LiveServer(server.url, config_path)
-        finally:
-            server.stop()
-            thread.join(10)
-            web.extensions["pln_state"].close()
+        with serving(config_path, connectors={}) as server:
+            yield server
 
 
 SIGNER = LinkSigner(SECRET)

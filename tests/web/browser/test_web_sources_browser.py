@@ -13,14 +13,13 @@ from typing import Any, ClassVar
 import pytest
 
 from aggregator.app.config import load_config
-from aggregator.run.web.app import create_app
-from aggregator.run.web.serve import WebServer
 from tests.web.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
     SECRET,
     LiveServer,
     add_admin,
+    serving,
     write_web_config,
 )
 
@@ -70,15 +69,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         extra = '\n[fetch]\nallow_private = ["127.0.0.1"]\n'
         config_path = write_web_config(tmp_path_factory.mktemp("sources"), extra=extra)
         add_admin(config_path)
-        app = create_app(config_path)
-        server = WebServer(app, "127.0.0.1", 0)
-        thread = server.start()
-        try:
-            yield LiveServer(server.url, config_path)
-        finally:
-            server.stop()
-            thread.join(10)
-            app.extensions["pln_state"].close()
+        with serving(config_path) as server:
+            yield server
 
 
 def sign_in(page: Any, site: LiveServer) -> None:
