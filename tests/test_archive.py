@@ -129,3 +129,18 @@ def test_the_admin_preview_follows_the_teachers_own_mute_words(app: App) -> None
     preview = preview_digest(app, ANA, DAY + timedelta(days=1))
     assert "Exit tickets" not in preview.text
     assert [row.placement for row in preview.rows] == ["muted"]
+
+
+def test_pln_digest_of_an_earlier_day_that_was_not_sent_covers_that_days_window(
+    app: App, tmp_path: Path
+) -> None:
+    day_before = make_post("blog", 4, at=T0 - timedelta(days=1, hours=3), title="Sunday's idea")
+    app.repo.save_fetch("blog", FetchResult((day_before,)), T0, T0 + timedelta(hours=1))
+    assert [o.status for o in send_due_digests(app, FileMailer(tmp_path))] == ["sent"]
+
+    # No copy of the day before: it is built again, as of its send time,
+    # whatever digest went out since.
+    assert sent_digest(app, ANA, DAY - timedelta(days=1)) is None
+    text = render_digest_for(app, ANA, "text", DAY - timedelta(days=1))
+    assert "Sunday's idea" in text
+    assert "Exit tickets" not in text  # published after that day's send time

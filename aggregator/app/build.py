@@ -131,8 +131,26 @@ def _digest_for(app: App, email: str, day: date | None) -> Digest:
             f"{DAYS[0].isoformat()} to {DAYS[1].isoformat()}"
         )
     recipient = effective_recipient(app, recipient)
-    now = app.clock() if day is None else send_instant(recipient, day)
-    return build_digest(app, recipient, now)
+    now = app.clock()
+    at = now if day is None else send_instant(recipient, day)
+    return build_digest(app, recipient, at) if at >= now else build_past_digest(app, recipient, at)
+
+
+def build_past_digest(app: App, recipient: RecipientConfig, at: datetime) -> Digest:
+    """The digest `recipient` got, or would have got, at the past instant `at`,
+    over the longest window (`[digest] max_window_hours`): the digests sent
+    since would otherwise make its window empty."""
+    window = (at - timedelta(hours=app.config.digest.max_window_hours), at)
+    return build_digest_from_posts(
+        app.repo.posts_for_digest(recipient.follow, *window),
+        recipient,
+        {s.key: s.title for s in app.config.sources},
+        at,
+        window,
+        app.config.digest.words_per_minute,
+        labels=network_labels(),
+        leanings=app.repo.leanings(recipient.email),
+    )
 
 
 def render_digest_for(app: App, email: str, fmt: str, day: date | None = None) -> str:

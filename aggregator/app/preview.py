@@ -14,13 +14,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aggregator.app.archive import sent_digest
-from aggregator.app.build import DAYS, build_digest, render_digest
+from aggregator.app.build import DAYS, build_digest, build_past_digest, render_digest
 from aggregator.app.preferences import effective_recipient
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
 from aggregator.domain.recipient import RecipientConfig
-from connectors import network_labels
-from digests.compose import Digest, build_digest_from_posts
+from digests.compose import Digest
 from digests.due import send_instant
 from digests.explain import explain_lines
 
@@ -80,7 +79,9 @@ def preview_digest(app: App, email: str, day: date) -> Preview:
         at, note = now, "Not sent yet: this is what would be sent if it went out now."
     else:
         at, note = planned, "Built now from the posts of that day's window."
-    digest = build_digest(app, recipient, at) if at == now else _build_past(app, recipient, at)
+    digest = (
+        build_digest(app, recipient, at) if at == now else build_past_digest(app, recipient, at)
+    )
     subject, html, text = (
         digest.subject,
         render_digest(digest, "html"),
@@ -102,25 +103,6 @@ def preview_digest(app: App, email: str, day: date) -> Preview:
         explain=tuple(explain_lines(digest)),
         built_at=at,
         note=note,
-    )
-
-
-def _build_past(app: App, recipient: RecipientConfig, at: datetime) -> Digest:
-    """The digest as built at the past instant `at`, over the longest window:
-    the digest sent since would otherwise make its window empty."""
-    window = (at - timedelta(hours=app.config.digest.max_window_hours), at)
-    posts = app.repo.posts_for_digest(recipient.follow, *window)
-    titles = {s.key: s.title for s in app.config.sources}
-    wpm = app.config.digest.words_per_minute
-    return build_digest_from_posts(
-        posts,
-        recipient,
-        titles,
-        at,
-        window,
-        wpm,
-        labels=network_labels(),
-        leanings=app.repo.leanings(recipient.email),
     )
 
 
