@@ -20,7 +20,6 @@ from aggregator.app.config_edit import (
     ConfigEdit,
     ConfigEditError,
     EditRejected,
-    fingerprint_of,
 )
 from aggregator.app.recipient_status import RecipientStatus, recipient_statuses
 from aggregator.app.roster import (
@@ -33,7 +32,7 @@ from aggregator.app.roster import (
 from aggregator.config.entries import WEEKDAYS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.run.web.auth import admin_required
-from aggregator.run.web.context import web_state
+from aggregator.run.web.context import config_fingerprint, web_state
 from aggregator.run.web.recipient_form import RecipientForm
 
 bp = flask.Blueprint("admin_recipients", __name__, url_prefix="/admin/recipients")
@@ -84,14 +83,6 @@ def _config_path() -> Path:
     return Path(web_state().config.path)
 
 
-def _fingerprint() -> str:
-    """The fingerprint of config.toml as it is now: a form carries it back."""
-    try:
-        return fingerprint_of(_config_path().read_bytes())
-    except OSError:
-        return ""  # the save will say the file cannot be read
-
-
 @bp.get("/")
 @admin_required
 def index() -> str:
@@ -112,7 +103,7 @@ def index() -> str:
         query=query,
         page=page,
         pages=pages,
-        fingerprint=_fingerprint(),
+        fingerprint=config_fingerprint(),
         edit_url=flask.url_for(".edit_form"),
         preview_url=flask.url_for("admin_preview.index"),
     )
@@ -211,7 +202,7 @@ def _form_page(form: RecipientForm, *, editing: bool, status: int = 200) -> tupl
         sources=config.sources,
         weekdays=WEEKDAYS,
         zones=_ZONES,
-        fingerprint=_fingerprint(),
+        fingerprint=config_fingerprint(),
     )
     return page, status
 

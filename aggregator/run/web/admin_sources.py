@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import flask
@@ -23,7 +22,6 @@ from aggregator.app.config_edit import (
     ConfigEditError,
     EditRejected,
     StaleConfig,
-    fingerprint_of,
 )
 from aggregator.app.ingest import fetch_sources
 from aggregator.app.opml import MAX_OPML_BYTES, OpmlError, export_opml, import_opml
@@ -43,17 +41,12 @@ from aggregator.app.source_admin import (
 from aggregator.domain.errors import SourceError
 from aggregator.domain.source import SourceConfig
 from aggregator.run.web.auth import admin_required
-from aggregator.run.web.context import web_state
+from aggregator.run.web.context import config_fingerprint, web_state
 from connectors.rss.discover import Proposal
 
 bp = flask.Blueprint("admin_sources", __name__, url_prefix="/admin/sources")
 
 Page = str | tuple[str, int] | Response
-
-
-def _fingerprint() -> str:
-    """The fingerprint of config.toml as this page shows it."""
-    return fingerprint_of(Path(web_state().config.path).read_bytes())
 
 
 def _source_or_404(key: str) -> SourceConfig:
@@ -73,7 +66,10 @@ def index() -> str:
     base = flask.url_for("admin_sources.edit", key="-").removesuffix("-")
     rows = [_row(view, now, base) for view in source_views(state.app)]
     return flask.render_template(
-        "web/sources.j2", rows=rows, fingerprint=_fingerprint(), max_mb=MAX_OPML_BYTES // 10**6
+        "web/sources.j2",
+        rows=rows,
+        fingerprint=config_fingerprint(),
+        max_mb=MAX_OPML_BYTES // 10**6,
     )
 
 
@@ -237,7 +233,7 @@ def _form(
         general=[m for name, ms in problems.items() if name not in known for m in ms],
         source=editing,
         health=_health_line(editing.key) if editing else "",
-        fingerprint=values.get("fingerprint") or _fingerprint(),
+        fingerprint=values.get("fingerprint") or config_fingerprint(),
     )
 
 
@@ -320,7 +316,7 @@ def confirm_remove(key: str) -> str:
     source = _source_or_404(key)
     followers = [r.to_address for r in web_state().config.recipients if key in r.follow]
     return flask.render_template(
-        "web/source_remove.j2", source=source, followers=followers, fingerprint=_fingerprint()
+        "web/source_remove.j2", source=source, followers=followers, fingerprint=config_fingerprint()
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import flask
 
 from aggregator.app.config import load_config
+from aggregator.app.config_edit import fingerprint_of
 from aggregator.app.wiring import App
 from aggregator.config.types import Config
 
@@ -91,3 +92,13 @@ def web_state() -> WebState:
         state = holder.current()
         setattr(flask.g, _EXTENSION, state)
     return state
+
+
+def config_fingerprint() -> str:
+    """The fingerprint of config.toml as it is now, for a form to carry back so
+    that its save is refused over a newer file ("" when the file cannot be
+    read: the save then says why)."""
+    try:
+        return fingerprint_of(Path(web_state().config.path).read_bytes())
+    except OSError:
+        return ""
