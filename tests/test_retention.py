@@ -27,11 +27,6 @@ KEEP = timedelta(days=30)
 ANA = "ana@school.org"
 
 
-def linked(source_key: str, n: int, at):
-    post = make_post(source_key, n, at=at)
-    return dataclasses.replace(post, links=(f"https://article.example/{n}",))
-
-
 def query(url: str, work):
     engine = sa.create_engine(url)
     try:
@@ -46,14 +41,11 @@ def post_ids(url: str) -> set[str]:
 
 
 def orphans(url: str) -> int:
-    """Links and story keys left behind by a deleted post."""
+    """Records of what digests showed left behind by a deleted post."""
     return query(
         url,
-        lambda conn: sum(
-            conn.scalar(
-                sa.text(f"SELECT count(*) FROM {table} WHERE post_id NOT IN (SELECT id FROM posts)")
-            )
-            for table in ("post_links", "post_story_keys", "digest_posts")
+        lambda conn: conn.scalar(
+            sa.text("SELECT count(*) FROM digest_posts WHERE post_id NOT IN (SELECT id FROM posts)")
         ),
     )
 
@@ -80,7 +72,7 @@ def repo(db_url: str):
 
 
 def test_old_posts_go_and_what_sent_digests_showed_stays(repo: Repository, db_url: str) -> None:
-    old = tuple(linked("blog", n, OLD) for n in range(1, 6))
+    old = tuple(make_post("blog", n, at=OLD) for n in range(1, 6))
     repo.save_fetch("blog", FetchResult(old), OLD, OLD)
     # Published long ago, but only stored yesterday: kept its full time.
     repo.save_fetch("blog", FetchResult((make_post("blog", 6, at=OLD),)), RECENT, RECENT)
@@ -92,7 +84,7 @@ def test_old_posts_go_and_what_sent_digests_showed_stays(repo: Repository, db_ur
 
     assert repo.prune_posts(T0 - KEEP) == 3  # blog-3, blog-4, blog-5
     assert post_ids(db_url) == {"blog-1", "blog-2", "blog-6", "blog-7"}
-    assert orphans(db_url) == 0  # links, story keys and the failed digest's record went too
+    assert orphans(db_url) == 0  # the failed digest's record went too
     counts = repo.post_counts()
     assert (counts.stored, counts.shown_in_sent_digests) == (4, 2)
     (status,) = repo.source_statuses()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -334,10 +335,13 @@ def test_crash_mid_batch_stores_nothing_of_it(repo: Repository) -> None:
 def test_crash_after_insert_rolls_back_posts_and_state(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(*args: object) -> None:
-        raise sa.exc.OperationalError("INSERT INTO post_links", {}, Exception("disk I/O error"))
+    insert_posts = sources.insert_posts
 
-    monkeypatch.setattr(sources, "replace_links", explode)
+    def explode(*args: Any) -> None:
+        insert_posts(*args)  # the posts are in the transaction when it fails
+        raise sa.exc.OperationalError("INSERT INTO posts", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(sources, "insert_posts", explode)
     with pytest.raises(StorageError, match="disk I/O error"):
         repo.save_fetch("blog", FetchResult((make_post(1),), cursor="c"), NOW, LATER)
     assert stored_posts(repo) == 0

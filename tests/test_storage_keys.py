@@ -1,6 +1,7 @@
 """A post's keys (canonical URL, story keys) are worked out once, when it is
-stored, and read back with it; revision 0004 works them out for the posts
-stored before it (SQLite and PostgreSQL). Text signatures and spam signals
+stored, and read back with it, links and story keys in their order;
+revision 0004 works them out for the posts stored before it, and 0013 moves
+them from their side tables into the post's row (SQLite and PostgreSQL). Text signatures and spam signals
 are not stored: digests work them out (`digests.memo.DigestMemo`)."""
 
 from __future__ import annotations
@@ -98,53 +99,59 @@ def test_a_post_without_a_content_hash_is_compared_as_its_source_sent_it(
     assert repo.save_fetch("blog", FetchResult((post,)), NOW, LATER) == (0, 0)
 
 
-def test_posts_sharing_a_story_key_are_found_by_the_index(repo: Repository, db_url: str) -> None:
-    shared = "https://shared.example/articles/1"
-    repo.save_fetch("blog", FetchResult((make_post(1), make_post(3, links=(shared,)))), NOW, LATER)
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text(
-                    "SELECT p.external_id FROM post_story_keys k JOIN posts p ON p.id = k.post_id"
-                    " WHERE k.key = :key ORDER BY p.external_id"
-                ),
-                {"key": shared},
-            )
-            assert [row[0] for row in found] == ["id-1", "id-3"]
-            indexes = sa.inspect(conn).get_indexes("post_story_keys")
-        assert [index["column_names"] for index in indexes] == [["key"]]
-    finally:
-        engine.dispose()
+def test_links_and_story_keys_come_back_in_their_order_after_a_store_and_an_update(
+    repo: Repository,
+) -> None:
+    links = ("https://z.example/a/1", "https://a.example/b/2", "https://m.example/c/3")
+    first = make_post(1, links=links)
+    repo.save_fetch("blog", FetchResult((first,)), NOW, LATER)
+    (stored,) = repo.posts_for_digest(["blog"], *FAR)
+    assert stored.links == links
+    assert stored.story_keys == with_keys(first).story_keys
+    assert stored.story_keys == (links[1], "https://blog.example/1", links[2], links[0])
+    second = make_post(1, links=links[::-1], content_hash="hash-1b")
+    assert repo.save_fetch("blog", FetchResult((second,)), LATER, LATER) == (0, 1)
+    (stored,) = repo.posts_for_digest(["blog"], *FAR)
+    assert stored.links == links[::-1]
+    assert stored.story_keys == with_keys(second).story_keys
+    found = repo.find_post("blog", "id-1")
+    assert found is not None and (found.links, found.story_keys) == (
+        stored.links,
+        stored.story_keys,
+    )
 
 
-def _store_at_0003(engine: sa.Engine, count: int) -> None:
-    """A database at revision 0003 with `count` posts stored the way it stored them."""
+def _store_at(engine: sa.Engine, revision: str, posts: list[Post]) -> None:
+    """A database at `revision` (0003 to 0012) with `posts` stored the way it
+    stored them: ids from 1, links in `post_links`, and the story keys of the
+    keyed ones in `post_story_keys`, their rows written last position first."""
     with engine.begin() as conn:
         config = alembic_config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
+        command.upgrade(config, revision)
+    keyed = any(post.story_keys is not None for post in posts)
+    names = ("sources", "posts", "post_links", *(("post_story_keys",) if keyed else ()))
     meta = sa.MetaData()
-    meta.reflect(engine, only=("sources", "posts", "post_links"))
-    sources, posts, links = (meta.tables[name] for name in ("sources", "posts", "post_links"))
+    meta.reflect(engine, only=names)
+    sources, posts_table, links = (meta.tables[name] for name in names[:3])
     with engine.begin() as conn:
         conn.execute(
             sa.insert(sources),
             {"key": "blog", "kind": "rss", "name": "", "options": {}, "is_active": True}
             | {"consecutive_failures": 0},
         )
-        for start in range(0, count, 500):
-            rows = [make_post(n) for n in range(start, min(start + 500, count))]
+        for start in range(0, len(posts), 500):
+            rows = list(enumerate(posts[start : start + 500], start + 1))
             conn.execute(
-                sa.insert(posts),
+                sa.insert(posts_table),
                 [
                     {
-                        "id": n + 1,
+                        "id": post_id,
                         "source_key": "blog",
                         "external_id": post.external_id,
                         "network": "rss",
                         "url": post.url,
-                        "canonical_url": "",
+                        "canonical_url": post.canonical_url,
                         "author": post.author,
                         "author_url": "",
                         "title": post.title,
@@ -160,24 +167,34 @@ def _store_at_0003(engine: sa.Engine, count: int) -> None:
                         "hashtags": list(post.hashtags),
                         "content_hash": post.content_hash,
                     }
-                    for n, post in enumerate(rows, start)
+                    for post_id, post in rows
                 ],
             )
-            conn.execute(
-                sa.insert(links),
-                [
-                    {"post_id": n + 1, "position": position, "url": url}
-                    for n, post in enumerate(rows, start)
-                    for position, url in enumerate(post.links)
-                ],
-            )
+            _insert_list(conn, links, "url", [(post_id, post.links) for post_id, post in rows])
+            if keyed:
+                keys = meta.tables["post_story_keys"]
+                _insert_list(
+                    conn, keys, "key", [(post_id, post.story_keys or ()) for post_id, post in rows]
+                )
+
+
+def _insert_list(
+    conn: sa.Connection, table: sa.Table, column: str, lists: list[tuple[int, tuple[str, ...]]]
+) -> None:
+    rows = [
+        {"post_id": post_id, "position": position, column: value}
+        for post_id, values in lists
+        for position, value in reversed(list(enumerate(values)))
+    ]
+    if rows:
+        conn.execute(sa.insert(table), rows)
 
 
 def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
     count = 1203  # more than two batches
     engine = sa.create_engine(db_url)
     try:
-        _store_at_0003(engine, count)
+        _store_at(engine, "0003", [make_post(n) for n in range(count)])
         with Repository.open(db_url) as repo:
             stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), NOW + timedelta(1))
     finally:
@@ -189,6 +206,31 @@ def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
         assert post.canonical_url == expected.canonical_url
         assert post.story_keys == expected.story_keys
     assert stored[-1].canonical_url == f"https://blog.example/{count - 1}"
+
+
+def _at_0012(n: int) -> Post:
+    """Post `n` as revision 0012 stored it: some without links, some without story keys."""
+    post = with_keys(make_post(n, links=() if n % 5 == 0 else make_post(n).links))
+    return replace(post, story_keys=()) if n % 10 == 0 else post
+
+
+def test_revision_0013_moves_every_post_s_links_and_story_keys_into_its_row(db_url: str) -> None:
+    count = 1203  # more than two batches
+    engine = sa.create_engine(db_url)
+    try:
+        _store_at(engine, "0012", [_at_0012(n) for n in range(count)])
+        with Repository.open(db_url) as repo:
+            stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), NOW + timedelta(1))
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert not tables & {"post_links", "post_story_keys"}
+    assert len(stored) == count
+    for post in stored:
+        expected = _at_0012(int(post.external_id[3:]))
+        assert (post.links, post.story_keys) == (expected.links, expected.story_keys)
+    assert {len(post.links) for post in stored} == {0, 3}
+    assert {len(post.story_keys or ()) for post in stored} == {0, 1, 2}
 
 
 def test_a_repost_is_stored_with_its_original_as_its_story(repo: Repository) -> None:

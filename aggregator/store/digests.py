@@ -13,9 +13,7 @@ from aggregator.store.engine import Transactions
 from aggregator.store.tables import (
     DeliveryRow,
     DigestRow,
-    PostLinkRow,
     PostRow,
-    PostStoryKeyRow,
     RecipientRow,
     post_from_row,
 )
@@ -34,41 +32,18 @@ class DigestRecords(Transactions):
         """
         if not source_keys:
             return []
-        window = (
-            PostRow.source_key.in_(source_keys),
-            PostRow.published_at >= since,
-            PostRow.published_at < until,
-        )
-        posts_stmt = (
+        stmt = (
             select(PostRow)
-            .where(*window)
+            .where(
+                PostRow.source_key.in_(source_keys),
+                PostRow.published_at >= since,
+                PostRow.published_at < until,
+            )
             .order_by(PostRow.published_at.desc(), PostRow.external_id)
-        )
-        # One query each for the links and story keys of the whole result,
-        # not one per post.
-        links_stmt = (
-            select(PostLinkRow.post_id, PostLinkRow.url)
-            .where(PostLinkRow.post_id.in_(select(PostRow.id).where(*window)))
-            .order_by(PostLinkRow.post_id, PostLinkRow.position)
-        )
-        keys_stmt = (
-            select(PostStoryKeyRow.post_id, PostStoryKeyRow.key)
-            .where(PostStoryKeyRow.post_id.in_(select(PostRow.id).where(*window)))
-            .order_by(PostStoryKeyRow.post_id, PostStoryKeyRow.position)
         )
 
         def work(session: Session) -> list[Post]:
-            rows = session.scalars(posts_stmt).all()
-            links: dict[int, list[str]] = {}
-            for post_id, url in session.execute(links_stmt):
-                links.setdefault(post_id, []).append(url)
-            keys: dict[int, list[str]] = {}
-            for post_id, key in session.execute(keys_stmt):
-                keys.setdefault(post_id, []).append(key)
-            return [
-                post_from_row(row, tuple(links.get(row.id, ())), tuple(keys.get(row.id, ())))
-                for row in rows
-            ]
+            return [post_from_row(row) for row in session.scalars(stmt)]
 
         return self._run("reading posts for a digest", work)
 

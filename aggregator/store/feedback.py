@@ -100,14 +100,14 @@ class FeedbackRecords(Transactions):
         return self._run("counting feedback", work)
 
     def find_post(self, source_key: str, external_id: str) -> Post | None:
-        """The stored post with this key (without its links), or None."""
+        """The stored post with this key, or None."""
         stmt = select(PostRow).where(
             PostRow.source_key == source_key, PostRow.external_id == external_id
         )
 
         def work(session: Session) -> Post | None:
             row = session.scalars(stmt).first()
-            return None if row is None else post_from_row(row, (), ())
+            return None if row is None else post_from_row(row)
 
         return self._run(f"reading post {source_key}/{external_id}", work)
 

@@ -15,13 +15,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.domain.post import Post
 from aggregator.domain.source import FetchResult
 from aggregator.domain.story import with_keys
-from aggregator.store.tables import Base, PostLinkRow, PostRow, PostStoryKeyRow
+from aggregator.store.tables import Base, PostRow
 
 T = TypeVar("T")
 
@@ -92,6 +92,8 @@ def post_values(post: Post) -> dict[str, Any]:
         "media_type": post.media_type,
         "image_url": post.image_url,
         "hashtags": list(post.hashtags),
+        "links": list(post.links),
+        "story_keys": list(post.story_keys),
         "language": post.language,
         "content_hash": content_hash_of(post),
         "repost_of": post.repost_of,
@@ -154,51 +156,21 @@ def keyed(post: Post) -> Post:
     return with_keys(replace(post, content_hash=content_hash_of(post)))
 
 
-def insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[str, int]:
-    """Insert `posts` in one executemany; returns their ids by external id."""
+def insert_posts(session: Session, posts: list[Post], now: datetime) -> None:
+    """Insert `posts` (keyed) in one executemany."""
     if not posts:
-        return {}
+        return
     rows = [post_values(post) | {"fetched_at": now, "updated_at": now} for post in posts]
-    # Core, not ORM, inserts here and for links: the ORM's per-row
-    # bookkeeping was a third of the cost of storing a feed.
-    posts_table = Base.metadata.tables["posts"]
-    stmt = insert(posts_table).returning(posts_table.c.external_id, posts_table.c.id)
-    return {str(ext): int(pid) for ext, pid in session.connection().execute(stmt, rows)}
+    # Core, not ORM: the ORM's per-row bookkeeping was a third of the cost
+    # of storing a feed.
+    session.connection().execute(insert(Base.metadata.tables["posts"]), rows)
 
 
 def update_posts(session: Session, changed: list[tuple[int, Post]], now: datetime) -> None:
-    """Rewrite changed posts in place, by primary key, in one executemany."""
+    """Rewrite changed (keyed) posts in place, by primary key, in one executemany."""
     if changed:
         rows = [post_values(post) | {"id": pid, "updated_at": now} for pid, post in changed]
         session.execute(update(PostRow), rows)
-
-
-def replace_links(
-    session: Session, new: list[tuple[int, Post]], changed: list[tuple[int, Post]]
-) -> None:
-    """Store the links and story keys of new and changed (keyed) posts,
-    replacing the changed ones' old rows."""
-    for table in (PostLinkRow, PostStoryKeyRow):
-        for chunk in _chunks([post_id for post_id, _post in changed]):
-            session.execute(
-                delete(table)
-                .where(table.post_id.in_(chunk))
-                .execution_options(synchronize_session=False)
-            )
-    links = [
-        {"post_id": post_id, "position": position, "url": url}
-        for post_id, post in new + changed
-        for position, url in enumerate(post.links)
-    ]
-    if links:
-        session.connection().execute(insert(Base.metadata.tables["post_links"]), links)
-    keys = [
-        {"post_id": post_id, "position": position, "key": key}
-        for post_id, post in new + changed
-        for position, key in enumerate(post.story_keys or ())
-    ]
-    if keys:
-        session.connection().execute(insert(Base.metadata.tables["post_story_keys"]), keys)
 
 
 def success_values(

@@ -4,7 +4,7 @@ A digest that goes out (or may have: see `DeliveryState.UNKNOWN`) records
 the posts it showed (`record_shown_posts`, called by `mark_unknown` in
 the same transaction). `prune_posts` deletes the posts older than
 `[storage] keep_days`, except those: the archive of what was sent keeps
-them. A post's links and story keys go with it (ON DELETE CASCADE).
+them. A post's links and story keys are columns of its row and go with it.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from aggregator.store.engine import Transactions
 from aggregator.store.posts import (
     dedupe,
     insert_posts,
-    replace_links,
     split_batch,
     success_values,
     update_posts,
@@ -134,21 +133,20 @@ class SourceRecords(Transactions):
         """Store one successful fetch in one transaction; returns (new, updated).
 
         New posts are inserted; a stored post whose content hash changed is
-        updated in place (with its links); an unchanged one costs no write.
-        Within the batch the last post with an external id wins. The
-        source's cursor, ETag and Last-Modified become the result's (kept on
-        304), a permanent redirect is remembered, failures reset. Either all
-        of it is stored or none. Raises `StorageError`, and `ValueError` for a
-        post of another source.
+        rewritten in place, links and story keys with it; an unchanged one
+        costs no write. Within the batch the last post with an external id
+        wins. The source's cursor, ETag and Last-Modified become the result's
+        (kept on 304), a permanent redirect is remembered, failures reset.
+        Either all of it is stored or none. Raises `StorageError`, and
+        `ValueError` for a post of another source.
         """
         posts = dedupe(source_key, result.posts)
 
         def work(session: Session) -> tuple[int, int]:
             source = _source_row(session, source_key, lock=True)
             new, changed = split_batch(session, source_key, posts)
-            ids = insert_posts(session, new, now)
+            insert_posts(session, new, now)
             update_posts(session, changed, now)
-            replace_links(session, [(ids[p.external_id], p) for p in new], changed)
             for column, value in success_values(result, now, next_attempt_at, bool(new)).items():
                 setattr(source, column, value)
             return len(new), len(changed)

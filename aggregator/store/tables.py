@@ -142,39 +142,13 @@ class PostRow(Base):
     media_type: Mapped[str | None] = mapped_column(Text)
     image_url: Mapped[str | None] = mapped_column(Text)
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # In the order the post gives them; read only with their post, so a
+    # list in the row rather than a row each (see revision 0013).
+    links: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    story_keys: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     language: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
     repost_of: Mapped[str] = mapped_column(Text, default="", server_default="")
-
-
-class PostLinkRow(Base):
-    """A link a post shares, in the order the post gives them."""
-
-    __tablename__ = "post_links"
-
-    post_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-
-
-class PostStoryKeyRow(Base):
-    """A story key of a post: a canonical URL naming what the post is about.
-
-    Indexed, so the posts sharing a story are found without reading them
-    all; a hash index on PostgreSQL, whose B-tree entries cannot hold a
-    very long URL (SQLite's can).
-    """
-
-    __tablename__ = "post_story_keys"
-    __table_args__ = (Index("ix_post_story_keys_key", "key", postgresql_using="hash"),)
-
-    post_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(Text)
 
 
 class RecipientRow(Base):
@@ -361,8 +335,8 @@ class FeedbackRow(Base):
 # -- mapping between models and rows -------------------------------------------
 
 
-def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, ...]) -> Post:
-    """The `Post` a stored row holds, with the links and story keys stored for it."""
+def post_from_row(row: PostRow) -> Post:
+    """The `Post` a stored row holds, with the links and story keys stored with it."""
     return Post(
         source_key=row.source_key,
         external_id=row.external_id,
@@ -383,8 +357,8 @@ def post_from_row(row: PostRow, links: tuple[str, ...], story_keys: tuple[str, .
         canonical_url=row.canonical_url,
         hashtags=tuple(row.hashtags),
         language=row.language,
-        links=links,
+        links=tuple(row.links),
         content_hash=row.content_hash,
-        story_keys=story_keys,
+        story_keys=tuple(row.story_keys),
         repost_of=row.repost_of,
     )
