@@ -337,7 +337,7 @@ def phase(
     return rate
 
 
-TABLES = ("posts", "post_links", "post_story_keys", "digests", "deliveries", "digest_posts")
+TABLES = ("posts", "digests", "deliveries", "digest_posts")
 
 
 def table_sizes(url: str) -> dict[str, tuple[int, int]]:
