@@ -134,7 +134,7 @@ def _fill(eligible: Sequence[RankedStory], spent: _Spent) -> dict[int, ShownPost
         if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
-        sharers = len(item.story.sharers)
+        sharers = item.story.sharer_count
         if not spent.fits(shown, sharers):
             if _is_standout(item):
                 continue  # a headline then, before any other
@@ -170,11 +170,11 @@ def _swap_in(
         if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
-        less = (chosen[victim], len(eligible[victim].story.sharers))
-        if spent.fits(shown, len(item.story.sharers), less=less):
-            spent.add(chosen.pop(victim), len(eligible[victim].story.sharers), sign=-1)
+        less = (chosen[victim], eligible[victim].story.sharer_count)
+        if spent.fits(shown, item.story.sharer_count, less=less):
+            spent.add(chosen.pop(victim), eligible[victim].story.sharer_count, sign=-1)
             chosen[index] = shown
-            spent.add(shown, len(item.story.sharers))
+            spent.add(shown, item.story.sharer_count)
             counts[crowded] -= 1
             counts[_source(item)] += 1
             return True

@@ -20,11 +20,12 @@ read back with it; text signatures and verdicts once per batch of digests
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aggregator.domain.post import Post
 from aggregator.domain.story import clean_words, story_keys
+from digests.activity import Activity, WindowActivity, account_of
 from digests.memo import DigestMemo, TextFacts
 from digests.nearby import MAX_BUCKET, NearPairs, may_match, texts_match
 
@@ -35,58 +36,6 @@ class Sharer:
 
     author: str
     networks: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """An account's part in a window: the interactions its own posts drew
-    (`Engagement.total`), and how many posts it shared (its own and reposts)."""
-
-    engagement: int = 0
-    shares: int = 0
-
-
-def account_of(post: Post) -> str:
-    """Who shared `post`, as a key: by name, so that one person posting on two
-    networks is one sharer; an unnamed poster by its source."""
-    return post.author.strip().lower() or f"\0{post.source_key}"
-
-
-def activity_of(posts: Iterable[Post]) -> dict[str, Activity]:
-    """Each account's `Activity` over `posts` (a window's), by `account_of`."""
-    totals: dict[str, list[int]] = {}
-    for post in posts:
-        key = account_of(post)
-        done = totals.get(key)
-        if done is None:
-            totals[key] = [post.engagement.total, 1]
-        else:
-            done[0] += post.engagement.total
-            done[1] += 1
-    return {key: Activity(engagement, shares) for key, (engagement, shares) in totals.items()}
-
-
-class _Activity(Mapping[str, Activity]):
-    """`activity_of(posts)`, worked out when first read: only stories shared
-    by three or more people order their sharers by it."""
-
-    def __init__(self, posts: Sequence[Post]) -> None:
-        self._posts: Sequence[Post] | None = posts
-        self._found: dict[str, Activity] = {}
-
-    def _table(self) -> dict[str, Activity]:
-        if self._posts is not None:
-            self._found, self._posts = activity_of(self._posts), None
-        return self._found
-
-    def __getitem__(self, key: str) -> Activity:
-        return self._table()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +54,13 @@ class Story:
         if len(self.posts) == 1:  # most stories: its lead alone, never a repost
             return self.posts
         return tuple(post for post in self.posts if not post.is_repost)
+
+    @property
+    def sharer_count(self) -> int:
+        """How many accounts shared it (`len(sharers)`, without ordering them)."""
+        if len(self.posts) == 1:
+            return 1
+        return len({account_of(post) for post in self.posts})
 
     @property
     def sharers(self) -> tuple[Sharer, ...]:
@@ -291,7 +247,7 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     members: dict[int, list[Post]] = {}
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)
-    activity = _Activity(ordered)
+    activity = WindowActivity(ordered, memo.activity_of)
     stories = []
     for group in members.values():
         if len(group) == 1:  # most stories: one post, its lead unless a repost

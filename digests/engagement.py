@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
@@ -85,6 +85,50 @@ def _by_source(posts: Iterable[Post]) -> list[list[Post]]:
     return list(groups.values())
 
 
+@dataclass(frozen=True, slots=True)
+class SourceStanding:
+    """The posts of one network and source, judged among themselves:
+    each one's percentile by external id, and its standout if it has one."""
+
+    posts: tuple[Post, ...]
+    percentiles: dict[str, float]
+    standout: Standout | None
+
+    def joined(self, other: SourceStanding) -> SourceStanding:
+        """Both judgements as one, for one source key on two networks (rare):
+        each post keeps the percentile it had on its own network."""
+        return SourceStanding(
+            self.posts + other.posts, self.percentiles | other.percentiles, self.standout
+        )
+
+
+def judge_source(members: Sequence[Post]) -> SourceStanding:
+    """The `SourceStanding` of `members`, posts of one network and source."""
+    weighted = [weighted_engagement(p) for p in members]
+    values, count = sorted(weighted), len(weighted)
+    percentiles = {
+        post.external_id: (bisect_left(values, value) + bisect_right(values, value)) / 2 / count
+        for post, value in zip(members, weighted, strict=True)
+    }
+    return SourceStanding(tuple(members), percentiles, _standout_of(members, weighted))
+
+
+def _standout_of(members: Sequence[Post], weighted: Sequence[float]) -> Standout | None:
+    """The post of `members` (with weighted engagements `weighted`) far above the rest, if any."""
+    if len(members) < STANDOUT_MIN_POSTS:
+        return None
+    scored = sorted(zip(weighted, members, strict=True), key=lambda vp: -vp[0])
+    (best, post), others = scored[0], [value for value, _ in scored[1:]]
+    runner_up, median = others[0], statistics.median(others)
+    if (
+        best >= STANDOUT_MIN_ENGAGEMENT
+        and best >= STANDOUT_OVER_RUNNER_UP * runner_up
+        and best >= STANDOUT_OVER_MEDIAN * median
+    ):
+        return Standout(post.source_key, post.external_id, best, runner_up, median, len(others))
+    return None
+
+
 def engagement_percentiles(posts: Sequence[Post]) -> dict[PostKey, float]:
     """Each post's mid-rank percentile in [0, 1] among posts of its network and source.
 
@@ -94,11 +138,9 @@ def engagement_percentiles(posts: Sequence[Post]) -> dict[PostKey, float]:
     """
     result: dict[PostKey, float] = {}
     for members in _by_source(posts):
-        weighted = [weighted_engagement(p) for p in members]
-        values = sorted(weighted)
-        for post, value in zip(members, weighted, strict=True):
-            below, upto = bisect_left(values, value), bisect_right(values, value)
-            result[(post.source_key, post.external_id)] = (below + upto) / 2 / len(values)
+        source_key = members[0].source_key
+        for external_id, percentile in judge_source(members).percentiles.items():
+            result[(source_key, external_id)] = percentile
     return result
 
 
@@ -108,40 +150,47 @@ def find_standouts(posts: Sequence[Post]) -> dict[PostKey, Standout]:
     Keyed by (source_key, external_id). At most one per source: a standout
     has 2.5 times the engagement of every other post there.
     """
-    found: dict[PostKey, Standout] = {}
-    for members in _by_source(posts):
-        if len(members) < STANDOUT_MIN_POSTS:
-            continue
-        scored = sorted(((weighted_engagement(p), p) for p in members), key=lambda vp: -vp[0])
-        (best, post), others = scored[0], [value for value, _ in scored[1:]]
-        runner_up, median = others[0], statistics.median(others)
-        if (
-            best >= STANDOUT_MIN_ENGAGEMENT
-            and best >= STANDOUT_OVER_RUNNER_UP * runner_up
-            and best >= STANDOUT_OVER_MEDIAN * median
-        ):
-            key = (post.source_key, post.external_id)
-            found[key] = Standout(*key, best, runner_up, median, len(others))
-    return found
+    found = (judge_source(members).standout for members in _by_source(posts))
+    return {(s.source_key, s.external_id): s for s in found if s is not None}
 
 
-@dataclass(frozen=True, slots=True)
 class Standing:
-    """The engagement of a window's posts, each judged within its source:
-    percentiles and standouts by (source_key, external_id)."""
+    """The engagement of a window's posts, each judged within its network and
+    source (`SourceStanding`): percentiles and standouts."""
 
-    percentiles: Mapping[PostKey, float]
-    standouts: Mapping[PostKey, Standout]
+    __slots__ = ("_sources", "_standouts")
+
+    def __init__(self, sources: Iterable[SourceStanding]) -> None:
+        self._sources: dict[str, SourceStanding] = {}
+        self._standouts: dict[PostKey, Standout] = {}
+        for judged in sources:
+            source_key = judged.posts[0].source_key
+            known = self._sources.get(source_key)
+            self._sources[source_key] = judged if known is None else known.joined(judged)
+            if judged.standout is not None:
+                found = judged.standout
+                self._standouts[(found.source_key, found.external_id)] = found
+
+    def of(self, post: Post) -> SourceStanding | None:
+        """How the posts of `post`'s source were judged (None: not judged)."""
+        return self._sources.get(post.source_key)
 
     def percentile(self, post: Post) -> float:
         """The post's percentile in its source (0.5, neutral, for a post not judged)."""
-        return self.percentiles.get((post.source_key, post.external_id), 0.5)
+        judged = self._sources.get(post.source_key)
+        return 0.5 if judged is None else judged.percentiles.get(post.external_id, 0.5)
 
     def standout(self, post: Post) -> Standout | None:
         """How the post stands out in its source, or None."""
-        return self.standouts.get((post.source_key, post.external_id))
+        if not self._standouts:
+            return None
+        return self._standouts.get((post.source_key, post.external_id))
 
 
-def judge_engagement(posts: Sequence[Post]) -> Standing:
-    """The `Standing` of `posts` (a window's candidates)."""
-    return Standing(engagement_percentiles(posts), find_standouts(posts))
+def judge_engagement(
+    posts: Sequence[Post], judged: Callable[[Sequence[Post]], SourceStanding] = judge_source
+) -> Standing:
+    """The `Standing` of `posts` (a window's candidates); `judged` judges the
+    posts of one network and source (`judge_source`, or a memo of it: the
+    same source's posts meet again in many digests of a batch)."""
+    return Standing(map(judged, _by_source(posts)))

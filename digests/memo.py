@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aggregator.domain.post import Post
@@ -36,6 +37,8 @@ from aggregator.domain.story import (
     signature_words,
     word_minhashes,
 )
+from digests.activity import Activity, activity_of
+from digests.engagement import SourceStanding, judge_source
 
 # Entries each table holds: a signature is about 300 bytes with its key, a
 # verdict or a post's spam signals less; a day's posts of a large network fit.
@@ -49,9 +52,15 @@ VOCABULARY_SIZE = 500_000
 VERDICT_MEMO_SIZE = 400_000
 # Words whose MinHash values are remembered, about 700 bytes each.
 WORD_MEMO_SIZE = 20_000
+# Sources' windows judged for engagement (a window of a busy source is some
+# kilobytes): a batch's sources, each in a few windows.
+STANDING_MEMO_SIZE = 2_000
+# Scores of one-post stories: a batch's posts, about 250 bytes each.
+SCORE_MEMO_SIZE = 200_000
 
-if TYPE_CHECKING:  # nearby.py tests pairs with the facts this module keeps
+if TYPE_CHECKING:  # those modules work with the facts this module keeps
     from digests.nearby import NearPairs
+    from digests.rank import ScoreParts
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -178,9 +187,39 @@ class DigestMemo:
         self.vocabulary_size = vocabulary_size
         # The near-identical pairs of the batch's pool of posts, once known.
         self.pool: NearPairs | None = None
+        # Each source's posts judged for engagement, by those posts' ids.
+        self.standings: Recent[frozenset[int], SourceStanding] = Recent(STANDING_MEMO_SIZE)
+        # Each source's part of its accounts' activity, by those posts' ids.
+        self.activities: Recent[frozenset[int], tuple[Sequence[Post], dict[str, Activity]]] = (
+            Recent(STANDING_MEMO_SIZE)
+        )
+        # One-post stories' scores (`digests.rank`) by the ids of the post and
+        # of its source's standing and the time scored at; each entry holds
+        # the post and the standing, so that neither id can be another's.
+        self.lone_scores: Recent[
+            tuple[int, int, datetime],
+            tuple[Post, SourceStanding | None, tuple[float, float, str, str], ScoreParts],
+        ] = Recent(SCORE_MEMO_SIZE)
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_minhashes)
+
+    def judged(self, members: Sequence[Post]) -> SourceStanding:
+        """`digests.engagement.judge_source(members)`, remembered by the identity
+        of `members` in any order (a judgement does not depend on it; the
+        `SourceStanding` holds them, so no id is another's)."""
+        key = frozenset(map(id, members))
+        found = self.standings.find(key)
+        return self.standings.put(key, judge_source(members)) if found is None else found
+
+    def activity_of(self, members: Sequence[Post]) -> dict[str, Activity]:
+        """`digests.activity.activity_of(members)`, remembered by the identity of
+        `members` in any order (the entry holds them: no id is another's)."""
+        key = frozenset(map(id, members))
+        found = self.activities.find(key)
+        if found is None:
+            found = self.activities.put(key, (members, activity_of(members)))
+        return found[1]
 
     def text_signature(self, post: Post) -> str:
         """The post's text signature (`aggregator.domain.story.text_signature_of`)."""

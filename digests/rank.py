@@ -113,7 +113,7 @@ def score_story(
     else:
         newest = max(post.published_at for post in own)
         best = max(standing.percentile(p) for p in own)
-        sharing = SHARING_WEIGHT * math.log2(max(len(story.sharers), 1))
+        sharing = SHARING_WEIGHT * math.log2(max(story.sharer_count, 1))
     age_hours = max((now - newest).total_seconds(), 0.0) / 3600
     recency = math.pow(0.5, age_hours / RECENCY_HALF_LIFE_HOURS)
     lead = memo.facts_of(story.lead)
@@ -162,6 +162,41 @@ def _standout(own: Sequence[Post], standing: Standing) -> Standout | None:
     return max(found, key=lambda s: (s.over_runner_up, s.engagement), default=None)
 
 
+def _sort_key(score: ScoreParts, story: Story) -> tuple[float, float, str, str]:
+    """Best score first; equal scores newest lead first, then by external_id and source_key."""
+    lead = story.lead
+    return (-score.total, -lead.published_at.timestamp(), lead.external_id, lead.source_key)
+
+
+def _scored(
+    story: Story,
+    standing: Standing,
+    boost: Phrases | None,
+    now: datetime,
+    memo: DigestMemo,
+    leanings: Leanings,
+) -> tuple[tuple[float, float, str, str], ScoreParts]:
+    """The sort key and score of `story`. A story of one post that the
+    teacher's boost words and leanings leave alone scores the same in every
+    digest judging its source alike: remembered in `memo` for the batch."""
+    lead = story.lead
+    alone = (
+        len(story.posts) == 1
+        and (boost is None or not mentions(boost, lead, memo.facts_of(lead)))
+        and not (leanings and _leaning(lead, leanings))
+    )
+    if not alone:
+        score = score_story(story, standing, boost, now, memo, leanings)
+        return _sort_key(score, story), score
+    key = (id(lead), id(standing.of(lead)), now)
+    found = memo.lone_scores.find(key)
+    if found is None:
+        score = score_story(story, standing, None, now, memo)
+        # The post and its source's standing are held, so their ids stay theirs.
+        found = memo.lone_scores.put(key, (lead, standing.of(lead), _sort_key(score, story), score))
+    return found[2], found[3]
+
+
 def rank_stories(
     stories: Sequence[Story],
     recipient: RecipientConfig,
@@ -175,20 +210,13 @@ def rank_stories(
 
     Deterministic: equal scores go newest lead first, then by external_id
     and source_key, so the same input always gives the same digest.
-    `memo` carries spam signals over from other digests (see `DigestMemo`).
+    `memo` carries spam signals, each source's standing and the scores of
+    one-post stories over from other digests (see `DigestMemo`).
     """
     memo = DigestMemo() if memo is None else memo
-    standing = judge_engagement([p for story in stories for p in story.own_posts])
+    own = [p for story in stories for p in story.own_posts]
+    standing = judge_engagement(own, memo.judged)
     boost = compile_phrases(recipient.boost)
-    scored = [
-        (score_story(story, standing, boost, now, memo, leanings), story) for story in stories
-    ]
-    scored.sort(
-        key=lambda item: (
-            -item[0].total,
-            -item[1].lead.published_at.timestamp(),
-            item[1].lead.external_id,
-            item[1].lead.source_key,
-        )
-    )
-    return [RankedStory(story, score, index) for index, (score, story) in enumerate(scored, 1)]
+    scored = [(*_scored(story, standing, boost, now, memo, leanings), story) for story in stories]
+    scored.sort(key=lambda item: item[0])
+    return [RankedStory(story, score, index) for index, (_, score, story) in enumerate(scored, 1)]
