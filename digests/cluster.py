@@ -20,6 +20,7 @@ read back with it; text signatures and verdicts once per batch of digests
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -168,13 +169,19 @@ def _join_in_buckets(
 
 
 def _join_in_pool(
-    groups: _Groups, facts: Sequence[TextFacts], pool: NearPairs, memo: DigestMemo
+    groups: _Groups,
+    facts: Sequence[TextFacts],
+    linked: Sequence[int],
+    pool: NearPairs,
+    memo: DigestMemo,
 ) -> None:
     """As `_join_in_buckets` over all buckets, for posts all of `pool`: its
     near-identical pairs are known, and kept when they share a bucket
-    holding at most MAX_BUCKET of these posts."""
+    holding at most MAX_BUCKET of these posts. Only the posts at `linked`
+    can have a partner (see `_loners`)."""
     first: dict[str, int] = {}
-    for index, fact in enumerate(facts):
+    for index in linked:
+        fact = facts[index]
         if fact.digest:
             first.setdefault(fact.digest, index)
     held: dict[int, int] = {}
@@ -191,10 +198,33 @@ def _join_in_pool(
             j = first.get(other)
             if j is not None and any(fits(bucket) for bucket in shared):
                 groups.union(i, j)
-    crowded = [i for i, fact in enumerate(facts) if fact.digest in pool.in_full]
+    crowded = [i for i in linked if facts[i].digest in pool.in_full]
     if crowded:
         buckets = _buckets(facts, crowded)
         _join_in_buckets(groups, facts, (buckets[b] for b in buckets if b in pool.full), memo)
+
+
+def _loners(pool: NearPairs, memo: DigestMemo) -> frozenset[int]:
+    """The ids of the posts of `pool` that no rule joins to another post of
+    it, so to none of a digest's: no story key or cleaned text shared with
+    another, no near-identical partner, no place in a bucket whose pairs
+    each digest tests (`NearPairs.full`). Worked out once per pool."""
+    if memo.loners is not None and memo.loners[0] is pool:
+        return memo.loners[1]
+    keys = Counter(key for post in pool.posts for key in story_keys(post))
+    texts = Counter(memo.facts_of(post).digest for post in pool.posts)
+    paired = {other for partners in pool.partners.values() for other, _ in partners}
+    paired |= set(pool.partners) | pool.in_full
+
+    def alone(post: Post) -> bool:
+        digest = memo.facts_of(post).digest
+        if digest and (texts[digest] > 1 or digest in paired):
+            return False
+        return all(keys[key] == 1 for key in story_keys(post))
+
+    found = frozenset(id(post) for post in pool.posts if alone(post))
+    memo.loners = (pool, found)
+    return found
 
 
 def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo) -> None:
@@ -234,14 +264,14 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     ordered = sorted(unique.values(), key=lambda p: (p.published_at, p.source_key, p.external_id))
     facts = [memo.facts_of(post) for post in ordered]
     groups = _Groups(len(ordered))
-    _join_by_key(
-        groups,
-        enumerate(story_keys(p) if p.story_keys is None else p.story_keys for p in ordered),
-    )
+    pool = memo.pool if memo.pool is not None and memo.pool.covers(ordered) else None
+    alone = frozenset() if pool is None else _loners(pool, memo)
+    linked = [i for i, post in enumerate(ordered) if id(post) not in alone]
+    _join_by_key(groups, ((i, story_keys(ordered[i])) for i in linked))
     # Exact copies (the same cleaned text) share their signature's digest.
-    _join_by_key(groups, enumerate((f.digest,) if f.digest else () for f in facts))
-    if memo.pool is not None and memo.pool.covers(ordered):
-        _join_in_pool(groups, facts, memo.pool, memo)
+    _join_by_key(groups, ((i, (facts[i].digest,)) for i in linked if facts[i].digest))
+    if pool is not None:
+        _join_in_pool(groups, facts, linked, pool, memo)
     else:
         _join_by_text(groups, facts, memo)
     members: dict[int, list[Post]] = {}

@@ -33,7 +33,7 @@ from digests.fit import (
     total_words,
 )
 from digests.lede import shown_lede
-from digests.links import clean_text_links, entry_links, safe_href
+from digests.links import clean_text_links, safe_href
 from digests.memo import DigestMemo
 from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
@@ -245,12 +245,13 @@ def _total_engagement(posts: Sequence[Post]) -> Engagement:
     )
 
 
-def _to_entry(decision: Decision, wording: Wording) -> DigestEntry:
-    """A chosen story as the digest shows it, with its words counted."""
+def _to_entry(decision: Decision, wording: Wording, memo: DigestMemo) -> DigestEntry:
+    """A chosen story as the digest shows it, with its words counted (`memo`:
+    the links of posts shown in the batch's other digests)."""
     shown, story = decision.shown, decision.ranked.story
     assert shown is not None  # entries and headlines always have what is shown
     post = shown.post
-    links = entry_links(post)
+    links = memo.entry_links(post)
     text = None if post.title else clean_text_links(post.text[:_HEADLINE_SCAN_CHARS])
     entry = DigestEntry(
         post=post,
@@ -298,14 +299,16 @@ def _fit(digest: Digest, spare: Iterable[DigestEntry]) -> Digest:
     return dataclasses.replace(digest, decisions=decisions).showing(fitted.entries, fitted.also)
 
 
-def _spare(decisions: Sequence[Decision], wording: Wording) -> Iterator[DigestEntry]:
+def _spare(
+    decisions: Sequence[Decision], wording: Wording, memo: DigestMemo
+) -> Iterator[DigestEntry]:
     """The first stories choose.py had no room for, as headlines, in rank
     order (made only as asked for): the word count may find room its
     estimates did not."""
     skipped = [d for d in decisions if d.placement == SKIPPED and d.reason == OVER_TIME]
     for decision in skipped[:_SPARE_HEADLINES]:
         shown = as_headline(decision.ranked.story.lead)
-        yield _to_entry(dataclasses.replace(decision, placement=ALSO, shown=shown), wording)
+        yield _to_entry(dataclasses.replace(decision, placement=ALSO, shown=shown), wording, memo)
 
 
 def _key(post: Post) -> tuple[str, str]:
@@ -360,8 +363,8 @@ def build_digest_from_posts(
     limits = limits_for(recipient, source_titles, words_per_minute, stories, labels)
     decisions = plan_digest(ranked, limits)
     wording = Wording(zone, local_day, source_titles, labels or {}, words_per_minute)
-    entries = tuple(_to_entry(d, wording) for d in decisions if d.placement == ENTRY)
-    also = tuple(_to_entry(d, wording) for d in decisions if d.placement == ALSO)
+    entries = tuple(_to_entry(d, wording, memo) for d in decisions if d.placement == ENTRY)
+    also = tuple(_to_entry(d, wording, memo) for d in decisions if d.placement == ALSO)
     digest = Digest(
         recipient=recipient,
         local_day=local_day,
@@ -376,7 +379,7 @@ def build_digest_from_posts(
         muted=selection.muted,
         words_per_minute=words_per_minute,
     )
-    fitted = _fit(digest.showing(entries, also), _spare(decisions, wording))
+    fitted = _fit(digest.showing(entries, also), _spare(decisions, wording, memo))
     top = fitted.entries
     return dataclasses.replace(
         fitted, entries=(*map(_with_picture, top[:TOP_STORIES]), *top[TOP_STORIES:])

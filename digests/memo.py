@@ -39,6 +39,7 @@ from aggregator.domain.story import (
 )
 from digests.activity import Activity, activity_of
 from digests.engagement import SourceStanding, judge_source
+from digests.links import EntryLinks, entry_links
 
 # Entries each table holds: a signature is about 300 bytes with its key, a
 # verdict or a post's spam signals less; a day's posts of a large network fit.
@@ -57,6 +58,8 @@ WORD_MEMO_SIZE = 20_000
 STANDING_MEMO_SIZE = 2_000
 # Scores of one-post stories: a batch's posts, about 250 bytes each.
 SCORE_MEMO_SIZE = 200_000
+# Links of the posts shown: a batch's best few hundred, about 300 bytes each.
+LINKS_MEMO_SIZE = 20_000
 
 if TYPE_CHECKING:  # those modules work with the facts this module keeps
     from digests.nearby import NearPairs
@@ -185,8 +188,10 @@ class DigestMemo:
         self.verdicts: Recent[tuple[str, str], bool] = Recent(verdict_size)
         self.vocabulary: dict[str, int] = {}
         self.vocabulary_size = vocabulary_size
-        # The near-identical pairs of the batch's pool of posts, once known.
+        # The near-identical pairs of the batch's pool of posts, once known,
+        # and the ids of its posts joined to none (`digests.cluster`).
         self.pool: NearPairs | None = None
+        self.loners: tuple[NearPairs, frozenset[int]] | None = None
         # Each source's posts judged for engagement, by those posts' ids.
         self.standings: Recent[frozenset[int], SourceStanding] = Recent(STANDING_MEMO_SIZE)
         # Each source's part of its accounts' activity, by those posts' ids.
@@ -200,6 +205,9 @@ class DigestMemo:
             tuple[int, int, datetime],
             tuple[Post, SourceStanding | None, tuple[float, float, str, str], ScoreParts],
         ] = Recent(SCORE_MEMO_SIZE)
+        # The links shown for a post (`digests.links.entry_links`), by its id;
+        # each entry holds the post, so that its id cannot be another's.
+        self.links: Recent[int, tuple[Post, EntryLinks]] = Recent(LINKS_MEMO_SIZE)
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_minhashes)
@@ -219,6 +227,14 @@ class DigestMemo:
         found = self.activities.find(key)
         if found is None:
             found = self.activities.put(key, (members, activity_of(members)))
+        return found[1]
+
+    def entry_links(self, post: Post) -> EntryLinks:
+        """`digests.links.entry_links(post)`, remembered: a post shown in one
+        digest of a batch is shown in many (each URL is parsed several times)."""
+        found = self.links.find(id(post))
+        if found is None:
+            found = self.links.put(id(post), (post, entry_links(post)))
         return found[1]
 
     def text_signature(self, post: Post) -> str:
