@@ -207,19 +207,19 @@ def run_digests(app: App, recipients: list[RecipientConfig]) -> tuple[Timings, f
     timed_reads(app, timings)
     labels = network_labels()
     started = time.perf_counter()
-    batch = start_batch(app, recipients, NOW)  # one per batch, as `send_due_digests` makes
-    timings.batch = time.perf_counter() - started
-    for recipient in recipients:
-        t0 = time.perf_counter()
-        digest = build_digest(app, recipient, NOW, batch)
-        t1 = time.perf_counter()
-        html = render_html(digest, labels=labels)
-        render_text(digest, labels=labels)
-        timings.render.append(time.perf_counter() - t1)
-        timings.build.append(t1 - t0)
-        timings.entries.append(len(digest.entries) + len(digest.also))
-        timings.candidates.append(digest.candidate_count)
-        timings.html_bytes.append(len(html.encode()))
+    with start_batch(app, recipients, NOW) as batch:  # one per batch, as `send_due_digests`
+        timings.batch = time.perf_counter() - started
+        for recipient in recipients:
+            t0 = time.perf_counter()
+            digest = build_digest(app, recipient, NOW, batch)
+            t1 = time.perf_counter()
+            html = render_html(digest, labels=labels)
+            render_text(digest, labels=labels)
+            timings.render.append(time.perf_counter() - t1)
+            timings.build.append(t1 - t0)
+            timings.entries.append(len(digest.entries) + len(digest.also))
+            timings.candidates.append(digest.candidate_count)
+            timings.html_bytes.append(len(html.encode()))
     return timings, time.perf_counter() - started
 
 

@@ -8,6 +8,7 @@ the batch, nor on the posts of sources only others follow.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -101,12 +102,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 def _alone_and_batched(app: App) -> None:
     recipients = list(app.config.recipients)
-    batch = start_batch(app, recipients, NOW)
+    alone = {r.email: build_digest(app, r, NOW) for r in recipients}
+    with start_batch(app, recipients, NOW) as batch:
+        for recipient in recipients:
+            assert build_digest(app, recipient, NOW, batch) == alone[recipient.email]
     for recipient in recipients:
-        alone = build_digest(app, recipient, NOW)
-        assert build_digest(app, recipient, NOW, batch) == alone, recipient.email
         # In a batch of one too: the pool then holds their own sources only.
-        assert build_digest(app, recipient, NOW, start_batch(app, [recipient], NOW)) == alone
+        with start_batch(app, [recipient], NOW) as own:
+            assert build_digest(app, recipient, NOW, own) == alone[recipient.email]
 
 
 def test_a_digest_is_the_same_alone_and_in_a_batch(app: App) -> None:
@@ -127,3 +130,13 @@ def test_crowded_buckets_are_judged_by_each_digest_own_posts(
     monkeypatch.setattr(nearby, "MAX_BUCKET", 4)
     monkeypatch.setattr(nearby, "POOL_BUCKET", 8)
     _alone_and_batched(app)
+
+
+def test_a_batch_keeps_what_it_holds_from_the_collector_only_while_it_lasts(app: App) -> None:
+    # What a batch holds is frozen (gc.freeze) while its digests are built;
+    # left frozen, garbage cycles made meanwhile would never be collected.
+    assert gc.get_freeze_count() == 0
+    with start_batch(app, list(app.config.recipients), NOW) as batch:
+        assert gc.get_freeze_count() > 0
+        assert build_digest(app, app.config.recipients[0], NOW, batch).entries
+    assert gc.get_freeze_count() == 0

@@ -7,6 +7,7 @@ each network as its connector labels it.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,17 @@ class Batch:
     positions: dict[str, list[int]]
     memo: DigestMemo = field(default_factory=DigestMemo)
 
+    def __enter__(self) -> Batch:
+        """The batch while its digests are built: what it holds (its posts,
+        what its memo knows of them) is kept out of the cyclic garbage
+        collector's walks, which would otherwise go over all of it again
+        every few digests: a tenth of the time of building one."""
+        gc.freeze()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
+
     def posts_for(self, follow: Iterable[str], since: datetime) -> list[Post] | None:
         """What `posts_for_digest(follow, since, now)` would read, in its
         order; None when some of `follow` was not read for the batch."""
@@ -58,7 +70,8 @@ class Batch:
 
 def start_batch(app: App, recipients: Iterable[RecipientConfig], now: datetime) -> Batch:
     """A `Batch` of the digests of `recipients` built at `now`: the posts of
-    every source they follow, read once for all of them."""
+    every source they follow, read once for all of them. Build its digests
+    inside `with` it."""
     sources = sorted({key for recipient in recipients for key in recipient.follow})
     since = now - timedelta(hours=app.config.digest.max_window_hours)
     posts = app.repo.posts_for_digest(sources, since, now)

@@ -94,10 +94,22 @@ def send_due_digests(
     if only is not None:
         jobs = [job for job in jobs if job.recipient.email.lower() == only.lower()]
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
-    unavailable: ServerUnavailable | None = None
+    if not jobs:
+        return outcomes
     # The recipients of a batch follow many of the same sources: their posts
     # are read once, and what is costly about each worked out once.
-    batch = start_batch(app, [job.recipient for job in jobs], now) if jobs else None
+    with start_batch(app, [job.recipient for job in jobs], now) as batch:
+        return outcomes + _send_batch(app, mailer, jobs, now, batch, dry_run=dry_run)
+
+
+def _send_batch(
+    app: App, mailer: Mailer, jobs: list[_Job], now: datetime, batch: Batch, *, dry_run: bool
+) -> list[DeliveryOutcome]:
+    """Send (or with `dry_run`, build) the digests of `jobs`, in `batch`, as
+    `send_due_digests` does."""
+    repo = app.repo
+    outcomes: list[DeliveryOutcome] = []
+    unavailable: ServerUnavailable | None = None
     last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
     for job in jobs:
         email = job.recipient.email
