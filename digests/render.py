@@ -21,6 +21,7 @@ real size is still over.
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,6 +153,32 @@ def _is_html(template_name: str | None) -> bool:
     return bool(template_name and template_name.endswith(".html.j2"))
 
 
+def _wordwrap(
+    text: str,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str = "\n",
+    break_on_hyphens: bool = True,
+) -> str:
+    """Jinja2's `wordwrap` filter, the same text, without wrapping the lines
+    that already fit: most lines of a digest do, and `textwrap` was most of
+    the time of rendering the text version."""
+    wrapped = (
+        [line]
+        if len(line) <= width and line == line.strip()
+        else textwrap.wrap(
+            line,
+            width=width,
+            expand_tabs=False,
+            replace_whitespace=False,
+            break_long_words=break_long_words,
+            break_on_hyphens=break_on_hyphens,
+        )
+        for line in text.splitlines()
+    )
+    return wrapstring.join(wrapstring.join(lines) for lines in wrapped)
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The Jinja2 environment, built once: templates from the `digests.templates` package."""
@@ -171,6 +198,7 @@ def _environment() -> jinja2.Environment:
     env.filters["byline"] = _byline_filter
     env.filters["engagement"] = engagement_phrase
     env.filters["clean_links"] = clean_html_links
+    env.filters["wordwrap"] = _wordwrap
     return env
 
 

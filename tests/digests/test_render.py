@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import jinja2
 from digest_factory import NOW, WINDOW, make_post, make_recipient, words
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2.filters import do_wordwrap
 
 from connectors import network_labels
 from digests.compose import build_digest_from_posts
-from digests.render import format_clock, render_html, render_text, safe_href
+from digests.render import _environment, format_clock, render_html, render_text, safe_href
 
 LABELS = network_labels()
 
@@ -169,3 +173,27 @@ def test_an_untitled_post_is_headed_by_its_first_sentence_or_first_words():
         "1": "Exit tickets save my Fridays.",
         "2": "Our district science fair is open to every middle school this year\u2026",
     }
+
+
+# Texts made of what wrapping treats specially: spaces, tabs, hyphens, line
+# breaks of every kind, no-break spaces.
+_WRAPPABLE = st.text(st.sampled_from(list("ab -\t\n\r\x0b\u00a0\u2028x.,")), max_size=120)
+
+
+@settings(max_examples=500)
+@given(
+    _WRAPPABLE,
+    st.integers(1, 80),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(["\n", "\n  ", "\n   "]),
+)
+def test_the_text_version_wraps_exactly_as_jinja2s_wordwrap(
+    text: str, width: int, break_long_words: bool, break_on_hyphens: bool, wrapstring: str
+) -> None:
+    # The digest's own filter skips lines that fit; the text must not change.
+    ours = _environment().filters["wordwrap"](
+        text, width, break_long_words, wrapstring, break_on_hyphens
+    )
+    env = jinja2.Environment()
+    assert ours == do_wordwrap(env, text, width, break_long_words, wrapstring, break_on_hyphens)
