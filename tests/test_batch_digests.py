@@ -19,6 +19,7 @@ import pytest
 from aggregator.app.build import build_digest, start_batch
 from aggregator.app.wiring import App, build_app
 from aggregator.config.types import Config, DatabaseConfig
+from aggregator.domain.feedback import Leaning, LeaningKind
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.domain.source import FetchResult, SourceConfig
@@ -86,7 +87,10 @@ def _recipients() -> list[RecipientConfig]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    folder: Path = tmp_path_factory.mktemp("batch")
+    yield from _app(tmp_path_factory.mktemp("batch"))
+
+
+def _app(folder: Path) -> Iterator[App]:
     config = Config(
         database=DatabaseConfig(f"sqlite:///{folder}/pln.db"),
         sources=tuple(SourceConfig(key=key, kind="rss", name=key.upper()) for key in SOURCES),
@@ -140,3 +144,26 @@ def test_a_batch_keeps_what_it_holds_from_the_collector_only_while_it_lasts(app:
         assert gc.get_freeze_count() > 0
         assert build_digest(app, app.config.recipients[0], NOW, batch).entries
     assert gc.get_freeze_count() == 0
+
+
+def test_a_batch_reads_each_teachers_last_digest_and_feedback_as_a_lone_digest_does(
+    tmp_path: Path,
+) -> None:
+    for app in _app(tmp_path):
+        ana, ben, *others = app.config.recipients
+        # Ana was sent a digest six hours ago: hers covers the six hours since.
+        earlier = NOW - timedelta(hours=6)
+        claim = app.repo.claim_delivery(ana.email, earlier.date(), earlier, timedelta(minutes=5))
+        assert claim is not None
+        app.repo.mark_unknown(claim, "<earlier@x>", earlier, 3, earlier)
+        app.repo.mark_sent(claim, earlier)
+        # Ben asked for less of what leads his digest.
+        lead = build_digest(app, ben, NOW).entries[0].post
+        less = [Leaning(LeaningKind.SOURCE, lead.source_key, -1)]
+        app.repo.record_leanings(ben.email, less, NOW)
+        alone = [build_digest(app, r, NOW) for r in (ana, ben, *others)]
+        assert alone[0].window_start == earlier
+        [asked] = [d for d in alone[1].decisions if d.ranked.story.lead == lead]
+        assert asked.ranked.score.feedback < 0
+        with start_batch(app, [ana, ben, *others], NOW) as batch:
+            assert [build_digest(app, r, NOW, batch) for r in (ana, ben, *others)] == alone

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -17,6 +17,7 @@ from aggregator.app.archive import sent_digest
 from aggregator.app.preferences import effective_recipient
 from aggregator.app.wiring import App
 from aggregator.domain.errors import PLNError
+from aggregator.domain.feedback import NO_LEANINGS, Leanings
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from connectors import network_labels
@@ -39,13 +40,18 @@ class Batch:
     """What the digests of one batch, all built at `now`, share: the posts of
     the sources they follow over the longest window any of them can have
     (read once, newest first, each source's at `positions` in `posts`), and
-    the `DigestMemo` that works out what is costly about each post once."""
+    the `DigestMemo` that works out what is costly about each post once;
+    and, read once for all its recipients, when each was last sent a digest
+    and their "more / less like this" (by address; none: never, nothing)."""
 
     now: datetime
     since: datetime
     posts: Sequence[Post]
     positions: dict[str, list[int]]
     memo: DigestMemo = field(default_factory=DigestMemo)
+    recipients: frozenset[str] = frozenset()
+    last_digests: Mapping[str, datetime] = field(default_factory=dict)
+    leanings: Mapping[str, Leanings] = field(default_factory=dict)
 
     def __enter__(self) -> Batch:
         """The batch while its digests are built: what it holds (its posts,
@@ -72,13 +78,16 @@ def start_batch(app: App, recipients: Iterable[RecipientConfig], now: datetime) 
     """A `Batch` of the digests of `recipients` built at `now`: the posts of
     every source they follow, read once for all of them. Build its digests
     inside `with` it."""
+    recipients = list(recipients)
+    emails = frozenset(recipient.email for recipient in recipients)
     sources = sorted({key for recipient in recipients for key in recipient.follow})
     since = now - timedelta(hours=app.config.digest.max_window_hours)
     posts = app.repo.posts_for_digest(sources, since, now)
     positions: dict[str, list[int]] = {key: [] for key in sources}
     for index, post in enumerate(posts):
         positions[post.source_key].append(index)
-    batch = Batch(now, since, posts, positions)
+    last_digests, leanings = app.repo.last_digests_at(emails), app.repo.leanings_of(emails)
+    batch = Batch(now, since, posts, positions, DigestMemo(), emails, last_digests, leanings)
     batch.memo.pool = NearPairs(posts, batch.memo)
     return batch
 
@@ -93,8 +102,14 @@ def build_digest(
     digests of one batch (see `start_batch`); the digest is the same without it.
     """
     max_window = timedelta(hours=app.config.digest.max_window_hours)
-    window = digest_window(now, app.repo.last_digest_at(recipient.email), max_window)
     shared = None if batch is None or batch.now != now else batch
+    if shared is not None and recipient.email in shared.recipients:
+        last_digest = shared.last_digests.get(recipient.email)
+        leanings = shared.leanings.get(recipient.email, NO_LEANINGS)
+    else:
+        last_digest = app.repo.last_digest_at(recipient.email)
+        leanings = app.repo.leanings(recipient.email)
+    window = digest_window(now, last_digest, max_window)
     posts = None if shared is None else shared.posts_for(recipient.follow, window[0])
     if posts is None:
         posts = app.repo.posts_for_digest(recipient.follow, *window)
@@ -108,7 +123,7 @@ def build_digest(
         app.config.digest.words_per_minute,
         None if batch is None else batch.memo,
         labels=network_labels(),
-        leanings=app.repo.leanings(recipient.email),
+        leanings=leanings,
     )
     log.info(
         "%s: digest of %d entries from %d candidates",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -57,6 +57,21 @@ class DigestRecords(Transactions):
             .limit(1)
         )
         return self._run(f"reading digests of {email}", lambda s: s.scalar(stmt))
+
+    def last_digests_at(self, emails: Collection[str]) -> dict[str, datetime]:
+        """`last_digest_at` of each of `emails` that was ever sent one, in one
+        query (a send batch's recipients)."""
+        stmt = (
+            select(DigestRow.recipient_email, func.max(DigestRow.built_at))
+            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
+            .where(DigestRow.recipient_email.in_(list(emails)), DeliveryRow.sent_at.is_not(None))
+            .group_by(DigestRow.recipient_email)
+        )
+
+        def work(session: Session) -> dict[str, datetime]:
+            return {email: at for email, at in session.execute(stmt) if at is not None}
+
+        return self._run("reading when digests were last sent", work)
 
     def last_digests(self) -> list[tuple[str, datetime | None]]:
         """Each active recipient's email and when a digest was last sent (None: never).

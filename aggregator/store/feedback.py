@@ -7,7 +7,7 @@ source over all teachers (`leanings_by_source`): no one is named.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -68,6 +68,24 @@ class FeedbackRecords(Transactions):
             return Leanings(tuple(_model(row) for row in session.scalars(stmt)))
 
         return self._run(f"reading the feedback of {email}", work)
+
+    def leanings_of(self, emails: Collection[str]) -> dict[str, Leanings]:
+        """`leanings` of each of `emails` that has any, by the address as given,
+        in one query (a send batch's recipients)."""
+        asked = {identity(email): email for email in emails}
+        stmt = (
+            select(FeedbackRow)
+            .where(FeedbackRow.recipient_email.in_(list(asked)))
+            .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc())
+        )
+
+        def work(session: Session) -> dict[str, Leanings]:
+            found: dict[str, list[Leaning]] = {}
+            for row in session.scalars(stmt):
+                found.setdefault(asked[row.recipient_email], []).append(_model(row))
+            return {email: Leanings(tuple(items)) for email, items in found.items()}
+
+        return self._run("reading teachers' feedback", work)
 
     def forget_leaning(self, email: str, kind: LeaningKind, value: str) -> bool:
         """Undo one leaning of `email`; False when there was none."""
