@@ -53,6 +53,8 @@ def test_less_like_this_is_followed_by_the_next_digest_and_can_be_undone(app: Ap
     ]
     assert order(app, ANA) == ["pod", "blog"]
     assert order(app, BEN) == ["blog", "pod"]  # Ana's choice is hers alone
+    # As a send batch reads them, for all its teachers at once.
+    assert app.repo.leanings_of([ANA.email, BEN.email]) == {ANA.email: leanings_of(app, ANA.email)}
     for lean in leanings_of(app, ANA.email).items:
         assert undo_feedback(app, ANA.email, lean.kind, lean.value)
     assert order(app, ANA) == ["blog", "pod"]

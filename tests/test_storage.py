@@ -421,6 +421,8 @@ def test_last_digest_at_is_the_latest_sent_digest(repo: Repository) -> None:
     assert repo.last_digest_at(ana) is None  # built, never sent
     repo.mark_sent(yesterday, NOW - timedelta(hours=20))
     assert repo.last_digest_at(ana) == NOW - timedelta(days=1)
+    # A send batch reads them all at once: the same instants, none for Ben.
+    assert repo.last_digests_at([ana, ben]) == {ana: NOW - timedelta(days=1)}
     assert repo.last_digests() == [(ana, NOW - timedelta(hours=20)), (ben, None)]
     assert repo.last_digests()[0][1].tzinfo == UTC  # type: ignore[union-attr]
 
