@@ -110,26 +110,29 @@ def _cap_authors(
     ranked: Sequence[RankedStory], cap: int
 ) -> tuple[list[RankedStory], list[Decision]]:
     """The stories within the per-author cap, and decisions for those past it."""
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     kept: list[RankedStory] = []
     skipped: list[Decision] = []
     for item in ranked:
         author = _author(item)
-        if author and seen[author] >= cap and not _is_standout(item):
+        count = seen.get(author, 0)
+        if author and count >= cap and not _is_standout(item):
             reason = f"author cap: {cap} stories by {item.story.lead.author} rank higher"
             skipped.append(Decision(item, SKIPPED, reason))
             continue
-        seen[author] += 1
+        seen[author] = count + 1
         kept.append(item)
     return kept, skipped
 
 
-def _fill(eligible: Sequence[RankedStory], spent: _Spent) -> dict[int, ShownPost]:
-    """Entries, standouts first, then in rank order while they fit: index in
-    `eligible` -> what is shown."""
+def _fill(
+    eligible: Sequence[RankedStory], order: Sequence[int], spent: _Spent
+) -> dict[int, ShownPost]:
+    """Entries, in `order` (standouts first, then in rank order) while they
+    fit: index in `eligible` -> what is shown."""
     chosen: dict[int, ShownPost] = {}
     limits = spent.limits
-    for index in _standouts_first(eligible):
+    for index in order:
         item = eligible[index]
         if item.score.spam_reasons:
             continue
@@ -201,12 +204,13 @@ def _diversify(
 def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]:
     """A decision for every ranked story, in rank order (see the module docstring)."""
     eligible, decisions = _cap_authors(ranked, limits.max_per_author)
+    order = _standouts_first(eligible)
     spent = _Spent(limits)
-    chosen = _fill(eligible, spent)
+    chosen = _fill(eligible, order, spent)
     swapped = _diversify(eligible, chosen, spent)
     crowded = f"its source is over {limits.max_source_share:.0%} of entries"
     is_full = False
-    for index in _standouts_first(eligible):
+    for index in order:
         item = eligible[index]
         if index in chosen:
             why = "entry: stands out" if _is_standout(item) else "entry"

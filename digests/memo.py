@@ -56,8 +56,6 @@ WORD_MEMO_SIZE = 20_000
 # Sources' windows judged for engagement (a window of a busy source is some
 # kilobytes): a batch's sources, each in a few windows.
 STANDING_MEMO_SIZE = 2_000
-# Scores of one-post stories: a batch's posts, about 250 bytes each.
-SCORE_MEMO_SIZE = 200_000
 # Links of the posts shown: a batch's best few hundred, about 300 bytes each.
 LINKS_MEMO_SIZE = 20_000
 
@@ -198,13 +196,15 @@ class DigestMemo:
         self.activities: Recent[frozenset[int], tuple[Sequence[Post], dict[str, Activity]]] = (
             Recent(STANDING_MEMO_SIZE)
         )
-        # One-post stories' scores (`digests.rank`) by the ids of the post and
-        # of its source's standing and the time scored at; each entry holds
-        # the post and the standing, so that neither id can be another's.
+        # One-post stories' sort keys and scores (`digests.rank`), by the id
+        # of their source's standing and the time scored at, then of their
+        # post; each entry holds the standing, which holds the posts.
         self.lone_scores: Recent[
-            tuple[int, int, datetime],
-            tuple[Post, SourceStanding | None, tuple[float, float, str, str], ScoreParts],
-        ] = Recent(SCORE_MEMO_SIZE)
+            tuple[int, datetime],
+            tuple[
+                SourceStanding | None, dict[int, tuple[tuple[float, float, str, str], ScoreParts]]
+            ],
+        ] = Recent(STANDING_MEMO_SIZE)
         # The links shown for a post (`digests.links.entry_links`), by its id;
         # each entry holds the post, so that its id cannot be another's.
         self.links: Recent[int, tuple[Post, EntryLinks]] = Recent(LINKS_MEMO_SIZE)

@@ -33,7 +33,7 @@ from aggregator.domain.feedback import NO_LEANINGS, LeaningKind, Leanings, topic
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
-from digests.engagement import Standing, Standout, judge_engagement
+from digests.engagement import SourceStanding, Standing, Standout, judge_engagement
 from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions
 
@@ -162,39 +162,28 @@ def _standout(own: Sequence[Post], standing: Standing) -> Standout | None:
     return max(found, key=lambda s: (s.over_runner_up, s.engagement), default=None)
 
 
-def _sort_key(score: ScoreParts, story: Story) -> tuple[float, float, str, str]:
+SortKey = tuple[float, float, str, str]
+
+
+def _sort_key(score: ScoreParts, story: Story) -> SortKey:
     """Best score first; equal scores newest lead first, then by external_id and source_key."""
     lead = story.lead
     return (-score.total, -lead.published_at.timestamp(), lead.external_id, lead.source_key)
 
 
-def _scored(
-    story: Story,
-    standing: Standing,
-    boost: Phrases | None,
-    now: datetime,
-    memo: DigestMemo,
-    leanings: Leanings,
-) -> tuple[tuple[float, float, str, str], ScoreParts]:
-    """The sort key and score of `story`. A story of one post that the
-    teacher's boost words and leanings leave alone scores the same in every
-    digest judging its source alike: remembered in `memo` for the batch."""
-    lead = story.lead
-    alone = (
-        len(story.posts) == 1
-        and (boost is None or not mentions(boost, lead, memo.facts_of(lead)))
-        and not (leanings and _leaning(lead, leanings))
-    )
-    if not alone:
-        score = score_story(story, standing, boost, now, memo, leanings)
-        return _sort_key(score, story), score
-    key = (id(lead), id(standing.of(lead)), now)
+def _lone_scores(
+    memo: DigestMemo, judged: SourceStanding | None, now: datetime
+) -> dict[int, tuple[SortKey, ScoreParts]]:
+    """The sort keys and scores of the one-post stories of a source judged as
+    `judged`, at `now`, by the id of their post, as far as worked out: the
+    same in every digest of the batch judging that source alike, unless the
+    teacher's boost words or leanings touch the post."""
+    key = (id(judged), now)
     found = memo.lone_scores.find(key)
     if found is None:
-        score = score_story(story, standing, None, now, memo)
-        # The post and its source's standing are held, so their ids stay theirs.
-        found = memo.lone_scores.put(key, (lead, standing.of(lead), _sort_key(score, story), score))
-    return found[2], found[3]
+        # The entry holds `judged`, which holds the posts: no id is another's.
+        found = memo.lone_scores.put(key, (judged, {}))
+    return found[1]
 
 
 def rank_stories(
@@ -217,6 +206,25 @@ def rank_stories(
     own = [p for story in stories for p in story.own_posts]
     standing = judge_engagement(own, memo.judged)
     boost = compile_phrases(recipient.boost)
-    scored = [(*_scored(story, standing, boost, now, memo, leanings), story) for story in stories]
+    tables: dict[str, dict[int, tuple[SortKey, ScoreParts]]] = {}
+    scored: list[tuple[SortKey, ScoreParts, Story]] = []
+    for story in stories:
+        lead = story.lead
+        if (
+            len(story.posts) > 1
+            or (boost is not None and mentions(boost, lead, memo.facts_of(lead)))
+            or (leanings and _leaning(lead, leanings))
+        ):
+            score = score_story(story, standing, boost, now, memo, leanings)
+            scored.append((_sort_key(score, story), score, story))
+            continue
+        table = tables.get(lead.source_key)
+        if table is None:
+            table = tables[lead.source_key] = _lone_scores(memo, standing.of(lead), now)
+        found = table.get(id(lead))
+        if found is None:
+            score = score_story(story, standing, None, now, memo)
+            found = table[id(lead)] = (_sort_key(score, story), score)
+        scored.append((*found, story))
     scored.sort(key=lambda item: item[0])
     return [RankedStory(story, score, index) for index, (_, score, story) in enumerate(scored, 1)]
