@@ -208,12 +208,13 @@ def rank_stories(
     boost = compile_phrases(recipient.boost)
     tables: dict[str, dict[int, tuple[SortKey, ScoreParts]]] = {}
     scored: list[tuple[SortKey, ScoreParts, Story]] = []
+    leaning = bool(leanings)
     for story in stories:
         lead = story.lead
         if (
             len(story.posts) > 1
             or (boost is not None and mentions(boost, lead, memo.facts_of(lead)))
-            or (leanings and _leaning(lead, leanings))
+            or (leaning and _leaning(lead, leanings))
         ):
             score = score_story(story, standing, boost, now, memo, leanings)
             scored.append((_sort_key(score, story), score, story))
