@@ -96,34 +96,24 @@ def send_due_digests(
         outcomes = [o for o in outcomes if o.email.lower() == only.lower()]
     if not jobs:
         return outcomes
+    unavailable: ServerUnavailable | None = None
     # The recipients of a batch follow many of the same sources: their posts
     # are read once, and what is costly about each worked out once.
     with start_batch(app, [job.recipient for job in jobs], now) as batch:
-        return outcomes + _send_batch(app, mailer, jobs, now, batch, dry_run=dry_run)
-
-
-def _send_batch(
-    app: App, mailer: Mailer, jobs: list[_Job], now: datetime, batch: Batch, *, dry_run: bool
-) -> list[DeliveryOutcome]:
-    """Send (or with `dry_run`, build) the digests of `jobs`, in `batch`, as
-    `send_due_digests` does."""
-    repo = app.repo
-    outcomes: list[DeliveryOutcome] = []
-    unavailable: ServerUnavailable | None = None
-    last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
-    for job in jobs:
-        email = job.recipient.email
-        if is_too_soon(now, last_sent.get(email)):
-            outcomes.append(_too_soon(repo, job, last_sent[email], now, dry_run))
-            continue
-        if dry_run:
-            outcome: DeliveryOutcome | None = _preview(app, job, now, batch)
-        else:
-            outcome, unavailable = _attempt(app, mailer, job, now, unavailable, batch)
-        if outcome is not None:
-            outcomes.append(outcome)
-            if outcome.status in _MAY_HAVE_ARRIVED:
-                last_sent[email] = now
+        last_sent = repo.last_sent_at({job.recipient.email for job in jobs})
+        for job in jobs:
+            email = job.recipient.email
+            if is_too_soon(now, last_sent.get(email)):
+                outcomes.append(_too_soon(repo, job, last_sent[email], now, dry_run))
+                continue
+            if dry_run:
+                outcome: DeliveryOutcome | None = _preview(app, job, now, batch)
+            else:
+                outcome, unavailable = _attempt(app, mailer, job, now, unavailable, batch)
+            if outcome is not None:
+                outcomes.append(outcome)
+                if outcome.status in _MAY_HAVE_ARRIVED:
+                    last_sent[email] = now
     return outcomes
 
 
