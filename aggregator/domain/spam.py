@@ -20,39 +20,113 @@ from aggregator.domain.post import Post
 MAX_HASHTAGS = 6
 HASHTAG_SHARE = 0.5
 
+# Each signal's alternatives, each with a word it cannot match without (in
+# lower case: see `_may_find_any`).
 _PATTERNS = (
     (
         "giveaway",
-        r"give-?aways?|sweepstakes?|enter\s+to\s+win|win\s+a\s+free|"
-        r"free\s+gift\s+cards?|tag\s+\d+\s+friends|dm\s+(me\s+)?to\s+claim",
+        (
+            ("give", r"give-?aways?"),
+            ("sweepstake", r"sweepstakes?"),
+            ("enter", r"enter\s+to\s+win"),
+            ("win", r"win\s+a\s+free"),
+            ("gift", r"free\s+gift\s+cards?"),
+            ("friends", r"tag\s+\d+\s+friends"),
+            ("dm", r"dm\s+(me\s+)?to\s+claim"),
+        ),
     ),
     (
         "crypto",
-        r"crypto(currency|currencies)?|bitcoin|btc|ethereum|eth|nfts?|airdrops?|"
-        r"web3|memecoins?|solana|100x|pump\s+and\s+dump",
+        (
+            ("crypto", r"crypto(currency|currencies)?"),
+            ("bitcoin", r"bitcoin"),
+            ("btc", r"btc"),
+            ("eth", r"ethereum"),
+            ("eth", r"eth"),
+            ("nft", r"nfts?"),
+            ("airdrop", r"airdrops?"),
+            ("web3", r"web3"),
+            ("memecoin", r"memecoins?"),
+            ("solana", r"solana"),
+            ("100x", r"100x"),
+            ("pump", r"pump\s+and\s+dump"),
+        ),
     ),
     (
         "follow-for-follow",
-        r"follow\s*(4|for)\s*follow|f4f|follow\s*back|followback|"
-        r"#?teacherfollow(train)?|follow\s+train",
+        (
+            ("follow", r"follow\s*(4|for)\s*follow"),
+            ("f4f", r"f4f"),
+            ("follow", r"follow\s*back"),
+            ("follow", r"followback"),
+            ("follow", r"#?teacherfollow(train)?"),
+            ("follow", r"follow\s+train"),
+        ),
     ),
 )
 _COMPILED = tuple(
-    (reason, re.compile(r"(?<![\w])#?(?:" + pattern + r")(?![\w])", re.IGNORECASE))
-    for reason, pattern in _PATTERNS
+    (
+        reason,
+        re.compile(
+            r"(?<![\w])#?(?:" + "|".join(a for _, a in alternatives) + r")(?![\w])",
+            re.IGNORECASE,
+        ),
+    )
+    for reason, alternatives in _PATTERNS
 )
 # Any of them: most posts match none, and one search says so.
 _ANY = re.compile(
-    r"(?<![\w])#?(?:" + "|".join(pattern for _, pattern in _PATTERNS) + r")(?![\w])",
+    r"(?<![\w])#?(?:"
+    + "|".join(a for _, alternatives in _PATTERNS for _, a in alternatives)
+    + r")(?![\w])",
     re.IGNORECASE,
 )
+# Each clue word, with its alternatives as a case-sensitive pattern for a text
+# in lower case.
+_CLUES = tuple(
+    (
+        word,
+        re.compile(
+            "(?:"
+            + "|".join(a for _, alts in _PATTERNS for w, a in alts if w == word)
+            + r")(?![\w])"
+        ),
+    )
+    for word in dict.fromkeys(w for _, alts in _PATTERNS for w, _ in alts)
+)
+# The characters re.IGNORECASE matches with an ASCII letter but str.lower()
+# does not turn into it ("İ" becomes "i" and a combining dot, "ı" and "ſ"
+# stay as they are).
+_OTHER_CASES = ("\u0130", "\u0131", "\u017f")
 _HASHTAG = re.compile(r"(?<![\w#])#\w+")
+
+
+def _may_find_any(text: str) -> bool:
+    """Whether `_ANY` may find something in `text`: False only when it cannot.
+
+    Searching `_ANY` tries a case-insensitive alternation at every position
+    of the text. Put in lower case, the text holds a match of one of its
+    alternatives wherever `_ANY` would match, and each alternative holds its
+    clue word: a substring search for each word, then a search of the few
+    alternatives of the words found, costs a fraction of that. Lower case
+    keeps the matches because, but for `_OTHER_CASES`, every character that
+    re.IGNORECASE matches with a letter of the patterns becomes that letter,
+    and a space, a digit or a character that is not a word character stays
+    one (tests/domain/test_spam.py checks every character).
+    """
+    if not text.isascii() and any(other in text for other in _OTHER_CASES):
+        return True
+    lowered = text.lower()
+    return any(word in lowered and clue.search(lowered) for word, clue in _CLUES)
 
 
 def _is_hashtag_stuffed(text: str, hashtags: tuple[str, ...]) -> bool:
     """Whether hashtags outweigh the words: too many, or most of the post."""
+    tags = {tag.lower() for tag in hashtags}
+    if "#" not in text:  # no hashtag in the words: only the post's own count
+        return len(tags) > MAX_HASHTAGS
     words = text.split()
-    tags = {tag.lower() for tag in _HASHTAG.findall(text)} | {tag.lower() for tag in hashtags}
+    tags |= {tag.lower() for tag in _HASHTAG.findall(text)}
     in_text = sum(1 for word in words if word.startswith("#"))
     return len(tags) > MAX_HASHTAGS or (len(words) >= 4 and in_text / len(words) > HASHTAG_SHARE)
 
@@ -68,7 +142,7 @@ def spam_signals_of(title: str, text: str, hashtags: tuple[str, ...]) -> tuple[s
     both = f"{title}\n{text}"
     found = (
         [reason for reason, pattern in _COMPILED if pattern.search(both)]
-        if _ANY.search(both)
+        if _may_find_any(both) and _ANY.search(both)
         else []
     )
     if _is_hashtag_stuffed(text, hashtags):
