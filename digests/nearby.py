@@ -17,7 +17,7 @@ same whoever else is in its batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from aggregator.domain.post import Post
@@ -70,8 +70,16 @@ def texts_match(a: TextFacts, b: TextFacts) -> bool:
         return False
     if a.vocabulary is not b.vocabulary:  # made either side of a new vocabulary
         return is_near_identical(a.words(), b.words())
-    common = (a.mask & b.mask).bit_count()
-    return _overlap(a.size, b.size, common) and _same_wording(a.words(), b.words())
+    return _share_enough(a, b) and _same_wording(a.words(), b.words())
+
+
+def _share_enough(a: TextFacts, b: TextFacts) -> bool:
+    """Whether the word sets of `a` and `b` share enough for near-identical
+    texts (`_overlap`), as far as their masks tell: True when they cannot,
+    made of different vocabularies."""
+    if a.vocabulary is not b.vocabulary:
+        return True
+    return _overlap(a.size, b.size, (a.mask & b.mask).bit_count())
 
 
 def _overlap(size_a: int, size_b: int, common: int) -> bool:
@@ -121,18 +129,36 @@ class NearPairs:
         tested: set[tuple[str, str]] = set()
         for bucket, texts in members.items():
             if len(texts) > 1 and bucket not in self.full:
-                self._test(sorted(texts.items()), tested)
+                self._test(texts.values(), tested)
 
-    def _test(self, texts: Sequence[tuple[str, TextFacts]], tested: set[tuple[str, str]]) -> None:
-        """Test each pair of `texts` (sorted by digest) not tested yet."""
-        for pos, (digest_a, a) in enumerate(texts):
-            for digest_b, b in texts[pos + 1 :]:
-                if not may_match(a.count, b.count) or (digest_a, digest_b) in tested:
+    def _test(self, texts: Iterable[TextFacts], tested: set[tuple[str, str]]) -> None:
+        """Test each pair of `texts` not tested yet (`texts_match`, the smaller
+        digest first), adding the near-identical ones to `partners`.
+
+        Most pairs of a full bucket cannot match, of lengths too far apart or
+        sharing too few words, and their word counts and masks tell so. In
+        order of length, the texts a text may match are the next ones up to
+        the first too long for it, and the rest are not visited. The pairs
+        found are added in the order of their digests, so `partners` is as if
+        every pair had been tested in that order.
+        """
+        by_count = sorted(texts, key=lambda facts: (facts.count, facts.digest))
+        found: dict[tuple[str, str], frozenset[int]] = {}
+        for pos, a in enumerate(by_count):
+            for b in by_count[pos + 1 :]:
+                if not may_match(a.count, b.count):
+                    break  # nor any longer text
+                if not _share_enough(a, b):
+                    continue  # no verdict but "no", in any bucket
+                first, second = (a, b) if a.digest < b.digest else (b, a)
+                pair = (first.digest, second.digest)
+                if pair in tested:
                     continue
-                tested.add((digest_a, digest_b))
-                if texts_match(a, b):
-                    shared = frozenset(a.bands) & frozenset(b.bands)
-                    self.partners.setdefault(digest_a, []).append((digest_b, shared))
+                tested.add(pair)
+                if texts_match(first, second):
+                    found[pair] = frozenset(a.bands) & frozenset(b.bands)
+        for pair in sorted(found):
+            self.partners.setdefault(pair[0], []).append((pair[1], found[pair]))
 
     def covers(self, posts: Sequence[Post]) -> bool:
         """Whether all of `posts` are posts of this pool."""
