@@ -165,3 +165,20 @@ def test_keys_of_canonicalises_each_url_once_to_the_same_keys(url, declared, lin
     keys = keys_of(url=url, declared_url=declared, links=links)
     assert keys.canonical_url == page_url(url, declared)
     assert keys.story_keys == story_keys_of((declared, url, *links))
+
+
+@given(st.text(max_size=300))
+def test_clean_words_are_those_of_every_link_mention_and_hashtag_removed(text) -> None:
+    assert story._clean(text) == story._WORD.findall(story._NOISE.sub(" ", text).lower())
+
+
+@given(
+    st.lists(
+        st.sampled_from(["http://a.example/x", "https://b.example", "@cy", "#edchat", "a@b", "#"])
+        | st.sampled_from(["lesson", " ", "\n", "://", "x#y", "é"]),
+        max_size=30,
+    )
+)
+def test_clean_words_of_texts_with_links_mentions_and_hashtags(parts) -> None:
+    text = "".join(parts)
+    assert story._clean(text) == story._WORD.findall(story._NOISE.sub(" ", text).lower())
