@@ -35,7 +35,7 @@ from aggregator.domain.story import (
     signature_digest,
     signature_of_words,
     signature_words,
-    word_minhashes,
+    word_hashes,
 )
 from digests.activity import Activity, activity_of
 from digests.engagement import SourceStanding, judge_source
@@ -51,7 +51,7 @@ VOCABULARY_SIZE = 500_000
 # a pair comes back in the digest of everyone following both its sources.
 # About 150 bytes each.
 VERDICT_MEMO_SIZE = 400_000
-# Words whose MinHash values are remembered, about 700 bytes each.
+# Words whose MinHash values are remembered, about 900 bytes each.
 WORD_MEMO_SIZE = 20_000
 # Sources' windows judged for engagement (a window of a busy source is some
 # kilobytes): a batch's sources, each in a few windows.
@@ -210,7 +210,7 @@ class DigestMemo:
         self.links: Recent[int, tuple[Post, EntryLinks]] = Recent(LINKS_MEMO_SIZE)
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
-        self.minhashes = functools.lru_cache(maxsize=word_size)(word_minhashes)
+        self.minhashes = functools.lru_cache(maxsize=word_size)(word_hashes)
 
     def judged(self, members: Sequence[Post]) -> SourceStanding:
         """`digests.engagement.judge_source(members)`, remembered by the identity

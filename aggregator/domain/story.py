@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -48,6 +49,14 @@ DIGEST_DIGITS, COUNT_DIGITS, BAND_DIGITS = 32, 4, 16
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME for k in range(BANDS * ROWS))
 _ROW_SEEDS = tuple(enumerate(_SEEDS))
+# A word's MinHash values under this are its low ones: of a text's 70 or so
+# words, some 4 have a low value in a given row, and its least value in the
+# row is the least of those (see `_least_values`).
+_LOW = _PRIME >> 4
+_BAND_ROWS = struct.Struct(f">{ROWS}Q")
+
+# A word's MinHash values, then its low ones as (row, value) pairs.
+WordHashes = tuple[tuple[int, ...], tuple[tuple[int, int], ...]]
 
 _STOP_WORDS = frozenset(
     "a an and are as at be but by for from has have i in is it its my of on or our so "
@@ -119,44 +128,71 @@ def word_minhashes(word_hash: int) -> tuple[int, ...]:
     return tuple([(seed * word_hash + k) % _PRIME for k, seed in _ROW_SEEDS])
 
 
+def word_hashes(word: str) -> WordHashes:
+    """A word's MinHash values (`word_minhashes`) and its low ones, by row."""
+    values = word_minhashes(zlib.crc32(word.encode()))
+    return values, tuple((row, value) for row, value in enumerate(values) if value < _LOW)
+
+
 def text_signature_of(
-    title: str, text: str, minhashes: Callable[[int], tuple[int, ...]] = word_minhashes
+    title: str, text: str, hashes: Callable[[str], WordHashes] = word_hashes
 ) -> str:
     """The signature of a post's cleaned text; "" when too short to match by text.
 
     DIGEST_DIGITS hex digits of its BLAKE2 digest, COUNT_DIGITS of its
     number of words, then BAND_DIGITS per band: texts sharing a band's
-    digits are candidates for a comparison. `minhashes` gives a word's
-    values (`word_minhashes`, or a memo of them: most of a day's texts
+    digits are candidates for a comparison. `hashes` gives a word's
+    MinHash values (`word_hashes`, or a memo of them: most of a day's texts
     share most of their words).
     """
-    return signature_of_words(clean_words(title, text), minhashes)
+    return signature_of_words(clean_words(title, text), hashes)
 
 
 def signature_of_words(
-    words: Sequence[str], minhashes: Callable[[int], tuple[int, ...]] = word_minhashes
+    words: Sequence[str], hashes: Callable[[str], WordHashes] = word_hashes
 ) -> str:
     """`text_signature_of` a text whose cleaned words (`clean_words`) are `words`."""
     if len(words) < MIN_TEXT_WORDS:
         return ""
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=DIGEST_DIGITS // 2)
     count = f"{len(words):0{COUNT_DIGITS}x}"
-    return digest.hexdigest() + count + "".join(_band_hashes(words, minhashes))
+    return digest.hexdigest() + count + "".join(_band_hashes(words, hashes))
 
 
-def _band_hashes(words: Sequence[str], minhashes: Callable[[int], tuple[int, ...]]) -> list[str]:
+def _band_hashes(words: Sequence[str], hashes: Callable[[str], WordHashes]) -> list[str]:
     """One hash per band of the word set's MinHash: similar sets very likely share one.
 
     Stop words are left out: every text has them, so bands made of them
-    would bring unrelated texts together for a comparison.
+    would bring unrelated texts together for a comparison. A text of stop
+    words alone has the values of the word hash 0.
     """
-    hashes = {zlib.crc32(word.encode()) for word in set(words) - _STOP_WORDS} or {0}
-    mins = list(map(min, zip(*map(minhashes, hashes), strict=True)))
-    bands = []
-    for band in range(BANDS):
-        rows = b"".join(m.to_bytes(8, "big") for m in mins[band * ROWS : (band + 1) * ROWS])
-        bands.append(hashlib.blake2b(rows, digest_size=BAND_DIGITS // 2).hexdigest())
-    return bands
+    found = list(map(hashes, set(words) - _STOP_WORDS))
+    mins = _least_values(found) if found else list(word_minhashes(0))
+    return [
+        hashlib.blake2b(
+            _BAND_ROWS.pack(*mins[band * ROWS : (band + 1) * ROWS]), digest_size=BAND_DIGITS // 2
+        ).hexdigest()
+        for band in range(BANDS)
+    ]
+
+
+def _least_values(found: Sequence[WordHashes]) -> list[int]:
+    """The least MinHash value in each row of the words whose hashes are `found` (some).
+
+    Any other value is at least _LOW, so a row's least value is the least of
+    its low ones when it has some: a loop over those few costs less than
+    comparing every word's value in every row. A row without (a text of few
+    words) is compared in full.
+    """
+    mins = [_LOW] * (BANDS * ROWS)
+    for _, lows in found:
+        for row, value in lows:
+            if value < mins[row]:
+                mins[row] = value
+    for row, least in enumerate(mins):
+        if least == _LOW:  # no value under it: the least may be it or over it
+            mins[row] = min(values[row] for values, _ in found)
+    return mins
 
 
 def signature_digest(signature: str) -> str:
