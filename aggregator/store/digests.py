@@ -32,8 +32,10 @@ class DigestRecords(Transactions):
         """
         if not source_keys:
             return []
+        # Its columns, not ORM objects: a batch reads thousands of posts, and
+        # making and tracking an object of each row costs as much as reading it.
         stmt = (
-            select(PostRow)
+            select(PostRow.__table__)
             .where(
                 PostRow.source_key.in_(source_keys),
                 PostRow.published_at >= since,
@@ -43,7 +45,7 @@ class DigestRecords(Transactions):
         )
 
         def work(session: Session) -> list[Post]:
-            return [post_from_row(row) for row in session.scalars(stmt)]
+            return [post_from_row(row) for row in session.execute(stmt)]
 
         return self._run("reading posts for a digest", work)
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aggregator.domain.delivery import DeliveryState
@@ -335,8 +336,9 @@ class FeedbackRow(Base):
 # -- mapping between models and rows -------------------------------------------
 
 
-def post_from_row(row: PostRow) -> Post:
-    """The `Post` a stored row holds, with the links and story keys stored with it."""
+def post_from_row(row: PostRow | Row[Any]) -> Post:
+    """The `Post` a stored row holds, with the links and story keys stored with
+    it: from a `PostRow` or a row of the posts table's columns."""
     return Post(
         source_key=row.source_key,
         external_id=row.external_id,
