@@ -204,11 +204,12 @@ def _join_in_pool(
         _join_in_buckets(groups, facts, (buckets[b] for b in buckets if b in pool.full), memo)
 
 
-def _loners(pool: NearPairs, memo: DigestMemo) -> frozenset[int]:
-    """The ids of the posts of `pool` that no rule joins to another post of
-    it, so to none of a digest's: no story key or cleaned text shared with
-    another, no near-identical partner, no place in a bucket whose pairs
-    each digest tests (`NearPairs.full`). Worked out once per pool."""
+def _loners(pool: NearPairs, memo: DigestMemo) -> dict[int, Story | None]:
+    """The posts of `pool` that no rule joins to another post of it, so to
+    none of a digest's (no story key or cleaned text shared with another, no
+    near-identical partner, no place in a bucket whose pairs each digest
+    tests: `NearPairs.full`), by id: each one's story of its own (None for
+    a repost: no story). Worked out once per pool, for all its digests."""
     if memo.loners is not None and memo.loners[0] is pool:
         return memo.loners[1]
     keys = Counter(key for post in pool.posts for key in story_keys(post))
@@ -222,7 +223,12 @@ def _loners(pool: NearPairs, memo: DigestMemo) -> frozenset[int]:
             return False
         return all(keys[key] == 1 for key in story_keys(post))
 
-    found = frozenset(id(post) for post in pool.posts if alone(post))
+    # A story of one post has no one to order: no window's activity to hold.
+    found = {
+        id(post): None if post.repost_of else Story(post, (post,))
+        for post in pool.posts
+        if alone(post)
+    }
     memo.loners = (pool, found)
     return found
 
@@ -265,7 +271,7 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     facts = [memo.facts_of(post) for post in ordered]
     groups = _Groups(len(ordered))
     pool = memo.pool if memo.pool is not None and memo.pool.covers(ordered) else None
-    alone = frozenset() if pool is None else _loners(pool, memo)
+    alone = {} if pool is None else _loners(pool, memo)
     linked = [i for i, post in enumerate(ordered) if id(post) not in alone]
     _join_by_key(groups, ((i, story_keys(ordered[i])) for i in linked))
     # Exact copies (the same cleaned text) share their signature's digest.
@@ -275,16 +281,25 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     else:
         _join_by_text(groups, facts, memo)
     members: dict[int, list[Post]] = {}
-    for index, post in enumerate(ordered):
-        members.setdefault(groups.find(index), []).append(post)
+    for index in linked:
+        members.setdefault(groups.find(index), []).append(ordered[index])
     activity = WindowActivity(ordered, memo.activity_of)
     stories = []
-    for group in members.values():
-        if len(group) == 1:  # most stories: one post, its lead unless a repost
-            if not group[0].repost_of:
-                stories.append(Story(group[0], (group[0],), activity))
+    # In the order of each story's first post: a group's root is its first.
+    for index, post in enumerate(ordered):
+        if id(post) in alone:
+            known = alone[id(post)]
+            if known is not None:
+                stories.append(known)
             continue
-        own = [post for post in group if not post.is_repost]
+        group = members.get(index)
+        if group is None:  # not a group's first post
+            continue
+        if len(group) == 1:  # most stories: one post, its lead unless a repost
+            if not post.repost_of:
+                stories.append(Story(post, (post,), activity))
+            continue
+        own = [member for member in group if not member.is_repost]
         if not own:
             continue
         lead = max(own, key=lead_quality)

@@ -60,6 +60,7 @@ STANDING_MEMO_SIZE = 2_000
 LINKS_MEMO_SIZE = 20_000
 
 if TYPE_CHECKING:  # those modules work with the facts this module keeps
+    from digests.cluster import Story
     from digests.nearby import NearPairs
     from digests.rank import ScoreParts
 
@@ -189,7 +190,7 @@ class DigestMemo:
         # The near-identical pairs of the batch's pool of posts, once known,
         # and the ids of its posts joined to none (`digests.cluster`).
         self.pool: NearPairs | None = None
-        self.loners: tuple[NearPairs, frozenset[int]] | None = None
+        self.loners: tuple[NearPairs, dict[int, Story | None]] | None = None
         # Each source's posts judged for engagement, by those posts' ids.
         self.standings: Recent[frozenset[int], SourceStanding] = Recent(STANDING_MEMO_SIZE)
         # Each source's part of its accounts' activity, by those posts' ids.
