@@ -11,7 +11,13 @@ of one post's words is kept together, as its `TextFacts`: its signature
 split into the parts clustering compares, its spam signals, its cleaned
 words and their sets, and its text case-folded for mute and boost words.
 So a batch works each out once per post, and a recipient's digest is a
-cheap selection of what is known. A caller building many digests (a batch
+cheap selection of what is known. Likewise what depends on one source's
+posts alone, the same in the digest of everyone following it: their
+engagement judged, the scores of its one-post stories, what its accounts
+did; the links of a post shown; and the pool's posts that share nothing
+with any other, each one's story made once. Those are remembered by the
+identity of the posts, and each entry holds the posts it was made from,
+so that an id is never another post's while remembered. A caller building many digests (a batch
 of sends) makes one `DigestMemo` and hands it to each; the digests are
 the same with it or without it, only faster.
 Nothing is kept in module state: the memo lives as long as its caller
@@ -62,7 +68,7 @@ LINKS_MEMO_SIZE = 20_000
 if TYPE_CHECKING:  # those modules work with the facts this module keeps
     from digests.cluster import Story
     from digests.nearby import NearPairs
-    from digests.rank import ScoreParts
+    from digests.rank import ScoreParts, SortKey
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -188,7 +194,7 @@ class DigestMemo:
         self.vocabulary: dict[str, int] = {}
         self.vocabulary_size = vocabulary_size
         # The near-identical pairs of the batch's pool of posts, once known,
-        # and the ids of its posts joined to none (`digests.cluster`).
+        # and its posts joined to none, with their stories (`digests.cluster`).
         self.pool: NearPairs | None = None
         self.loners: tuple[NearPairs, dict[int, Story | None]] | None = None
         # Each source's posts judged for engagement, by those posts' ids.
@@ -202,9 +208,7 @@ class DigestMemo:
         # post; each entry holds the standing, which holds the posts.
         self.lone_scores: Recent[
             tuple[int, datetime],
-            tuple[
-                SourceStanding | None, dict[int, tuple[tuple[float, float, str, str], ScoreParts]]
-            ],
+            tuple[SourceStanding | None, dict[int, tuple[SortKey, ScoreParts]]],
         ] = Recent(STANDING_MEMO_SIZE)
         # The links shown for a post (`digests.links.entry_links`), by its id;
         # each entry holds the post, so that its id cannot be another's.
