@@ -198,7 +198,9 @@ class DigestMemo:
         self.pool: NearPairs | None = None
         self.loners: tuple[NearPairs, dict[int, Story | None]] | None = None
         # Each source's posts judged for engagement, by those posts' ids.
-        self.standings: Recent[frozenset[int], SourceStanding] = Recent(STANDING_MEMO_SIZE)
+        self.standings: Recent[frozenset[int], tuple[Sequence[Post], SourceStanding]] = Recent(
+            STANDING_MEMO_SIZE
+        )
         # Each source's part of its accounts' activity, by those posts' ids.
         self.activities: Recent[frozenset[int], tuple[Sequence[Post], dict[str, Activity]]] = (
             Recent(STANDING_MEMO_SIZE)
@@ -218,21 +220,12 @@ class DigestMemo:
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_hashes)
 
     def judged(self, members: Sequence[Post]) -> SourceStanding:
-        """`digests.engagement.judge_source(members)`, remembered by the identity
-        of `members` in any order (a judgement does not depend on it; the
-        `SourceStanding` holds them, so no id is another's)."""
-        key = frozenset(map(id, members))
-        found = self.standings.find(key)
-        return self.standings.put(key, judge_source(members)) if found is None else found
+        """`digests.engagement.judge_source(members)`, remembered (`_of_posts`)."""
+        return _of_posts(self.standings, members, judge_source)
 
     def activity_of(self, members: Sequence[Post]) -> dict[str, Activity]:
-        """`digests.activity.activity_of(members)`, remembered by the identity of
-        `members` in any order (the entry holds them: no id is another's)."""
-        key = frozenset(map(id, members))
-        found = self.activities.find(key)
-        if found is None:
-            found = self.activities.put(key, (members, activity_of(members)))
-        return found[1]
+        """`digests.activity.activity_of(members)`, remembered (`_of_posts`)."""
+        return _of_posts(self.activities, members, activity_of)
 
     def entry_links(self, post: Post) -> EntryLinks:
         """`digests.links.entry_links(post)`, remembered: a post shown in one
@@ -284,3 +277,18 @@ class DigestMemo:
         key = (a, b) if a <= b else (b, a)
         found = self.verdicts.find(key)
         return self.verdicts.put(key, compare()) if found is None else found
+
+
+def _of_posts(
+    table: Recent[frozenset[int], tuple[Sequence[Post], V]],
+    members: Sequence[Post],
+    make: Callable[[Sequence[Post]], V],
+) -> V:
+    """`make(members)`, remembered in `table` by the identity of `members` in
+    any order (what is made of one source's posts does not depend on it);
+    the entry holds them, so that no id is another post's while remembered."""
+    key = frozenset(map(id, members))
+    found = table.find(key)
+    if found is None:
+        found = table.put(key, (members, make(members)))
+    return found[1]

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.domain.archive import DigestCopy
@@ -129,15 +129,7 @@ class DeliveryRecords(Transactions):
         """Extend the lease of a claim still being sent to `now + lease`; False
         when it is no longer this claim's (its lease ended and another took it,
         or its outcome is recorded). Raises `StorageError`."""
-        stmt = (
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status == DeliveryState.CLAIMED,
-                DeliveryRow.attempts == claim.attempts,
-            )
-            .values(next_attempt_at=now + lease)
-        )
+        stmt = update(DeliveryRow).where(*_still_claimed(claim)).values(next_attempt_at=now + lease)
         return self._updated_one(f"renewing the claim on the digest of {claim.email}", stmt)
 
     def delivery_of(self, email: str, local_day: date) -> RecordedDelivery | None:
@@ -179,11 +171,7 @@ class DeliveryRecords(Transactions):
         """
         delivery = (
             update(DeliveryRow)
-            .where(
-                DeliveryRow.id == claim.delivery_id,
-                DeliveryRow.status == DeliveryState.CLAIMED,
-                DeliveryRow.attempts == claim.attempts,
-            )
+            .where(*_still_claimed(claim))
             .values(
                 status=DeliveryState.UNKNOWN,
                 message_id=message_id,
@@ -380,6 +368,16 @@ class DeliveryRecords(Transactions):
 
     def _updated_one(self, action: str, stmt: Update) -> bool:
         return self._run(action, lambda s: _rowcount(s, stmt) == 1, write=True)
+
+
+def _still_claimed(claim: Claim) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a delivery row still held by `claim`: claimed, at the
+    claim's attempt (a lease that ended and was taken again is another's)."""
+    return (
+        DeliveryRow.id == claim.delivery_id,
+        DeliveryRow.status == DeliveryState.CLAIMED,
+        DeliveryRow.attempts == claim.attempts,
+    )
 
 
 def _rowcount(session: Session, stmt: Update) -> int:

@@ -51,14 +51,7 @@ class DigestRecords(Transactions):
 
     def last_digest_at(self, email: str) -> datetime | None:
         """When the latest digest actually sent to `email` was built, or None."""
-        stmt = (
-            select(DigestRow.built_at)
-            .join(DeliveryRow, DeliveryRow.digest_id == DigestRow.id)
-            .where(DigestRow.recipient_email == email, DeliveryRow.sent_at.is_not(None))
-            .order_by(DigestRow.built_at.desc())
-            .limit(1)
-        )
-        return self._run(f"reading digests of {email}", lambda s: s.scalar(stmt))
+        return self.last_digests_at([email]).get(email)
 
     def last_digests_at(self, emails: Collection[str]) -> dict[str, datetime]:
         """`last_digest_at` of each of `emails` that was ever sent one, in one

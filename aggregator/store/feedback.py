@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from aggregator.domain.address import identity
-from aggregator.domain.feedback import Leaning, LeaningKind, Leanings
+from aggregator.domain.feedback import NO_LEANINGS, Leaning, LeaningKind, Leanings
 from aggregator.domain.post import Post
 from aggregator.store.conflicts import upsert
 from aggregator.store.engine import Transactions
@@ -58,16 +58,7 @@ class FeedbackRecords(Transactions):
 
     def leanings(self, email: str) -> Leanings:
         """`email`'s leanings, newest first. Raises `StorageError`."""
-        stmt = (
-            select(FeedbackRow)
-            .where(FeedbackRow.recipient_email == identity(email))
-            .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc())
-        )
-
-        def work(session: Session) -> Leanings:
-            return Leanings(tuple(_model(row) for row in session.scalars(stmt)))
-
-        return self._run(f"reading the feedback of {email}", work)
+        return self.leanings_of([email]).get(email, NO_LEANINGS)
 
     def leanings_of(self, emails: Collection[str]) -> dict[str, Leanings]:
         """`leanings` of each of `emails` that has any, by the address as given,

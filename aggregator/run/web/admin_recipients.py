@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 import flask
-from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from aggregator.app.config_edit import (
     ConfigEdit,
@@ -32,12 +31,11 @@ from aggregator.app.roster import (
 from aggregator.config.entries import WEEKDAYS
 from aggregator.domain.recipient import RecipientConfig
 from aggregator.run.web.auth import admin_required
-from aggregator.run.web.context import config_fingerprint, web_state
+from aggregator.run.web.context import Page, config_fingerprint, web_state
 from aggregator.run.web.recipient_form import RecipientForm
 
 bp = flask.Blueprint("admin_recipients", __name__, url_prefix="/admin/recipients")
 
-Page = str | tuple[str, int] | WerkzeugResponse
 PAGE_SIZE = 200
 """Recipients a page of the list shows: a school district's thousands stay
 quick to load and to read, with the search box to find one."""

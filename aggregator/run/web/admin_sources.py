@@ -41,12 +41,10 @@ from aggregator.app.source_admin import (
 from aggregator.domain.errors import SourceError
 from aggregator.domain.source import SourceConfig
 from aggregator.run.web.auth import admin_required
-from aggregator.run.web.context import config_fingerprint, web_state
+from aggregator.run.web.context import Page, config_fingerprint, web_state
 from connectors.rss.discover import Proposal
 
 bp = flask.Blueprint("admin_sources", __name__, url_prefix="/admin/sources")
-
-Page = str | tuple[str, int] | Response
 
 
 def _source_or_404(key: str) -> SourceConfig:

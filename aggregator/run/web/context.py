@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import flask
+from werkzeug.wrappers import Response
 
 from aggregator.app.config import load_config
 from aggregator.app.config_edit import fingerprint_of
 from aggregator.app.wiring import App
 from aggregator.config.types import Config
+
+Page = str | tuple[str, int] | Response
+"""What an admin view answers: a page, a page with its status, or a redirect."""
 
 log = logging.getLogger(__name__)
 
