@@ -10,7 +10,7 @@ and a digest's only for the accounts it asks about.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
@@ -58,6 +58,13 @@ class WindowActivity(Mapping[str, Activity]):
         self._posts: Sequence[Post] | None = posts
         self._of_source = of_source
         self._parts: list[Mapping[str, Activity]] = []
+
+    @classmethod
+    def of_sources(cls, parts: Iterable[Mapping[str, Activity]]) -> WindowActivity:
+        """The activity of a window whose sources' parts are known already."""
+        found = cls(())
+        found._posts, found._parts = None, list(parts)
+        return found
 
     def _sources(self) -> list[Mapping[str, Activity]]:
         if self._posts is not None:

@@ -15,14 +15,18 @@ window, `digests.engagement`: a story the reader must not miss):
 4. the rest fill the time left as "also worth a look" headlines, standouts
    that found no room for an entry first.
 Every story gets a `Decision` with the reason, for `pln digest --explain`.
+The ranking is read only as far as these steps need (every standout, then
+until no entry or headline fits); the decisions of the stories past that
+point are made only when read (`Decisions`), which a send does not.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from digests.budget import (
     HEADLINE_SECONDS,
@@ -33,7 +37,7 @@ from digests.budget import (
     as_headline,
     html_bytes,
 )
-from digests.rank import RankedStory
+from digests.rank import RankedStory, Ranking
 
 MAX_SOURCE_SHARE = 0.4
 MAX_PER_AUTHOR = 2
@@ -43,6 +47,8 @@ MAX_PER_AUTHOR = 2
 HTML_BYTES_BUDGET = 86_000
 
 ENTRY, ALSO, SKIPPED = "entry", "also", "skipped"
+# The reason for a story there was no room for.
+OVER_TIME = "over the reading time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,45 +101,73 @@ def _is_standout(ranked: RankedStory) -> bool:
     return ranked.score.standing_out is not None
 
 
-def _standouts_first(eligible: Sequence[RankedStory]) -> list[int]:
-    """Indexes of `eligible`: its standouts, then the rest, each in rank order."""
-    standouts = [i for i, item in enumerate(eligible) if _is_standout(item)]
-    return standouts + [i for i, item in enumerate(eligible) if not _is_standout(item)]
-
-
 def _author(ranked: RankedStory) -> str:
     """Who the cap counts: the lead's author ("" when the post names none: no cap)."""
     return ranked.story.lead.author.strip().lower()
 
 
-def _cap_authors(
-    ranked: Sequence[RankedStory], cap: int
-) -> tuple[list[RankedStory], list[Decision]]:
-    """The stories within the per-author cap, and decisions for those past it."""
-    seen: dict[str, int] = {}
-    kept: list[RankedStory] = []
-    skipped: list[Decision] = []
-    for item in ranked:
+class _Eligible:
+    """The stories of `ranking` within the author cap, in rank order, read
+    only as far as asked (`get`), with a decision for each one past the cap."""
+
+    def __init__(self, ranking: Ranking, cap: int) -> None:
+        self.ranking, self.cap = ranking, cap
+        self.items: list[RankedStory] = []
+        self.capped: list[Decision] = []
+        self.read = 0  # stories of `ranking` read
+        self._seen: dict[str, int] = {}
+
+    def read_one(self) -> RankedStory | None:
+        """Read the next story of the ranking (None: none is left)."""
+        item = self.ranking.get(self.read)
+        if item is None:
+            return None
+        self.read += 1
         author = _author(item)
-        count = seen.get(author, 0)
-        if author and count >= cap and not _is_standout(item):
-            reason = f"author cap: {cap} stories by {item.story.lead.author} rank higher"
-            skipped.append(Decision(item, SKIPPED, reason))
-            continue
-        seen[author] = count + 1
-        kept.append(item)
-    return kept, skipped
+        count = self._seen.get(author, 0)
+        if author and count >= self.cap and not _is_standout(item):
+            reason = f"author cap: {self.cap} stories by {item.story.lead.author} rank higher"
+            self.capped.append(Decision(item, SKIPPED, reason))
+        else:
+            self._seen[author] = count + 1
+            self.items.append(item)
+        return item
+
+    def get(self, index: int) -> RankedStory | None:
+        """The eligible story at `index`, or None when there are fewer."""
+        while len(self.items) <= index:
+            if self.read_one() is None:
+                return None
+        return self.items[index]
+
+    def indexes(self) -> Iterator[int]:
+        """The indexes of the eligible stories, reading on as they are asked for."""
+        index = 0
+        while self.get(index) is not None:
+            yield index
+            index += 1
 
 
-def _fill(
-    eligible: Sequence[RankedStory], order: Sequence[int], spent: _Spent
-) -> dict[int, ShownPost]:
+def _standouts(eligible: _Eligible) -> list[int]:
+    """Indexes of the standouts of `eligible`, in rank order (all read for it)."""
+    while eligible.read < eligible.ranking.read_standouts():
+        eligible.read_one()
+    return [i for i, item in enumerate(eligible.items) if _is_standout(item)]
+
+
+def _standouts_first(eligible: _Eligible, standouts: list[int]) -> Iterator[int]:
+    """Indexes of `eligible`: its `standouts`, then the rest, each in rank order."""
+    yield from standouts
+    yield from (i for i in eligible.indexes() if not _is_standout(eligible.items[i]))
+
+
+def _fill(eligible: _Eligible, order: Iterable[int], spent: _Spent) -> dict[int, ShownPost]:
     """Entries, in `order` (standouts first, then in rank order) while they
     fit: index in `eligible` -> what is shown."""
     chosen: dict[int, ShownPost] = {}
     limits = spent.limits
     for index in order:
-        item = eligible[index]
+        item = eligible.items[index]
         if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
@@ -152,7 +186,7 @@ def _source(item: RankedStory) -> str:
 
 
 def _swap_in(
-    eligible: Sequence[RankedStory],
+    eligible: _Eligible,
     chosen: dict[int, ShownPost],
     spent: _Spent,
     crowded: str,
@@ -161,21 +195,23 @@ def _swap_in(
 ) -> bool:
     """Replace `crowded`'s lowest entry (never a standout) by the best
     other-source story that fits."""
-    victims = [i for i in chosen if _source(eligible[i]) == crowded]
-    victims = [i for i in victims if not _is_standout(eligible[i])]
+    items = eligible.items
+    victims = [i for i in chosen if _source(items[i]) == crowded]
+    victims = [i for i in victims if not _is_standout(items[i])]
     if not victims:
         return False
     victim = max(victims)
     limits = spent.limits
-    for index, item in enumerate(eligible):
+    for index in eligible.indexes():
+        item = items[index]
         if index in chosen or _source(item) == crowded or counts[_source(item)] >= limit:
             continue
         if item.score.spam_reasons:
             continue
         shown = as_entry(item.story.lead, limits.words_per_minute, limits.scan_seconds)
-        less = (chosen[victim], eligible[victim].story.sharer_count)
+        less = (chosen[victim], items[victim].story.sharer_count)
         if spent.fits(shown, item.story.sharer_count, less=less):
-            spent.add(chosen.pop(victim), eligible[victim].story.sharer_count, sign=-1)
+            spent.add(chosen.pop(victim), items[victim].story.sharer_count, sign=-1)
             chosen[index] = shown
             spent.add(shown, item.story.sharer_count)
             counts[crowded] -= 1
@@ -184,13 +220,11 @@ def _swap_in(
     return False
 
 
-def _diversify(
-    eligible: Sequence[RankedStory], chosen: dict[int, ShownPost], spent: _Spent
-) -> set[int]:
+def _diversify(eligible: _Eligible, chosen: dict[int, ShownPost], spent: _Spent) -> set[int]:
     """Swap entries until no source is over its share or no other story fits;
     returns the indexes swapped out."""
     limit = max(1, math.floor(spent.limits.max_source_share * len(chosen)))
-    counts = Counter(_source(eligible[i]) for i in chosen)
+    counts = Counter(_source(eligible.items[i]) for i in chosen)
     swapped: set[int] = set()
     for crowded in sorted(counts):
         while counts[crowded] > limit:
@@ -201,24 +235,103 @@ def _diversify(
     return swapped
 
 
-def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]:
-    """A decision for every ranked story, in rank order (see the module docstring)."""
-    eligible, decisions = _cap_authors(ranked, limits.max_per_author)
-    order = _standouts_first(eligible)
+class Decisions(Sequence[Decision]):
+    """A digest's decisions, one per ranked story, in rank order: `made`, those
+    made while choosing (every entry and headline among them), then the
+    rest, each "over the reading time" or past the author cap, made only
+    when read (`pln digest --explain` reads them all, a send does not)."""
+
+    def __init__(self, made: Iterable[Decision] = (), rest: Iterable[Decision] = ()) -> None:
+        self._made, self._rest = list(made), iter(rest)
+
+    @property
+    def made(self) -> Sequence[Decision]:
+        """The decisions made so far, in rank order: every entry and headline among them."""
+        return self._made
+
+    def revised(self, change: Callable[[Decision], Decision]) -> Decisions:
+        """These decisions, each `change`d; the rest still made only when read.
+        This object is not to be read afterwards: the rest is read by the new one."""
+        return Decisions(map(change, self._made), map(change, self._rest))
+
+    def _get(self, index: int) -> Decision | None:
+        made = self._made
+        while len(made) <= index:
+            decision = next(self._rest, None)
+            if decision is None:
+                return None
+            made.append(decision)
+        return made[index]
+
+    @overload
+    def __getitem__(self, index: int) -> Decision: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
+
+    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
+        if isinstance(index, slice) or index < 0:
+            return tuple(self)[index]
+        decision = self._get(index)
+        if decision is None:
+            raise IndexError(f"decision index {index} out of range")
+        return decision
+
+    def __iter__(self) -> Iterator[Decision]:
+        index = 0
+        while (decision := self._get(index)) is not None:
+            yield decision
+            index += 1
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Decisions({list(self)!r})"
+
+
+def _rest(eligible: _Eligible) -> Iterator[Decision]:
+    """The decisions of the stories the plan did not read: over the reading
+    time, or past the author cap."""
+    while (item := eligible.read_one()) is not None:
+        capped = eligible.capped[-1] if eligible.capped else None
+        yield capped if capped is not None and capped.ranked is item else _over_time(item)
+
+
+def _over_time(item: RankedStory) -> Decision:
+    return Decision(item, SKIPPED, OVER_TIME)
+
+
+def _entry(item: RankedStory, shown: ShownPost) -> Decision:
+    return Decision(item, ENTRY, "entry: stands out" if _is_standout(item) else "entry", shown)
+
+
+def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> Decisions:
+    """A decision for every ranked story, in rank order (see the module
+    docstring); `ranked` is read only as far as the plan needs (a `Ranking`)."""
+    ranking = ranked if isinstance(ranked, Ranking) else Ranking.of(ranked)
+    eligible = _Eligible(ranking, limits.max_per_author)
+    standouts = _standouts(eligible)
     spent = _Spent(limits)
-    chosen = _fill(eligible, order, spent)
+    chosen = _fill(eligible, _standouts_first(eligible, standouts), spent)
     swapped = _diversify(eligible, chosen, spent)
     crowded = f"its source is over {limits.max_source_share:.0%} of entries"
-    is_full = False
-    for index in order:
-        item = eligible[index]
+    decisions: list[Decision] = []
+    for index in _standouts_first(eligible, standouts):
+        item = eligible.items[index]
         if index in chosen:
-            why = "entry: stands out" if _is_standout(item) else "entry"
-            decisions.append(Decision(item, ENTRY, why, chosen[index]))
+            decisions.append(_entry(item, chosen[index]))
             continue
-        # Once one headline did not fit, the rest are over the time: none is made.
-        headline = None if is_full else as_headline(item.story.lead, limits.headline_seconds)
-        if headline is not None and spent.fits(headline, 1):
+        headline = as_headline(item.story.lead, limits.headline_seconds)
+        if spent.fits(headline, 1):
             spent.add(headline, 1)
             why = (
                 f"headline: {crowded}"
@@ -231,7 +344,13 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> list[Decision]
             )
             decisions.append(Decision(item, ALSO, why, headline))
             continue
-        is_full = True
-        decisions.append(Decision(item, SKIPPED, "over the reading time"))
+        # Once one headline did not fit, the rest are over the time: none is
+        # made, and the stories not read yet are not read for it.
+        decided = {id(d.ranked) for d in decisions}
+        for i, rest in enumerate(eligible.items):
+            if id(rest) not in decided:
+                decisions.append(_entry(rest, chosen[i]) if i in chosen else _over_time(rest))
+        break
+    decisions.extend(eligible.capped)
     decisions.sort(key=lambda decision: decision.ranked.rank)
-    return decisions
+    return Decisions(decisions, _rest(eligible))

@@ -14,14 +14,16 @@ hashing of their word sets, see `aggregator.domain.story`) and only posts
 sharing a bucket are compared, so a day of thousands of posts costs
 milliseconds. Story keys are worked out once, when a post is stored, and
 read back with it; text signatures and verdicts once per batch of digests
-(`digests.memo.DigestMemo`).
+(`digests.memo.DigestMemo`), and what each post of the batch may be
+joined to (`pool_reach`): a digest groups only its posts that may be
+joined to another of its own (`digests.sources.joinable`).
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aggregator.domain.post import Post
@@ -171,17 +173,16 @@ def _join_in_buckets(
 def _join_in_pool(
     groups: _Groups,
     facts: Sequence[TextFacts],
-    linked: Sequence[int],
     pool: NearPairs,
     memo: DigestMemo,
+    bucket_size: Callable[[int], int],
 ) -> None:
     """As `_join_in_buckets` over all buckets, for posts all of `pool`: its
     near-identical pairs are known, and kept when they share a bucket
-    holding at most MAX_BUCKET of these posts. Only the posts at `linked`
-    can have a partner (see `_loners`)."""
+    holding at most MAX_BUCKET of the digest's posts (`bucket_size`: how
+    many)."""
     first: dict[str, int] = {}
-    for index in linked:
-        fact = facts[index]
+    for index, fact in enumerate(facts):
         if fact.digest:
             first.setdefault(fact.digest, index)
     held: dict[int, int] = {}
@@ -190,7 +191,7 @@ def _join_in_pool(
         if pool.sizes.get(bucket, 0) <= MAX_BUCKET:
             return True
         if bucket not in held:
-            held[bucket] = sum(1 for fact in facts if bucket in fact.bands)
+            held[bucket] = bucket_size(bucket)
         return held[bucket] <= MAX_BUCKET
 
     for digest, i in first.items():
@@ -198,39 +199,69 @@ def _join_in_pool(
             j = first.get(other)
             if j is not None and any(fits(bucket) for bucket in shared):
                 groups.union(i, j)
-    crowded = [i for i in linked if facts[i].digest in pool.in_full]
+    crowded = [i for i, fact in enumerate(facts) if fact.digest in pool.in_full]
     if crowded:
         buckets = _buckets(facts, crowded)
-        _join_in_buckets(groups, facts, (buckets[b] for b in buckets if b in pool.full), memo)
+        tested = full_buckets_tested(pool, bucket_size)
+        _join_in_buckets(groups, facts, (buckets[b] for b in buckets if b in tested), memo)
 
 
-def _loners(pool: NearPairs, memo: DigestMemo) -> dict[int, Story | None]:
-    """The posts of `pool` that no rule joins to another post of it, so to
-    none of a digest's (no story key or cleaned text shared with another, no
-    near-identical partner, no place in a bucket whose pairs each digest
-    tests: `NearPairs.full`), by id: each one's story of its own (None for
-    a repost: no story). Worked out once per pool, for all its digests."""
-    if memo.loners is not None and memo.loners[0] is pool:
-        return memo.loners[1]
-    keys = Counter(key for post in pool.posts for key in story_keys(post))
-    texts = Counter(memo.facts_of(post).digest for post in pool.posts)
-    paired = {other for partners in pool.partners.values() for other, _ in partners}
-    paired |= set(pool.partners) | pool.in_full
+def full_buckets_tested(pool: NearPairs, bucket_size: Callable[[int], int]) -> frozenset[int]:
+    """The buckets too full for `pool` to test their pairs (`NearPairs.full`)
+    that a digest tests itself: those holding at most MAX_BUCKET of its
+    posts (`bucket_size`: how many)."""
+    return frozenset(bucket for bucket in pool.full if bucket_size(bucket) <= MAX_BUCKET)
 
-    def alone(post: Post) -> bool:
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a post of a pool may be joined to in a digest: a post of one of
+    `sources` (a story key or cleaned text in common, a near-identical
+    partner), or one sharing any of `full`, the buckets of the pool too full
+    to have their pairs tested once (`NearPairs.full`), which a digest
+    holding at most MAX_BUCKET of their posts tests itself."""
+
+    sources: frozenset[str] = frozenset()
+    full: frozenset[int] = frozenset()
+
+
+def pool_reach(pool: NearPairs, memo: DigestMemo) -> dict[int, Reach]:
+    """The `Reach` of each post of `pool`, by id; a digest following none of
+    a post's reach has nothing to join it to: the post is a story of its
+    own there. Worked out once per pool, for all its digests."""
+    if memo.reach is not None and memo.reach[0] is pool:
+        return memo.reach[1]
+    by_key: dict[str, Counter[str]] = {}
+    by_text: dict[str, Counter[str]] = {}
+    for post in pool.posts:
+        for key in story_keys(post):
+            by_key.setdefault(key, Counter())[post.source_key] += 1
         digest = memo.facts_of(post).digest
-        if digest and (texts[digest] > 1 or digest in paired):
-            return False
-        return all(keys[key] == 1 for key in story_keys(post))
+        if digest:
+            by_text.setdefault(digest, Counter())[post.source_key] += 1
+    partners: dict[str, list[str]] = {}
+    for digest, found in pool.partners.items():
+        for other, _ in found:
+            partners.setdefault(digest, []).append(other)
+            partners.setdefault(other, []).append(digest)
+    nothing = Reach()
 
-    # A story of one post has no one to order: no window's activity to hold.
-    found = {
-        id(post): None if post.repost_of else Story(post, (post,))
-        for post in pool.posts
-        if alone(post)
-    }
-    memo.loners = (pool, found)
-    return found
+    def reach_of(post: Post) -> Reach:
+        facts = memo.facts_of(post)
+        shared = [by_key[key] for key in story_keys(post)]
+        if facts.digest:
+            shared.append(by_text[facts.digest])
+        own = post.source_key
+        # Its own source counts when another post there shares the key.
+        found = {source for sources in shared for source, n in sources.items() if source != own}
+        found.update(own for sources in shared if sources[own] > 1)
+        found.update(s for other in partners.get(facts.digest, ()) for s in by_text[other])
+        full = pool.full.intersection(facts.bands) if facts.digest in pool.in_full else ()
+        return Reach(frozenset(found), frozenset(full)) if found or full else nothing
+
+    reach = {id(post): reach_of(post) for post in pool.posts}
+    memo.reach = (pool, reach)
+    return reach
 
 
 def _join_by_text(groups: _Groups, facts: Sequence[TextFacts], memo: DigestMemo) -> None:
@@ -255,7 +286,13 @@ def lead_quality(post: Post) -> tuple[int, int, int, float, str, str]:
     )
 
 
-def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list[Story]:
+def cluster_posts(
+    posts: Sequence[Post],
+    memo: DigestMemo | None = None,
+    *,
+    activity: Mapping[str, Activity] | None = None,
+    bucket_size: Callable[[int], int] | None = None,
+) -> list[Story]:
     """The posts grouped into stories, each with its best post (not a repost) as lead.
 
     A post shared twice by the same source (same external id) counts once.
@@ -264,6 +301,10 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     the result does not depend on the input order. `memo` carries text
     signatures and near-identical verdicts over from other digests (see
     `DigestMemo`); without one, a fresh one is made.
+    When `posts` are only those of a digest's posts that may share
+    something (`digests.sources.SourceWindow.linked`), `activity` and
+    `bucket_size` tell of all of them: what each account did in the
+    window, and how many of them have a given band hash.
     """
     memo = DigestMemo() if memo is None else memo
     unique = {(p.source_key, p.external_id): p for p in posts}
@@ -271,27 +312,25 @@ def cluster_posts(posts: Sequence[Post], memo: DigestMemo | None = None) -> list
     facts = [memo.facts_of(post) for post in ordered]
     groups = _Groups(len(ordered))
     pool = memo.pool if memo.pool is not None and memo.pool.covers(ordered) else None
-    alone = {} if pool is None else _loners(pool, memo)
-    linked = [i for i, post in enumerate(ordered) if id(post) not in alone]
-    _join_by_key(groups, ((i, story_keys(ordered[i])) for i in linked))
+    _join_by_key(groups, ((i, story_keys(post)) for i, post in enumerate(ordered)))
     # Exact copies (the same cleaned text) share their signature's digest.
-    _join_by_key(groups, ((i, (facts[i].digest,)) for i in linked if facts[i].digest))
+    _join_by_key(groups, ((i, (fact.digest,)) for i, fact in enumerate(facts) if fact.digest))
     if pool is not None:
-        _join_in_pool(groups, facts, linked, pool, memo)
+
+        def among_posts(bucket: int) -> int:
+            return sum(1 for fact in facts if bucket in fact.bands)
+
+        _join_in_pool(groups, facts, pool, memo, bucket_size or among_posts)
     else:
         _join_by_text(groups, facts, memo)
     members: dict[int, list[Post]] = {}
-    for index in linked:
-        members.setdefault(groups.find(index), []).append(ordered[index])
-    activity = WindowActivity(ordered, memo.activity_of)
+    for index, post in enumerate(ordered):
+        members.setdefault(groups.find(index), []).append(post)
+    if activity is None:
+        activity = WindowActivity(ordered)
     stories = []
     # In the order of each story's first post: a group's root is its first.
     for index, post in enumerate(ordered):
-        if id(post) in alone:
-            known = alone[id(post)]
-            if known is not None:
-                stories.append(known)
-            continue
         group = members.get(index)
         if group is None:  # not a group's first post
             continue

@@ -11,18 +11,21 @@ into the reasons behind it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aggregator.domain.feedback import NO_LEANINGS, Leanings
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
+from digests.activity import WindowActivity
 from digests.budget import WORDS_PER_MINUTE, as_headline, shows_html
-from digests.choose import ALSO, ENTRY, SKIPPED, Decision, plan_digest
+from digests.choose import ALSO, ENTRY, OVER_TIME, SKIPPED, Decision, Decisions, plan_digest
 from digests.cluster import Sharer, cluster_posts
 from digests.fit import (
+    ESTIMATE_FROM,
     Wording,
     also_words,
     entry_words,
@@ -37,7 +40,13 @@ from digests.links import clean_text_links, safe_href
 from digests.memo import DigestMemo
 from digests.pictures import picture_alt, picture_of
 from digests.rank import rank_stories
-from digests.select import select_candidates
+from digests.sources import (
+    PostsBySource,
+    SourceWindow,
+    bucket_size_of,
+    joinable,
+    source_windows,
+)
 from digests.wording import MONTHS, TOP_STORIES, WEEKDAYS, format_day, headline_of
 
 __all__ = [
@@ -53,9 +62,8 @@ __all__ = [
 ]
 
 _SUBJECT_TITLE_CHARS = 90
-# choose.py's reason for a story it had no room for.
-OVER_TIME = "over the reading time"
-# Of those, how many the exact count may still add as headlines.
+# Of the stories choose.py had no room for (OVER_TIME), how many the exact
+# count may still add as headlines.
 _SPARE_HEADLINES = 12
 # An untitled post's headline is its first words: only the start is read.
 _HEADLINE_SCAN_CHARS = 600
@@ -132,7 +140,7 @@ class Digest:
     reading_seconds: int
     subject: str
     candidate_count: int
-    decisions: tuple[Decision, ...] = ()
+    decisions: Decisions = field(default_factory=Decisions)
     muted: tuple[tuple[Post, str], ...] = ()
     words: int = 0
     words_per_minute: int = WORDS_PER_MINUTE
@@ -148,7 +156,7 @@ class Digest:
         each story's posts (its lead, then those whose sharers it names)."""
         stories = {
             _key(d.shown.post): d.ranked.story.posts
-            for d in self.decisions
+            for d in self.decisions.made
             if d.shown is not None and d.placement != SKIPPED
         }
         shown = (
@@ -295,7 +303,7 @@ def _fit(digest: Digest, spare: Iterable[DigestEntry]) -> Digest:
             )
         return d
 
-    decisions = tuple(decided(d) for d in digest.decisions)
+    decisions = digest.decisions.revised(decided)
     return dataclasses.replace(digest, decisions=decisions).showing(fitted.entries, fitted.also)
 
 
@@ -305,8 +313,8 @@ def _spare(
     """The first stories choose.py had no room for, as headlines, in rank
     order (made only as asked for): the word count may find room its
     estimates did not."""
-    skipped = [d for d in decisions if d.placement == SKIPPED and d.reason == OVER_TIME]
-    for decision in skipped[:_SPARE_HEADLINES]:
+    skipped = (d for d in decisions if d.placement == SKIPPED and d.reason == OVER_TIME)
+    for decision in itertools.islice(skipped, _SPARE_HEADLINES):
         shown = as_headline(decision.ranked.story.lead)
         yield _to_entry(dataclasses.replace(decision, placement=ALSO, shown=shown), wording, memo)
 
@@ -325,7 +333,7 @@ def _with_picture(entry: DigestEntry) -> DigestEntry:
 
 
 def build_digest_from_posts(
-    posts: Sequence[Post],
+    posts: Sequence[Post] | PostsBySource,
     recipient: RecipientConfig,
     source_titles: Mapping[str, str],
     now: datetime,
@@ -356,15 +364,22 @@ def build_digest_from_posts(
     zone = ZoneInfo(recipient.timezone)
     local_day = now.astimezone(zone).date()
     memo = DigestMemo() if memo is None else memo
-    selection = select_candidates(posts, recipient, *window, memo)
-    stories_found = cluster_posts(selection.kept, memo)
-    ranked = rank_stories(stories_found, recipient, now, memo, leanings=leanings)
-    stories = [item.story for item in ranked]
-    limits = limits_for(recipient, source_titles, words_per_minute, stories, labels)
+    grouped = posts if isinstance(posts, PostsBySource) else PostsBySource.of(posts)
+    windows = source_windows(grouped, recipient, window, memo)
+    stories_found = cluster_posts(
+        joinable(windows, memo),
+        memo,
+        activity=WindowActivity.of_sources(source.activity for source in windows),
+        bucket_size=bucket_size_of(windows, memo),
+    )
+    ranked = rank_stories(stories_found, recipient, now, memo, leanings=leanings, sources=windows)
+    best = [item.story for item in ranked[:ESTIMATE_FROM]]
+    limits = limits_for(recipient, source_titles, words_per_minute, best, labels)
     decisions = plan_digest(ranked, limits)
     wording = Wording(zone, local_day, source_titles, labels or {}, words_per_minute)
-    entries = tuple(_to_entry(d, wording, memo) for d in decisions if d.placement == ENTRY)
-    also = tuple(_to_entry(d, wording, memo) for d in decisions if d.placement == ALSO)
+    made = decisions.made
+    entries = tuple(_to_entry(d, wording, memo) for d in made if d.placement == ENTRY)
+    also = tuple(_to_entry(d, wording, memo) for d in made if d.placement == ALSO)
     digest = Digest(
         recipient=recipient,
         local_day=local_day,
@@ -374,9 +389,9 @@ def build_digest_from_posts(
         also=(),
         reading_seconds=0,
         subject="",
-        candidate_count=len(selection.kept),
-        decisions=tuple(decisions),
-        muted=selection.muted,
+        candidate_count=sum(len(source.kept) for source in windows),
+        decisions=decisions,
+        muted=_muted(windows),
         words_per_minute=words_per_minute,
     )
     fitted = _fit(digest.showing(entries, also), _spare(decisions, wording, memo))
@@ -384,3 +399,10 @@ def build_digest_from_posts(
     return dataclasses.replace(
         fitted, entries=(*map(_with_picture, top[:TOP_STORIES]), *top[TOP_STORIES:])
     )
+
+
+def _muted(windows: Sequence[SourceWindow]) -> tuple[tuple[Post, str], ...]:
+    """The posts a mute word dropped, newest first, with the word each matched."""
+    muted = [found for source in windows for found in source.muted]
+    muted.sort(key=lambda found: (-found[0].published_at.timestamp(), found[0].external_id))
+    return tuple(muted)

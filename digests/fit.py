@@ -63,7 +63,7 @@ _SHORTEST_HEADLINE_WORDS = 4
 _MAX_MISSES = 3
 # The best-ranked stories the per-story estimates are averaged over: about
 # as many as a digest shows in full.
-_ESTIMATE_FROM = 16
+ESTIMATE_FROM = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +243,7 @@ def limits_for(
         + _footer_words(recipient)
     )
     titles, extras = [], []
-    for story in stories[:_ESTIMATE_FROM] or ():
+    for story in stories[:ESTIMATE_FROM] or ():
         title = count_words(source_titles.get(story.lead.source_key, story.lead.source_key))
         sharers = story.sharers
         shared = count_words(shared_by(sharers, labels)) if len(sharers) > 1 else 0

@@ -12,14 +12,14 @@ split into the parts clustering compares, its spam signals, its cleaned
 words and their sets, and its text case-folded for mute and boost words.
 So a batch works each out once per post, and a recipient's digest is a
 cheap selection of what is known. Likewise what depends on one source's
-posts alone, the same in the digest of everyone following it: their
-engagement judged, the scores of its one-post stories, what its accounts
-did; the links of a post shown; and the pool's posts that share nothing
-with any other, each one's story made once. Those are remembered by the
-identity of the posts, and each entry holds the posts it was made from,
-so that an id is never another post's while remembered. A caller building many digests (a batch
-of sends) makes one `DigestMemo` and hands it to each; the digests are
-the same with it or without it, only faster.
+posts alone, the same in the digest of everyone following it (its
+`digests.sources.SourceWindow`: its posts in a window, judged, scored as
+stories of their own, sorted); the links of a post shown; and what each
+post of the pool may be joined to. Those are remembered by the identity
+of the posts, and each entry holds the posts it was made from, so that
+an id is never another post's while remembered. A caller building many
+digests (a batch of sends) makes one `DigestMemo` and hands it to each;
+the digests are the same with it or without it, only faster.
 Nothing is kept in module state: the memo lives as long as its caller
 keeps it, and each of its tables forgets its least recently used entries
 past its size.
@@ -43,8 +43,7 @@ from aggregator.domain.story import (
     signature_words,
     word_hashes,
 )
-from digests.activity import Activity, activity_of
-from digests.engagement import SourceStanding, judge_source
+from digests.engagement import SourceStanding
 from digests.links import EntryLinks, entry_links
 
 # Entries each table holds: a signature is about 300 bytes with its key, a
@@ -59,16 +58,17 @@ VOCABULARY_SIZE = 500_000
 VERDICT_MEMO_SIZE = 400_000
 # Words whose MinHash values are remembered, about 900 bytes each.
 WORD_MEMO_SIZE = 20_000
-# Sources' windows judged for engagement (a window of a busy source is some
-# kilobytes): a batch's sources, each in a few windows.
-STANDING_MEMO_SIZE = 2_000
+# Sources' windows (a window of a busy source is some kilobytes): a
+# batch's sources, each in a few windows; and their one-post stories' scores.
+WINDOW_MEMO_SIZE = 2_000
 # Links of the posts shown: a batch's best few hundred, about 300 bytes each.
 LINKS_MEMO_SIZE = 20_000
 
 if TYPE_CHECKING:  # those modules work with the facts this module keeps
-    from digests.cluster import Story
+    from digests.cluster import Reach
     from digests.nearby import NearPairs
     from digests.rank import ScoreParts, SortKey
+    from digests.sources import SourceWindow
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -194,16 +194,14 @@ class DigestMemo:
         self.vocabulary: dict[str, int] = {}
         self.vocabulary_size = vocabulary_size
         # The near-identical pairs of the batch's pool of posts, once known,
-        # and its posts joined to none, with their stories (`digests.cluster`).
+        # and the sources each of its posts may be joined to (`digests.cluster`).
         self.pool: NearPairs | None = None
-        self.loners: tuple[NearPairs, dict[int, Story | None]] | None = None
-        # Each source's posts judged for engagement, by those posts' ids.
-        self.standings: Recent[frozenset[int], tuple[Sequence[Post], SourceStanding]] = Recent(
-            STANDING_MEMO_SIZE
-        )
-        # Each source's part of its accounts' activity, by those posts' ids.
-        self.activities: Recent[frozenset[int], tuple[Sequence[Post], dict[str, Activity]]] = (
-            Recent(STANDING_MEMO_SIZE)
+        self.reach: tuple[NearPairs, dict[int, Reach]] | None = None
+        # Each source's part of a digest (`digests.sources`), by the id of
+        # the tuple of its posts, the window and the mute words; each entry
+        # holds that tuple, so that its id cannot be another's.
+        self.windows: Recent[tuple[int, datetime, datetime, str | None], SourceWindow] = Recent(
+            WINDOW_MEMO_SIZE
         )
         # One-post stories' sort keys and scores (`digests.rank`), by the id
         # of their source's standing and the time scored at, then of their
@@ -211,21 +209,13 @@ class DigestMemo:
         self.lone_scores: Recent[
             tuple[int, datetime],
             tuple[SourceStanding | None, dict[int, tuple[SortKey, ScoreParts]]],
-        ] = Recent(STANDING_MEMO_SIZE)
+        ] = Recent(WINDOW_MEMO_SIZE)
         # The links shown for a post (`digests.links.entry_links`), by its id;
         # each entry holds the post, so that its id cannot be another's.
         self.links: Recent[int, tuple[Post, EntryLinks]] = Recent(LINKS_MEMO_SIZE)
         # The standard library's LRU wrapper: this one is looked up for every
         # word of every text, and its C implementation is the fastest.
         self.minhashes = functools.lru_cache(maxsize=word_size)(word_hashes)
-
-    def judged(self, members: Sequence[Post]) -> SourceStanding:
-        """`digests.engagement.judge_source(members)`, remembered (`_of_posts`)."""
-        return _of_posts(self.standings, members, judge_source)
-
-    def activity_of(self, members: Sequence[Post]) -> dict[str, Activity]:
-        """`digests.activity.activity_of(members)`, remembered (`_of_posts`)."""
-        return _of_posts(self.activities, members, activity_of)
 
     def entry_links(self, post: Post) -> EntryLinks:
         """`digests.links.entry_links(post)`, remembered: a post shown in one
@@ -277,18 +267,3 @@ class DigestMemo:
         key = (a, b) if a <= b else (b, a)
         found = self.verdicts.find(key)
         return self.verdicts.put(key, compare()) if found is None else found
-
-
-def _of_posts(
-    table: Recent[frozenset[int], tuple[Sequence[Post], V]],
-    members: Sequence[Post],
-    make: Callable[[Sequence[Post]], V],
-) -> V:
-    """`make(members)`, remembered in `table` by the identity of `members` in
-    any order (what is made of one source's posts does not depend on it);
-    the entry holds them, so that no id is another post's while remembered."""
-    key = frozenset(map(id, members))
-    found = table.find(key)
-    if found is None:
-        found = table.put(key, (members, make(members)))
-    return found[1]

@@ -19,15 +19,20 @@ score = recency + engagement + standout + sharing + boost + feedback - spam, whe
 - spam takes away SPAM_KEEP's complement of the rest when the lead post looks
   like spam (`aggregator.domain.spam`, through the batch's `DigestMemo`), so
   spam sinks but never disappears.
-Pure: the clock comes in as `now`.
+Pure: the clock comes in as `now`. A digest reads its best stories only
+(`Ranking`): each source's stories of one post are scored and sorted once
+for every digest reading it (`digests.sources`), and merged with the
+digest's own as far as they are read.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
 from aggregator.domain.feedback import NO_LEANINGS, LeaningKind, Leanings, topic_of
 from aggregator.domain.post import Post
@@ -36,6 +41,7 @@ from digests.cluster import Story
 from digests.engagement import SourceStanding, Standing, Standout, judge_engagement
 from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions
+from digests.sources import SourceWindow
 
 RECENCY_HALF_LIFE_HOURS = 6.0
 ENGAGEMENT_WEIGHT = 1.0
@@ -186,6 +192,110 @@ def _lone_scores(
     return found[1]
 
 
+Scored = tuple[SortKey, ScoreParts, Story]
+
+
+def _key_of(scored: Scored) -> SortKey:
+    return scored[0]
+
+
+class Ranking(Sequence[RankedStory]):
+    """Stories best first, ranked as far as they are read.
+
+    A digest of a thousand candidate stories reads its best hundred or so:
+    ranked stories are made from `stories` only as they are asked for.
+    `standouts` is how many of all of them stand out in their source
+    (`ScoreParts.standing_out`); `read_standouts` reads on until every one
+    of them is read.
+    """
+
+    def __init__(self, stories: Iterator[RankedStory], standouts: int) -> None:
+        self._stories, self._read = stories, list[RankedStory]()
+        self.standouts, self._standouts_read = standouts, 0
+
+    @classmethod
+    def of(cls, ranked: Iterable[RankedStory]) -> Ranking:
+        """The ranking of `ranked`, stories already in rank order."""
+        ranked = list(ranked)
+        return cls(iter(ranked), sum(1 for item in ranked if item.score.standing_out))
+
+    @classmethod
+    def merged(cls, runs: Iterable[Sequence[Scored]], standouts: int) -> Ranking:
+        """The ranking of `runs` of scored stories, each sorted by its sort key."""
+        runs = [run for run in runs if run]
+        merged = iter(runs[0]) if len(runs) == 1 else heapq.merge(*runs, key=_key_of)
+        ranked = (RankedStory(story, score, i) for i, (_, score, story) in enumerate(merged, 1))
+        return cls(ranked, standouts)
+
+    def get(self, index: int) -> RankedStory | None:
+        """The story ranked `index` + 1, or None when there are fewer."""
+        read = self._read
+        while len(read) <= index:
+            item = next(self._stories, None)
+            if item is None:
+                return None
+            read.append(item)
+            if item.score.standing_out is not None:
+                self._standouts_read += 1
+        return read[index]
+
+    def read_standouts(self) -> int:
+        """Read on until every story standing out is read; how many are read then."""
+        while self._standouts_read < self.standouts and self.get(len(self._read)) is not None:
+            pass
+        return len(self._read)
+
+    @overload
+    def __getitem__(self, index: int) -> RankedStory: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RankedStory]: ...
+
+    def __getitem__(self, index: int | slice) -> RankedStory | Sequence[RankedStory]:
+        if isinstance(index, slice):
+            if index.stop is None or index.stop < 0 or (index.start or 0) < 0:
+                return tuple(self)[index]
+            self.get(index.stop - 1)
+            return self._read[index]
+        item = self.get(index) if index >= 0 else tuple(self)[index]
+        if item is None:
+            raise IndexError(f"ranking index {index} out of range")
+        return item
+
+    def __iter__(self) -> Iterator[RankedStory]:
+        index = 0
+        while (item := self.get(index)) is not None:
+            yield item
+            index += 1
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _singles_run(window: SourceWindow, now: datetime, memo: DigestMemo) -> tuple[list[Scored], int]:
+    """The one-post stories of `window.singles` scored at `now`, sorted, and
+    how many of them stand out: worked out once for every digest reading
+    the window."""
+    found = window.ranked.get(now)
+    if found is None:
+        standing = Standing(window.standings)
+        run = [_lone_score(story, standing, now, memo) for story in window.singles]
+        run.sort(key=_key_of)
+        found = window.ranked[now] = (run, sum(1 for _, score, _ in run if score.standing_out))
+    return found
+
+
+def _lone_score(story: Story, standing: Standing, now: datetime, memo: DigestMemo) -> Scored:
+    """A one-post story's sort key and score, remembered (`_lone_scores`)."""
+    lead = story.lead
+    table = _lone_scores(memo, standing.of(lead), now)
+    found = table.get(id(lead))
+    if found is None:
+        score = score_story(story, standing, None, now, memo)
+        found = table[id(lead)] = (_sort_key(score, story), score)
+    return (*found, story)
+
+
 def rank_stories(
     stories: Sequence[Story],
     recipient: RecipientConfig,
@@ -193,22 +303,50 @@ def rank_stories(
     memo: DigestMemo | None = None,
     *,
     leanings: Leanings = NO_LEANINGS,
-) -> list[RankedStory]:
+    sources: Sequence[SourceWindow] = (),
+) -> Ranking:
     """The stories best first, with their scores (`leanings`: the teacher's
     "more / less like this").
 
     Deterministic: equal scores go newest lead first, then by external_id
     and source_key, so the same input always gives the same digest.
-    `memo` carries spam signals, each source's standing and the scores of
-    one-post stories over from other digests (see `DigestMemo`).
+    `memo` carries spam signals and the scores of one-post stories over
+    from other digests (see `DigestMemo`). `sources`, when given, are the
+    windows of all the digest's sources (`digests.sources`): their
+    engagement is judged there, and their posts that `stories` do not hold
+    are stories of their own, most as scored once for the batch.
     """
     memo = DigestMemo() if memo is None else memo
-    own = [p for story in stories for p in story.own_posts]
-    standing = judge_engagement(own, memo.judged)
+    if sources:
+        standing = Standing(judged for window in sources for judged in window.standings)
+    else:
+        standing = judge_engagement([p for story in stories for p in story.own_posts])
     boost = compile_phrases(recipient.boost)
-    tables: dict[str, dict[int, tuple[SortKey, ScoreParts]]] = {}
-    scored: list[tuple[SortKey, ScoreParts, Story]] = []
     leaning = bool(leanings)
+    scored: list[Scored] = []
+    runs: list[Sequence[Scored]] = [scored]
+    standouts = 0
+    grouped: dict[str, set[int]] = {}
+    for story in stories:
+        for post in story.posts:
+            grouped.setdefault(post.source_key, set()).add(id(post))
+    for window in sources:
+        run, count = _singles_run(window, now, memo)
+        # Its posts grouped here, and those the teacher's boost words or
+        # leanings touch, are scored for this digest alone.
+        touched = set() if boost is None else window.singles_mentioning(boost, memo)
+        if leaning:
+            touched = {id(s.lead) for s in window.singles if _leaning(s.lead, leanings)} | touched
+        here = grouped.get(window.source_key, set())
+        touched = touched - here
+        if touched:
+            stories = [*stories, *(s for s in window.singles if id(s.lead) in touched)]
+        left_out = here | touched
+        if left_out:
+            run = [item for item in run if id(item[2].lead) not in left_out]
+            count = sum(1 for _, score, _ in run if score.standing_out)
+        runs.append(run)
+        standouts += count
     for story in stories:
         lead = story.lead
         if (
@@ -218,14 +356,8 @@ def rank_stories(
         ):
             score = score_story(story, standing, boost, now, memo, leanings)
             scored.append((_sort_key(score, story), score, story))
-            continue
-        table = tables.get(lead.source_key)
-        if table is None:
-            table = tables[lead.source_key] = _lone_scores(memo, standing.of(lead), now)
-        found = table.get(id(lead))
-        if found is None:
-            score = score_story(story, standing, None, now, memo)
-            found = table[id(lead)] = (_sort_key(score, story), score)
-        scored.append((*found, story))
-    scored.sort(key=lambda item: item[0])
-    return [RankedStory(story, score, index) for index, (_, score, story) in enumerate(scored, 1)]
+        else:
+            scored.append(_lone_score(story, standing, now, memo))
+    scored.sort(key=_key_of)
+    standouts += sum(1 for _, score, _ in scored if score.standing_out)
+    return Ranking.merged(runs, standouts)

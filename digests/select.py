@@ -113,7 +113,21 @@ def select_candidates(
     texts case-folded already (see `DigestMemo`).
     """
     mutes = compile_phrases(recipient.mute)
-    follows = set(recipient.follow)
+    kept, muted = select_posts(posts, recipient.follow, mutes, window_start, window_end, memo)
+    return Selection(kept, muted)
+
+
+def select_posts(
+    posts: Iterable[Post],
+    follow: Iterable[str],
+    mutes: Phrases | None,
+    window_start: datetime,
+    window_end: datetime,
+    memo: DigestMemo | None = None,
+) -> tuple[tuple[Post, ...], tuple[tuple[Post, str], ...]]:
+    """`select_candidates`' kept and muted posts, for the sources `follow`
+    (any when empty) and the compiled `mutes`."""
+    follows = set(follow)
     kept: list[Post] = []
     muted: list[tuple[Post, str]] = []
     for post in posts:
@@ -129,4 +143,4 @@ def select_candidates(
             muted.append((post, term))
         else:
             kept.append(post)
-    return Selection(tuple(kept), tuple(muted))
+    return tuple(kept), tuple(muted)

@@ -167,3 +167,76 @@ def test_a_batch_reads_each_teachers_last_digest_and_feedback_as_a_lone_digest_d
         assert asked.ranked.score.feedback < 0
         with start_batch(app, [ana, ben, *others], NOW) as batch:
             assert [build_digest(app, r, NOW, batch) for r in (ana, ben, *others)] == alone
+
+
+def test_every_story_has_one_decision_in_rank_order_though_a_send_reads_only_the_best(
+    app: App,
+) -> None:
+    undecided = 0
+    with start_batch(app, list(app.config.recipients), NOW) as batch:
+        for recipient in app.config.recipients:
+            digest = build_digest(app, recipient, NOW, batch)
+            made = list(digest.decisions.made)
+            shown = {(e.post.source_key, e.post.external_id) for e in digest.entries}
+            shown |= {(e.post.source_key, e.post.external_id) for e in digest.also}
+            # What the send reads holds every story it shows...
+            assert shown <= {
+                (d.shown.post.source_key, d.shown.post.external_id)
+                for d in made
+                if d.shown is not None
+            }
+            # ...and `--explain` reads on: one decision per story, best first.
+            decisions = list(digest.decisions)
+            assert [d.ranked.rank for d in decisions] == list(range(1, len(decisions) + 1))
+            assert decisions[: len(made)] == made
+            assert all(
+                d.placement == "skipped"
+                and (d.reason == "over the reading time" or d.reason.startswith("author cap"))
+                for d in decisions[len(made) :]
+            )
+            undecided += len(decisions) - len(made)
+    # Digests of a busy day leave stories undecided until asked.
+    assert undecided > 0
+
+
+def test_a_post_shares_a_story_only_with_sources_the_teacher_follows(tmp_path: Path) -> None:
+    article = "https://www.blog.example/posts/1-article"
+
+    def post(source: str, author: str, text: str, hours_ago: int, *links: str) -> Post:
+        return Post(
+            source_key=source,
+            external_id=f"{source}-1",
+            network="mastodon",
+            url=f"https://social.example/{source}/1",
+            author=author,
+            title=None,
+            text=text,
+            html="",
+            published_at=NOW - timedelta(hours=hours_ago),
+            links=links,
+        )
+
+    posts = {
+        "a": post("a", "Ann", "A fine read on feedback", 2, article),
+        "b": post("b", "Bo", "Everyone should read this", 3, article),
+        "c": post("c", "Cy", "Exit tickets that work", 1),
+    }
+    both = RecipientConfig(email="both@school.example", timezone="UTC", follow=("a", "b"))
+    one = RecipientConfig(email="one@school.example", timezone="UTC", follow=("a", "c"))
+    config = Config(
+        database=DatabaseConfig(f"sqlite:///{tmp_path}/pln.db"),
+        sources=tuple(SourceConfig(key=key, kind="rss", name=key.upper()) for key in posts),
+        recipients=(both, one),
+    )
+    with build_app(config, clock=lambda: NOW, connectors={}) as app:
+        for key, post in posts.items():
+            app.repo.save_fetch(key, FetchResult(posts=(post,)), NOW, NOW)
+        with start_batch(app, [both, one], NOW) as batch:
+            together = build_digest(app, both, NOW, batch)
+            apart = build_digest(app, one, NOW, batch)
+    [shared] = together.entries
+    assert sorted(sharer.author for sharer in shared.sharers) == ["Ann", "Bo"]
+    assert {entry.post.external_id: len(entry.sharers) for entry in apart.entries} == {
+        "a-1": 1,
+        "c-1": 1,
+    }

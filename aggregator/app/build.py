@@ -27,6 +27,7 @@ from digests.explain import explain_lines
 from digests.memo import DigestMemo
 from digests.nearby import NearPairs
 from digests.render import DigestLinks, render_html, render_text
+from digests.sources import PostsBySource
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Batch:
     recipients: frozenset[str] = frozenset()
     last_digests: Mapping[str, datetime] = field(default_factory=dict)
     leanings: Mapping[str, Leanings] = field(default_factory=dict)
+    by_source: dict[tuple[str, datetime], tuple[Post, ...]] = field(default_factory=dict)
 
     def __enter__(self) -> Batch:
         """The batch while its digests are built: what it holds (its posts,
@@ -64,14 +66,23 @@ class Batch:
     def __exit__(self, *exc: object) -> None:
         gc.unfreeze()
 
-    def posts_for(self, follow: Iterable[str], since: datetime) -> list[Post] | None:
-        """What `posts_for_digest(follow, since, now)` would read, in its
-        order; None when some of `follow` was not read for the batch."""
+    def posts_for(self, follow: Iterable[str], since: datetime) -> PostsBySource | None:
+        """What `posts_for_digest(follow, since, now)` would read, by source:
+        each source's the same tuple for every digest of the batch reading
+        it since `since` (`digests.sources`); None when some of `follow` was
+        not read for the batch."""
+        follow = list(dict.fromkeys(follow))
         if since < self.since or any(key not in self.positions for key in follow):
             return None
-        chosen = sorted(i for key in set(follow) for i in self.positions[key])
-        posts = self.posts
-        return [posts[i] for i in chosen if posts[i].published_at >= since]
+        return PostsBySource(self._source_posts(key, since) for key in follow)
+
+    def _source_posts(self, key: str, since: datetime) -> tuple[Post, ...]:
+        found = self.by_source.get((key, since))
+        if found is None:
+            posts = self.posts
+            found = tuple(posts[i] for i in self.positions[key] if posts[i].published_at >= since)
+            self.by_source[(key, since)] = found
+        return found
 
 
 def start_batch(app: App, recipients: Iterable[RecipientConfig], now: datetime) -> Batch:
@@ -110,9 +121,8 @@ def build_digest(
         last_digest = app.repo.last_digest_at(recipient.email)
         leanings = app.repo.leanings(recipient.email)
     window = digest_window(now, last_digest, max_window)
-    posts = None if shared is None else shared.posts_for(recipient.follow, window[0])
-    if posts is None:
-        posts = app.repo.posts_for_digest(recipient.follow, *window)
+    grouped = None if shared is None else shared.posts_for(recipient.follow, window[0])
+    posts = app.repo.posts_for_digest(recipient.follow, *window) if grouped is None else grouped
     titles = {s.key: s.title for s in app.config.sources}
     digest = build_digest_from_posts(
         posts,
