@@ -220,10 +220,21 @@ class Ranking(Sequence[RankedStory]):
         return cls(iter(ranked), sum(1 for item in ranked if item.score.standing_out))
 
     @classmethod
-    def merged(cls, runs: Iterable[Sequence[Scored]], standouts: int) -> Ranking:
-        """The ranking of `runs` of scored stories, each sorted by its sort key."""
-        runs = [run for run in runs if run]
-        merged = iter(runs[0]) if len(runs) == 1 else heapq.merge(*runs, key=_key_of)
+    def merged(
+        cls,
+        scored: Sequence[Scored],
+        runs: Iterable[Sequence[Scored]],
+        skip: set[int],
+        standouts: int,
+    ) -> Ranking:
+        """The ranking of `scored` and `runs`, each sorted by its sort key,
+        leaving out of `runs` the stories whose lead's id is in `skip`."""
+        kept = (
+            run if not skip else (item for item in run if id(item[2].lead) not in skip)
+            for run in runs
+            if run
+        )
+        merged = heapq.merge(scored, *kept, key=_key_of)
         ranked = (RankedStory(story, score, i) for i, (_, score, story) in enumerate(merged, 1))
         return cls(ranked, standouts)
 
@@ -272,16 +283,19 @@ class Ranking(Sequence[RankedStory]):
         return sum(1 for _ in self)
 
 
-def _singles_run(window: SourceWindow, now: datetime, memo: DigestMemo) -> tuple[list[Scored], int]:
+def _singles_run(
+    window: SourceWindow, now: datetime, memo: DigestMemo
+) -> tuple[list[Scored], tuple[int, ...]]:
     """The one-post stories of `window.singles` scored at `now`, sorted, and
-    how many of them stand out: worked out once for every digest reading
-    the window."""
+    the ids of the leads of those standing out: worked out once for every
+    digest reading the window."""
     found = window.ranked.get(now)
     if found is None:
         standing = Standing(window.standings)
         run = [_lone_score(story, standing, now, memo) for story in window.singles]
         run.sort(key=_key_of)
-        found = window.ranked[now] = (run, sum(1 for _, score, _ in run if score.standing_out))
+        standing_out = tuple(id(story.lead) for _, score, story in run if score.standing_out)
+        found = window.ranked[now] = (run, standing_out)
     return found
 
 
@@ -324,29 +338,23 @@ def rank_stories(
     boost = compile_phrases(recipient.boost)
     leaning = bool(leanings)
     scored: list[Scored] = []
-    runs: list[Sequence[Scored]] = [scored]
+    runs: list[Sequence[Scored]] = []
     standouts = 0
-    grouped: dict[str, set[int]] = {}
-    for story in stories:
-        for post in story.posts:
-            grouped.setdefault(post.source_key, set()).add(id(post))
+    # The windows' posts grouped here, and those the teacher's boost words
+    # or leanings touch, are scored for this digest alone: not as read from
+    # the windows' runs.
+    left_out = {id(post) for story in stories for post in story.posts}
     for window in sources:
-        run, count = _singles_run(window, now, memo)
-        # Its posts grouped here, and those the teacher's boost words or
-        # leanings touch, are scored for this digest alone.
+        run, standing_out = _singles_run(window, now, memo)
         touched = set() if boost is None else window.singles_mentioning(boost, memo)
         if leaning:
             touched = {id(s.lead) for s in window.singles if _leaning(s.lead, leanings)} | touched
-        here = grouped.get(window.source_key, set())
-        touched = touched - here
+        touched = touched - left_out
         if touched:
             stories = [*stories, *(s for s in window.singles if id(s.lead) in touched)]
-        left_out = here | touched
-        if left_out:
-            run = [item for item in run if id(item[2].lead) not in left_out]
-            count = sum(1 for _, score, _ in run if score.standing_out)
+            left_out |= touched
         runs.append(run)
-        standouts += count
+        standouts += sum(1 for lead in standing_out if lead not in left_out)
     for story in stories:
         lead = story.lead
         if (
@@ -360,4 +368,4 @@ def rank_stories(
             scored.append(_lone_score(story, standing, now, memo))
     scored.sort(key=_key_of)
     standouts += sum(1 for _, score, _ in scored if score.standing_out)
-    return Ranking.merged(runs, standouts)
+    return Ranking.merged(scored, runs, left_out, standouts)

@@ -116,7 +116,7 @@ class SourceWindow:
             self.linked = tuple((p, reach[id(p)]) for p in self.posts if reach[id(p)] != _NOTHING)
             # A story of one post has no one to order: no window's activity to hold.
             self.singles = tuple(Story(p, (p,)) for p in self.posts if not p.repost_of)
-        self.ranked: dict[datetime, tuple[list[Scored], int]] = {}
+        self.ranked: dict[datetime, tuple[list[Scored], tuple[int, ...]]] = {}
         self._buckets: Counter[int] | None = None
         self._mentions: dict[str, frozenset[int]] = {}
 
