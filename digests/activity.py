@@ -4,13 +4,13 @@ A story shared by three or more people names the most recognisable first
 (`digests.cluster.Story.sharers`): those whose own posts drew the most
 interactions in the window, then those who shared the most. That is a sum
 over the window's posts by account, which adds up source by source; each
-source's part is worked out once per batch (`digests.memo.DigestMemo`),
+source's part is worked out once per batch (`digests.sources.SourceWindow`),
 and a digest's only for the accounts it asks about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
@@ -46,33 +46,22 @@ def activity_of(posts: Sequence[Post]) -> dict[str, Activity]:
 
 
 class WindowActivity(Mapping[str, Activity]):
-    """`activity_of(posts)` for a window's `posts`, added up from each source's
-    part (`of_source`: `activity_of`, or a memo of it) when first read: only
-    stories shared by three or more people order their sharers by it."""
+    """What each account did in a window, added up from its sources' parts
+    (each `activity_of` one source's posts) when first read: only stories
+    shared by three or more people order their sharers by it."""
 
-    def __init__(
-        self,
-        posts: Sequence[Post],
-        of_source: Callable[[Sequence[Post]], Mapping[str, Activity]] = activity_of,
-    ) -> None:
-        self._posts: Sequence[Post] | None = posts
-        self._of_source = of_source
+    def __init__(self, parts: Iterable[Mapping[str, Activity]]) -> None:
+        self._pending: Iterable[Mapping[str, Activity]] | None = parts
         self._parts: list[Mapping[str, Activity]] = []
 
     @classmethod
-    def of_sources(cls, parts: Iterable[Mapping[str, Activity]]) -> WindowActivity:
-        """The activity of a window whose sources' parts are known already."""
-        found = cls(())
-        found._posts, found._parts = None, list(parts)
-        return found
+    def of_posts(cls, posts: Sequence[Post]) -> WindowActivity:
+        """`activity_of(posts)`, added up source by source when first read."""
+        return cls(_source_parts(posts))
 
     def _sources(self) -> list[Mapping[str, Activity]]:
-        if self._posts is not None:
-            by_source: dict[str, list[Post]] = {}
-            for post in self._posts:
-                by_source.setdefault(post.source_key, []).append(post)
-            self._parts = [self._of_source(members) for members in by_source.values()]
-            self._posts = None
+        if self._pending is not None:
+            self._parts, self._pending = list(self._pending), None
         return self._parts
 
     def __getitem__(self, key: str) -> Activity:
@@ -86,3 +75,11 @@ class WindowActivity(Mapping[str, Activity]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _source_parts(posts: Sequence[Post]) -> Iterator[dict[str, Activity]]:
+    """`activity_of` each source's posts among `posts` (worked out when first read)."""
+    by_source: dict[str, list[Post]] = {}
+    for post in posts:
+        by_source.setdefault(post.source_key, []).append(post)
+    yield from map(activity_of, by_source.values())

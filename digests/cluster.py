@@ -327,7 +327,7 @@ def cluster_posts(
     for index, post in enumerate(ordered):
         members.setdefault(groups.find(index), []).append(post)
     if activity is None:
-        activity = WindowActivity(ordered)
+        activity = WindowActivity.of_posts(ordered)
     stories = []
     # In the order of each story's first post: a group's root is its first.
     for index, post in enumerate(ordered):

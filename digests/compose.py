@@ -369,7 +369,7 @@ def build_digest_from_posts(
     stories_found = cluster_posts(
         joinable(windows, memo),
         memo,
-        activity=WindowActivity.of_sources(source.activity for source in windows),
+        activity=WindowActivity(source.activity for source in windows),
         bucket_size=bucket_size_of(windows, memo),
     )
     ranked = rank_stories(stories_found, recipient, now, memo, leanings=leanings, sources=windows)

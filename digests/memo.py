@@ -197,11 +197,12 @@ class DigestMemo:
         # and the sources each of its posts may be joined to (`digests.cluster`).
         self.pool: NearPairs | None = None
         self.reach: tuple[NearPairs, dict[int, Reach]] | None = None
-        # Each source's part of a digest (`digests.sources`), by the id of
-        # the tuple of its posts, the window and the mute words; each entry
-        # holds that tuple, so that its id cannot be another's.
-        self.windows: Recent[tuple[int, datetime, datetime, str | None], SourceWindow] = Recent(
-            WINDOW_MEMO_SIZE
+        # Each source's part of a digest (`digests.sources`), by the ids of
+        # the tuple of its posts and of the pool, the window and the mute
+        # words; each entry holds that tuple and pool, so that their ids
+        # cannot be another's.
+        self.windows: Recent[tuple[int, int, datetime, datetime, str | None], SourceWindow] = (
+            Recent(WINDOW_MEMO_SIZE)
         )
         # One-post stories' sort keys and scores (`digests.rank`), by the id
         # of their source's standing and the time scored at, then of their

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aggregator.domain.post import Post
-from aggregator.domain.recipient import RecipientConfig
 from digests.memo import DigestMemo, TextFacts
 
 
@@ -97,7 +96,8 @@ def mentions(phrases: Phrases | None, post: Post, facts: TextFacts | None = None
 
 def select_candidates(
     posts: Iterable[Post],
-    recipient: RecipientConfig,
+    follow: Iterable[str],
+    mutes: Phrases | None,
     window_start: datetime,
     window_end: datetime,
     memo: DigestMemo | None = None,
@@ -107,26 +107,12 @@ def select_candidates(
     Keeps posts published in (window_start, window_end] — a post dated after
     window_end (a source's clock running ahead) counts as published at
     window_end, and is kept with that date. Drops posts from sources the
-    recipient does not follow (when `follow` is set) and posts mentioning
-    any mute word or phrase (case-insensitive, whole words, title or text),
-    which are listed in `muted`. Order is kept. `memo` knows the posts'
+    recipient does not `follow` (when any is given) and posts mentioning
+    any of their mute words or phrases (`mutes`, see `compile_phrases`:
+    case-insensitive, whole words, title or text), which are listed in
+    `muted`. Order is kept. `memo` knows the posts'
     texts case-folded already (see `DigestMemo`).
     """
-    mutes = compile_phrases(recipient.mute)
-    kept, muted = select_posts(posts, recipient.follow, mutes, window_start, window_end, memo)
-    return Selection(kept, muted)
-
-
-def select_posts(
-    posts: Iterable[Post],
-    follow: Iterable[str],
-    mutes: Phrases | None,
-    window_start: datetime,
-    window_end: datetime,
-    memo: DigestMemo | None = None,
-) -> tuple[tuple[Post, ...], tuple[tuple[Post, str], ...]]:
-    """`select_candidates`' kept and muted posts, for the sources `follow`
-    (any when empty) and the compiled `mutes`."""
     follows = set(follow)
     kept: list[Post] = []
     muted: list[tuple[Post, str]] = []
@@ -143,4 +129,4 @@ def select_posts(
             muted.append((post, term))
         else:
             kept.append(post)
-    return tuple(kept), tuple(muted)
+    return Selection(tuple(kept), tuple(muted))

@@ -24,7 +24,7 @@ from digests.activity import Activity, activity_of
 from digests.cluster import Reach, Story, full_buckets_tested, pool_reach
 from digests.engagement import SourceStanding, judge_source
 from digests.memo import DigestMemo
-from digests.select import Phrases, compile_phrases, mentions, select_posts
+from digests.select import Phrases, compile_phrases, mentions, select_candidates
 
 
 class PostsBySource:
@@ -68,7 +68,8 @@ class SourceWindow:
     post is), and `singles` the stories each post but a repost makes alone
     (none when the reach is not known): a digest following none of a
     post's reach shows it as that story. `group` is the tuple it was made
-    from, held so that its id, the memo's key, is never another's;
+    from and `pool` the memo's pool then, held so that their ids, the
+    memo's key, are never another's;
     `ranked` is for `digests.rank` to keep what it worked out of these
     posts, once per instant they are ranked at.
     """
@@ -81,6 +82,7 @@ class SourceWindow:
         "kept",
         "linked",
         "muted",
+        "pool",
         "posts",
         "ranked",
         "singles",
@@ -96,7 +98,8 @@ class SourceWindow:
         memo: DigestMemo,
     ) -> None:
         self.group = group
-        self.kept, self.muted = select_posts(group, (), mutes, *window, memo)
+        selection = select_candidates(group, (), mutes, *window, memo)
+        self.kept, self.muted = selection.kept, selection.muted
         self.posts = tuple({post.external_id: post for post in self.kept}.values())
         own = [post for post in self.posts if not post.is_repost]
         by_network: dict[str, list[Post]] = {}
@@ -105,7 +108,7 @@ class SourceWindow:
         self.standings: tuple[SourceStanding, ...] = tuple(map(judge_source, by_network.values()))
         self.activity: dict[str, Activity] = activity_of(self.posts)
         self.source_key = group[0].source_key
-        pool = memo.pool
+        self.pool = pool = memo.pool
         reach = pool_reach(pool, memo) if pool is not None and pool.covers(self.posts) else None
         if reach is None:  # nothing known of what the posts may join: all may
             self.linked: tuple[tuple[Post, Reach | None], ...] = tuple(
@@ -147,7 +150,8 @@ def source_windows(
 ) -> list[SourceWindow]:
     """The `SourceWindow` of each source of `posts` the recipient follows
     (all of them when they follow nothing in particular), remembered in
-    `memo` by the source's tuple, the window and the mute words."""
+    `memo` by the source's tuple, the batch's pool, the window and the mute
+    words."""
     mutes = compile_phrases(recipient.mute)
     follows = set(recipient.follow)
     mute_key = None if mutes is None else mutes.pattern.pattern
@@ -155,7 +159,7 @@ def source_windows(
     for group in posts.groups:
         if not group or (follows and group[0].source_key not in follows):
             continue
-        key = (id(group), window[0], window[1], mute_key)
+        key = (id(group), id(memo.pool), window[0], window[1], mute_key)
         known = memo.windows.find(key)
         if known is None:
             known = memo.windows.put(key, SourceWindow(group, window, mutes, memo))

@@ -16,7 +16,12 @@ def ids(posts):
 
 
 def select_candidates(posts, recipient, start, end):
-    return list(select.select_candidates(posts, recipient, start, end).kept)
+    return list(_select(posts, recipient, start, end).kept)
+
+
+def _select(posts, recipient, start, end):
+    mutes = select.compile_phrases(recipient.mute)
+    return select.select_candidates(posts, recipient.follow, mutes, start, end)
 
 
 # --- the window -------------------------------------------------------------
@@ -99,7 +104,7 @@ def test_muted_posts_never_reach_the_digest():
 def test_muted_posts_are_reported_with_the_word_as_written():
     recipient = make_recipient(mute=("teacher pay teachers",))
     posts = [make_post("1", title="Teacher Pay\nTeachers sale"), make_post("2")]
-    selection = select.select_candidates(posts, recipient, *WINDOW)
+    selection = _select(posts, recipient, *WINDOW)
     assert ids(selection.kept) == ["2"]
     assert [(post.external_id, term) for post, term in selection.muted] == [
         ("1", "Teacher Pay Teachers")
