@@ -129,6 +129,9 @@ class Digest:
     and `reading_seconds` is that at `words_per_minute`, within the
     recipient's reading_minutes; `candidate_count` is how many posts
     qualified before the budget was applied. The window is aware UTC.
+    `decisions` says what became of every story and why (the stories
+    nothing was made of are decided only when read: `--explain` reads
+    them, a send does not); `muted` lists the posts a mute word dropped.
     """
 
     recipient: RecipientConfig

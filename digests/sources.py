@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.activity import Activity, activity_of
-from digests.cluster import Reach, Story, full_buckets_tested, pool_reach
+from digests.cluster import Story, full_buckets_tested, pool_reach
 from digests.engagement import SourceStanding, judge_source
 from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions, select_candidates
@@ -50,8 +50,6 @@ class PostsBySource:
 if TYPE_CHECKING:  # digests.rank ranks the stories of these windows
     from digests.rank import Scored
 
-_NOTHING = Reach()
-
 
 class SourceWindow:
     """One source's posts in a digest's window, and what depends on them alone.
@@ -62,12 +60,15 @@ class SourceWindow:
     the kept posts once each (by external id, the last given wins).
     `standings` judges the engagement of its posts with words of their own
     (not reposts), one per network (`digests.engagement`); `activity` is
-    what each account did (`digests.activity`). `linked` are the posts
-    that may be joined to another post of the batch's pool, with their
-    `Reach` (None: not known, they are not all the pool's posts; then every
-    post is), and `singles` the stories each post but a repost makes alone
-    (none when the reach is not known): a digest following none of a
-    post's reach shows it as that story. `group` is the tuple it was made
+    what each account did (`digests.activity`). What its posts may be
+    joined to (their `Reach` in the batch's pool): `reaching` lists them
+    by each source they may be joined to a post of, `crowded` those in a
+    bucket too full for the pool to test, with those buckets; `unknown`
+    are the posts whose reach is not known (all of them, when they are not
+    all posts of the pool: every one may be joined). `singles` are the
+    stories each post but a repost makes alone (none when the reach is not
+    known): a digest following none of a post's reach shows it as that
+    story. `group` is the tuple it was made
     from and `pool` the memo's pool then, held so that their ids, the
     memo's key, are never another's;
     `ranked` is for `digests.rank` to keep what it worked out of these
@@ -78,16 +79,18 @@ class SourceWindow:
         "_buckets",
         "_mentions",
         "activity",
+        "crowded",
         "group",
         "kept",
-        "linked",
         "muted",
         "pool",
         "posts",
         "ranked",
+        "reaching",
         "singles",
         "source_key",
         "standings",
+        "unknown",
     )
 
     def __init__(
@@ -110,13 +113,19 @@ class SourceWindow:
         self.source_key = group[0].source_key
         self.pool = pool = memo.pool
         reach = pool_reach(pool, memo) if pool is not None and pool.covers(self.posts) else None
+        self.unknown: tuple[Post, ...] = ()
+        self.reaching: dict[str, list[Post]] = {}
+        self.crowded: list[tuple[Post, frozenset[int]]] = []
+        self.singles: tuple[Story, ...] = ()
         if reach is None:  # nothing known of what the posts may join: all may
-            self.linked: tuple[tuple[Post, Reach | None], ...] = tuple(
-                (post, None) for post in self.posts
-            )
-            self.singles: tuple[Story, ...] = ()
+            self.unknown = self.posts
         else:
-            self.linked = tuple((p, reach[id(p)]) for p in self.posts if reach[id(p)] != _NOTHING)
+            for post in self.posts:
+                found = reach[id(post)]
+                for source in found.sources:
+                    self.reaching.setdefault(source, []).append(post)
+                if found.full:
+                    self.crowded.append((post, found.full))
             # A story of one post has no one to order: no window's activity to hold.
             self.singles = tuple(Story(p, (p,)) for p in self.posts if not p.repost_of)
         self.ranked: dict[datetime, tuple[list[Scored], tuple[int, ...]]] = {}
@@ -176,12 +185,15 @@ def joinable(windows: Sequence[SourceWindow], memo: DigestMemo) -> list[Post]:
     tested = (
         frozenset() if pool is None else full_buckets_tested(pool, bucket_size_of(windows, memo))
     )
-    return [
-        post
-        for window in windows
-        for post, reach in window.linked
-        if reach is None or not reach.sources.isdisjoint(keys) or not reach.full.isdisjoint(tested)
-    ]
+    found: dict[int, Post] = {}
+    for window in windows:
+        found.update((id(post), post) for post in window.unknown)
+        for key in keys.intersection(window.reaching):
+            found.update((id(post), post) for post in window.reaching[key])
+        if tested:
+            crowded = window.crowded
+            found.update((id(p), p) for p, full in crowded if not full.isdisjoint(tested))
+    return list(found.values())
 
 
 def bucket_size_of(windows: Sequence[SourceWindow], memo: DigestMemo) -> Callable[[int], int]:
