@@ -26,7 +26,6 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
 
 from digests.budget import (
     HEADLINE_SECONDS,
@@ -37,6 +36,7 @@ from digests.budget import (
     as_headline,
     html_bytes,
 )
+from digests.lazy import Lazy
 from digests.rank import RankedStory, Ranking
 
 MAX_SOURCE_SHARE = 0.4
@@ -235,67 +235,21 @@ def _diversify(eligible: _Eligible, chosen: dict[int, ShownPost], spent: _Spent)
     return swapped
 
 
-class Decisions(Sequence[Decision]):
+class Decisions(Lazy[Decision]):
     """A digest's decisions, one per ranked story, in rank order: `made`, those
     made while choosing (every entry and headline among them), then the
     rest, each "over the reading time" or past the author cap, made only
     when read (`pln digest --explain` reads them all, a send does not)."""
 
-    def __init__(self, made: Iterable[Decision] = (), rest: Iterable[Decision] = ()) -> None:
-        self._made, self._rest = list(made), iter(rest)
-
     @property
     def made(self) -> Sequence[Decision]:
         """The decisions made so far, in rank order: every entry and headline among them."""
-        return self._made
+        return self.read
 
     def revised(self, change: Callable[[Decision], Decision]) -> Decisions:
         """These decisions, each `change`d; the rest still made only when read.
         This object is not to be read afterwards: the rest is read by the new one."""
-        return Decisions(map(change, self._made), map(change, self._rest))
-
-    def _get(self, index: int) -> Decision | None:
-        made = self._made
-        while len(made) <= index:
-            decision = next(self._rest, None)
-            if decision is None:
-                return None
-            made.append(decision)
-        return made[index]
-
-    @overload
-    def __getitem__(self, index: int) -> Decision: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
-
-    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
-        if isinstance(index, slice) or index < 0:
-            return tuple(self)[index]
-        decision = self._get(index)
-        if decision is None:
-            raise IndexError(f"decision index {index} out of range")
-        return decision
-
-    def __iter__(self) -> Iterator[Decision]:
-        index = 0
-        while (decision := self._get(index)) is not None:
-            yield decision
-            index += 1
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return tuple(self) == tuple(other)
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"Decisions({list(self)!r})"
+        return Decisions(map(change, self.unread()), read=map(change, self.read))
 
 
 def _rest(eligible: _Eligible) -> Iterator[Decision]:
@@ -353,4 +307,4 @@ def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> Decisions:
         break
     decisions.extend(eligible.capped)
     decisions.sort(key=lambda decision: decision.ranked.rank)
-    return Decisions(decisions, _rest(eligible))
+    return Decisions(_rest(eligible), read=decisions)

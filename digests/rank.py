@@ -32,13 +32,13 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import overload
 
 from aggregator.domain.feedback import NO_LEANINGS, LeaningKind, Leanings, topic_of
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
 from digests.engagement import SourceStanding, Standing, Standout, judge_engagement
+from digests.lazy import Lazy
 from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions
 from digests.sources import SourceWindow
@@ -199,25 +199,31 @@ def _key_of(scored: Scored) -> SortKey:
     return scored[0]
 
 
-class Ranking(Sequence[RankedStory]):
+class Ranking(Lazy[RankedStory]):
     """Stories best first, ranked as far as they are read.
 
-    A digest of a thousand candidate stories reads its best hundred or so:
+    A digest of a thousand candidate stories reads its best few dozen:
     ranked stories are made from `stories` only as they are asked for.
     `standouts` is how many of all of them stand out in their source
     (`ScoreParts.standing_out`); `read_standouts` reads on until every one
     of them is read.
     """
 
-    def __init__(self, stories: Iterator[RankedStory], standouts: int) -> None:
-        self._stories, self._read = stories, list[RankedStory]()
+    def __init__(self, stories: Iterable[RankedStory], standouts: int) -> None:
+        super().__init__(self._counted(stories))
         self.standouts, self._standouts_read = standouts, 0
+
+    def _counted(self, stories: Iterable[RankedStory]) -> Iterator[RankedStory]:
+        for item in stories:
+            if item.score.standing_out is not None:
+                self._standouts_read += 1
+            yield item
 
     @classmethod
     def of(cls, ranked: Iterable[RankedStory]) -> Ranking:
         """The ranking of `ranked`, stories already in rank order."""
         ranked = list(ranked)
-        return cls(iter(ranked), sum(1 for item in ranked if item.score.standing_out))
+        return cls(ranked, sum(1 for item in ranked if item.score.standing_out))
 
     @classmethod
     def merged(
@@ -238,49 +244,11 @@ class Ranking(Sequence[RankedStory]):
         ranked = (RankedStory(story, score, i) for i, (_, score, story) in enumerate(merged, 1))
         return cls(ranked, standouts)
 
-    def get(self, index: int) -> RankedStory | None:
-        """The story ranked `index` + 1, or None when there are fewer."""
-        read = self._read
-        while len(read) <= index:
-            item = next(self._stories, None)
-            if item is None:
-                return None
-            read.append(item)
-            if item.score.standing_out is not None:
-                self._standouts_read += 1
-        return read[index]
-
     def read_standouts(self) -> int:
         """Read on until every story standing out is read; how many are read then."""
-        while self._standouts_read < self.standouts and self.get(len(self._read)) is not None:
+        while self._standouts_read < self.standouts and self.get(len(self.read)) is not None:
             pass
-        return len(self._read)
-
-    @overload
-    def __getitem__(self, index: int) -> RankedStory: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[RankedStory]: ...
-
-    def __getitem__(self, index: int | slice) -> RankedStory | Sequence[RankedStory]:
-        if isinstance(index, slice):
-            if index.stop is None or index.stop < 0 or (index.start or 0) < 0:
-                return tuple(self)[index]
-            self.get(index.stop - 1)
-            return self._read[index]
-        item = self.get(index) if index >= 0 else tuple(self)[index]
-        if item is None:
-            raise IndexError(f"ranking index {index} out of range")
-        return item
-
-    def __iter__(self) -> Iterator[RankedStory]:
-        index = 0
-        while (item := self.get(index)) is not None:
-            yield item
-            index += 1
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self.read)
 
 
 def _singles_run(
