@@ -302,7 +302,7 @@ def cluster_posts(
     signatures and near-identical verdicts over from other digests (see
     `DigestMemo`); without one, a fresh one is made.
     When `posts` are only those of a digest's posts that may share
-    something (`digests.sources.SourceWindow.linked`), `activity` and
+    something (`digests.sources.joinable`), `activity` and
     `bucket_size` tell of all of them: what each account did in the
     window, and how many of them have a given band hash.
     """
