@@ -190,15 +190,22 @@ def _insert_list(
         conn.execute(sa.insert(table), rows)
 
 
-def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
-    count = 1203  # more than two batches
+def _upgraded(db_url: str, revision: str, posts: list[Post]) -> tuple[list[Post], set[str]]:
+    """`posts` stored at `revision`, then read back once the repository has
+    upgraded the database; and the names of its tables then."""
     engine = sa.create_engine(db_url)
     try:
-        _store_at(engine, "0003", [make_post(n) for n in range(count)])
+        _store_at(engine, revision, posts)
         with Repository.open(db_url) as repo:
             stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), NOW + timedelta(1))
+        return stored, set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_revision_0004_keys_the_posts_already_stored(db_url: str) -> None:
+    count = 1203  # more than two batches
+    stored, _ = _upgraded(db_url, "0003", [make_post(n) for n in range(count)])
     assert len(stored) == count
     for post in stored:
         expected = with_keys(make_post(int(post.external_id[3:])))
@@ -216,14 +223,7 @@ def _at_0012(n: int) -> Post:
 
 def test_revision_0013_moves_every_post_s_links_and_story_keys_into_its_row(db_url: str) -> None:
     count = 1203  # more than two batches
-    engine = sa.create_engine(db_url)
-    try:
-        _store_at(engine, "0012", [_at_0012(n) for n in range(count)])
-        with Repository.open(db_url) as repo:
-            stored = repo.posts_for_digest(["blog"], NOW - timedelta(days=30), NOW + timedelta(1))
-        tables = set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+    stored, tables = _upgraded(db_url, "0012", [_at_0012(n) for n in range(count)])
     assert not tables & {"post_links", "post_story_keys"}
     assert len(stored) == count
     for post in stored:
