@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.domain.post import Post
@@ -77,14 +77,6 @@ def weighted_engagement(post: Post) -> float:
     )
 
 
-def _by_source(posts: Iterable[Post]) -> list[list[Post]]:
-    """The posts grouped by network and source."""
-    groups: dict[tuple[str, str], list[Post]] = {}
-    for post in posts:
-        groups.setdefault((post.network, post.source_key), []).append(post)
-    return list(groups.values())
-
-
 @dataclass(frozen=True, slots=True)
 class SourceStanding:
     """The posts of one network and source, judged among themselves:
@@ -129,31 +121,6 @@ def _standout_of(members: Sequence[Post], weighted: Sequence[float]) -> Standout
     return None
 
 
-def engagement_percentiles(posts: Sequence[Post]) -> dict[PostKey, float]:
-    """Each post's mid-rank percentile in [0, 1] among posts of its network and source.
-
-    Keyed by (source_key, external_id). Ties share the middle of their
-    ranks, so a source whose posts all have the same count (a feed with no
-    counts) gives every post 0.5.
-    """
-    result: dict[PostKey, float] = {}
-    for members in _by_source(posts):
-        source_key = members[0].source_key
-        for external_id, percentile in judge_source(members).percentiles.items():
-            result[(source_key, external_id)] = percentile
-    return result
-
-
-def find_standouts(posts: Sequence[Post]) -> dict[PostKey, Standout]:
-    """The standout of each network and source among `posts`, where there is one.
-
-    Keyed by (source_key, external_id). At most one per source: a standout
-    has 2.5 times the engagement of every other post there.
-    """
-    found = (judge_source(members).standout for members in _by_source(posts))
-    return {(s.source_key, s.external_id): s for s in found if s is not None}
-
-
 class Standing:
     """The engagement of a window's posts, each judged within its network and
     source (`SourceStanding`): percentiles and standouts."""
@@ -185,12 +152,3 @@ class Standing:
         if not self._standouts:
             return None
         return self._standouts.get((post.source_key, post.external_id))
-
-
-def judge_engagement(
-    posts: Sequence[Post], judged: Callable[[Sequence[Post]], SourceStanding] = judge_source
-) -> Standing:
-    """The `Standing` of `posts` (a window's candidates); `judged` judges the
-    posts of one network and source (`judge_source`, or a memo of it: the
-    same source's posts meet again in many digests of a batch)."""
-    return Standing(map(judged, _by_source(posts)))

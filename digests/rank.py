@@ -37,7 +37,7 @@ from aggregator.domain.feedback import NO_LEANINGS, LeaningKind, Leanings, topic
 from aggregator.domain.post import Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.cluster import Story
-from digests.engagement import SourceStanding, Standing, Standout, judge_engagement
+from digests.engagement import SourceStanding, Standing, Standout
 from digests.lazy import Lazy
 from digests.memo import DigestMemo
 from digests.select import Phrases, compile_phrases, mentions
@@ -285,7 +285,7 @@ def rank_stories(
     memo: DigestMemo | None = None,
     *,
     leanings: Leanings = NO_LEANINGS,
-    sources: Sequence[SourceWindow] = (),
+    sources: Sequence[SourceWindow],
 ) -> Ranking:
     """The stories best first, with their scores (`leanings`: the teacher's
     "more / less like this").
@@ -293,16 +293,13 @@ def rank_stories(
     Deterministic: equal scores go newest lead first, then by external_id
     and source_key, so the same input always gives the same digest.
     `memo` carries spam signals and the scores of one-post stories over
-    from other digests (see `DigestMemo`). `sources`, when given, are the
-    windows of all the digest's sources (`digests.sources`): their
-    engagement is judged there, and their posts that `stories` do not hold
-    are stories of their own, most as scored once for the batch.
+    from other digests (see `DigestMemo`). `sources` are the windows of
+    all the digest's sources (`digests.sources`): their engagement is
+    judged there, and their posts that `stories` do not hold are stories
+    of their own, most as scored once for the batch.
     """
     memo = DigestMemo() if memo is None else memo
-    if sources:
-        standing = Standing(judged for window in sources for judged in window.standings)
-    else:
-        standing = judge_engagement([p for story in stories for p in story.own_posts])
+    standing = Standing(judged for window in sources for judged in window.standings)
     boost = compile_phrases(recipient.boost)
     leaning = bool(leanings)
     scored: list[Scored] = []

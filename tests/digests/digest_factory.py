@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator.domain.post import Engagement, Post
 from aggregator.domain.recipient import RecipientConfig
 from digests.choose import Decision, Limits, plan_digest
-from digests.cluster import Story
-from digests.rank import RankedStory, ScoreParts
+from digests.cluster import Story, cluster_posts
+from digests.engagement import Standing, Standout, judge_source
+from digests.memo import DigestMemo
+from digests.rank import RankedStory, Ranking, ScoreParts, rank_stories
+from digests.sources import PostsBySource, joinable, source_windows
 
 # Monday 30 November 2026, 12:30 UTC = 06:30 in Chicago: a typical send time.
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
@@ -106,3 +110,37 @@ def plan(posts: list[Post], minutes: int, **limits: Any) -> dict[str, list[Decis
     for decision in decisions:
         grouped[decision.placement].append(decision)
     return grouped
+
+
+def ranked(posts: list[Post], recipient: RecipientConfig | None = None) -> Ranking:
+    """`posts` (of any sources, all of the last 30 days) grouped and ranked
+    for `recipient` (`make_recipient()`), as a digest ranks them."""
+    recipient = recipient or make_recipient()
+    memo = DigestMemo()
+    everything = replace(recipient, follow=())
+    window = (NOW - timedelta(days=30), NOW)
+    windows = source_windows(PostsBySource.of(posts), everything, window, memo)
+    return rank_stories(
+        cluster_posts(joinable(windows, memo), memo), recipient, NOW, memo, sources=windows
+    )
+
+
+def _standing(posts: list[Post]) -> Standing:
+    """The engagement of `posts`, judged within each network and source."""
+    groups: dict[tuple[str, str], list[Post]] = {}
+    for post in posts:
+        groups.setdefault((post.network, post.source_key), []).append(post)
+    return Standing(map(judge_source, groups.values()))
+
+
+def percentiles_of(posts: list[Post]) -> dict[tuple[str, str], float]:
+    """Each post's engagement percentile in its network and source, by (source key, id)."""
+    standing = _standing(posts)
+    return {(p.source_key, p.external_id): standing.percentile(p) for p in posts}
+
+
+def standouts_of(posts: list[Post]) -> dict[tuple[str, str], Standout]:
+    """The posts standing out in their network and source, by (source key, id)."""
+    standing = _standing(posts)
+    found = ((p, standing.standout(p)) for p in posts)
+    return {(p.source_key, p.external_id): s for p, s in found if s is not None}

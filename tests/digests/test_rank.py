@@ -5,28 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from digest_factory import NOW, make_post, make_recipient
+from digest_factory import NOW, make_post, make_recipient, percentiles_of, ranked
 
 from aggregator.domain.post import Engagement
 from aggregator.domain.spam import spam_signals
-from digests.cluster import cluster_posts
-from digests.engagement import engagement_percentiles
-from digests.rank import (
-    BOOST_BONUS,
-    SHARING_WEIGHT,
-    SPAM_KEEP,
-    rank_stories,
-)
+from digests.rank import BOOST_BONUS, SHARING_WEIGHT, SPAM_KEEP
 
 
 def order(posts, recipient=None):
-    ranked = rank_stories(cluster_posts(posts), recipient or make_recipient(), NOW)
-    return [item.story.lead.external_id for item in ranked]
+    return [item.story.lead.external_id for item in ranked(posts, recipient)]
 
 
 def scores(posts, recipient=None):
-    ranked = rank_stories(cluster_posts(posts), recipient or make_recipient(), NOW)
-    return {item.story.lead.external_id: item.score for item in ranked}
+    return {item.story.lead.external_id: item.score for item in ranked(posts, recipient)}
 
 
 def test_newer_posts_rank_higher_all_else_equal():
@@ -48,7 +39,7 @@ def test_engagement_is_judged_against_the_posts_own_network_and_source():
         make_post(f"t{i}", source_key="edchat", network="twitter", likes=n, hours_ago=2)
         for i, n in enumerate((40, 300, 900, 5000))
     ]
-    percentiles = engagement_percentiles(small + busy)
+    percentiles = percentiles_of(small + busy)
     assert percentiles[("tag", "m3")] == pytest.approx(7 / 8)
     assert percentiles[("edchat", "t0")] == pytest.approx(1 / 8)
     assert order(small + busy)[:2] in (["m3", "t3"], ["t3", "m3"])
@@ -57,7 +48,7 @@ def test_engagement_is_judged_against_the_posts_own_network_and_source():
 
 def test_a_feed_without_counts_is_neutral():
     posts = [make_post(str(i), source_key="blog") for i in range(3)]
-    assert set(engagement_percentiles(posts).values()) == {0.5}
+    assert set(percentiles_of(posts).values()) == {0.5}
 
 
 def test_a_story_shared_by_more_people_ranks_higher():
@@ -147,7 +138,4 @@ def test_engagement_counts_reposts_and_quotes_more_than_likes():
         make_post("likes", engagement=Engagement(likes=3)),
         make_post("shares", engagement=Engagement(reposts=2)),
     ]
-    assert (
-        engagement_percentiles(posts)[("blog", "shares")]
-        > engagement_percentiles(posts)[("blog", "likes")]
-    )
+    assert percentiles_of(posts)[("blog", "shares")] > percentiles_of(posts)[("blog", "likes")]

@@ -6,12 +6,12 @@ import random
 import statistics
 
 import pytest
-from digest_factory import NOW, WINDOW, make_post, make_recipient, words
+from digest_factory import NOW, WINDOW, make_post, make_recipient, standouts_of, words
 
 from aggregator.domain.post import Engagement
 from digests import engagement as engagement_module
 from digests.compose import build_digest_from_posts
-from digests.engagement import Standout, find_standouts, weighted_engagement
+from digests.engagement import Standout, weighted_engagement
 from digests.explain import explain_lines
 
 # (source, network, hours ago of its standout: some well before the newest posts)
@@ -72,7 +72,7 @@ def follows():
 
 def test_a_day_whose_standouts_are_known_puts_every_standout_in():
     posts, standouts = busy_day()
-    assert {key[0]: key[1] for key in find_standouts(posts)} == standouts
+    assert {key[0]: key[1] for key in standouts_of(posts)} == standouts
     digest = build_digest_from_posts(posts, follows(), {}, NOW, WINDOW)
     entries = {entry.post.external_id for entry in digest.entries}
     assert set(standouts.values()) <= entries
@@ -138,7 +138,7 @@ def social(name, likes, hours_ago=1.0, source_key="edchat", **fields):
 )
 def test_what_stands_out(counts, is_standout):
     posts = [social(f"p{n}", likes) for n, likes in enumerate(counts)]
-    found = find_standouts(posts)
+    found = standouts_of(posts)
     assert bool(found) is is_standout
     if is_standout:
         others = counts[1:]
@@ -153,7 +153,7 @@ def test_each_source_is_judged_on_its_own():
     # 30 likes is the runner-up's level on the busy source, a standout on the quiet one.
     busy = [social(f"b{n}", 30 - n) for n in range(5)]
     quiet = [social(f"q{n}", 30 if n == 0 else 2, source_key="quiet") for n in range(5)]
-    assert list(find_standouts(busy + quiet)) == [("quiet", "q0")]
+    assert list(standouts_of(busy + quiet)) == [("quiet", "q0")]
 
 
 def test_a_standout_is_in_unless_muted_spam_or_outside_the_window():
