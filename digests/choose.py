@@ -268,10 +268,9 @@ def _entry(item: RankedStory, shown: ShownPost) -> Decision:
     return Decision(item, ENTRY, "entry: stands out" if _is_standout(item) else "entry", shown)
 
 
-def plan_digest(ranked: Sequence[RankedStory], limits: Limits) -> Decisions:
+def plan_digest(ranking: Ranking, limits: Limits) -> Decisions:
     """A decision for every ranked story, in rank order (see the module
-    docstring); `ranked` is read only as far as the plan needs (a `Ranking`)."""
-    ranking = ranked if isinstance(ranked, Ranking) else Ranking.of(ranked)
+    docstring); `ranking` is read only as far as the plan needs."""
     eligible = _Eligible(ranking, limits.max_per_author)
     standouts = _standouts(eligible)
     spent = _Spent(limits)
