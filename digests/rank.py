@@ -220,12 +220,6 @@ class Ranking(Lazy[RankedStory]):
             yield item
 
     @classmethod
-    def of(cls, ranked: Iterable[RankedStory]) -> Ranking:
-        """The ranking of `ranked`, stories already in rank order."""
-        ranked = list(ranked)
-        return cls(ranked, sum(1 for item in ranked if item.score.standing_out))
-
-    @classmethod
     def merged(
         cls,
         scored: Sequence[Scored],

@@ -105,7 +105,8 @@ def as_ranked(posts: list[Post]) -> list[RankedStory]:
 
 def plan(posts: list[Post], minutes: int, **limits: Any) -> dict[str, list[Decision]]:
     """`plan_digest` over `posts` in the order given, decisions grouped by placement."""
-    decisions = plan_digest(Ranking.of(as_ranked(posts)), Limits(minutes * 60, **limits))
+    ranking = Ranking(as_ranked(posts), standouts=0)  # scores of as_ranked: none stands out
+    decisions = plan_digest(ranking, Limits(minutes * 60, **limits))
     grouped: dict[str, list[Decision]] = {"entry": [], "also": [], "skipped": []}
     for decision in decisions:
         grouped[decision.placement].append(decision)
